@@ -1,0 +1,82 @@
+//! Fixed-size digests written as lowercase hex (SHA-256, SHA-512, MD5).
+
+use std::fmt;
+
+/// A digest of `N` bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest<const N: usize>(pub [u8; N]);
+
+/// A SHA-256 digest.
+pub type Sha256 = Digest<32>;
+/// A SHA-512 digest.
+pub type Sha512 = Digest<64>;
+/// An MD5 digest (parsed for completeness; never trusted on its own).
+pub type Md5 = Digest<16>;
+/// A SHA-1 digest (parsed for completeness; never trusted on its own).
+pub type Sha1 = Digest<20>;
+
+/// A hex digest of the wrong length or with a non-hex character.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected} hex digits, got {text:?}")]
+pub struct HexError {
+    pub expected: usize,
+    pub text: String,
+}
+
+impl<const N: usize> Digest<N> {
+    /// Parse `2*N` hex digits (either case).
+    pub fn from_hex(s: &str) -> Result<Self, HexError> {
+        let err = || HexError {
+            expected: 2 * N,
+            text: s.to_owned(),
+        };
+        let b = s.as_bytes();
+        if b.len() != 2 * N {
+            return Err(err());
+        }
+        let mut out = [0u8; N];
+        for (i, o) in out.iter_mut().enumerate() {
+            let hi = hex_val(b[2 * i]).ok_or_else(err)?;
+            let lo = hex_val(b[2 * i + 1]).ok_or_else(err)?;
+            *o = hi << 4 | lo;
+        }
+        Ok(Digest(out))
+    }
+
+    /// The digest's bytes.
+    pub fn as_bytes(&self) -> &[u8; N] {
+        &self.0
+    }
+}
+
+#[inline]
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+impl<const N: usize> fmt::Display for Digest<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<const N: usize> fmt::Debug for Digest<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({self})")
+    }
+}
+
+impl<const N: usize> std::str::FromStr for Digest<N> {
+    type Err = HexError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_hex(s)
+    }
+}

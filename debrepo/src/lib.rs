@@ -1,0 +1,27 @@
+//! debrepo: Debian repository formats, dependency solving and root tree
+//! building, the library behind `rdebootstrap`.
+//!
+//! The format layer is synchronous and does no I/O of its own: callers hand
+//! in bytes or readers.
+//!
+//! - [`deb822`]: control data (stanzas and fields), zero-copy, round-trips;
+//! - [`version`]: Debian versions with dpkg's parsing rules and order;
+//! - [`relation`]: relationship fields (`Depends`, `Provides`, ...);
+//! - [`arch`]: architecture names and wildcards;
+//! - [`release`]: `Release`/`InRelease` files and their checksum tables;
+//! - [`packages`]: typed records of `Packages` indices;
+//! - [`compression`]: streaming decompression by file name;
+//! - [`deb`]: reading `.deb` files: control data and a streamed data tar.
+
+pub mod arch;
+pub mod compression;
+pub mod deb;
+pub mod deb822;
+pub mod hash;
+pub mod packages;
+pub mod relation;
+pub mod release;
+pub mod version;
+
+pub use packages::{BinaryPackage, PackagesParser};
+pub use version::{Version, VersionBuf};

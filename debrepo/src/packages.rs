@@ -1,0 +1,463 @@
+//! Binary package records of a `Packages` index (and of `.deb` control
+//! files, which have the same fields).
+//!
+//! [`PackagesParser`] turns a whole decompressed index into typed
+//! [`BinaryPackage`] records that borrow from the buffer: no copies, one
+//! allocation per non-empty relationship field. Fields the record does not
+//! type stay reachable through [`BinaryPackage::field`].
+//!
+//! Version fields are read laxly (dpkg's and apt's behaviour for indices),
+//! relationship fields with the rules of [`crate::relation`].
+
+use crate::deb822::{self, Comments, Event, Parser};
+use crate::hash::{HexError, Sha256};
+use crate::relation::{self, FieldKind, RelationError, Relations};
+use crate::version::{Version, VersionError};
+
+/// The `Multi-Arch` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MultiArch {
+    #[default]
+    No,
+    Same,
+    Foreign,
+    Allowed,
+}
+
+/// The `Priority` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Priority<'a> {
+    Required,
+    Important,
+    Standard,
+    Optional,
+    Extra,
+    Other(&'a str),
+}
+
+impl<'a> Priority<'a> {
+    fn parse(s: &'a str) -> Self {
+        match s {
+            "required" => Priority::Required,
+            "important" => Priority::Important,
+            "standard" => Priority::Standard,
+            "optional" => Priority::Optional,
+            "extra" => Priority::Extra,
+            other => Priority::Other(other),
+        }
+    }
+}
+
+/// One binary package record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryPackage<'a> {
+    pub name: &'a str,
+    pub version: Version<'a>,
+    pub architecture: &'a str,
+    pub multi_arch: MultiArch,
+    pub essential: bool,
+    pub protected: bool,
+    pub priority: Option<Priority<'a>>,
+    pub section: Option<&'a str>,
+    /// Source package name (the binary's own name if `Source` is absent).
+    pub source: &'a str,
+    /// Source version, when `Source` gives one in parentheses.
+    pub source_version: Option<Version<'a>>,
+    pub depends: Relations<'a>,
+    pub pre_depends: Relations<'a>,
+    pub recommends: Relations<'a>,
+    pub suggests: Relations<'a>,
+    pub enhances: Relations<'a>,
+    pub conflicts: Relations<'a>,
+    pub breaks: Relations<'a>,
+    pub replaces: Relations<'a>,
+    pub provides: Relations<'a>,
+    pub built_using: Relations<'a>,
+    pub installed_size: Option<u64>,
+    pub filename: Option<&'a str>,
+    pub size: Option<u64>,
+    pub sha256: Option<Sha256>,
+    /// The raw description: synopsis line, then the long description.
+    pub description: Option<&'a str>,
+    /// The whole stanza as written, for other fields.
+    pub raw: &'a str,
+    /// 1-based line of the stanza in the input.
+    pub line: u32,
+}
+
+impl<'a> BinaryPackage<'a> {
+    /// Any field of the stanza by name (case-insensitive), raw value.
+    pub fn field(&self, name: &str) -> Option<&'a str> {
+        let mut p = Parser::new(self.raw, Comments::Forbidden);
+        while let Some(Ok(Event::Field(f))) = p.next_event() {
+            if f.is(name) {
+                return Some(f.value);
+            }
+        }
+        None
+    }
+
+    /// The one-line synopsis of the description.
+    pub fn synopsis(&self) -> Option<&'a str> {
+        self.description.map(|d| d.split('\n').next().unwrap_or(""))
+    }
+
+    /// The relationship field of the given kind (empty for source-only kinds).
+    pub fn relations(&self, kind: FieldKind) -> &Relations<'a> {
+        match kind {
+            FieldKind::Depends => &self.depends,
+            FieldKind::PreDepends => &self.pre_depends,
+            FieldKind::Recommends => &self.recommends,
+            FieldKind::Suggests => &self.suggests,
+            FieldKind::Enhances => &self.enhances,
+            FieldKind::Conflicts => &self.conflicts,
+            FieldKind::Breaks => &self.breaks,
+            FieldKind::Replaces => &self.replaces,
+            FieldKind::Provides => &self.provides,
+            FieldKind::BuiltUsing => &self.built_using,
+            _ => empty_relations(),
+        }
+    }
+}
+
+fn empty_relations<'a>() -> &'a Relations<'a> {
+    static EMPTY: Relations<'static> = Relations::EMPTY;
+    &EMPTY
+}
+
+/// An error in a Packages index, placed by line and package.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}{}: {kind}", package.as_deref().map(|p| format!(" (package {p})")).unwrap_or_default())]
+pub struct PackagesError {
+    pub line: u32,
+    pub package: Option<String>,
+    #[source]
+    pub kind: PackageErrorKind,
+}
+
+/// What is wrong with a record.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageErrorKind {
+    #[error("syntax error")]
+    Syntax(#[source] deb822::Error),
+    #[error("missing required field {0}")]
+    Missing(&'static str),
+    #[error("field {0} appears twice")]
+    Duplicate(&'static str),
+    #[error("invalid package name {0:?}")]
+    BadName(String),
+    #[error("invalid {field} {text:?}")]
+    BadVersion {
+        field: &'static str,
+        text: String,
+        #[source]
+        source: VersionError,
+    },
+    #[error("invalid relationship")]
+    BadRelation(#[source] RelationError),
+    #[error("field {field}: expected a number, got {text:?}")]
+    BadNumber { field: &'static str, text: String },
+    #[error("field {field}: invalid value {text:?}")]
+    BadValue { field: &'static str, text: String },
+    #[error("invalid SHA256")]
+    BadSha256(#[source] HexError),
+}
+
+/// Parses a buffer holding a whole Packages index (or a control file).
+pub struct PackagesParser<'a> {
+    parser: Parser<'a>,
+}
+
+impl<'a> PackagesParser<'a> {
+    /// Parse `text`.
+    pub fn new(text: &'a str) -> Self {
+        PackagesParser {
+            parser: Parser::new(text, Comments::Forbidden),
+        }
+    }
+
+    /// Parse bytes, which must be UTF-8.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, PackagesError> {
+        let parser = Parser::from_bytes(bytes, Comments::Forbidden).map_err(|e| PackagesError {
+            line: e.line,
+            package: None,
+            kind: PackageErrorKind::Syntax(e),
+        })?;
+        Ok(PackagesParser { parser })
+    }
+}
+
+impl<'a> Iterator for PackagesParser<'a> {
+    type Item = Result<BinaryPackage<'a>, PackagesError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        parse_record(&mut self.parser)
+    }
+}
+
+/// Parse all records of an index.
+pub fn parse_all(text: &str) -> Result<Vec<BinaryPackage<'_>>, PackagesError> {
+    PackagesParser::new(text).collect()
+}
+
+/// Parse exactly one record (a `.deb`'s control file).
+pub fn parse_control(text: &str) -> Result<BinaryPackage<'_>, PackagesError> {
+    let mut p = PackagesParser::new(text);
+    let pkg = p.next().unwrap_or_else(|| {
+        Err(PackagesError {
+            line: 1,
+            package: None,
+            kind: PackageErrorKind::Missing("Package"),
+        })
+    })?;
+    Ok(pkg)
+}
+
+// Bits for duplicate detection of typed fields.
+const F_PACKAGE: u32 = 1 << 0;
+const F_VERSION: u32 = 1 << 1;
+const F_ARCH: u32 = 1 << 2;
+
+#[derive(Default)]
+struct Raw<'a> {
+    name: Option<&'a str>,
+    version: Option<&'a str>,
+    arch: Option<&'a str>,
+    rel: [Option<&'a str>; 10],
+    multi_arch: Option<&'a str>,
+    essential: Option<&'a str>,
+    protected: Option<&'a str>,
+    priority: Option<&'a str>,
+    section: Option<&'a str>,
+    source: Option<&'a str>,
+    installed_size: Option<&'a str>,
+    filename: Option<&'a str>,
+    size: Option<&'a str>,
+    sha256: Option<&'a str>,
+    description: Option<&'a str>,
+}
+
+const REL_KINDS: [FieldKind; 10] = [
+    FieldKind::Depends,
+    FieldKind::PreDepends,
+    FieldKind::Recommends,
+    FieldKind::Suggests,
+    FieldKind::Enhances,
+    FieldKind::Conflicts,
+    FieldKind::Breaks,
+    FieldKind::Replaces,
+    FieldKind::Provides,
+    FieldKind::BuiltUsing,
+];
+
+fn parse_record<'a>(p: &mut Parser<'a>) -> Option<Result<BinaryPackage<'a>, PackagesError>> {
+    let mut raw = Raw::default();
+    let mut seen = 0u32;
+    let mut start = None;
+    let mut line = 0;
+    loop {
+        let before = p.offset();
+        let ev = match p.next_event()? {
+            Ok(ev) => ev,
+            Err(e) => {
+                return Some(Err(PackagesError {
+                    line: e.line,
+                    package: raw.name.map(str::to_owned),
+                    kind: PackageErrorKind::Syntax(e),
+                }))
+            }
+        };
+        match ev {
+            Event::Field(f) => {
+                if start.is_none() {
+                    start = Some(before);
+                    line = f.line;
+                }
+                if let Err(kind) = assign(&mut raw, &mut seen, f.name, f.value) {
+                    return Some(Err(PackagesError {
+                        line: f.line,
+                        package: raw.name.map(str::to_owned),
+                        kind,
+                    }));
+                }
+            }
+            Event::Comment(_) => {}
+            Event::EndOfStanza => {
+                let text = p.text();
+                let end = p.offset().min(text.len());
+                let stanza = text[start.unwrap_or(end)..end].trim_end_matches(['\n', ' ', '\t']);
+                return Some(build(raw, stanza, line).map_err(|kind| PackagesError {
+                    line,
+                    package: None,
+                    kind,
+                }));
+            }
+        }
+    }
+}
+
+/// Store a field's value in its slot. Names are compared case-insensitively;
+/// dispatch on length keeps this to one or two comparisons per field.
+#[inline]
+fn assign<'a>(
+    raw: &mut Raw<'a>,
+    seen: &mut u32,
+    name: &'a str,
+    value: &'a str,
+) -> Result<(), PackageErrorKind> {
+    let eq = |s: &str| name.eq_ignore_ascii_case(s);
+    let slot: &mut Option<&'a str> = match name.len() {
+        4 if eq("Size") => &mut raw.size,
+        6 if eq("SHA256") => &mut raw.sha256,
+        6 if eq("Source") => &mut raw.source,
+        7 if eq("Package") => {
+            dup(seen, F_PACKAGE, "Package")?;
+            &mut raw.name
+        }
+        7 if eq("Version") => {
+            dup(seen, F_VERSION, "Version")?;
+            &mut raw.version
+        }
+        7 if eq("Depends") => &mut raw.rel[0],
+        7 if eq("Section") => &mut raw.section,
+        7 if eq("Breaks") => &mut raw.rel[6],
+        8 if eq("Priority") => &mut raw.priority,
+        8 if eq("Filename") => &mut raw.filename,
+        8 if eq("Replaces") => &mut raw.rel[7],
+        8 if eq("Provides") => &mut raw.rel[8],
+        8 if eq("Suggests") => &mut raw.rel[3],
+        8 if eq("Enhances") => &mut raw.rel[4],
+        9 if eq("Conflicts") => &mut raw.rel[5],
+        9 if eq("Essential") => &mut raw.essential,
+        9 if eq("Protected") => &mut raw.protected,
+        10 if eq("Multi-Arch") => &mut raw.multi_arch,
+        10 if eq("Recommends") => &mut raw.rel[2],
+        11 if eq("Pre-Depends") => &mut raw.rel[1],
+        11 if eq("Description") => &mut raw.description,
+        11 if eq("Built-Using") => &mut raw.rel[9],
+        12 if eq("Architecture") => {
+            dup(seen, F_ARCH, "Architecture")?;
+            &mut raw.arch
+        }
+        14 if eq("Installed-Size") => &mut raw.installed_size,
+        _ => return Ok(()),
+    };
+    *slot = Some(value);
+    Ok(())
+}
+
+#[inline]
+fn dup(seen: &mut u32, bit: u32, name: &'static str) -> Result<(), PackageErrorKind> {
+    if *seen & bit != 0 {
+        return Err(PackageErrorKind::Duplicate(name));
+    }
+    *seen |= bit;
+    Ok(())
+}
+
+fn number(field: &'static str, v: Option<&str>) -> Result<Option<u64>, PackageErrorKind> {
+    v.map(|s| {
+        s.parse().map_err(|_| PackageErrorKind::BadNumber {
+            field,
+            text: s.to_owned(),
+        })
+    })
+    .transpose()
+}
+
+fn yes_no(field: &'static str, v: Option<&str>) -> Result<bool, PackageErrorKind> {
+    match v {
+        None | Some("no") => Ok(false),
+        Some("yes") => Ok(true),
+        Some(other) => Err(PackageErrorKind::BadValue {
+            field,
+            text: other.to_owned(),
+        }),
+    }
+}
+
+fn build<'a>(raw: Raw<'a>, stanza: &'a str, line: u32) -> Result<BinaryPackage<'a>, PackageErrorKind> {
+    let name = raw.name.ok_or(PackageErrorKind::Missing("Package"))?;
+    if !relation::is_valid_package_name(name) {
+        return Err(PackageErrorKind::BadName(name.to_owned()));
+    }
+    let vtext = raw.version.ok_or(PackageErrorKind::Missing("Version"))?;
+    let version = Version::parse_lax(vtext).map_err(|source| PackageErrorKind::BadVersion {
+        field: "Version",
+        text: vtext.to_owned(),
+        source,
+    })?;
+    let architecture = raw.arch.ok_or(PackageErrorKind::Missing("Architecture"))?;
+    let multi_arch = match raw.multi_arch {
+        None | Some("no") => MultiArch::No,
+        Some("same") => MultiArch::Same,
+        Some("foreign") => MultiArch::Foreign,
+        Some("allowed") => MultiArch::Allowed,
+        Some(other) => {
+            return Err(PackageErrorKind::BadValue {
+                field: "Multi-Arch",
+                text: other.to_owned(),
+            })
+        }
+    };
+    let (source, source_version) = match raw.source {
+        None => (name, None),
+        Some(s) => match s.split_once('(') {
+            None => (s.trim(), None),
+            Some((src, ver)) => {
+                let v = ver.trim_end().strip_suffix(')').unwrap_or(ver).trim();
+                let v = Version::parse_lax(v).map_err(|source| PackageErrorKind::BadVersion {
+                    field: "Source version",
+                    text: v.to_owned(),
+                    source,
+                })?;
+                (src.trim(), Some(v))
+            }
+        },
+    };
+    let mut rels: [Relations<'a>; 10] = Default::default();
+    for (i, text) in raw.rel.iter().enumerate() {
+        if let Some(text) = text {
+            rels[i] = relation::parse(REL_KINDS[i], text).map_err(PackageErrorKind::BadRelation)?;
+        }
+    }
+    let [depends, pre_depends, recommends, suggests, enhances, conflicts, breaks, replaces, provides, built_using] =
+        rels;
+    let sha256 = raw
+        .sha256
+        .map(Sha256::from_hex)
+        .transpose()
+        .map_err(PackageErrorKind::BadSha256)?;
+    Ok(BinaryPackage {
+        name,
+        version,
+        architecture,
+        multi_arch,
+        essential: yes_no("Essential", raw.essential)?,
+        protected: yes_no("Protected", raw.protected)?,
+        priority: raw.priority.map(Priority::parse),
+        section: raw.section,
+        source,
+        source_version,
+        depends,
+        pre_depends,
+        recommends,
+        suggests,
+        enhances,
+        conflicts,
+        breaks,
+        replaces,
+        provides,
+        built_using,
+        installed_size: number("Installed-Size", raw.installed_size)?,
+        filename: raw.filename,
+        size: number("Size", raw.size)?,
+        sha256,
+        description: raw.description,
+        raw: stanza,
+        line,
+    })
+}
+
+#[cfg(test)]
+mod tests;

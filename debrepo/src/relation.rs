@@ -1,0 +1,482 @@
+//! Package relationship fields (Debian Policy §7): `Depends`, `Pre-Depends`,
+//! `Recommends`, `Suggests`, `Enhances`, `Conflicts`, `Breaks`, `Replaces`,
+//! `Provides`, `Built-Using` and the source `Build-*` fields.
+//!
+//! A field is a comma-separated list of groups; a group is a `|`-separated
+//! list of alternatives; each alternative is
+//! `name[:archqual] [(op version)] [[arch list]] [<profiles>...]`.
+//! Parsing is zero-copy: a [`Relation`] borrows its parts from the field.
+//! The obsolete operators `<` and `>` are read as `<=` and `>=`, as dpkg does.
+//! Field-specific rules: alternatives only in the fields that allow them,
+//! only `=` in `Provides` and `Built-Using`.
+
+use std::fmt;
+
+use crate::arch;
+use crate::version::{Version, VersionError};
+
+/// Which relationship field is parsed: decides what syntax is allowed and is
+/// named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldKind {
+    Depends,
+    PreDepends,
+    Recommends,
+    Suggests,
+    Enhances,
+    Conflicts,
+    Breaks,
+    Replaces,
+    Provides,
+    BuiltUsing,
+    BuildDepends,
+    BuildDependsArch,
+    BuildDependsIndep,
+    BuildConflicts,
+    BuildConflictsArch,
+    BuildConflictsIndep,
+}
+
+impl FieldKind {
+    /// The field's name as written in control files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldKind::Depends => "Depends",
+            FieldKind::PreDepends => "Pre-Depends",
+            FieldKind::Recommends => "Recommends",
+            FieldKind::Suggests => "Suggests",
+            FieldKind::Enhances => "Enhances",
+            FieldKind::Conflicts => "Conflicts",
+            FieldKind::Breaks => "Breaks",
+            FieldKind::Replaces => "Replaces",
+            FieldKind::Provides => "Provides",
+            FieldKind::BuiltUsing => "Built-Using",
+            FieldKind::BuildDepends => "Build-Depends",
+            FieldKind::BuildDependsArch => "Build-Depends-Arch",
+            FieldKind::BuildDependsIndep => "Build-Depends-Indep",
+            FieldKind::BuildConflicts => "Build-Conflicts",
+            FieldKind::BuildConflictsArch => "Build-Conflicts-Arch",
+            FieldKind::BuildConflictsIndep => "Build-Conflicts-Indep",
+        }
+    }
+
+    fn allows_alternatives(self) -> bool {
+        matches!(
+            self,
+            FieldKind::Depends
+                | FieldKind::PreDepends
+                | FieldKind::Recommends
+                | FieldKind::Suggests
+                | FieldKind::Enhances
+                | FieldKind::BuiltUsing
+                | FieldKind::BuildDepends
+                | FieldKind::BuildDependsArch
+                | FieldKind::BuildDependsIndep
+        )
+    }
+
+    fn only_equals(self) -> bool {
+        matches!(self, FieldKind::Provides | FieldKind::BuiltUsing)
+    }
+}
+
+/// A version comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `<<`
+    Lt,
+    /// `<=` (also the obsolete `<`)
+    Le,
+    /// `=`
+    Eq,
+    /// `>=` (also the obsolete `>`)
+    Ge,
+    /// `>>`
+    Gt,
+}
+
+impl Op {
+    /// True if `candidate` compared with `bound` satisfies the operator.
+    pub fn holds(self, candidate: &Version<'_>, bound: &Version<'_>) -> bool {
+        use std::cmp::Ordering::*;
+        let ord = candidate.cmp(bound);
+        match self {
+            Op::Lt => ord == Less,
+            Op::Le => ord != Greater,
+            Op::Eq => ord == Equal,
+            Op::Ge => ord != Less,
+            Op::Gt => ord == Greater,
+        }
+    }
+
+    /// The canonical spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<<",
+            Op::Le => "<=",
+            Op::Eq => "=",
+            Op::Ge => ">=",
+            Op::Gt => ">>",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One alternative: a package name with optional qualifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relation<'a> {
+    /// Package (or virtual package) name.
+    pub name: &'a str,
+    /// Architecture qualifier after `:` (`any`, `native`, or an architecture).
+    pub arch_qualifier: Option<&'a str>,
+    /// Version constraint.
+    pub version: Option<(Op, Version<'a>)>,
+    /// Inside of `[...]`, validated: all negated or none.
+    pub arch_restriction: Option<&'a str>,
+    /// The `<...> <...>` formulas, validated, as written.
+    pub profiles: Option<&'a str>,
+    first_in_group: bool,
+}
+
+impl<'a> Relation<'a> {
+    /// True if `version` satisfies the version constraint (always without one).
+    pub fn version_matches(&self, version: &Version<'_>) -> bool {
+        self.version.as_ref().is_none_or(|(op, v)| op.holds(version, v))
+    }
+
+    /// The architecture list as (negated, names).
+    pub fn arch_list(&self) -> Option<(bool, impl Iterator<Item = &'a str>)> {
+        let list = self.arch_restriction?;
+        let negated = list.trim_start().starts_with('!');
+        Some((
+            negated,
+            list.split_ascii_whitespace()
+                .map(|a| a.strip_prefix('!').unwrap_or(a)),
+        ))
+    }
+
+    /// True if the architecture list (if any) admits `host_arch`.
+    pub fn applies_to_arch(&self, host_arch: &str) -> bool {
+        match self.arch_list() {
+            None => true,
+            Some((negated, mut list)) => {
+                let hit = list.any(|pat| arch::matches(host_arch, pat));
+                hit != negated
+            }
+        }
+    }
+
+    /// True if the build-profile formulas (if any) hold with the given
+    /// active profiles: any formula whose terms all hold.
+    pub fn applies_to_profiles(&self, active: &[&str]) -> bool {
+        let Some(p) = self.profiles else { return true };
+        formulas(p).any(|terms| {
+            terms.split_ascii_whitespace().all(|term| match term.strip_prefix('!') {
+                Some(name) => !active.contains(&name),
+                None => active.contains(&term),
+            })
+        })
+    }
+}
+
+fn formulas(p: &str) -> impl Iterator<Item = &str> {
+    p.split('<')
+        .filter_map(|s| s.trim().strip_suffix('>'))
+}
+
+impl fmt::Display for Relation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)?;
+        if let Some(q) = self.arch_qualifier {
+            write!(f, ":{q}")?;
+        }
+        if let Some((op, v)) = &self.version {
+            write!(f, " ({op} {v})")?;
+        }
+        if let Some(a) = self.arch_restriction {
+            write!(f, " [{}]", a.split_ascii_whitespace().collect::<Vec<_>>().join(" "))?;
+        }
+        if let Some(p) = self.profiles {
+            for terms in formulas(p) {
+                let terms: Vec<_> = terms.split_ascii_whitespace().collect();
+                write!(f, " <{}>", terms.join(" "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A parsed relationship field: groups of alternatives, in written order.
+/// Stored flat (one allocation per field).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations<'a> {
+    items: Vec<Relation<'a>>,
+}
+
+impl Relations<'static> {
+    /// No relation at all.
+    pub const EMPTY: Relations<'static> = Relations { items: Vec::new() };
+}
+
+impl<'a> Relations<'a> {
+    /// The groups of alternatives (each non-empty).
+    pub fn groups(&self) -> impl Iterator<Item = &[Relation<'a>]> {
+        self.items
+            .chunk_by(|_, next| !next.first_in_group)
+    }
+
+    /// Every alternative of every group.
+    pub fn iter(&self) -> impl Iterator<Item = &Relation<'a>> {
+        self.items.iter()
+    }
+
+    /// True if there is no relation.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.items.iter().filter(|r| r.first_in_group).count()
+    }
+}
+
+impl fmt::Display for Relations<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, group) in self.groups().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            for (j, r) in group.iter().enumerate() {
+                if j > 0 {
+                    f.write_str(" | ")?;
+                }
+                write!(f, "{r}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A relationship field that could not be parsed: names the field, the
+/// offending relation text and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} field: {kind} in {text:?}")]
+pub struct RelationError {
+    pub field: &'static str,
+    pub text: String,
+    pub kind: RelationErrorKind,
+}
+
+/// What is wrong with a relation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelationErrorKind {
+    #[error("missing package name")]
+    MissingName,
+    #[error("invalid package name")]
+    InvalidName,
+    #[error("invalid architecture qualifier")]
+    InvalidArchQualifier,
+    #[error("unknown version operator")]
+    BadOperator,
+    #[error("missing version")]
+    MissingVersion,
+    #[error("invalid version")]
+    BadVersion(#[source] VersionError),
+    #[error("unclosed '(' '[' or '<'")]
+    Unclosed,
+    #[error("empty architecture list")]
+    EmptyArchList,
+    #[error("architecture list mixes negated and plain architectures")]
+    MixedArchList,
+    #[error("invalid build profile formula")]
+    BadProfile,
+    #[error("alternatives ('|') are not allowed in this field")]
+    AlternativesNotAllowed,
+    #[error("only exact versions ('=') are allowed in this field")]
+    OnlyEquals,
+    #[error("empty alternative")]
+    EmptyAlternative,
+    #[error("unexpected text after relation")]
+    TrailingGarbage,
+}
+
+/// True if `name` is a valid package name by dpkg's rule: an alphanumeric
+/// first character, then alphanumerics or `+ - . _`.
+pub fn is_valid_package_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"+-._".contains(c))
+}
+
+/// Parse a relationship field's value.
+pub fn parse(field: FieldKind, text: &str) -> Result<Relations<'_>, RelationError> {
+    let mut items = Vec::new();
+    for group in text.split(',') {
+        if group.trim().is_empty() {
+            // Tolerate empty groups from a trailing comma or an empty field.
+            continue;
+        }
+        let mut first = true;
+        for alt in group.split('|') {
+            if !first && !field.allows_alternatives() {
+                return Err(error(field, group, RelationErrorKind::AlternativesNotAllowed));
+            }
+            let mut rel = parse_one(field, alt)?;
+            rel.first_in_group = std::mem::replace(&mut first, false);
+            items.push(rel);
+        }
+    }
+    Ok(Relations { items })
+}
+
+fn error(field: FieldKind, text: &str, kind: RelationErrorKind) -> RelationError {
+    RelationError {
+        field: field.name(),
+        text: text.trim().to_owned(),
+        kind,
+    }
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Parse a single alternative.
+pub fn parse_one(field: FieldKind, text: &str) -> Result<Relation<'_>, RelationError> {
+    let err = |kind| error(field, text, kind);
+    let b = text.as_bytes();
+    let mut i = 0;
+    let skip = |i: &mut usize| {
+        while *i < b.len() && is_space(b[*i]) {
+            *i += 1;
+        }
+    };
+    skip(&mut i);
+    if i == b.len() {
+        return Err(err(RelationErrorKind::EmptyAlternative));
+    }
+    let start = i;
+    while i < b.len() && !is_space(b[i]) && !b"(:[<".contains(&b[i]) {
+        i += 1;
+    }
+    let name = &text[start..i];
+    if name.is_empty() {
+        return Err(err(RelationErrorKind::MissingName));
+    }
+    if !is_valid_package_name(name) {
+        return Err(err(RelationErrorKind::InvalidName));
+    }
+    let mut arch_qualifier = None;
+    if b.get(i) == Some(&b':') {
+        i += 1;
+        let s = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
+            i += 1;
+        }
+        if s == i {
+            return Err(err(RelationErrorKind::InvalidArchQualifier));
+        }
+        arch_qualifier = Some(&text[s..i]);
+    }
+    skip(&mut i);
+    let mut version = None;
+    if b.get(i) == Some(&b'(') {
+        i += 1;
+        let close = text[i..]
+            .find(')')
+            .map(|p| p + i)
+            .ok_or_else(|| err(RelationErrorKind::Unclosed))?;
+        let inner = text[i..close].trim_start_matches(|c: char| c.is_ascii_whitespace());
+        let (op, rest) = if let Some(r) = inner.strip_prefix("<<") {
+            (Op::Lt, r)
+        } else if let Some(r) = inner.strip_prefix("<=") {
+            (Op::Le, r)
+        } else if let Some(r) = inner.strip_prefix(">>") {
+            (Op::Gt, r)
+        } else if let Some(r) = inner.strip_prefix(">=") {
+            (Op::Ge, r)
+        } else if let Some(r) = inner.strip_prefix('=') {
+            (Op::Eq, r)
+        } else if let Some(r) = inner.strip_prefix('<') {
+            (Op::Le, r)
+        } else if let Some(r) = inner.strip_prefix('>') {
+            (Op::Ge, r)
+        } else {
+            return Err(err(RelationErrorKind::BadOperator));
+        };
+        let vtext = rest.trim_matches(|c: char| c.is_ascii_whitespace());
+        if vtext.is_empty() {
+            return Err(err(RelationErrorKind::MissingVersion));
+        }
+        if field.only_equals() && op != Op::Eq {
+            return Err(err(RelationErrorKind::OnlyEquals));
+        }
+        let v = Version::parse_lax(vtext).map_err(|e| err(RelationErrorKind::BadVersion(e)))?;
+        version = Some((op, v));
+        i = close + 1;
+        skip(&mut i);
+    }
+    let mut arch_restriction = None;
+    if b.get(i) == Some(&b'[') {
+        let close = text[i..]
+            .find(']')
+            .map(|p| p + i)
+            .ok_or_else(|| err(RelationErrorKind::Unclosed))?;
+        let inner = &text[i + 1..close];
+        let mut negs = inner.split_ascii_whitespace().map(|a| a.starts_with('!'));
+        let first = negs.next().ok_or_else(|| err(RelationErrorKind::EmptyArchList))?;
+        if negs.any(|n| n != first) {
+            return Err(err(RelationErrorKind::MixedArchList));
+        }
+        arch_restriction = Some(inner);
+        i = close + 1;
+        skip(&mut i);
+    }
+    let mut profiles = None;
+    if b.get(i) == Some(&b'<') {
+        let s = i;
+        while b.get(i) == Some(&b'<') {
+            let close = text[i..]
+                .find('>')
+                .map(|p| p + i)
+                .ok_or_else(|| err(RelationErrorKind::Unclosed))?;
+            let terms = &text[i + 1..close];
+            let valid = !terms.trim().is_empty()
+                && terms.split_ascii_whitespace().all(|t| {
+                    let t = t.strip_prefix('!').unwrap_or(t);
+                    !t.is_empty()
+                        && t.bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || b"+-._".contains(&c))
+                });
+            if !valid {
+                return Err(err(RelationErrorKind::BadProfile));
+            }
+            i = close + 1;
+            skip(&mut i);
+        }
+        profiles = Some(text[s..i].trim_end());
+    }
+    if i != b.len() {
+        return Err(err(RelationErrorKind::TrailingGarbage));
+    }
+    Ok(Relation {
+        name,
+        arch_qualifier,
+        version,
+        arch_restriction,
+        profiles,
+        first_in_group: true,
+    })
+}
+
+#[cfg(test)]
+mod tests;
