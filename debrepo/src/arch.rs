@@ -37,7 +37,12 @@ const SPECIAL: &[(&str, Tuple<'static>)] = &[
     ("arm", t("base", "gnu", "linux", "arm")),
 ];
 
-const fn t(abi: &'static str, libc: &'static str, os: &'static str, cpu: &'static str) -> Tuple<'static> {
+const fn t(
+    abi: &'static str,
+    libc: &'static str,
+    os: &'static str,
+    cpu: &'static str,
+) -> Tuple<'static> {
     Tuple { abi, libc, os, cpu }
 }
 
@@ -57,10 +62,42 @@ const OS_PREFIXES: &[(&str, &str, &str)] = &[
 
 // CPU names dpkg knows (cputable).
 const CPUS: &[&str] = &[
-    "i386", "ia64", "alpha", "amd64", "armeb", "arm", "arm64", "avr32", "hppa", "loong64", "m32r",
-    "m68k", "mips", "mipsel", "mipsr6", "mipsr6el", "mips64", "mips64el", "mips64r6",
-    "mips64r6el", "nios2", "or1k", "powerpc", "powerpcel", "ppc64", "ppc64el", "riscv64", "s390",
-    "s390x", "sh3", "sh3eb", "sh4", "sh4eb", "sparc", "sparc64", "arc",
+    "i386",
+    "ia64",
+    "alpha",
+    "amd64",
+    "armeb",
+    "arm",
+    "arm64",
+    "avr32",
+    "hppa",
+    "loong64",
+    "m32r",
+    "m68k",
+    "mips",
+    "mipsel",
+    "mipsr6",
+    "mipsr6el",
+    "mips64",
+    "mips64el",
+    "mips64r6",
+    "mips64r6el",
+    "nios2",
+    "or1k",
+    "powerpc",
+    "powerpcel",
+    "ppc64",
+    "ppc64el",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sh3",
+    "sh3eb",
+    "sh4",
+    "sh4eb",
+    "sparc",
+    "sparc64",
+    "arc",
 ];
 
 /// The tuple of a concrete architecture name, or `None` if dpkg would not
@@ -112,12 +149,7 @@ pub fn matches(arch: &str, pattern: &str) -> bool {
     let parts: Vec<&str> = pattern.splitn(4, '-').collect();
     let pat = if parts.contains(&"any") {
         match parts.as_slice() {
-            [abi, libc, os, cpu] => Tuple {
-                abi,
-                libc,
-                os,
-                cpu,
-            },
+            [abi, libc, os, cpu] => Tuple { abi, libc, os, cpu },
             [libc, os, cpu] => Tuple {
                 abi: "any",
                 libc,

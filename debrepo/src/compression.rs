@@ -76,7 +76,10 @@ impl Compression {
     }
 
     /// Wrap `input` in a decoder for this format.
-    pub fn decoder<'r, R: Read + Send + 'r>(self, input: R) -> io::Result<Box<dyn Read + Send + 'r>> {
+    pub fn decoder<'r, R: Read + Send + 'r>(
+        self,
+        input: R,
+    ) -> io::Result<Box<dyn Read + Send + 'r>> {
         Ok(match self {
             Compression::None => Box::new(input),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
@@ -96,6 +99,8 @@ impl Compression {
 /// Decode all of `input`, compressed as its file `name` says, into memory.
 pub fn read_all<R: Read + Send>(name: &str, input: R) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    Compression::from_path(name).decoder(input)?.read_to_end(&mut out)?;
+    Compression::from_path(name)
+        .decoder(input)?
+        .read_to_end(&mut out)?;
     Ok(out)
 }

@@ -166,12 +166,11 @@ impl<R: Read + Send> DebReader<R> {
         let name = next_required(&mut archive, "control.tar")?;
         let compression = tar_compression(&name, "control.tar", CONTROL_COMPRESSIONS)
             .ok_or_else(|| DebError::UnknownCompression(name.clone()))?;
-        let files = read_control_tar(compression, &mut archive).map_err(|source| {
-            DebError::Member {
+        let files =
+            read_control_tar(compression, &mut archive).map_err(|source| DebError::Member {
                 member: name.clone(),
                 source,
-            }
-        })?;
+            })?;
         Ok(DebReader {
             archive,
             format: version,
@@ -217,7 +216,10 @@ impl<R: Read + Send> DebReader<R> {
 
 /// Advance to the next member that does not start with `_` (those are
 /// skipped, as dpkg does); it must start with `prefix`. Returns its name.
-fn next_required<R: Read>(archive: &mut ArReader<R>, prefix: &'static str) -> Result<String, DebError> {
+fn next_required<R: Read>(
+    archive: &mut ArReader<R>,
+    prefix: &'static str,
+) -> Result<String, DebError> {
     loop {
         let member = archive.next_member().map_err(|source| DebError::Member {
             member: prefix.to_owned(),

@@ -2,9 +2,9 @@
 //! fields separated by empty lines.
 //!
 //! The parser works on a borrowed buffer and never copies: a [`Field`] holds
-//! slices of the input. A multi-line value is kept raw (first line, then each
-//! continuation line with its leading white space), so that [`Stanza::write`]
-//! reproduces canonical input byte for byte.
+//! slices of the input, its value (first line, then each continuation line
+//! with its leading white space) and its raw text, so that [`Stanza::write`]
+//! reproduces the input byte for byte.
 //!
 //! Rules, as dpkg applies them:
 //! - field names are matched case-insensitively; they may not start with `#`
@@ -57,6 +57,9 @@ pub struct Field<'a> {
     /// The raw value: first line (leading white space removed), then every
     /// continuation line with its own leading white space, joined by `\n`.
     pub value: &'a str,
+    /// Everything after the colon up to the end of the value, untouched
+    /// (leading and trailing white space kept): what the writer writes.
+    pub raw: &'a str,
     /// 1-based line of the field name.
     pub line: u32,
 }
@@ -162,7 +165,12 @@ impl<'a> Stanza<'a> {
     pub fn write(&self, out: &mut String) {
         for item in &self.items {
             match item {
-                Item::Field(f) => write_field(out, f.name, f.value),
+                Item::Field(f) => {
+                    out.push_str(f.name);
+                    out.push(':');
+                    out.push_str(f.raw);
+                    out.push('\n');
+                }
                 Item::Comment(c) => {
                     out.push_str(c);
                     out.push('\n');
@@ -341,7 +349,8 @@ impl<'a> Parser<'a> {
         {
             return Err(self.error(line_no, i as u32 + 1, ErrorKind::InvalidFieldName(c)));
         }
-        let mut vstart = start + colon + 1;
+        let raw_start = start + colon + 1;
+        let mut vstart = raw_start;
         while vstart < end && matches!(bytes[vstart], b' ' | b'\t') {
             vstart += 1;
         }
@@ -378,6 +387,7 @@ impl<'a> Parser<'a> {
         Ok(Event::Field(Field {
             name,
             value,
+            raw: &self.text[raw_start..vend],
             line: line_no,
         }))
     }

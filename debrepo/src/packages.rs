@@ -163,6 +163,36 @@ pub enum PackageErrorKind {
     BadSha256(#[source] HexError),
 }
 
+impl PackageErrorKind {
+    /// The field the error is about, if one.
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            PackageErrorKind::BadVersion { field, .. } => Some(if *field == "Version" {
+                "Version"
+            } else {
+                "Source"
+            }),
+            PackageErrorKind::BadRelation(e) => Some(e.field),
+            PackageErrorKind::BadNumber { field, .. }
+            | PackageErrorKind::BadValue { field, .. } => Some(field),
+            PackageErrorKind::BadSha256(_) => Some("SHA256"),
+            PackageErrorKind::BadName(_) => Some("Package"),
+            _ => None,
+        }
+    }
+}
+
+/// 1-based line of `field` within `stanza` (errors are rare: scan again).
+fn field_line(stanza: &str, field: &str) -> Option<u32> {
+    let mut p = Parser::new(stanza, Comments::Forbidden);
+    while let Some(Ok(Event::Field(f))) = p.next_event() {
+        if f.is(field) {
+            return Some(f.line);
+        }
+    }
+    None
+}
+
 /// Parses a buffer holding a whole Packages index (or a control file).
 pub struct PackagesParser<'a> {
     parser: Parser<'a>,
@@ -286,10 +316,16 @@ fn parse_record<'a>(p: &mut Parser<'a>) -> Option<Result<BinaryPackage<'a>, Pack
                 let text = p.text();
                 let end = p.offset().min(text.len());
                 let stanza = text[start.unwrap_or(end)..end].trim_end_matches(['\n', ' ', '\t']);
-                return Some(build(raw, stanza, line).map_err(|kind| PackagesError {
-                    line,
-                    package: None,
-                    kind,
+                let name = raw.name;
+                return Some(build(raw, stanza, line).map_err(|kind| {
+                    PackagesError {
+                        line: kind
+                            .field()
+                            .and_then(|f| field_line(stanza, f))
+                            .map_or(line, |l| line + l - 1),
+                        package: name.map(str::to_owned),
+                        kind,
+                    }
                 }));
             }
         }
@@ -320,7 +356,7 @@ fn assign<'a>(
         }
         7 if eq("Depends") => &mut raw.rel[0],
         7 if eq("Section") => &mut raw.section,
-        7 if eq("Breaks") => &mut raw.rel[6],
+        6 if eq("Breaks") => &mut raw.rel[6],
         8 if eq("Priority") => &mut raw.priority,
         8 if eq("Filename") => &mut raw.filename,
         8 if eq("Replaces") => &mut raw.rel[7],
@@ -376,7 +412,11 @@ fn yes_no(field: &'static str, v: Option<&str>) -> Result<bool, PackageErrorKind
     }
 }
 
-fn build<'a>(raw: Raw<'a>, stanza: &'a str, line: u32) -> Result<BinaryPackage<'a>, PackageErrorKind> {
+fn build<'a>(
+    raw: Raw<'a>,
+    stanza: &'a str,
+    line: u32,
+) -> Result<BinaryPackage<'a>, PackageErrorKind> {
     let name = raw.name.ok_or(PackageErrorKind::Missing("Package"))?;
     if !relation::is_valid_package_name(name) {
         return Err(PackageErrorKind::BadName(name.to_owned()));

@@ -146,7 +146,9 @@ pub struct Relation<'a> {
 impl<'a> Relation<'a> {
     /// True if `version` satisfies the version constraint (always without one).
     pub fn version_matches(&self, version: &Version<'_>) -> bool {
-        self.version.as_ref().is_none_or(|(op, v)| op.holds(version, v))
+        self.version
+            .as_ref()
+            .is_none_or(|(op, v)| op.holds(version, v))
     }
 
     /// The architecture list as (negated, names).
@@ -176,17 +178,18 @@ impl<'a> Relation<'a> {
     pub fn applies_to_profiles(&self, active: &[&str]) -> bool {
         let Some(p) = self.profiles else { return true };
         formulas(p).any(|terms| {
-            terms.split_ascii_whitespace().all(|term| match term.strip_prefix('!') {
-                Some(name) => !active.contains(&name),
-                None => active.contains(&term),
-            })
+            terms
+                .split_ascii_whitespace()
+                .all(|term| match term.strip_prefix('!') {
+                    Some(name) => !active.contains(&name),
+                    None => active.contains(&term),
+                })
         })
     }
 }
 
 fn formulas(p: &str) -> impl Iterator<Item = &str> {
-    p.split('<')
-        .filter_map(|s| s.trim().strip_suffix('>'))
+    p.split('<').filter_map(|s| s.trim().strip_suffix('>'))
 }
 
 impl fmt::Display for Relation<'_> {
@@ -199,7 +202,11 @@ impl fmt::Display for Relation<'_> {
             write!(f, " ({op} {v})")?;
         }
         if let Some(a) = self.arch_restriction {
-            write!(f, " [{}]", a.split_ascii_whitespace().collect::<Vec<_>>().join(" "))?;
+            write!(
+                f,
+                " [{}]",
+                a.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
+            )?;
         }
         if let Some(p) = self.profiles {
             for terms in formulas(p) {
@@ -226,8 +233,7 @@ impl Relations<'static> {
 impl<'a> Relations<'a> {
     /// The groups of alternatives (each non-empty).
     pub fn groups(&self) -> impl Iterator<Item = &[Relation<'a>]> {
-        self.items
-            .chunk_by(|_, next| !next.first_in_group)
+        self.items.chunk_by(|_, next| !next.first_in_group)
     }
 
     /// Every alternative of every group.
@@ -328,7 +334,11 @@ pub fn parse(field: FieldKind, text: &str) -> Result<Relations<'_>, RelationErro
         let mut first = true;
         for alt in group.split('|') {
             if !first && !field.allows_alternatives() {
-                return Err(error(field, group, RelationErrorKind::AlternativesNotAllowed));
+                return Err(error(
+                    field,
+                    group,
+                    RelationErrorKind::AlternativesNotAllowed,
+                ));
             }
             let mut rel = parse_one(field, alt)?;
             rel.first_in_group = std::mem::replace(&mut first, false);
@@ -433,7 +443,9 @@ pub fn parse_one(field: FieldKind, text: &str) -> Result<Relation<'_>, RelationE
             .ok_or_else(|| err(RelationErrorKind::Unclosed))?;
         let inner = &text[i + 1..close];
         let mut negs = inner.split_ascii_whitespace().map(|a| a.starts_with('!'));
-        let first = negs.next().ok_or_else(|| err(RelationErrorKind::EmptyArchList))?;
+        let first = negs
+            .next()
+            .ok_or_else(|| err(RelationErrorKind::EmptyArchList))?;
         if negs.any(|n| n != first) {
             return Err(err(RelationErrorKind::MixedArchList));
         }

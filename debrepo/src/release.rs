@@ -121,7 +121,12 @@ impl Release {
                 source,
             };
             let text = || Some(f.folded());
-            let words = || f.value.split_ascii_whitespace().map(str::to_owned).collect();
+            let words = || {
+                f.value
+                    .split_ascii_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            };
             let name = f.name.to_ascii_lowercase();
             match name.as_str() {
                 "origin" => r.origin = text(),
@@ -131,9 +136,8 @@ impl Release {
                 "version" => r.version = text(),
                 "description" => r.description = text(),
                 "date" => {
-                    r.date = Some(
-                        date::parse(f.value).map_err(|e| fail("Date", FieldError::Date(e)))?,
-                    )
+                    r.date =
+                        Some(date::parse(f.value).map_err(|e| fail("Date", FieldError::Date(e)))?)
                 }
                 "valid-until" => {
                     r.valid_until = Some(
@@ -144,8 +148,7 @@ impl Release {
                 "architectures" => r.architectures = words(),
                 "components" => r.components = words(),
                 "acquire-by-hash" => {
-                    r.acquire_by_hash = yes_no(f.value)
-                        .map_err(|e| fail("Acquire-By-Hash", e))?
+                    r.acquire_by_hash = yes_no(f.value).map_err(|e| fail("Acquire-By-Hash", e))?
                 }
                 "no-support-for-architecture-all" => {
                     r.no_support_for_architecture_all = f.value.trim() == "Packages"
@@ -183,7 +186,9 @@ impl Release {
 
     /// True if the file is known by a trusted digest.
     pub fn has_trusted(&self, path: &str) -> bool {
-        self.file(path).and_then(IndexFile::trusted_digest).is_some()
+        self.file(path)
+            .and_then(IndexFile::trusted_digest)
+            .is_some()
     }
 }
 

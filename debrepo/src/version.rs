@@ -38,7 +38,7 @@ pub enum VersionError {
     NothingAfterColon,
     #[error("revision number is empty")]
     RevisionEmpty,
-    #[error("upstream version is empty")]
+    #[error("version number is empty")]
     UpstreamEmpty,
     // The following are only warnings for dpkg in lax mode.
     #[error("version number does not start with digit")]
@@ -190,14 +190,13 @@ fn parse_epoch(s: &str) -> Result<u32, VersionError> {
     if n != digits.len() {
         return Err(VersionError::EpochNotNumber);
     }
-    let value: u64 = digits
-        .trim_start_matches('0')
-        .parse()
-        .unwrap_or(if digits.trim_start_matches('0').is_empty() {
+    let value: u64 = digits.trim_start_matches('0').parse().unwrap_or(
+        if digits.trim_start_matches('0').is_empty() {
             0
         } else {
             u64::MAX
-        });
+        },
+    );
     if negative && value != 0 {
         return Err(VersionError::EpochNegative);
     }
@@ -284,8 +283,9 @@ impl PartialEq for Version<'_> {
 
 impl Eq for Version<'_> {}
 
-/// Feed the parts in a form where versions equal by dpkg's order are equal:
-/// leading zeros of digit runs dropped.
+/// Feed a part in a form where strings equal by dpkg's order are equal:
+/// digit runs by value (leading zeros dropped), and a zero-valued digit run
+/// at the very end left out, since comparing treats it like no run at all.
 fn hash_part<H: Hasher>(s: &str, state: &mut H) {
     let b = s.as_bytes();
     let mut i = 0;
@@ -294,10 +294,14 @@ fn hash_part<H: Hasher>(s: &str, state: &mut H) {
             while i < b.len() && b[i] == b'0' {
                 i += 1;
             }
+            let start = i;
             while i < b.len() && b[i].is_ascii_digit() {
-                state.write_u8(b[i]);
                 i += 1;
             }
+            if start == i && i == b.len() {
+                break;
+            }
+            state.write(&b[start..i]);
             state.write_u8(0xff);
         } else {
             state.write_u8(b[i]);

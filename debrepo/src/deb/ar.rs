@@ -92,7 +92,9 @@ impl<R: Read> Read for ArReader<R> {
         if self.remaining == 0 || buf.is_empty() {
             return Ok(0);
         }
-        let max = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
+        let max = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
         let n = self.inner.read(&mut buf[..max])?;
         if n == 0 {
             return Err(io::Error::new(

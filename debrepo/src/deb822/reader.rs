@@ -60,9 +60,8 @@ impl<R: BufRead> StanzaReader<R> {
             if self.buf.is_empty() {
                 first_line = self.line_no;
             }
-            let text = std::str::from_utf8(&self.line).map_err(|_| ReadError::InvalidUtf8 {
-                line: self.line_no,
-            })?;
+            let text = std::str::from_utf8(&self.line)
+                .map_err(|_| ReadError::InvalidUtf8 { line: self.line_no })?;
             self.buf.push_str(text);
         }
         if self.buf.is_empty() {

@@ -1,1 +1,103 @@
 use super::*;
+
+const TWO: &str = "Package: foo
+Source: foo-src (1.2-1)
+Version: 1:1.2-1+b1
+Architecture: amd64
+Multi-Arch: same
+Essential: yes
+Protected: yes
+Priority: required
+Section: libs
+Installed-Size: 42
+Pre-Depends: libc6 (>= 2.36)
+Depends: bar | baz (>= 2), qux:any
+Provides: foo-abi (= 3), virt
+Breaks: old (<< 1)
+Filename: pool/main/f/foo/foo_1.2-1+b1_amd64.deb
+Size: 1234
+SHA256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+Description: the foo library
+ It does foo.
+X-Custom: kept
+
+Package: bar
+Version: 2.0
+Architecture: all
+";
+
+#[test]
+fn typed_fields() {
+    let all = parse_all(TWO).unwrap();
+    assert_eq!(all.len(), 2);
+    let p = &all[0];
+    assert_eq!(p.name, "foo");
+    assert_eq!(
+        (
+            p.version.epoch(),
+            p.version.upstream(),
+            p.version.revision()
+        ),
+        (1, "1.2", "1+b1")
+    );
+    assert_eq!(p.architecture, "amd64");
+    assert_eq!(p.multi_arch, MultiArch::Same);
+    assert!(p.essential && p.protected);
+    assert_eq!(p.priority, Some(Priority::Required));
+    assert_eq!(p.section, Some("libs"));
+    assert_eq!(p.source, "foo-src");
+    assert_eq!(p.source_version.unwrap().as_str(), "1.2-1");
+    assert_eq!(p.installed_size, Some(42));
+    assert_eq!(p.pre_depends.to_string(), "libc6 (>= 2.36)");
+    assert_eq!(p.depends.groups().count(), 2);
+    assert_eq!(p.provides.len(), 2);
+    assert_eq!(p.breaks.to_string(), "old (<< 1)");
+    assert!(p.conflicts.is_empty());
+    assert_eq!(p.size, Some(1234));
+    assert_eq!(p.filename, Some("pool/main/f/foo/foo_1.2-1+b1_amd64.deb"));
+    assert_eq!(
+        p.sha256.unwrap().to_string(),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    assert_eq!(p.synopsis(), Some("the foo library"));
+    assert_eq!(p.field("x-custom"), Some("kept"));
+    assert_eq!(p.line, 1);
+    assert!(p.raw.starts_with("Package: foo\n") && p.raw.ends_with("X-Custom: kept"));
+    let b = &all[1];
+    assert_eq!(
+        (b.source, b.multi_arch, b.essential, b.line),
+        ("bar", MultiArch::No, false, 22)
+    );
+}
+
+#[test]
+fn errors_name_line_and_package() {
+    let e = parse_all("Package: a\nVersion: 1\nArchitecture: all\n\nPackage: b\nVersion: 1\nArchitecture: all\nDepends: c (>= )\n").unwrap_err();
+    assert_eq!(e.line, 8);
+    assert_eq!(e.package.as_deref(), Some("b"));
+    assert!(matches!(e.kind, PackageErrorKind::BadRelation(_)));
+    assert_eq!(e.to_string(), "line 8 (package b): invalid relationship");
+    let e = parse_all("Package: a\nArchitecture: all\n").unwrap_err();
+    assert!(matches!(e.kind, PackageErrorKind::Missing("Version")));
+    let e = parse_all("Package: a\nVersion: :1\nArchitecture: all\n").unwrap_err();
+    assert!(matches!(e.kind, PackageErrorKind::BadVersion { .. }));
+    let e = parse_all("Package: a\nVersion: 1\nArchitecture: all\nSize: lots\n").unwrap_err();
+    assert!(matches!(
+        e.kind,
+        PackageErrorKind::BadNumber { field: "Size", .. }
+    ));
+    let e = parse_all("Package: a\nVersion: 1\nArchitecture: all\nMulti-Arch: sometimes\n")
+        .unwrap_err();
+    assert!(matches!(
+        e.kind,
+        PackageErrorKind::BadValue {
+            field: "Multi-Arch",
+            ..
+        }
+    ));
+    let e = parse_all("Package: a\nPackage: b\n").unwrap_err();
+    assert!(matches!(e.kind, PackageErrorKind::Duplicate("Package")));
+    assert_eq!(e.line, 2);
+    let e = parse_all("Package: a b\nVersion: 1\nArchitecture: all\n").unwrap_err();
+    assert!(matches!(e.kind, PackageErrorKind::BadName(_)));
+}

@@ -1,1 +1,433 @@
-pub fn placeholder() {}
+//! Test support for rdebootstrap and debrepo.
+//!
+//! [`DebBuilder`] makes synthetic binary packages in memory, with any
+//! compression for the control and data members, so that tests need no
+//! dpkg-deb. It is written independently of debrepo's reader (it uses the
+//! `ar` and `tar` crates) so that the two check each other.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Compression of a .deb member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comp {
+    None,
+    Gzip,
+    Xz,
+    Zstd,
+    Bzip2,
+    Lzma,
+}
+
+impl Comp {
+    /// Every compression.
+    pub const ALL: [Comp; 6] = [
+        Comp::None,
+        Comp::Gzip,
+        Comp::Xz,
+        Comp::Zstd,
+        Comp::Bzip2,
+        Comp::Lzma,
+    ];
+    /// The ones dpkg allows for control.tar.
+    pub const CONTROL: [Comp; 4] = [Comp::None, Comp::Gzip, Comp::Xz, Comp::Zstd];
+
+    /// Member name suffix (`""`, `.gz`, ...).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Comp::None => "",
+            Comp::Gzip => ".gz",
+            Comp::Xz => ".xz",
+            Comp::Zstd => ".zst",
+            Comp::Bzip2 => ".bz2",
+            Comp::Lzma => ".lzma",
+        }
+    }
+
+    /// Compress `data`.
+    pub fn compress(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Comp::None => data.to_vec(),
+            Comp::Gzip => {
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Comp::Xz => {
+                let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Comp::Zstd => zstd::encode_all(data, 3).unwrap(),
+            Comp::Bzip2 => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Comp::Lzma => {
+                let opts = liblzma::stream::LzmaOptions::new_preset(6).unwrap();
+                let stream = liblzma::stream::Stream::new_lzma_encoder(&opts).unwrap();
+                let mut e = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+        }
+    }
+}
+
+/// What a data entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    File(Vec<u8>),
+    Dir,
+    Symlink(String),
+    HardLink(String),
+    CharDevice(u32, u32),
+    BlockDevice(u32, u32),
+    Fifo,
+}
+
+/// A data entry to put in the package.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path as written in the tar (`./usr/bin/x`).
+    pub path: String,
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub uname: String,
+    pub gname: String,
+    pub mtime: u64,
+    /// PAX records (`SCHILY.xattr.security.capability`, ...).
+    pub pax: Vec<(String, Vec<u8>)>,
+}
+
+/// Builds a .deb in memory.
+#[derive(Debug, Clone)]
+pub struct DebBuilder {
+    control: Vec<(String, String)>,
+    control_files: Vec<(String, u32, Vec<u8>)>,
+    entries: Vec<Entry>,
+    control_comp: Comp,
+    data_comp: Comp,
+    format: String,
+    extra_members: Vec<(usize, String, Vec<u8>)>,
+    mtime: u64,
+}
+
+impl DebBuilder {
+    /// A package with the given name, version and architecture.
+    pub fn new(name: &str, version: &str, arch: &str) -> Self {
+        DebBuilder {
+            control: vec![
+                ("Package".into(), name.into()),
+                ("Version".into(), version.into()),
+                ("Architecture".into(), arch.into()),
+                (
+                    "Maintainer".into(),
+                    "Test Suite <test@example.invalid>".into(),
+                ),
+                (
+                    "Description".into(),
+                    format!("synthetic package {name}\n made by the test suite"),
+                ),
+            ],
+            control_files: Vec::new(),
+            entries: vec![],
+            control_comp: Comp::Xz,
+            data_comp: Comp::Xz,
+            format: "2.0\n".into(),
+            extra_members: Vec::new(),
+            mtime: 1_700_000_000,
+        }
+        .dir("./")
+    }
+
+    /// Set (or add) a control field.
+    pub fn field(mut self, name: &str, value: &str) -> Self {
+        match self
+            .control
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(slot) => slot.1 = value.into(),
+            None => self.control.push((name.into(), value.into())),
+        }
+        self
+    }
+
+    /// Add a control member file (`postinst`, `conffiles`, `triggers`, ...).
+    pub fn control_file(mut self, name: &str, mode: u32, data: impl Into<Vec<u8>>) -> Self {
+        self.control_files.push((name.into(), mode, data.into()));
+        self
+    }
+
+    /// Compression of control.tar.
+    pub fn control_compression(mut self, c: Comp) -> Self {
+        self.control_comp = c;
+        self
+    }
+
+    /// Compression of data.tar.
+    pub fn data_compression(mut self, c: Comp) -> Self {
+        self.data_comp = c;
+        self
+    }
+
+    /// Contents of `debian-binary`.
+    pub fn format(mut self, text: &str) -> Self {
+        self.format = text.into();
+        self
+    }
+
+    /// Insert an extra ar member before the member at `index` (0 =
+    /// debian-binary, 1 = control, 2 = data, 3 = at the end).
+    pub fn extra_member(mut self, index: usize, name: &str, data: &[u8]) -> Self {
+        self.extra_members.push((index, name.into(), data.to_vec()));
+        self
+    }
+
+    fn push(mut self, path: &str, kind: Kind, mode: u32) -> Self {
+        self.entries.push(Entry {
+            path: path.into(),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            uname: "root".into(),
+            gname: "root".into(),
+            mtime: self.mtime,
+            pax: Vec::new(),
+        });
+        self
+    }
+
+    /// A directory (`./usr/`).
+    pub fn dir(self, path: &str) -> Self {
+        self.push(path, Kind::Dir, 0o755)
+    }
+
+    /// A regular file with mode 0644.
+    pub fn file(self, path: &str, data: impl Into<Vec<u8>>) -> Self {
+        self.push(path, Kind::File(data.into()), 0o644)
+    }
+
+    /// A regular file with a given mode.
+    pub fn file_mode(self, path: &str, mode: u32, data: impl Into<Vec<u8>>) -> Self {
+        self.push(path, Kind::File(data.into()), mode)
+    }
+
+    /// A symbolic link.
+    pub fn symlink(self, path: &str, target: &str) -> Self {
+        self.push(path, Kind::Symlink(target.into()), 0o777)
+    }
+
+    /// A hard link to an earlier entry.
+    pub fn hardlink(self, path: &str, target: &str) -> Self {
+        self.push(path, Kind::HardLink(target.into()), 0o644)
+    }
+
+    /// A character device.
+    pub fn char_device(self, path: &str, major: u32, minor: u32) -> Self {
+        self.push(path, Kind::CharDevice(major, minor), 0o666)
+    }
+
+    /// A block device.
+    pub fn block_device(self, path: &str, major: u32, minor: u32) -> Self {
+        self.push(path, Kind::BlockDevice(major, minor), 0o660)
+    }
+
+    /// A named pipe.
+    pub fn fifo(self, path: &str) -> Self {
+        self.push(path, Kind::Fifo, 0o644)
+    }
+
+    /// Change the last entry's owner.
+    pub fn owner(mut self, uid: u64, gid: u64, uname: &str, gname: &str) -> Self {
+        let e = self.entries.last_mut().expect("an entry");
+        (e.uid, e.gid, e.uname, e.gname) = (uid, gid, uname.into(), gname.into());
+        self
+    }
+
+    /// Add a PAX record to the last entry.
+    pub fn pax(mut self, key: &str, value: &[u8]) -> Self {
+        let e = self.entries.last_mut().expect("an entry");
+        e.pax.push((key.into(), value.to_vec()));
+        self
+    }
+
+    /// The control file text.
+    pub fn control_text(&self) -> String {
+        let mut out = String::new();
+        for (n, v) in &self.control {
+            out.push_str(n);
+            out.push_str(": ");
+            out.push_str(v);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The entries, as they will be written.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn control_tar(&self) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, mode: u32, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            h.set_mtime(self.mtime);
+            h.set_username("root").unwrap();
+            h.set_groupname("root").unwrap();
+            b.append_data(&mut h, format!("./{name}"), data).unwrap();
+        };
+        let control = self.control_text();
+        add("control", 0o644, control.as_bytes());
+        for (name, mode, data) in &self.control_files {
+            add(name, *mode, data);
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn data_tar(&self) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for e in &self.entries {
+            if !e.pax.is_empty() {
+                b.append_pax_extensions(e.pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+                    .unwrap();
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(e.mode);
+            h.set_uid(e.uid);
+            h.set_gid(e.gid);
+            h.set_username(&e.uname).unwrap();
+            h.set_groupname(&e.gname).unwrap();
+            h.set_mtime(e.mtime);
+            h.set_size(0);
+            let path = Path::new(&e.path);
+            match &e.kind {
+                Kind::File(data) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_size(data.len() as u64);
+                    b.append_data(&mut h, path, data.as_slice()).unwrap();
+                }
+                Kind::Dir => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    b.append_data(&mut h, path, io::empty()).unwrap();
+                }
+                Kind::Symlink(t) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    b.append_link(&mut h, path, t).unwrap();
+                }
+                Kind::HardLink(t) => {
+                    h.set_entry_type(tar::EntryType::Link);
+                    b.append_link(&mut h, path, t).unwrap();
+                }
+                Kind::CharDevice(ma, mi) | Kind::BlockDevice(ma, mi) => {
+                    h.set_entry_type(if matches!(e.kind, Kind::CharDevice(..)) {
+                        tar::EntryType::Char
+                    } else {
+                        tar::EntryType::Block
+                    });
+                    h.set_device_major(*ma).unwrap();
+                    h.set_device_minor(*mi).unwrap();
+                    b.append_data(&mut h, path, io::empty()).unwrap();
+                }
+                Kind::Fifo => {
+                    h.set_entry_type(tar::EntryType::Fifo);
+                    b.append_data(&mut h, path, io::empty()).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// The .deb's bytes.
+    pub fn build(&self) -> Vec<u8> {
+        let members: Vec<(String, Vec<u8>)> = vec![
+            ("debian-binary".into(), self.format.clone().into_bytes()),
+            (
+                format!("control.tar{}", self.control_comp.suffix()),
+                self.control_comp.compress(&self.control_tar()),
+            ),
+            (
+                format!("data.tar{}", self.data_comp.suffix()),
+                self.data_comp.compress(&self.data_tar()),
+            ),
+        ];
+        let mut out = ar::Builder::new(Vec::new());
+        let mut append = |name: &str, data: &[u8]| {
+            let mut h = ar::Header::new(name.as_bytes().to_vec(), data.len() as u64);
+            h.set_mode(0o100644);
+            h.set_mtime(self.mtime);
+            out.append(&h, data).unwrap();
+        };
+        for (i, (name, data)) in members.iter().enumerate() {
+            for (_, n, d) in self.extra_members.iter().filter(|(at, _, _)| *at == i) {
+                append(n, d);
+            }
+            append(name, data);
+        }
+        for (_, n, d) in self.extra_members.iter().filter(|(at, _, _)| *at >= 3) {
+            append(n, d);
+        }
+        out.into_inner().unwrap()
+    }
+
+    /// Write the .deb into `dir` as `<name>.deb` and return its path.
+    pub fn write_to(&self, dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(format!("{name}.deb"));
+        std::fs::write(&path, self.build()).unwrap();
+        path
+    }
+}
+
+/// The repository's `tests/data` directory.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
+}
+
+/// The real trixie Packages index, decompressed.
+pub fn trixie_packages() -> Vec<u8> {
+    let path = data_dir().join("trixie/main/binary-amd64/Packages.xz");
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    io::Read::read_to_end(&mut liblzma::read::XzDecoder::new(file), &mut out).unwrap();
+    out
+}
+
+/// A directory that is removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh directory under the system temporary directory.
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "rdebootstrap-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
