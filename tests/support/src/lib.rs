@@ -115,6 +115,7 @@ pub struct DebBuilder {
     format: String,
     extra_members: Vec<(usize, String, Vec<u8>)>,
     mtime: u64,
+    omit_control: bool,
 }
 
 impl DebBuilder {
@@ -141,6 +142,7 @@ impl DebBuilder {
             format: "2.0\n".into(),
             extra_members: Vec::new(),
             mtime: 1_700_000_000,
+            omit_control: false,
         }
         .dir("./")
     }
@@ -173,6 +175,12 @@ impl DebBuilder {
     /// Compression of data.tar.
     pub fn data_compression(mut self, c: Comp) -> Self {
         self.data_comp = c;
+        self
+    }
+
+    /// Leave the `control` file out of the control member (a broken package).
+    pub fn no_control_file(mut self) -> Self {
+        self.omit_control = true;
         self
     }
 
@@ -287,8 +295,9 @@ impl DebBuilder {
             h.set_groupname("root").unwrap();
             b.append_data(&mut h, format!("./{name}"), data).unwrap();
         };
-        let control = self.control_text();
-        add("control", 0o644, control.as_bytes());
+        if !self.omit_control {
+            add("control", 0o644, self.control_text().as_bytes());
+        }
         for (name, mode, data) in &self.control_files {
             add(name, *mode, data);
         }
