@@ -343,10 +343,13 @@ impl<'a> Parser<'a> {
             return Err(self.error(line_no, 1, ErrorKind::EmptyFieldName));
         }
         let name = &self.text[start..start + colon];
-        if let Some((i, c)) = name
-            .char_indices()
-            .find(|&(i, c)| !is_name_char(c) || (i == 0 && c == '-'))
-        {
+        // Printable ASCII without ':' (already excluded), not starting with '-'.
+        let bad = name
+            .bytes()
+            .position(|c| !c.is_ascii_graphic())
+            .or((name.as_bytes()[0] == b'-').then_some(0));
+        if let Some(i) = bad {
+            let c = name[i..].chars().next().unwrap_or('?');
             return Err(self.error(line_no, i as u32 + 1, ErrorKind::InvalidFieldName(c)));
         }
         let raw_start = start + colon + 1;
@@ -448,11 +451,6 @@ pub fn parse_one(text: &str, comments: Comments) -> Result<Stanza<'_>, Error> {
         });
     }
     Ok(first)
-}
-
-fn is_name_char(c: char) -> bool {
-    // U+0021..U+0039 and U+003B..U+007E: printable ASCII without space and ':'.
-    c.is_ascii_graphic() && c != ':'
 }
 
 /// 1-based line and column of byte offset `at`.

@@ -35,10 +35,15 @@ impl<const N: usize> Digest<N> {
             return Err(err());
         }
         let mut out = [0u8; N];
-        for (i, o) in out.iter_mut().enumerate() {
-            let hi = hex_val(b[2 * i]).ok_or_else(err)?;
-            let lo = hex_val(b[2 * i + 1]).ok_or_else(err)?;
-            *o = hi << 4 | lo;
+        // Accumulate an "invalid" bit instead of branching per digit.
+        let mut bad = 0u8;
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            bad |= (hi | lo) & 0x80;
+            *o = (hi << 4) | (lo & 0x0f);
+        }
+        if bad != 0 {
+            return Err(err());
         }
         Ok(Digest(out))
     }
@@ -49,15 +54,22 @@ impl<const N: usize> Digest<N> {
     }
 }
 
-#[inline]
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// Hex digit values; 0x80 marks a non-hex byte.
+static HEX: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl<const N: usize> fmt::Display for Digest<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -11,7 +11,7 @@
 
 use crate::deb822::{self, Comments, Event, Parser};
 use crate::hash::{HexError, Sha256};
-use crate::relation::{self, FieldKind, RelationError, Relations};
+use crate::relation::{self, FieldKind, Relation, RelationError, RelationsRef};
 use crate::version::{Version, VersionError};
 
 /// The `Multi-Arch` field.
@@ -63,16 +63,10 @@ pub struct BinaryPackage<'a> {
     pub source: &'a str,
     /// Source version, when `Source` gives one in parentheses.
     pub source_version: Option<Version<'a>>,
-    pub depends: Relations<'a>,
-    pub pre_depends: Relations<'a>,
-    pub recommends: Relations<'a>,
-    pub suggests: Relations<'a>,
-    pub enhances: Relations<'a>,
-    pub conflicts: Relations<'a>,
-    pub breaks: Relations<'a>,
-    pub replaces: Relations<'a>,
-    pub provides: Relations<'a>,
-    pub built_using: Relations<'a>,
+    /// All relationship fields in one list; `bounds` marks where each of
+    /// [`REL_KINDS`] starts and ends (one allocation per record).
+    relations: Vec<Relation<'a>>,
+    bounds: [u32; 11],
     pub installed_size: Option<u64>,
     pub filename: Option<&'a str>,
     pub size: Option<u64>,
@@ -103,26 +97,64 @@ impl<'a> BinaryPackage<'a> {
     }
 
     /// The relationship field of the given kind (empty for source-only kinds).
-    pub fn relations(&self, kind: FieldKind) -> &Relations<'a> {
-        match kind {
-            FieldKind::Depends => &self.depends,
-            FieldKind::PreDepends => &self.pre_depends,
-            FieldKind::Recommends => &self.recommends,
-            FieldKind::Suggests => &self.suggests,
-            FieldKind::Enhances => &self.enhances,
-            FieldKind::Conflicts => &self.conflicts,
-            FieldKind::Breaks => &self.breaks,
-            FieldKind::Replaces => &self.replaces,
-            FieldKind::Provides => &self.provides,
-            FieldKind::BuiltUsing => &self.built_using,
-            _ => empty_relations(),
+    pub fn relations(&self, kind: FieldKind) -> RelationsRef<'_, 'a> {
+        match REL_KINDS.iter().position(|&k| k == kind) {
+            Some(i) => RelationsRef::new(
+                &self.relations[self.bounds[i] as usize..self.bounds[i + 1] as usize],
+            ),
+            None => RelationsRef::new(&[]),
         }
     }
-}
 
-fn empty_relations<'a>() -> &'a Relations<'a> {
-    static EMPTY: Relations<'static> = Relations::EMPTY;
-    &EMPTY
+    /// `Depends`.
+    pub fn depends(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::Depends)
+    }
+
+    /// `Pre-Depends`.
+    pub fn pre_depends(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::PreDepends)
+    }
+
+    /// `Recommends`.
+    pub fn recommends(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::Recommends)
+    }
+
+    /// `Suggests`.
+    pub fn suggests(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::Suggests)
+    }
+
+    /// `Enhances`.
+    pub fn enhances(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::Enhances)
+    }
+
+    /// `Conflicts`.
+    pub fn conflicts(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::Conflicts)
+    }
+
+    /// `Breaks`.
+    pub fn breaks(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::Breaks)
+    }
+
+    /// `Replaces`.
+    pub fn replaces(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::Replaces)
+    }
+
+    /// `Provides`.
+    pub fn provides(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::Provides)
+    }
+
+    /// `Built-Using`.
+    pub fn built_using(&self) -> RelationsRef<'_, 'a> {
+        self.relations(FieldKind::BuiltUsing)
+    }
 }
 
 /// An error in a Packages index, placed by line and package.
@@ -267,7 +299,8 @@ struct Raw<'a> {
     description: Option<&'a str>,
 }
 
-const REL_KINDS: [FieldKind; 10] = [
+/// The relationship fields of binary packages, in the order records keep them.
+pub const REL_KINDS: [FieldKind; 10] = [
     FieldKind::Depends,
     FieldKind::PreDepends,
     FieldKind::Recommends,
@@ -332,8 +365,9 @@ fn parse_record<'a>(p: &mut Parser<'a>) -> Option<Result<BinaryPackage<'a>, Pack
     }
 }
 
-/// Store a field's value in its slot. Names are compared case-insensitively;
-/// dispatch on length keeps this to one or two comparisons per field.
+/// Store a field's value in its slot. Names are compared case-insensitively,
+/// but canonical spelling is tried first; dispatch on length and first
+/// letter keeps this to about one comparison per field.
 #[inline]
 fn assign<'a>(
     raw: &mut Raw<'a>,
@@ -341,41 +375,42 @@ fn assign<'a>(
     name: &'a str,
     value: &'a str,
 ) -> Result<(), PackageErrorKind> {
-    let eq = |s: &str| name.eq_ignore_ascii_case(s);
-    let slot: &mut Option<&'a str> = match name.len() {
-        4 if eq("Size") => &mut raw.size,
-        6 if eq("SHA256") => &mut raw.sha256,
-        6 if eq("Source") => &mut raw.source,
-        7 if eq("Package") => {
+    let eq = |s: &str| name == s || name.eq_ignore_ascii_case(s);
+    let first = name.as_bytes()[0].to_ascii_lowercase();
+    let slot: &mut Option<&'a str> = match (name.len(), first) {
+        (4, b's') if eq("Size") => &mut raw.size,
+        (6, b's') if eq("SHA256") => &mut raw.sha256,
+        (6, b's') if eq("Source") => &mut raw.source,
+        (6, b'b') if eq("Breaks") => &mut raw.rel[6],
+        (7, b'p') if eq("Package") => {
             dup(seen, F_PACKAGE, "Package")?;
             &mut raw.name
         }
-        7 if eq("Version") => {
+        (7, b'v') if eq("Version") => {
             dup(seen, F_VERSION, "Version")?;
             &mut raw.version
         }
-        7 if eq("Depends") => &mut raw.rel[0],
-        7 if eq("Section") => &mut raw.section,
-        6 if eq("Breaks") => &mut raw.rel[6],
-        8 if eq("Priority") => &mut raw.priority,
-        8 if eq("Filename") => &mut raw.filename,
-        8 if eq("Replaces") => &mut raw.rel[7],
-        8 if eq("Provides") => &mut raw.rel[8],
-        8 if eq("Suggests") => &mut raw.rel[3],
-        8 if eq("Enhances") => &mut raw.rel[4],
-        9 if eq("Conflicts") => &mut raw.rel[5],
-        9 if eq("Essential") => &mut raw.essential,
-        9 if eq("Protected") => &mut raw.protected,
-        10 if eq("Multi-Arch") => &mut raw.multi_arch,
-        10 if eq("Recommends") => &mut raw.rel[2],
-        11 if eq("Pre-Depends") => &mut raw.rel[1],
-        11 if eq("Description") => &mut raw.description,
-        11 if eq("Built-Using") => &mut raw.rel[9],
-        12 if eq("Architecture") => {
+        (7, b'd') if eq("Depends") => &mut raw.rel[0],
+        (7, b's') if eq("Section") => &mut raw.section,
+        (8, b'p') if eq("Priority") => &mut raw.priority,
+        (8, b'p') if eq("Provides") => &mut raw.rel[8],
+        (8, b'f') if eq("Filename") => &mut raw.filename,
+        (8, b'r') if eq("Replaces") => &mut raw.rel[7],
+        (8, b's') if eq("Suggests") => &mut raw.rel[3],
+        (8, b'e') if eq("Enhances") => &mut raw.rel[4],
+        (9, b'c') if eq("Conflicts") => &mut raw.rel[5],
+        (9, b'e') if eq("Essential") => &mut raw.essential,
+        (9, b'p') if eq("Protected") => &mut raw.protected,
+        (10, b'm') if eq("Multi-Arch") => &mut raw.multi_arch,
+        (10, b'r') if eq("Recommends") => &mut raw.rel[2],
+        (11, b'p') if eq("Pre-Depends") => &mut raw.rel[1],
+        (11, b'd') if eq("Description") => &mut raw.description,
+        (11, b'b') if eq("Built-Using") => &mut raw.rel[9],
+        (12, b'a') if eq("Architecture") => {
             dup(seen, F_ARCH, "Architecture")?;
             &mut raw.arch
         }
-        14 if eq("Installed-Size") => &mut raw.installed_size,
+        (14, b'i') if eq("Installed-Size") => &mut raw.installed_size,
         _ => return Ok(()),
     };
     *slot = Some(value);
@@ -455,14 +490,21 @@ fn build<'a>(
             }
         },
     };
-    let mut rels: [Relations<'a>; 10] = Default::default();
+    let estimate: usize = raw
+        .rel
+        .iter()
+        .flatten()
+        .map(|t| relation::estimate(t))
+        .sum();
+    let mut relations = Vec::with_capacity(estimate);
+    let mut bounds = [0u32; 11];
     for (i, text) in raw.rel.iter().enumerate() {
         if let Some(text) = text {
-            rels[i] = relation::parse(REL_KINDS[i], text).map_err(PackageErrorKind::BadRelation)?;
+            relation::parse_into(REL_KINDS[i], text, &mut relations)
+                .map_err(PackageErrorKind::BadRelation)?;
         }
+        bounds[i + 1] = relations.len() as u32;
     }
-    let [depends, pre_depends, recommends, suggests, enhances, conflicts, breaks, replaces, provides, built_using] =
-        rels;
     let sha256 = raw
         .sha256
         .map(Sha256::from_hex)
@@ -479,16 +521,8 @@ fn build<'a>(
         section: raw.section,
         source,
         source_version,
-        depends,
-        pre_depends,
-        recommends,
-        suggests,
-        enhances,
-        conflicts,
-        breaks,
-        replaces,
-        provides,
-        built_using,
+        relations,
+        bounds,
         installed_size: number("Installed-Size", raw.installed_size)?,
         filename: raw.filename,
         size: number("Size", raw.size)?,

@@ -231,9 +231,14 @@ impl Relations<'static> {
 }
 
 impl<'a> Relations<'a> {
+    /// A borrowed view (groups, iteration, printing).
+    pub fn as_ref(&self) -> RelationsRef<'_, 'a> {
+        RelationsRef { items: &self.items }
+    }
+
     /// The groups of alternatives (each non-empty).
     pub fn groups(&self) -> impl Iterator<Item = &[Relation<'a>]> {
-        self.items.chunk_by(|_, next| !next.first_in_group)
+        self.as_ref().groups()
     }
 
     /// Every alternative of every group.
@@ -248,11 +253,56 @@ impl<'a> Relations<'a> {
 
     /// Number of groups.
     pub fn len(&self) -> usize {
-        self.items.iter().filter(|r| r.first_in_group).count()
+        self.as_ref().len()
     }
 }
 
 impl fmt::Display for Relations<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_ref().fmt(f)
+    }
+}
+
+/// A borrowed relationship field (see [`Relations`]); package records hand
+/// these out from one shared list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelationsRef<'s, 'a> {
+    items: &'s [Relation<'a>],
+}
+
+impl<'s, 'a> RelationsRef<'s, 'a> {
+    pub(crate) fn new(items: &'s [Relation<'a>]) -> Self {
+        RelationsRef { items }
+    }
+
+    /// The groups of alternatives (each non-empty).
+    pub fn groups(self) -> impl Iterator<Item = &'s [Relation<'a>]> {
+        self.items.chunk_by(|_, next| !next.first_in_group)
+    }
+
+    /// Every alternative of every group.
+    pub fn iter(self) -> std::slice::Iter<'s, Relation<'a>> {
+        self.items.iter()
+    }
+
+    /// True if there is no relation.
+    pub fn is_empty(self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Number of groups.
+    pub fn len(self) -> usize {
+        self.items.iter().filter(|r| r.first_in_group).count()
+    }
+}
+
+impl PartialEq<Relations<'_>> for RelationsRef<'_, '_> {
+    fn eq(&self, other: &Relations<'_>) -> bool {
+        self.items == other.items.as_slice()
+    }
+}
+
+impl fmt::Display for RelationsRef<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, group) in self.groups().enumerate() {
             if i > 0 {
@@ -316,36 +366,106 @@ pub enum RelationErrorKind {
 /// first character, then alphanumerics or `+ - . _`.
 pub fn is_valid_package_name(name: &str) -> bool {
     let b = name.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_alphanumeric()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"+-._".contains(c))
+    !b.is_empty() && b[0].is_ascii_alphanumeric() && b.iter().all(|&c| NAME_CHAR[c as usize])
 }
 
+/// Bytes allowed in package names.
+static NAME_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_');
+        c += 1;
+    }
+    t
+};
+
 /// Parse a relationship field's value.
+///
+/// One pass over the text: each alternative is parsed where it stands and
+/// the separator after it decides what follows.
 pub fn parse(field: FieldKind, text: &str) -> Result<Relations<'_>, RelationError> {
-    let mut items = Vec::new();
-    for group in text.split(',') {
-        if group.trim().is_empty() {
-            // Tolerate empty groups from a trailing comma or an empty field.
-            continue;
+    let mut items = Vec::with_capacity(estimate(text));
+    parse_into(field, text, &mut items)?;
+    Ok(Relations { items })
+}
+
+/// An upper bound of the number of alternatives in `text`.
+pub(crate) fn estimate(text: &str) -> usize {
+    memchr::memchr2_iter(b',', b'|', text.as_bytes()).count() + 1
+}
+
+/// Parse a field, appending its alternatives to `items`.
+pub(crate) fn parse_into<'a>(
+    field: FieldKind,
+    text: &'a str,
+    items: &mut Vec<Relation<'a>>,
+) -> Result<(), RelationError> {
+    let b = text.as_bytes();
+    let mut pos = 0;
+    let mut first = true;
+    loop {
+        skip_space(b, &mut pos);
+        match b.get(pos) {
+            None => break,
+            // An empty group (a trailing comma, say) is tolerated.
+            Some(b',') if first => {
+                pos += 1;
+                continue;
+            }
+            _ => {}
         }
-        let mut first = true;
-        for alt in group.split('|') {
-            if !first && !field.allows_alternatives() {
+        let start = pos;
+        let mut rel = parse_at(field, text, &mut pos)?;
+        rel.first_in_group = first;
+        items.push(rel);
+        match b.get(pos) {
+            None => break,
+            Some(b',') => first = true,
+            Some(b'|') => {
+                if !field.allows_alternatives() {
+                    return Err(error(
+                        field,
+                        group_text(text, start),
+                        RelationErrorKind::AlternativesNotAllowed,
+                    ));
+                }
+                first = false;
+                let mut next = pos + 1;
+                skip_space(b, &mut next);
+                if matches!(b.get(next), None | Some(b',' | b'|')) {
+                    return Err(error(
+                        field,
+                        group_text(text, start),
+                        RelationErrorKind::EmptyAlternative,
+                    ));
+                }
+            }
+            Some(_) => {
                 return Err(error(
                     field,
-                    group,
-                    RelationErrorKind::AlternativesNotAllowed,
-                ));
+                    alt_text(text, start),
+                    RelationErrorKind::TrailingGarbage,
+                ))
             }
-            let mut rel = parse_one(field, alt)?;
-            rel.first_in_group = std::mem::replace(&mut first, false);
-            items.push(rel);
         }
+        pos += 1;
     }
-    Ok(Relations { items })
+    Ok(())
+}
+
+/// The alternative starting at `start` (up to the next `,` or `|`).
+fn alt_text(text: &str, start: usize) -> &str {
+    let end =
+        memchr::memchr2(b',', b'|', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
+    &text[start..end]
+}
+
+/// The group starting at `start` (up to the next `,`).
+fn group_text(text: &str, start: usize) -> &str {
+    let end = memchr::memchr(b',', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
+    &text[start..end]
 }
 
 fn error(field: FieldKind, text: &str, kind: RelationErrorKind) -> RelationError {
@@ -356,33 +476,54 @@ fn error(field: FieldKind, text: &str, kind: RelationErrorKind) -> RelationError
     }
 }
 
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+#[inline]
+fn skip_space(b: &[u8], i: &mut usize) {
+    while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
+        *i += 1;
+    }
 }
 
-/// Parse a single alternative.
+/// Parse a single alternative written alone.
 pub fn parse_one(field: FieldKind, text: &str) -> Result<Relation<'_>, RelationError> {
-    let err = |kind| error(field, text, kind);
-    let b = text.as_bytes();
-    let mut i = 0;
-    let skip = |i: &mut usize| {
-        while *i < b.len() && is_space(b[*i]) {
-            *i += 1;
-        }
-    };
-    skip(&mut i);
-    if i == b.len() {
-        return Err(err(RelationErrorKind::EmptyAlternative));
+    let mut pos = 0;
+    skip_space(text.as_bytes(), &mut pos);
+    if pos == text.len() {
+        return Err(error(field, text, RelationErrorKind::EmptyAlternative));
     }
-    let start = i;
-    while i < b.len() && !is_space(b[i]) && !b"(:[<".contains(&b[i]) {
+    let rel = parse_at(field, text, &mut pos)?;
+    if pos != text.len() {
+        return Err(error(field, text, RelationErrorKind::TrailingGarbage));
+    }
+    Ok(rel)
+}
+
+/// Parse the alternative at `*pos` (white space skipped); leaves `*pos` on
+/// the `,`/`|` after it, or at the end.
+fn parse_at<'a>(
+    field: FieldKind,
+    text: &'a str,
+    pos: &mut usize,
+) -> Result<Relation<'a>, RelationError> {
+    let b = text.as_bytes();
+    let start = *pos;
+    let err = |kind| error(field, alt_text(text, start), kind);
+    let mut i = start;
+    while i < b.len() && NAME_CHAR[b[i] as usize] {
         i += 1;
     }
     let name = &text[start..i];
-    if name.is_empty() {
-        return Err(err(RelationErrorKind::MissingName));
+    let delimited = matches!(
+        b.get(i),
+        None | Some(b' ' | b'\t' | b'\n' | b'\r' | b'(' | b':' | b'[' | b'<' | b',' | b'|')
+    );
+    if name.is_empty() && delimited {
+        return Err(err(if matches!(b.get(i), None | Some(b',' | b'|')) {
+            RelationErrorKind::EmptyAlternative
+        } else {
+            RelationErrorKind::MissingName
+        }));
     }
-    if !is_valid_package_name(name) {
+    if !delimited || !b[start].is_ascii_alphanumeric() {
         return Err(err(RelationErrorKind::InvalidName));
     }
     let mut arch_qualifier = None;
@@ -397,33 +538,28 @@ pub fn parse_one(field: FieldKind, text: &str) -> Result<Relation<'_>, RelationE
         }
         arch_qualifier = Some(&text[s..i]);
     }
-    skip(&mut i);
+    skip_space(b, &mut i);
     let mut version = None;
     if b.get(i) == Some(&b'(') {
         i += 1;
-        let close = text[i..]
-            .find(')')
+        let close = memchr::memchr(b')', &b[i..])
             .map(|p| p + i)
             .ok_or_else(|| err(RelationErrorKind::Unclosed))?;
-        let inner = text[i..close].trim_start_matches(|c: char| c.is_ascii_whitespace());
-        let (op, rest) = if let Some(r) = inner.strip_prefix("<<") {
-            (Op::Lt, r)
-        } else if let Some(r) = inner.strip_prefix("<=") {
-            (Op::Le, r)
-        } else if let Some(r) = inner.strip_prefix(">>") {
-            (Op::Gt, r)
-        } else if let Some(r) = inner.strip_prefix(">=") {
-            (Op::Ge, r)
-        } else if let Some(r) = inner.strip_prefix('=') {
-            (Op::Eq, r)
-        } else if let Some(r) = inner.strip_prefix('<') {
-            (Op::Le, r)
-        } else if let Some(r) = inner.strip_prefix('>') {
-            (Op::Ge, r)
-        } else {
-            return Err(err(RelationErrorKind::BadOperator));
+        skip_space(b, &mut i);
+        let (op, len) = match (b.get(i), b.get(i + 1)) {
+            (Some(b'<'), Some(b'<')) => (Op::Lt, 2),
+            (Some(b'<'), Some(b'=')) => (Op::Le, 2),
+            (Some(b'>'), Some(b'>')) => (Op::Gt, 2),
+            (Some(b'>'), Some(b'=')) => (Op::Ge, 2),
+            (Some(b'='), _) => (Op::Eq, 1),
+            (Some(b'<'), _) => (Op::Le, 1),
+            (Some(b'>'), _) => (Op::Ge, 1),
+            _ => return Err(err(RelationErrorKind::BadOperator)),
         };
-        let vtext = rest.trim_matches(|c: char| c.is_ascii_whitespace());
+        if i + len > close {
+            return Err(err(RelationErrorKind::BadOperator));
+        }
+        let vtext = text[i + len..close].trim_matches(|c: char| c.is_ascii_whitespace());
         if vtext.is_empty() {
             return Err(err(RelationErrorKind::MissingVersion));
         }
@@ -433,12 +569,11 @@ pub fn parse_one(field: FieldKind, text: &str) -> Result<Relation<'_>, RelationE
         let v = Version::parse_lax(vtext).map_err(|e| err(RelationErrorKind::BadVersion(e)))?;
         version = Some((op, v));
         i = close + 1;
-        skip(&mut i);
+        skip_space(b, &mut i);
     }
     let mut arch_restriction = None;
     if b.get(i) == Some(&b'[') {
-        let close = text[i..]
-            .find(']')
+        let close = memchr::memchr(b']', &b[i..])
             .map(|p| p + i)
             .ok_or_else(|| err(RelationErrorKind::Unclosed))?;
         let inner = &text[i + 1..close];
@@ -451,14 +586,13 @@ pub fn parse_one(field: FieldKind, text: &str) -> Result<Relation<'_>, RelationE
         }
         arch_restriction = Some(inner);
         i = close + 1;
-        skip(&mut i);
+        skip_space(b, &mut i);
     }
     let mut profiles = None;
     if b.get(i) == Some(&b'<') {
         let s = i;
         while b.get(i) == Some(&b'<') {
-            let close = text[i..]
-                .find('>')
+            let close = memchr::memchr(b'>', &b[i..])
                 .map(|p| p + i)
                 .ok_or_else(|| err(RelationErrorKind::Unclosed))?;
             let terms = &text[i + 1..close];
@@ -473,13 +607,11 @@ pub fn parse_one(field: FieldKind, text: &str) -> Result<Relation<'_>, RelationE
                 return Err(err(RelationErrorKind::BadProfile));
             }
             i = close + 1;
-            skip(&mut i);
+            skip_space(b, &mut i);
         }
         profiles = Some(text[s..i].trim_end());
     }
-    if i != b.len() {
-        return Err(err(RelationErrorKind::TrailingGarbage));
-    }
+    *pos = i;
     Ok(Relation {
         name,
         arch_qualifier,

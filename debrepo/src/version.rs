@@ -61,13 +61,22 @@ impl VersionError {
     }
 }
 
-/// A parsed version borrowing its text.
-#[derive(Debug, Clone, Copy)]
+/// A parsed version borrowing its text. Kept small (32 bytes): the parts
+/// are offsets into the text.
+#[derive(Clone, Copy)]
 pub struct Version<'a> {
-    epoch: u32,
-    upstream: &'a str,
-    revision: &'a str,
     text: &'a str,
+    epoch: u32,
+    /// Start of the upstream part (after the epoch's colon).
+    up_start: u32,
+    /// End of the upstream part; the revision follows after one `-`.
+    up_end: u32,
+}
+
+impl fmt::Debug for Version<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Version({:?})", self.text)
+    }
 }
 
 impl<'a> Version<'a> {
@@ -91,49 +100,65 @@ impl<'a> Version<'a> {
     }
 
     fn parse_inner(s: &'a str) -> Result<(Self, Option<VersionError>), VersionError> {
-        let is_blank = |c: char| c == ' ' || c == '\t';
-        let s = s.trim_start_matches(is_blank);
-        if s.is_empty() {
+        let is_blank = |c: u8| c == b' ' || c == b'\t';
+        let s = s.trim_start_matches([' ', '\t']);
+        let b = s.as_bytes();
+        if b.is_empty() {
             return Err(VersionError::Empty);
         }
-        let end = s.find(is_blank).unwrap_or(s.len());
-        if !s[end..].trim_start_matches(is_blank).is_empty() {
+        // One pass: the end of the version, the first colon, the last hyphen.
+        let mut end = b.len();
+        let mut colon = None;
+        let mut hyphen = None;
+        for (i, &c) in b.iter().enumerate() {
+            match c {
+                b' ' | b'\t' => {
+                    end = i;
+                    break;
+                }
+                b':' if colon.is_none() => colon = Some(i),
+                b'-' => hyphen = Some(i),
+                _ => {}
+            }
+        }
+        if !b[end..].iter().all(|&c| is_blank(c)) {
             return Err(VersionError::EmbeddedSpaces);
         }
         let text = &s[..end];
-        let (epoch, rest) = match text.find(':') {
+        let (epoch, up_start) = match colon {
             Some(colon) => {
                 let epoch = parse_epoch(&text[..colon])?;
-                let rest = &text[colon + 1..];
-                if rest.is_empty() {
+                if colon + 1 == text.len() {
                     return Err(VersionError::NothingAfterColon);
                 }
-                (epoch, rest)
+                (epoch, colon + 1)
             }
-            None => (0, text),
+            None => (0, 0),
         };
-        let (upstream, revision) = match rest.rfind('-') {
-            Some(h) => {
-                if h + 1 == rest.len() {
+        let up_end = match hyphen {
+            Some(h) if h >= up_start => {
+                if h + 1 == text.len() {
                     return Err(VersionError::RevisionEmpty);
                 }
-                (&rest[..h], &rest[h + 1..])
+                h
             }
-            None => (rest, ""),
+            _ => text.len(),
         };
+        let upstream = &b[up_start..up_end];
         if upstream.is_empty() {
             return Err(VersionError::UpstreamEmpty);
         }
-        let warning = if !upstream.as_bytes()[0].is_ascii_digit() {
+        let revision = b.get(up_end + 1..end).unwrap_or(&[]);
+        let warning = if !upstream[0].is_ascii_digit() {
             Some(VersionError::NotStartingWithDigit)
         } else if !upstream[1..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-+~:".contains(&b))
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'~' | b':'))
         {
             Some(VersionError::InvalidCharInUpstream)
         } else if !revision
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".+~".contains(&b))
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~'))
         {
             Some(VersionError::InvalidCharInRevision)
         } else {
@@ -141,10 +166,10 @@ impl<'a> Version<'a> {
         };
         Ok((
             Version {
-                epoch,
-                upstream,
-                revision,
                 text,
+                epoch,
+                up_start: up_start as u32,
+                up_end: up_end as u32,
             },
             warning,
         ))
@@ -157,12 +182,12 @@ impl<'a> Version<'a> {
 
     /// The upstream part.
     pub fn upstream(&self) -> &'a str {
-        self.upstream
+        &self.text[self.up_start as usize..self.up_end as usize]
     }
 
     /// The Debian revision ("" when absent).
     pub fn revision(&self) -> &'a str {
-        self.revision
+        self.text.get(self.up_end as usize + 1..).unwrap_or("")
     }
 
     /// The version as written (without surrounding white space).
@@ -264,8 +289,8 @@ impl Ord for Version<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.epoch
             .cmp(&other.epoch)
-            .then_with(|| compare_part(self.upstream, other.upstream))
-            .then_with(|| compare_part(self.revision, other.revision))
+            .then_with(|| compare_part(self.upstream(), other.upstream()))
+            .then_with(|| compare_part(self.revision(), other.revision()))
     }
 }
 
@@ -314,8 +339,8 @@ fn hash_part<H: Hasher>(s: &str, state: &mut H) {
 impl Hash for Version<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.epoch.hash(state);
-        hash_part(self.upstream, state);
-        hash_part(self.revision, state);
+        hash_part(self.upstream(), state);
+        hash_part(self.revision(), state);
     }
 }
 
@@ -330,8 +355,8 @@ impl fmt::Display for Version<'_> {
 pub struct VersionBuf {
     text: Box<str>,
     epoch: u32,
-    upstream: (u32, u32),
-    revision: (u32, u32),
+    up_start: u32,
+    up_end: u32,
 }
 
 impl VersionBuf {
@@ -346,31 +371,21 @@ impl VersionBuf {
     }
 
     fn from_version(v: &Version<'_>) -> Self {
-        let base = v.text.as_ptr() as usize;
-        let range = |s: &str| {
-            let start = s.as_ptr() as usize - base;
-            (start as u32, (start + s.len()) as u32)
-        };
         VersionBuf {
             text: v.text.into(),
             epoch: v.epoch,
-            upstream: range(v.upstream),
-            revision: if v.revision.is_empty() {
-                (0, 0)
-            } else {
-                range(v.revision)
-            },
+            up_start: v.up_start,
+            up_end: v.up_end,
         }
     }
 
     /// Borrow as a [`Version`].
     pub fn as_version(&self) -> Version<'_> {
-        let part = |(a, b): (u32, u32)| &self.text[a as usize..b as usize];
         Version {
-            epoch: self.epoch,
-            upstream: part(self.upstream),
-            revision: part(self.revision),
             text: &self.text,
+            epoch: self.epoch,
+            up_start: self.up_start,
+            up_end: self.up_end,
         }
     }
 

@@ -163,7 +163,7 @@ fn control_files() {
     );
     let pkg = c.package().unwrap();
     assert_eq!(pkg.version.epoch(), 1);
-    assert_eq!(pkg.depends.to_string(), "libc6 (>= 2.36)");
+    assert_eq!(pkg.depends().to_string(), "libc6 (>= 2.36)");
 }
 
 #[test]

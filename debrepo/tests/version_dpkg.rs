@@ -49,10 +49,10 @@ fn versions_compare_like_dpkg() {
             set.insert(v.as_str());
         }
         for rel in pkg
-            .depends
+            .depends()
             .iter()
-            .chain(pkg.breaks.iter())
-            .chain(pkg.provides.iter())
+            .chain(pkg.breaks().iter())
+            .chain(pkg.provides().iter())
         {
             if let Some((_, v)) = rel.version {
                 set.insert(v.as_str());

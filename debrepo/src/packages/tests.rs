@@ -48,11 +48,11 @@ fn typed_fields() {
     assert_eq!(p.source, "foo-src");
     assert_eq!(p.source_version.unwrap().as_str(), "1.2-1");
     assert_eq!(p.installed_size, Some(42));
-    assert_eq!(p.pre_depends.to_string(), "libc6 (>= 2.36)");
-    assert_eq!(p.depends.groups().count(), 2);
-    assert_eq!(p.provides.len(), 2);
-    assert_eq!(p.breaks.to_string(), "old (<< 1)");
-    assert!(p.conflicts.is_empty());
+    assert_eq!(p.pre_depends().to_string(), "libc6 (>= 2.36)");
+    assert_eq!(p.depends().groups().count(), 2);
+    assert_eq!(p.provides().len(), 2);
+    assert_eq!(p.breaks().to_string(), "old (<< 1)");
+    assert!(p.conflicts().is_empty());
     assert_eq!(p.size, Some(1234));
     assert_eq!(p.filename, Some("pool/main/f/foo/foo_1.2-1+b1_amd64.deb"));
     assert_eq!(
