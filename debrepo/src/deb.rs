@@ -50,7 +50,7 @@ pub enum DebError {
         member: String,
         file: String,
         #[source]
-        source: ControlFileError,
+        source: Box<ControlFileError>,
     },
     #[error("control member has no 'control' file")]
     NoControlFile,

@@ -265,13 +265,23 @@ pub fn parse_all(text: &str) -> Result<Vec<BinaryPackage<'_>>, PackagesError> {
 /// Parse exactly one record (a `.deb`'s control file).
 pub fn parse_control(text: &str) -> Result<BinaryPackage<'_>, PackagesError> {
     let mut p = PackagesParser::new(text);
-    let pkg = p.next().unwrap_or_else(|| {
-        Err(PackagesError {
-            line: 1,
-            package: None,
-            kind: PackageErrorKind::Missing("Package"),
-        })
-    })?;
+    let pkg = p.next().unwrap_or(Err(PackagesError {
+        line: 1,
+        package: None,
+        kind: PackageErrorKind::Missing("Package"),
+    }))?;
+    if let Some(next) = p.next() {
+        let line = next.map_or_else(|e| e.line, |n| n.line);
+        return Err(PackagesError {
+            line,
+            package: Some(pkg.name.to_owned()),
+            kind: PackageErrorKind::Syntax(deb822::Error {
+                line,
+                column: 1,
+                kind: deb822::ErrorKind::MoreThanOneStanza,
+            }),
+        });
+    }
     Ok(pkg)
 }
 

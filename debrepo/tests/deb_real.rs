@@ -25,13 +25,12 @@ fn deb(name: &str) -> PathBuf {
     testkit::data_dir().join("debs").join(name)
 }
 
+/// Every data entry with the MD5 of its contents (regular files).
+type Entries = Vec<(EntryMeta, Option<[u8; 16]>)>;
+type FileDeb = DebReader<std::io::BufReader<std::fs::File>>;
+
 /// Read every entry, hashing regular files.
-fn read_all(
-    path: &Path,
-) -> (
-    DebReader<std::io::BufReader<std::fs::File>>,
-    Vec<(EntryMeta, Option<[u8; 16]>)>,
-) {
+fn read_all(path: &Path) -> (FileDeb, Entries) {
     let mut reader = DebReader::open(path).unwrap();
     let mut out = Vec::new();
     {
@@ -221,7 +220,7 @@ fn triggers_shlibs_symbols() {
     );
 }
 
-fn find<'a>(entries: &'a [(EntryMeta, Option<[u8; 16]>)], path: &str) -> &'a EntryMeta {
+fn find<'a>(entries: &'a Entries, path: &str) -> &'a EntryMeta {
     &entries
         .iter()
         .find(|(m, _)| m.path == Path::new(path))

@@ -55,7 +55,7 @@ impl ControlFiles {
         DebError::ControlFile {
             member: self.member.clone(),
             file: file.to_owned(),
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -1,0 +1,230 @@
+//! `rdebootstrap inspect`: read Debian formats with debrepo and print them,
+//! the way dpkg-deb, apt-cache and dpkg --compare-versions would.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use debrepo::deb::{DebReader, EntryKind};
+use debrepo::relation::Op;
+use debrepo::release::Release;
+use debrepo::{compression, PackagesParser, Version};
+
+#[derive(Subcommand)]
+pub enum Inspect {
+    /// Show a .deb: control fields, conffiles, scripts and the file list.
+    Deb {
+        /// The .deb file.
+        path: PathBuf,
+        /// Show only the control data, not the file list.
+        #[arg(long)]
+        control_only: bool,
+    },
+    /// Parse a Packages index (.xz, .gz, .zst, .bz2, .lz4 or plain) and
+    /// print a summary, or the records of the named packages.
+    Index {
+        /// The index file.
+        path: PathBuf,
+        /// Print these packages' records.
+        #[arg(short, long = "package")]
+        packages: Vec<String>,
+    },
+    /// Parse a Release or InRelease file (the signature is not verified).
+    Release {
+        /// The Release or InRelease file.
+        path: PathBuf,
+    },
+    /// Compare two versions like `dpkg --compare-versions A OP B`: exit
+    /// status 0 if the relation holds, 1 if not. OP is lt, le, eq, ne, ge,
+    /// gt or << <= = >= >>.
+    Version { a: String, op: String, b: String },
+}
+
+pub fn run(cmd: Inspect, quiet: bool) -> Result<ExitCode> {
+    match cmd {
+        Inspect::Deb { path, control_only } => deb(path, control_only).map(|()| ExitCode::SUCCESS),
+        Inspect::Index { path, packages } => {
+            index(path, &packages, quiet).map(|()| ExitCode::SUCCESS)
+        }
+        Inspect::Release { path } => release(path).map(|()| ExitCode::SUCCESS),
+        Inspect::Version { a, op, b } => version(&a, &op, &b),
+    }
+}
+
+fn deb(path: PathBuf, control_only: bool) -> Result<()> {
+    let mut reader = DebReader::open(&path)?;
+    let out = io::stdout();
+    let mut out = BufWriter::new(out.lock());
+    let control = reader.control();
+    writeln!(
+        out,
+        "format {} ({})",
+        reader.format(),
+        reader.control_member()
+    )?;
+    out.write_all(control.control_text()?.as_bytes())?;
+    // Validate the record the way the rest of the pipeline reads it.
+    control
+        .package()
+        .with_context(|| format!("{}: control file", path.display()))?;
+    let conffiles = control.conffiles()?;
+    if !conffiles.is_empty() {
+        writeln!(out, "\nconffiles:")?;
+        for c in conffiles {
+            let flag = if c.remove_on_upgrade {
+                " (remove-on-upgrade)"
+            } else {
+                ""
+            };
+            writeln!(out, "  {}{flag}", c.path)?;
+        }
+    }
+    let scripts: Vec<_> = control
+        .scripts()
+        .map(|(n, d)| format!("{n} ({} bytes)", d.len()))
+        .collect();
+    if !scripts.is_empty() {
+        writeln!(out, "\nmaintainer scripts: {}", scripts.join(", "))?;
+    }
+    for t in control.triggers()? {
+        writeln!(out, "trigger: {} {}", t.directive, t.name)?;
+    }
+    if control_only {
+        return Ok(out.flush()?);
+    }
+    writeln!(out, "\ndata:")?;
+    let mut data = reader.data()?;
+    for entry in data.entries()? {
+        let entry = entry.with_context(|| format!("{}: data member", path.display()))?;
+        let m = entry.meta();
+        let kind = match m.kind {
+            EntryKind::Regular => '-',
+            EntryKind::Directory => 'd',
+            EntryKind::Symlink => 'l',
+            EntryKind::HardLink => 'h',
+            EntryKind::CharDevice => 'c',
+            EntryKind::BlockDevice => 'b',
+            EntryKind::Fifo => 'p',
+        };
+        let owner = format!(
+            "{}/{}",
+            m.uname.clone().unwrap_or_else(|| m.uid.to_string()),
+            m.gname.clone().unwrap_or_else(|| m.gid.to_string())
+        );
+        write!(
+            out,
+            "{kind}{:04o} {owner:>12} {:>9} /{}",
+            m.mode,
+            m.size,
+            m.path.display()
+        )?;
+        match (&m.kind, &m.link_target) {
+            (EntryKind::Symlink, Some(t)) => write!(out, " -> {}", t.display())?,
+            (EntryKind::HardLink, Some(t)) => write!(out, " link to /{}", t.display())?,
+            _ => {}
+        }
+        for (name, _) in &m.xattrs {
+            write!(out, " [xattr {name}]")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(out.flush()?)
+}
+
+fn index(path: PathBuf, names: &[String], quiet: bool) -> Result<()> {
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let start = Instant::now();
+    let name = path.to_string_lossy();
+    let bytes = compression::read_all(&name, file)
+        .with_context(|| format!("cannot decompress {}", path.display()))?;
+    let decompressed = start.elapsed();
+    let start = Instant::now();
+    let parser =
+        PackagesParser::from_bytes(&bytes).with_context(|| format!("{}", path.display()))?;
+    let mut count = 0usize;
+    let mut out = BufWriter::new(io::stdout().lock());
+    for pkg in parser {
+        let pkg = pkg.with_context(|| format!("{}", path.display()))?;
+        count += 1;
+        if names.iter().any(|n| n == pkg.name) {
+            writeln!(out, "{}\n", pkg.raw)?;
+        }
+    }
+    let parsed = start.elapsed();
+    if !quiet && names.is_empty() {
+        writeln!(
+            out,
+            "{count} packages, {} bytes; decompressed in {decompressed:.2?}, parsed in {parsed:.2?}",
+            bytes.len()
+        )?;
+    }
+    Ok(out.flush()?)
+}
+
+fn release(path: PathBuf) -> Result<()> {
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let r = if text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+        Release::parse_inrelease(&text).map(|(r, _)| r)
+    } else {
+        Release::parse(&text)
+    }
+    .with_context(|| format!("{}", path.display()))?;
+    let show = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            println!("{k}: {v}");
+        }
+    };
+    show("Origin", &r.origin);
+    show("Label", &r.label);
+    show("Suite", &r.suite);
+    show("Codename", &r.codename);
+    show("Version", &r.version);
+    if let Some(d) = r.date {
+        println!("Date: {d} (Unix time)");
+    }
+    if let Some(d) = r.valid_until {
+        println!("Valid-Until: {d} (Unix time)");
+    }
+    println!("Architectures: {}", r.architectures.join(" "));
+    println!("Components: {}", r.components.join(" "));
+    println!(
+        "Acquire-By-Hash: {}",
+        if r.acquire_by_hash { "yes" } else { "no" }
+    );
+    let trusted = r
+        .files
+        .values()
+        .filter(|f| f.trusted_digest().is_some())
+        .count();
+    println!(
+        "{} files listed, {trusted} with a SHA-256 or SHA-512 digest",
+        r.files.len()
+    );
+    Ok(())
+}
+
+fn version(a: &str, op: &str, b: &str) -> Result<ExitCode> {
+    let va = Version::parse_lax(a).with_context(|| format!("version '{a}' has bad syntax"))?;
+    let vb = Version::parse_lax(b).with_context(|| format!("version '{b}' has bad syntax"))?;
+    let holds = match op {
+        "lt" | "<<" => Op::Lt.holds(&va, &vb),
+        "le" | "<=" => Op::Le.holds(&va, &vb),
+        "eq" | "=" => Op::Eq.holds(&va, &vb),
+        "ne" => !Op::Eq.holds(&va, &vb),
+        "ge" | ">=" => Op::Ge.holds(&va, &vb),
+        "gt" | ">>" => Op::Gt.holds(&va, &vb),
+        other => {
+            bail!("unknown operator '{other}': use lt, le, eq, ne, ge, gt, <<, <=, =, >= or >>")
+        }
+    };
+    Ok(if holds {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
