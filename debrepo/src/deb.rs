@@ -22,8 +22,8 @@ mod data;
 use ar::ArReader;
 
 pub use ar::Member as ArMember;
-pub use control::{Conffile, ControlFiles, Trigger};
-pub use data::{DataArchive, DataEntries, DataEntry, EntryKind, EntryMeta};
+pub use control::{Conffile, ControlFiles, Trigger, MAINTAINER_SCRIPTS};
+pub use data::{normalize, DataArchive, DataEntries, DataEntry, DataStream, EntryKind, EntryMeta};
 
 /// An error reading a .deb.
 #[derive(Debug, thiserror::Error)]
