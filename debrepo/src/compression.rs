@@ -104,3 +104,97 @@ pub fn read_all<R: Read + Send>(name: &str, input: R) -> io::Result<Vec<u8>> {
         .read_to_end(&mut out)?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn encode(c: Compression, data: &[u8]) -> Vec<u8> {
+        match c {
+            Compression::None => data.to_vec(),
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Compression::Xz => {
+                let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Compression::Zstd => zstd::encode_all(data, 1).unwrap(),
+            Compression::Bzip2 => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Compression::Lz4 => {
+                let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Compression::Lzma => {
+                let opts = liblzma::stream::LzmaOptions::new_preset(1).unwrap();
+                let s = liblzma::stream::Stream::new_lzma_encoder(&opts).unwrap();
+                let mut e = liblzma::write::XzEncoder::new_stream(Vec::new(), s);
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+        }
+    }
+
+    #[test]
+    fn every_format_round_trips_by_name_and_magic() {
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        for c in Compression::BY_DECODE_COST {
+            let packed = encode(c, &data);
+            let name = format!("Packages{}", c.extension());
+            assert_eq!(Compression::from_path(&name), c);
+            assert_eq!(read_all(&name, packed.as_slice()).unwrap(), data, "{c:?}");
+            if !matches!(c, Compression::Lzma | Compression::None) {
+                assert_eq!(Compression::from_magic(&packed), c);
+            }
+        }
+    }
+
+    #[test]
+    fn concatenated_streams_are_read_whole() {
+        // Multi-member gzip/bzip2 and multi-stream xz are valid files.
+        for c in [
+            Compression::Gzip,
+            Compression::Bzip2,
+            Compression::Xz,
+            Compression::Zstd,
+        ] {
+            let mut both = encode(c, b"first ");
+            both.extend(encode(c, b"second"));
+            assert_eq!(
+                read_all(&format!("x{}", c.extension()), both.as_slice()).unwrap(),
+                b"first second",
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn corrupt_input_is_an_error() {
+        let mut packed = encode(Compression::Xz, &[7u8; 10_000]);
+        let n = packed.len();
+        packed[n / 2] ^= 0xff;
+        assert!(read_all("x.xz", packed.as_slice()).is_err());
+        assert!(read_all("x.gz", &b"not gzip"[..]).is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            Compression::from_path("dists/x/Packages"),
+            Compression::None
+        );
+        assert_eq!(Compression::from_path("a.tar.zstd"), Compression::Zstd);
+        assert_eq!(Compression::from_extension("rar"), None);
+    }
+}

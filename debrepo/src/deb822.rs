@@ -372,9 +372,12 @@ impl<'a> Parser<'a> {
                     vend = e;
                 }
                 Some(b'#') if self.comments == Comments::Allowed => {
+                    // Comment lines belong to the value only if a
+                    // continuation line follows them.
                     let save = (self.pos, self.line);
-                    self.take_line();
-                    // Only part of the value if a continuation line follows.
+                    while bytes.get(self.pos) == Some(&b'#') {
+                        self.take_line();
+                    }
                     if !matches!(bytes.get(self.pos), Some(b' ' | b'\t')) {
                         (self.pos, self.line) = save;
                         break;

@@ -29,18 +29,7 @@ fn every_record_typed_and_counted() {
     assert!(pkgs.len() > 60_000);
     let count = |f: &dyn Fn(&debrepo::BinaryPackage) -> bool| pkgs.iter().filter(|p| f(p)).count();
     // Every typed field was taken from every record that has it.
-    for kind in [
-        FieldKind::Depends,
-        FieldKind::PreDepends,
-        FieldKind::Recommends,
-        FieldKind::Suggests,
-        FieldKind::Enhances,
-        FieldKind::Conflicts,
-        FieldKind::Breaks,
-        FieldKind::Replaces,
-        FieldKind::Provides,
-        FieldKind::BuiltUsing,
-    ] {
+    for kind in debrepo::packages::REL_KINDS {
         let n = count(&|p| !p.relations(kind).is_empty());
         assert_eq!(n, raw_count(&text, kind.name()), "{}", kind.name());
         assert!(n > 0 || kind == FieldKind::Enhances, "{}", kind.name());

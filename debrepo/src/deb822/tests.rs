@@ -65,6 +65,15 @@ fn comments() {
 }
 
 #[test]
+fn several_comment_lines_inside_a_field() {
+    let text = "Build-Depends: a,\n# one\n# two\n b\n# after\nX: y\n";
+    let s = parse_one(text, Comments::Allowed).unwrap();
+    assert_eq!(s.field("Build-Depends").unwrap().folded(), "a, b");
+    assert_eq!(s.get("X"), Some("y"));
+    assert!(matches!(s.items()[1], Item::Comment("# after")));
+}
+
+#[test]
 fn errors_have_positions() {
     let e = |t: &str| parse(t, Comments::Forbidden).unwrap_err();
     assert_eq!(
