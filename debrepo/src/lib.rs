@@ -21,6 +21,7 @@ pub mod hash;
 pub mod packages;
 pub mod relation;
 pub mod release;
+pub mod verify;
 pub mod version;
 
 pub use packages::{BinaryPackage, PackagesParser};

@@ -5,6 +5,8 @@
 //! dpkg-deb. It is written independently of debrepo's reader (it uses the
 //! `ar` and `tar` crates) so that the two check each other.
 
+pub mod gpg;
+
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
