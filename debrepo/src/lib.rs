@@ -14,6 +14,8 @@
 //! - [`deb`]: reading `.deb` files: control data and a streamed data tar.
 
 pub mod arch;
+pub mod archive;
+pub mod cache;
 pub mod compression;
 pub mod deb;
 pub mod deb822;

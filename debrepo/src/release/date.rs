@@ -98,3 +98,54 @@ mod tests {
         assert!(parse("yesterday").is_err());
     }
 }
+
+/// Format Unix seconds as in Release files (`Sat, 12 Sep 2026 07:55:41 UTC`).
+pub fn format(t: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let days = t.div_euclid(86400);
+    let secs = t.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} UTC",
+        DAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[m as usize - 1],
+        y,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod format_tests {
+    #[test]
+    fn round_trip() {
+        for t in [0, 1_789_199_741, 1_582_934_400, 2_082_758_400, 951_782_400] {
+            assert_eq!(
+                super::parse(&super::format(t)),
+                Ok(t),
+                "{}",
+                super::format(t)
+            );
+        }
+        assert_eq!(
+            super::format(1_789_199_741),
+            "Sat, 12 Sep 2026 07:55:41 UTC"
+        );
+    }
+}

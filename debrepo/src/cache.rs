@@ -1,0 +1,376 @@
+//! A content-addressed file cache shared by processes.
+//!
+//! Layout (versioned, so a future change never misreads an old cache):
+//! `<root>/v1/sha256/<first two hex digits>/<hex digest>` holds a file whose
+//! SHA-256 is its name; `<root>/v1/tmp/` holds files being written.
+//!
+//! - Writes are atomic: data goes to a unique temporary file, is checked
+//!   against the expected digest and size, synced, then renamed into place.
+//!   A reader never sees a partial file; two processes writing the same
+//!   entry both succeed (the rename is idempotent).
+//! - Reads prove the entry intact by hashing it while reading; an entry that
+//!   does not match its name is deleted and reported as missing, so the
+//!   caller fetches it again.
+//! - The same content is stored once, whatever mirror or snapshot it came
+//!   from.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest as _, Sha256 as Hasher};
+
+use crate::hash::Sha256;
+
+const LAYOUT: &str = "v1";
+
+/// A cache failure, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache {}: {what}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("content does not match: expected SHA256 {expected} and {expected_size} bytes, got {actual} and {actual_size} bytes")]
+    Mismatch {
+        expected: Sha256,
+        expected_size: u64,
+        actual: Sha256,
+        actual_size: u64,
+    },
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> CacheError + 'a {
+    move |source| CacheError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The cache directory.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// Use (and create) the cache at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Cache, CacheError> {
+        let root = root.into();
+        let cache = Cache { root };
+        for dir in [cache.tmp_dir(), cache.root.join(LAYOUT).join("sha256")] {
+            fs::create_dir_all(&dir).map_err(io_err("cannot create directory", &dir))?;
+        }
+        Ok(cache)
+    }
+
+    /// `$XDG_CACHE_HOME/rdebootstrap`, else `~/.cache/rdebootstrap`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let from_env = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        from_env("XDG_CACHE_HOME")
+            .or_else(|| from_env("HOME").map(|h| h.join(".cache")))
+            .map(|d| d.join("rdebootstrap"))
+    }
+
+    /// The cache's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join(LAYOUT).join("tmp")
+    }
+
+    /// Where the entry with this digest lives (whether present or not).
+    pub fn path(&self, sha256: &Sha256) -> PathBuf {
+        let hex = sha256.to_string();
+        self.root
+            .join(LAYOUT)
+            .join("sha256")
+            .join(&hex[..2])
+            .join(hex)
+    }
+
+    /// The entry's bytes, proven intact by hashing, or `None` when absent
+    /// (or found corrupt, in which case it is removed).
+    pub fn read(&self, sha256: &Sha256, size: Option<u64>) -> Result<Option<Vec<u8>>, CacheError> {
+        let path = self.path(sha256);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("cannot open", &path)(e)),
+        };
+        let len = file.metadata().map_err(io_err("cannot stat", &path))?.len();
+        if size.is_some_and(|s| s != len) {
+            self.discard(&path);
+            return Ok(None);
+        }
+        let mut data = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut data)
+            .map_err(io_err("cannot read", &path))?;
+        if Sha256::from(Hasher::digest(&data)) != *sha256 {
+            self.discard(&path);
+            return Ok(None);
+        }
+        Ok(Some(data))
+    }
+
+    /// True if an intact entry exists (hashes it; see [`Cache::read`]).
+    pub fn contains(&self, sha256: &Sha256, size: Option<u64>) -> Result<bool, CacheError> {
+        let path = self.path(sha256);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err("cannot open", &path)(e)),
+        };
+        let mut h = Hasher::new();
+        let n = io::copy(&mut file, &mut h).map_err(io_err("cannot read", &path))?;
+        if size.is_some_and(|s| s != n) || Sha256::from(h.finalize()) != *sha256 {
+            self.discard(&path);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn discard(&self, path: &Path) {
+        // Another process may have replaced or removed it meanwhile: fine.
+        let _ = fs::remove_file(path);
+    }
+
+    /// Start writing an entry.
+    pub fn writer(&self) -> Result<CacheWriter, CacheError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "{}-{}-{}.part",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        );
+        let path = self.tmp_dir().join(name);
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err("cannot create", &path))?;
+        Ok(CacheWriter {
+            cache: self.clone(),
+            file: Some(file),
+            path,
+            hasher: Hasher::new(),
+            len: 0,
+        })
+    }
+
+    /// Store `data`, which must have this digest and size.
+    pub fn insert(
+        &self,
+        data: &[u8],
+        sha256: &Sha256,
+        size: Option<u64>,
+    ) -> Result<PathBuf, CacheError> {
+        let mut w = self.writer()?;
+        w.write_all(data)
+            .map_err(io_err("cannot write", &w.path.clone()))?;
+        w.commit(sha256, size)
+    }
+}
+
+/// An entry being written; dropped without [`CacheWriter::commit`], it
+/// leaves nothing behind.
+pub struct CacheWriter {
+    cache: Cache,
+    file: Option<File>,
+    path: PathBuf,
+    hasher: Hasher,
+    len: u64,
+}
+
+impl CacheWriter {
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True if nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Check the content against the expected digest and size, then move
+    /// it into place. On a mismatch nothing is stored.
+    pub fn commit(mut self, sha256: &Sha256, size: Option<u64>) -> Result<PathBuf, CacheError> {
+        let actual = Sha256::from(std::mem::take(&mut self.hasher).finalize());
+        let file = self.file.take().expect("file open until commit");
+        if actual != *sha256 || size.is_some_and(|s| s != self.len) {
+            drop(file);
+            let _ = fs::remove_file(&self.path);
+            return Err(CacheError::Mismatch {
+                expected: *sha256,
+                expected_size: size.unwrap_or(self.len),
+                actual,
+                actual_size: self.len,
+            });
+        }
+        file.sync_all().map_err(io_err("cannot sync", &self.path))?;
+        drop(file);
+        let dest = self.cache.path(sha256);
+        let dir = dest.parent().expect("entries live in a directory");
+        fs::create_dir_all(dir).map_err(io_err("cannot create directory", dir))?;
+        fs::rename(&self.path, &dest).map_err(io_err("cannot move into place", &dest))?;
+        Ok(dest)
+    }
+}
+
+impl Write for CacheWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.as_mut().expect("open").write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("open").flush()
+    }
+}
+
+impl Drop for CacheWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl From<sha2::digest::Output<Hasher>> for Sha256 {
+    fn from(out: sha2::digest::Output<Hasher>) -> Self {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(&out);
+        crate::hash::Digest(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(data: &[u8]) -> Sha256 {
+        Sha256::from(Hasher::digest(data))
+    }
+
+    fn tmp() -> PathBuf {
+        let p = std::env::temp_dir().join(format!(
+            "debrepo-cache-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let _ = fs::remove_dir_all(&p);
+        p
+    }
+
+    fn rand_suffix() -> u64 {
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
+    }
+
+    #[test]
+    fn insert_read_and_layout() {
+        let root = tmp();
+        let c = Cache::open(&root).unwrap();
+        let data = b"hello cache";
+        let h = sha(data);
+        assert_eq!(c.read(&h, None).unwrap(), None);
+        let p = c.insert(data, &h, Some(11)).unwrap();
+        let hex = h.to_string();
+        assert_eq!(p, root.join("v1/sha256").join(&hex[..2]).join(&hex));
+        assert_eq!(c.read(&h, Some(11)).unwrap().as_deref(), Some(&data[..]));
+        assert!(c.contains(&h, None).unwrap());
+        // Inserting again is harmless.
+        c.insert(data, &h, None).unwrap();
+        assert!(
+            fs::read_dir(root.join("v1/tmp")).unwrap().next().is_none(),
+            "no temporary left"
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn mismatches_store_nothing() {
+        let root = tmp();
+        let c = Cache::open(&root).unwrap();
+        let h = sha(b"expected");
+        let e = c.insert(b"something else", &h, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("content does not match: expected SHA256"),
+            "{e}"
+        );
+        let e = c.insert(b"expected", &h, Some(9)).unwrap_err();
+        assert!(matches!(
+            e,
+            CacheError::Mismatch {
+                expected_size: 9,
+                actual_size: 8,
+                ..
+            }
+        ));
+        assert!(!c.path(&h).exists());
+        assert!(fs::read_dir(root.join("v1/tmp")).unwrap().next().is_none());
+        // An abandoned writer leaves nothing either.
+        let mut w = c.writer().unwrap();
+        w.write_all(b"partial").unwrap();
+        drop(w);
+        assert!(fs::read_dir(root.join("v1/tmp")).unwrap().next().is_none());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn corrupt_entries_are_dropped() {
+        let root = tmp();
+        let c = Cache::open(&root).unwrap();
+        let h = sha(b"good data");
+        let p = c.insert(b"good data", &h, None).unwrap();
+        fs::write(&p, b"bad data!").unwrap();
+        assert_eq!(c.read(&h, None).unwrap(), None);
+        assert!(!p.exists(), "a corrupt entry is deleted");
+        c.insert(b"good data", &h, None).unwrap();
+        fs::write(&p, b"short").unwrap();
+        assert!(!c.contains(&h, Some(9)).unwrap());
+        assert!(!p.exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn concurrent_writers_of_one_entry() {
+        let root = tmp();
+        let c = Cache::open(&root).unwrap();
+        let data = vec![7u8; 1 << 20];
+        let h = sha(&data);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| c.insert(&data, &h, Some(data.len() as u64)).unwrap());
+            }
+        });
+        assert_eq!(c.read(&h, None).unwrap().unwrap(), data);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn default_dir_follows_xdg() {
+        // Only checks the shape; the environment is the process's own.
+        if let Some(d) = Cache::default_dir() {
+            assert!(d.ends_with("rdebootstrap"));
+        }
+    }
+}
