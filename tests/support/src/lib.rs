@@ -5,7 +5,9 @@
 //! dpkg-deb. It is written independently of debrepo's reader (it uses the
 //! `ar` and `tar` crates) so that the two check each other.
 
+pub mod archive;
 pub mod gpg;
+pub mod http;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,292 @@
+//! A small HTTP/1.1 file server on 127.0.0.1 (port 0) for hermetic tests:
+//! serves a directory with `Range` support, optional basic or bearer auth,
+//! and faults queued per path (an error status, 429 with `Retry-After`, a
+//! connection dropped mid-body, a stalled body, corrupted bytes). Every
+//! request is logged so tests can check what a client asked for.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A fault served instead of (or while serving) the file, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status and no body.
+    Status(u16),
+    /// 429 Too Many Requests with `Retry-After: secs`.
+    RetryAfter(u32),
+    /// Send the headers and this many body bytes, then close.
+    DropAfter(usize),
+    /// Send the headers and this many body bytes, then wait this long.
+    Stall(usize, Duration),
+    /// Serve the file with one byte changed.
+    Corrupt,
+}
+
+/// Credentials the server demands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    Basic { login: String, password: String },
+    Bearer(String),
+}
+
+/// A logged request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub path: String,
+    pub range: Option<String>,
+    pub authorization: Option<String>,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct State {
+    faults: HashMap<String, VecDeque<Fault>>,
+    auth: Option<Auth>,
+    log: Vec<Logged>,
+    no_range: bool,
+}
+
+/// The running server; stops when dropped.
+pub struct Server {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serve the files under `root`.
+    pub fn serve_dir(root: &Path) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let root = root.to_owned();
+        let thread = {
+            let (state, stop) = (state.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let (state, root) = (state.clone(), root.clone());
+                    std::thread::spawn(move || {
+                        let _ = handle(conn, &root, &state);
+                    });
+                }
+            })
+        };
+        Server {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queue a fault for the next request of `path` (`/dists/x/InRelease`).
+    pub fn fault(&self, path: &str, fault: Fault) {
+        self.state.lock().unwrap().faults.entry(path.to_owned()).or_default().push_back(fault);
+    }
+
+    /// Demand credentials for every request.
+    pub fn require_auth(&self, auth: Auth) {
+        self.state.lock().unwrap().auth = Some(auth);
+    }
+
+    /// Ignore `Range` headers (always send the whole file with 200).
+    pub fn without_ranges(&self) {
+        self.state.lock().unwrap().no_range = true;
+    }
+
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// How many requests asked for `path`.
+    pub fn hits(&self, path: &str) -> usize {
+        self.requests().iter().filter(|r| r.path == path).count()
+    }
+
+    /// Forget the log.
+    pub fn clear_log(&self) {
+        self.state.lock().unwrap().log.clear();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn basic(login: &str, password: &str) -> String {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let raw = format!("{login}:{password}");
+    let mut out = String::new();
+    for chunk in raw.as_bytes().chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    format!("Basic {out}")
+}
+
+fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/").to_owned());
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let path = target.split('?').next().unwrap_or("/").to_owned();
+    let mut out = conn;
+    let (fault, auth, no_range) = {
+        let mut s = state.lock().unwrap();
+        let f = s.faults.get_mut(&path).and_then(VecDeque::pop_front);
+        (f, s.auth.clone(), s.no_range)
+    };
+    let log = |status: u16| {
+        state.lock().unwrap().log.push(Logged {
+            path: path.clone(),
+            range: headers.get("range").cloned(),
+            authorization: headers.get("authorization").cloned(),
+            status,
+        });
+    };
+    if let Some(a) = auth {
+        let want = match a {
+            Auth::Basic { login, password } => basic(&login, &password),
+            Auth::Bearer(t) => format!("Bearer {t}"),
+        };
+        if headers.get("authorization") != Some(&want) {
+            log(401);
+            return respond(&mut out, 401, &[("WWW-Authenticate", "Basic realm=\"test\"".into())], b"");
+        }
+    }
+    match fault {
+        Some(Fault::Status(code)) => {
+            log(code);
+            return respond(&mut out, code, &[], b"");
+        }
+        Some(Fault::RetryAfter(secs)) => {
+            log(429);
+            return respond(&mut out, 429, &[("Retry-After", secs.to_string())], b"");
+        }
+        _ => {}
+    }
+    if method != "GET" && method != "HEAD" {
+        log(405);
+        return respond(&mut out, 405, &[], b"");
+    }
+    let file = safe_join(root, &path);
+    let mut data = match file.and_then(|f| std::fs::read(f).ok()) {
+        Some(d) => d,
+        None => {
+            log(404);
+            return respond(&mut out, 404, &[], b"not found\n");
+        }
+    };
+    if fault == Some(Fault::Corrupt) && !data.is_empty() {
+        let mid = data.len() / 2;
+        data[mid] ^= 0x55;
+    }
+    let start = headers
+        .get("range")
+        .filter(|_| !no_range)
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split('-').next())
+        .and_then(|s| s.parse::<usize>().ok());
+    let (status, body, extra) = match start {
+        Some(s) if s < data.len() => (
+            206,
+            &data[s..],
+            vec![("Content-Range", format!("bytes {s}-{}/{}", data.len() - 1, data.len()))],
+        ),
+        Some(_) => (416, &data[..0], vec![("Content-Range", format!("bytes */{}", data.len()))]),
+        None => (200, &data[..], vec![]),
+    };
+    log(status);
+    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n", body.len());
+    for (k, v) in &extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    if method == "HEAD" {
+        return Ok(());
+    }
+    match fault {
+        Some(Fault::DropAfter(n)) => {
+            out.write_all(&body[..n.min(body.len())])?;
+            out.flush()?;
+            let _ = out.shutdown(std::net::Shutdown::Both);
+            Ok(())
+        }
+        Some(Fault::Stall(n, d)) => {
+            out.write_all(&body[..n.min(body.len())])?;
+            out.flush()?;
+            std::thread::sleep(d);
+            let _ = out.shutdown(std::net::Shutdown::Both);
+            Ok(())
+        }
+        _ => out.write_all(body),
+    }
+}
+
+fn respond(out: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    out.write_all(body)?;
+    let mut sink = [0u8; 1];
+    let _ = out.set_read_timeout(Some(Duration::from_millis(1)));
+    let _ = out.read(&mut sink);
+    Ok(())
+}
+
+/// The file under `root` for a request path, refusing `..`.
+fn safe_join(root: &Path, path: &str) -> Option<PathBuf> {
+    let rel = path.trim_start_matches('/');
+    if rel.split('/').any(|c| c == "..") {
+        return None;
+    }
+    let p = root.join(rel);
+    p.is_file().then_some(p)
+}
