@@ -21,8 +21,10 @@ pub mod deb;
 pub mod deb822;
 pub mod hash;
 pub mod packages;
+pub mod progress;
 pub mod relation;
 pub mod release;
+pub mod transport;
 pub mod verify;
 pub mod version;
 

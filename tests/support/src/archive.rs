@@ -38,12 +38,18 @@ pub struct WrittenSuite {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn md5_hex(data: &[u8]) -> String {
     use md5::Digest as _;
-    md5::Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    md5::Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl SuiteBuilder {
@@ -101,7 +107,11 @@ impl SuiteBuilder {
 
     /// Write the suite under `root`, signing with `key` of `gpg`.
     pub fn write(&self, root: &Path, gpg: &Gpg, key: &str) -> WrittenSuite {
-        let dir = if self.flat { root.to_owned() } else { root.join("dists").join(&self.codename) };
+        let dir = if self.flat {
+            root.to_owned()
+        } else {
+            root.join("dists").join(&self.codename)
+        };
         std::fs::create_dir_all(&dir).unwrap();
         let mut packages = String::new();
         let mut debs = Vec::new();
@@ -120,7 +130,10 @@ impl SuiteBuilder {
                 format!("{name}_{file_version}_{arch}.deb")
             } else {
                 let initial = &name[..1];
-                format!("pool/{}/{initial}/{name}/{name}_{file_version}_{arch}.deb", self.component)
+                format!(
+                    "pool/{}/{initial}/{name}/{name}_{file_version}_{arch}.deb",
+                    self.component
+                )
             };
             let dest = root.join(&rel);
             std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
@@ -130,7 +143,10 @@ impl SuiteBuilder {
                 packages.push('\n');
             }
             packages.push_str(&text);
-            packages.push_str(&format!("Filename: {rel}\nSize: {}\nSHA256: {sha}\n", bytes.len()));
+            packages.push_str(&format!(
+                "Filename: {rel}\nSize: {}\nSHA256: {sha}\n",
+                bytes.len()
+            ));
             debs.push((rel, sha));
         }
         let base = if self.flat {
@@ -140,10 +156,18 @@ impl SuiteBuilder {
         };
         // (path, bytes, published): the plain index is always listed in the
         // Release file, as real archives do, but served only if asked for.
-        let mut entries = vec![(base.clone(), packages.as_bytes().to_vec(), self.compressions.contains(&Comp::None))];
+        let mut entries = vec![(
+            base.clone(),
+            packages.as_bytes().to_vec(),
+            self.compressions.contains(&Comp::None),
+        )];
         for c in &self.compressions {
             if *c != Comp::None {
-                entries.push((format!("{base}{}", c.suffix()), c.compress(packages.as_bytes()), true));
+                entries.push((
+                    format!("{base}{}", c.suffix()),
+                    c.compress(packages.as_bytes()),
+                    true,
+                ));
             }
         }
         let mut release = String::new();
@@ -188,12 +212,25 @@ impl SuiteBuilder {
         }
         std::fs::write(dir.join("Release"), &release).unwrap();
         std::fs::write(dir.join("InRelease"), gpg.clearsign(key, &release, &[])).unwrap();
-        std::fs::write(dir.join("Release.gpg"), gpg.detach_sign(key, release.as_bytes(), &[])).unwrap();
-        WrittenSuite { dir, debs, packages }
+        std::fs::write(
+            dir.join("Release.gpg"),
+            gpg.detach_sign(key, release.as_bytes(), &[]),
+        )
+        .unwrap();
+        WrittenSuite {
+            dir,
+            debs,
+            packages,
+        }
     }
 }
 
 /// Append to a file (for tests that alter a published file).
 pub fn append(path: &Path, data: &[u8]) {
-    std::fs::OpenOptions::new().append(true).open(path).unwrap().write_all(data).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(data)
+        .unwrap();
 }

@@ -98,7 +98,13 @@ impl Server {
 
     /// Queue a fault for the next request of `path` (`/dists/x/InRelease`).
     pub fn fault(&self, path: &str, fault: Fault) {
-        self.state.lock().unwrap().faults.entry(path.to_owned()).or_default().push_back(fault);
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(fault);
     }
 
     /// Demand credentials for every request.
@@ -142,7 +148,11 @@ fn basic(login: &str, password: &str) -> String {
     let raw = format!("{login}:{password}");
     let mut out = String::new();
     for chunk in raw.as_bytes().chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -161,7 +171,10 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/").to_owned());
+    let (method, target) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or("/").to_owned(),
+    );
     let mut headers = HashMap::new();
     loop {
         let mut h = String::new();
@@ -194,7 +207,12 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
         };
         if headers.get("authorization") != Some(&want) {
             log(401);
-            return respond(&mut out, 401, &[("WWW-Authenticate", "Basic realm=\"test\"".into())], b"");
+            return respond(
+                &mut out,
+                401,
+                &[("WWW-Authenticate", "Basic realm=\"test\"".into())],
+                b"",
+            );
         }
     }
     match fault {
@@ -234,9 +252,16 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
         Some(s) if s < data.len() => (
             206,
             &data[s..],
-            vec![("Content-Range", format!("bytes {s}-{}/{}", data.len() - 1, data.len()))],
+            vec![(
+                "Content-Range",
+                format!("bytes {s}-{}/{}", data.len() - 1, data.len()),
+            )],
         ),
-        Some(_) => (416, &data[..0], vec![("Content-Range", format!("bytes */{}", data.len()))]),
+        Some(_) => (
+            416,
+            &data[..0],
+            vec![("Content-Range", format!("bytes */{}", data.len()))],
+        ),
         None => (200, &data[..], vec![]),
     };
     log(status);
@@ -267,8 +292,16 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
     }
 }
 
-fn respond(out: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+fn respond(
+    out: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }

@@ -1,0 +1,453 @@
+//! Fetching files over HTTP(S), `file://` URLs and plain paths.
+//!
+//! - Concurrency is bounded overall (`-n/--downloads`) and per host.
+//! - Timeouts are for connecting and for a body that stops moving, never
+//!   for a whole download (a large .deb on a slow link is fine).
+//! - Connection errors, stalls, 5xx and 429 are retried with exponential
+//!   backoff; a `Retry-After` in seconds is honoured.
+//! - An interrupted download resumes with `Range` when the server allows
+//!   it; otherwise it starts again from zero.
+//! - Proxies come from `http_proxy`/`https_proxy`/`no_proxy`; TLS is rustls
+//!   with the system's roots (`insecure` turns certificate checks off).
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
+
+use crate::progress::{NoProgress, Progress};
+
+/// Settings of a [`Transport`].
+#[derive(Debug, Clone)]
+pub struct TransportOptions {
+    /// Downloads at once, over all hosts.
+    pub downloads: usize,
+    /// Downloads at once from one host.
+    pub per_host: usize,
+    pub connect_timeout: Duration,
+    /// Give up on a body that delivers nothing for this long.
+    pub stall_timeout: Duration,
+    /// Attempts after the first.
+    pub retries: u32,
+    /// Delay before the first retry; doubles each time, capped at 30 s.
+    pub backoff: Duration,
+    /// Accept any TLS certificate (`-k/--insecure`).
+    pub insecure: bool,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        TransportOptions {
+            downloads: 20,
+            per_host: 8,
+            connect_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(60),
+            retries: 5,
+            backoff: Duration::from_millis(500),
+            insecure: false,
+        }
+    }
+}
+
+/// A failed fetch, naming the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: not found (HTTP {status})")]
+    NotFound { url: String, status: u16 },
+    #[error("{url}: the server answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {what}")]
+    Network {
+        url: String,
+        what: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: no data for {secs} s")]
+    Stalled { url: String, secs: u64 },
+    #[error("{url}: more data than the expected {limit} bytes")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{}: cannot read", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{url}: cannot store the download")]
+    Sink {
+        url: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot set up the HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("{url}: not a URL this tool can fetch (use http://, https://, file:// or a path)")]
+    BadUrl { url: String },
+}
+
+impl FetchError {
+    /// True for errors worth another attempt.
+    fn retryable(&self) -> bool {
+        match self {
+            FetchError::Network { .. } | FetchError::Stalled { .. } => true,
+            FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            _ => false,
+        }
+    }
+
+    /// True if the resource does not exist (404, 410; missing file).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            FetchError::NotFound { .. } => true,
+            FetchError::File { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+}
+
+/// Where downloaded bytes go. Resuming needs its length; a restart from
+/// zero needs [`Sink::reset`].
+pub trait Sink: Send {
+    fn write(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Bytes held.
+    fn len(&self) -> u64;
+    /// True if nothing is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Drop everything written (the server sent the whole file again).
+    fn reset(&mut self) -> io::Result<()>;
+}
+
+impl Sink for Vec<u8> {
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(data);
+        Ok(())
+    }
+    fn len(&self) -> u64 {
+        Vec::len(self) as u64
+    }
+    fn reset(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+}
+
+/// Fetches files; cheap to clone, share one per run.
+#[derive(Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+    opts: TransportOptions,
+    global: Arc<Semaphore>,
+    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    progress: Arc<dyn Progress>,
+}
+
+impl Transport {
+    /// A transport with these options and no progress reporting.
+    pub fn new(opts: TransportOptions) -> Result<Transport, FetchError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .tls_danger_accept_invalid_certs(opts.insecure)
+            .user_agent(concat!("rdebootstrap/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(FetchError::Client)?;
+        Ok(Transport {
+            client,
+            global: Arc::new(Semaphore::new(opts.downloads.max(1))),
+            hosts: Arc::default(),
+            opts,
+            progress: Arc::new(NoProgress),
+        })
+    }
+
+    /// Report progress to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// The progress reporter.
+    pub fn progress(&self) -> &Arc<dyn Progress> {
+        &self.progress
+    }
+
+    fn host_limit(&self, url: &reqwest::Url) -> Arc<Semaphore> {
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let mut hosts = self.hosts.lock().expect("host table");
+        hosts
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.opts.per_host.max(1))))
+            .clone()
+    }
+
+    /// Fetch `url` whole into memory.
+    pub async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        let mut buf = Vec::new();
+        self.fetch(url, &mut buf, None).await?;
+        Ok(buf)
+    }
+
+    /// Like [`Transport::get`], but a missing file is `None`.
+    pub async fn get_optional(&self, url: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        match self.get(url).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Fetch `url` into `sink`, at most `limit` bytes; returns the length.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        sink: &mut dyn Sink,
+        limit: Option<u64>,
+    ) -> Result<u64, FetchError> {
+        if let Some(path) = local_path(url) {
+            return self.fetch_file(url, path, sink, limit).await;
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|_| FetchError::BadUrl {
+            url: url.to_owned(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(FetchError::BadUrl {
+                url: url.to_owned(),
+            });
+        }
+        let host = self.host_limit(&parsed);
+        let _global = self.global.acquire().await.expect("semaphore open");
+        let _host = host.acquire().await.expect("semaphore open");
+        self.progress.start(url, limit);
+        let mut attempt = 0;
+        loop {
+            let result = self.attempt(&parsed, url, sink, limit).await;
+            match result {
+                Ok(n) => {
+                    self.progress.finish(url);
+                    return Ok(n);
+                }
+                Err((e, retry_after)) if e.retryable() && attempt < self.opts.retries => {
+                    attempt += 1;
+                    let backoff = self
+                        .opts
+                        .backoff
+                        .saturating_mul(1 << (attempt - 1).min(16))
+                        .min(Duration::from_secs(30));
+                    let delay = retry_after.map_or(backoff, |s| {
+                        Duration::from_secs(s).min(Duration::from_secs(300))
+                    });
+                    self.progress.retry(url, attempt, &e.to_string(), delay);
+                    tokio::time::sleep(delay).await;
+                }
+                Err((e, _)) => {
+                    self.progress.finish(url);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// One request; resumes from what `sink` holds. Errors carry the
+    /// server's Retry-After, if any.
+    async fn attempt(
+        &self,
+        parsed: &reqwest::Url,
+        url: &str,
+        sink: &mut dyn Sink,
+        limit: Option<u64>,
+    ) -> Result<u64, (FetchError, Option<u64>)> {
+        let have = sink.len();
+        let mut req = self.client.get(parsed.clone());
+        if have > 0 {
+            req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
+        }
+        let net = |what, source| FetchError::Network {
+            url: url.to_owned(),
+            what,
+            source,
+        };
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| (net("request failed", e), None))?;
+        let status = resp.status().as_u16();
+        match status {
+            200 => {
+                if have > 0 {
+                    sink.reset().map_err(|source| {
+                        (
+                            FetchError::Sink {
+                                url: url.to_owned(),
+                                source,
+                            },
+                            None,
+                        )
+                    })?;
+                }
+            }
+            206 if have > 0 => {
+                let resumes_here = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    == Some(have);
+                if !resumes_here {
+                    // Not the range we asked for: start over without Range.
+                    sink.reset().map_err(|source| {
+                        (
+                            FetchError::Sink {
+                                url: url.to_owned(),
+                                source,
+                            },
+                            None,
+                        )
+                    })?;
+                    return Err((
+                        FetchError::Status {
+                            url: url.to_owned(),
+                            status: 503,
+                        },
+                        Some(0),
+                    ));
+                }
+            }
+            404 | 410 => {
+                return Err((
+                    FetchError::NotFound {
+                        url: url.to_owned(),
+                        status,
+                    },
+                    None,
+                ))
+            }
+            _ => {
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                return Err((
+                    FetchError::Status {
+                        url: url.to_owned(),
+                        status,
+                    },
+                    retry_after,
+                ));
+            }
+        }
+        let stall = self.opts.stall_timeout;
+        loop {
+            let chunk = match tokio::time::timeout(stall, resp.chunk()).await {
+                Err(_) => {
+                    return Err((
+                        FetchError::Stalled {
+                            url: url.to_owned(),
+                            secs: stall.as_secs(),
+                        },
+                        None,
+                    ))
+                }
+                Ok(Err(e)) => return Err((net("connection lost while downloading", e), None)),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(c))) => c,
+            };
+            if limit.is_some_and(|l| sink.len() + chunk.len() as u64 > l) {
+                return Err((
+                    FetchError::TooLarge {
+                        url: url.to_owned(),
+                        limit: limit.unwrap_or(0),
+                    },
+                    None,
+                ));
+            }
+            sink.write(&chunk).map_err(|source| {
+                (
+                    FetchError::Sink {
+                        url: url.to_owned(),
+                        source,
+                    },
+                    None,
+                )
+            })?;
+            self.progress.advance(url, chunk.len() as u64);
+        }
+        Ok(sink.len())
+    }
+
+    async fn fetch_file(
+        &self,
+        url: &str,
+        path: PathBuf,
+        sink: &mut dyn Sink,
+        limit: Option<u64>,
+    ) -> Result<u64, FetchError> {
+        let file_err = |source| FetchError::File {
+            path: path.clone(),
+            source,
+        };
+        let mut f = tokio::fs::File::open(&path).await.map_err(file_err)?;
+        sink.reset().map_err(|source| FetchError::Sink {
+            url: url.to_owned(),
+            source,
+        })?;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = f.read(&mut buf).await.map_err(file_err)?;
+            if n == 0 {
+                break;
+            }
+            if limit.is_some_and(|l| sink.len() + n as u64 > l) {
+                return Err(FetchError::TooLarge {
+                    url: url.to_owned(),
+                    limit: limit.unwrap_or(0),
+                });
+            }
+            sink.write(&buf[..n]).map_err(|source| FetchError::Sink {
+                url: url.to_owned(),
+                source,
+            })?;
+        }
+        Ok(sink.len())
+    }
+}
+
+/// The local path of a `file://` URL or a plain path; `None` for others.
+pub fn local_path(url: &str) -> Option<PathBuf> {
+    if let Some(rest) = url.strip_prefix("file://") {
+        return Some(PathBuf::from(percent_decode(rest)));
+    }
+    if url.contains("://") {
+        return None;
+    }
+    Some(PathBuf::from(url))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,214 @@
+//! The transport against a loopback server with injected faults.
+
+use std::time::Duration;
+
+use debrepo::transport::{FetchError, Transport, TransportOptions};
+use testkit::http::{Fault, Server};
+use testkit::TempDir;
+
+fn fast() -> TransportOptions {
+    TransportOptions {
+        retries: 3,
+        backoff: Duration::from_millis(10),
+        stall_timeout: Duration::from_millis(500),
+        ..TransportOptions::default()
+    }
+}
+
+fn setup() -> (TempDir, Server, Vec<u8>) {
+    let dir = TempDir::new("transport");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.path().join("file.bin"), &data).unwrap();
+    let server = Server::serve_dir(dir.path());
+    (dir, server, data)
+}
+
+#[tokio::test]
+async fn plain_get_and_missing_files() {
+    let (_d, server, data) = setup();
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    assert_eq!(
+        t.get_optional(&format!("{}/nope", server.url()))
+            .await
+            .unwrap(),
+        None
+    );
+    let e = t.get(&format!("{}/nope", server.url())).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("{}/nope: not found (HTTP 404)", server.url())
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried() {
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::Status(500));
+    server.fault("/file.bin", Fault::Status(503));
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    assert_eq!(server.hits("/file.bin"), 3);
+}
+
+#[tokio::test]
+async fn retries_run_out_with_a_clear_error() {
+    let (_d, server, _) = setup();
+    for _ in 0..4 {
+        server.fault("/file.bin", Fault::Status(502));
+    }
+    let t = Transport::new(fast()).unwrap();
+    let e = t
+        .get(&format!("{}/file.bin", server.url()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("{}/file.bin: the server answered HTTP 502", server.url())
+    );
+    assert_eq!(server.hits("/file.bin"), 4);
+    // Client errors are not retried.
+    server.fault("/file.bin", Fault::Status(403));
+    assert!(matches!(
+        t.get(&format!("{}/file.bin", server.url())).await,
+        Err(FetchError::Status { status: 403, .. })
+    ));
+    assert_eq!(server.hits("/file.bin"), 5);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::RetryAfter(1));
+    let t = Transport::new(fast()).unwrap();
+    let start = std::time::Instant::now();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    // The backoff alone would be 10 ms.
+    assert!(start.elapsed() >= Duration::from_secs(1));
+    assert_eq!(server.hits("/file.bin"), 2);
+}
+
+#[tokio::test]
+async fn interrupted_download_resumes_with_range() {
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::DropAfter(100_000));
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let range = reqs[1].range.as_deref().unwrap();
+    let from: usize = range
+        .strip_prefix("bytes=")
+        .unwrap()
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
+    assert!(from > 0 && from <= 100_000, "{range}");
+    assert_eq!(reqs[1].status, 206);
+}
+
+#[tokio::test]
+async fn without_range_support_the_download_restarts() {
+    let (_d, server, data) = setup();
+    server.without_ranges();
+    server.fault("/file.bin", Fault::DropAfter(100_000));
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    assert_eq!(server.requests()[1].status, 200);
+}
+
+#[tokio::test]
+async fn stalled_body_times_out_and_is_retried() {
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::Stall(50_000, Duration::from_secs(3)));
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    assert_eq!(server.hits("/file.bin"), 2);
+    // With no retries left the stall is the error.
+    server.fault("/file.bin", Fault::Stall(10, Duration::from_secs(3)));
+    let t = Transport::new(TransportOptions {
+        retries: 0,
+        ..fast()
+    })
+    .unwrap();
+    let e = t
+        .get(&format!("{}/file.bin", server.url()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, FetchError::Stalled { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn size_limit_and_local_files() {
+    let (dir, server, data) = setup();
+    let t = Transport::new(fast()).unwrap();
+    let mut sink = Vec::new();
+    let e = t
+        .fetch(&format!("{}/file.bin", server.url()), &mut sink, Some(1000))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, FetchError::TooLarge { limit: 1000, .. }));
+    let path = dir.path().join("file.bin");
+    assert_eq!(
+        t.get(&format!("file://{}", path.display())).await.unwrap(),
+        data
+    );
+    assert_eq!(t.get(path.to_str().unwrap()).await.unwrap(), data);
+    assert_eq!(
+        t.get_optional(&format!("file://{}/missing", dir.path().display()))
+            .await
+            .unwrap(),
+        None
+    );
+    let e = t.get("ftp://127.0.0.1/x").await.unwrap_err();
+    assert!(
+        e.to_string().contains("not a URL this tool can fetch"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn many_downloads_at_once() {
+    let (_d, server, data) = setup();
+    let t = Transport::new(TransportOptions {
+        downloads: 4,
+        per_host: 2,
+        ..fast()
+    })
+    .unwrap();
+    let url = format!("{}/file.bin", server.url());
+    let all = futures_join(&t, &url, 16).await;
+    assert!(all.iter().all(|d| *d == data));
+    assert_eq!(server.hits("/file.bin"), 16);
+}
+
+async fn futures_join(t: &Transport, url: &str, n: usize) -> Vec<Vec<u8>> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (t, url) = (t.clone(), url.to_owned());
+        set.spawn(async move { t.get(&url).await.unwrap() });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.push(r.unwrap());
+    }
+    out
+}
