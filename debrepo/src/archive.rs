@@ -8,6 +8,10 @@
 //! and are fetched by hash (`<dir>/by-hash/SHA256/<hex>`) when the archive
 //! says `Acquire-By-Hash: yes`, falling back to the plain name.
 
+pub mod fetch;
+
+pub use fetch::{fetch_suite, FetchedIndex, FetchedSuite, SuiteRequest, Trust, UpdateError};
+
 use crate::compression::Compression;
 use crate::hash::Sha256;
 use crate::release::{date, Release};

@@ -98,10 +98,13 @@ impl Compression {
 
 /// Decode all of `input`, compressed as its file `name` says, into memory.
 pub fn read_all<R: Read + Send>(name: &str, input: R) -> io::Result<Vec<u8>> {
+    read_all_with(Compression::from_path(name), input)
+}
+
+/// Decode all of `input`, compressed with `c`, into memory.
+pub fn read_all_with<R: Read + Send>(c: Compression, input: R) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    Compression::from_path(name)
-        .decoder(input)?
-        .read_to_end(&mut out)?;
+    c.decoder(input)?.read_to_end(&mut out)?;
     Ok(out)
 }
 

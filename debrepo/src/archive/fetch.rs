@@ -1,0 +1,336 @@
+//! Fetching one suite: its verified Release file and its Packages indices.
+//!
+//! 1. `InRelease` is fetched and verified; if the archive has none,
+//!    `Release` and its detached `Release.gpg`.
+//! 2. The Release file must name the suite asked for and be within its
+//!    `Valid-Until` (not checked for snapshots).
+//! 3. Each index is identified by the digest of its decompressed content
+//!    (Release files list it): if the cache holds it intact, nothing else
+//!    is fetched. Otherwise the cheapest variant to decode is fetched, by
+//!    hash when the archive offers it (the plain name on 404), its size and
+//!    SHA256 are checked against the Release file, and it is decompressed,
+//!    checked again and cached.
+
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256 as Hasher};
+
+use super::{check_valid_until, choose_index, ArchiveError, IndexFile, SuiteLocation};
+use crate::cache::{Cache, CacheError};
+use crate::hash::Sha256;
+use crate::release::{clearsign, Release, ReleaseError};
+use crate::transport::{FetchError, Transport};
+use crate::verify::{Verified, Verifier, VerifyError};
+
+/// How a suite's Release file is trusted.
+#[derive(Clone)]
+pub enum Trust {
+    /// Verify `InRelease` (or `Release` with `Release.gpg`) with these keys.
+    Keys(Arc<dyn Verifier>),
+    /// `--no-verify`: fetch the signed files but do not check signatures.
+    NoVerify,
+    /// `allow-insecure`: fetch the unsigned `Release`.
+    AllowInsecure,
+}
+
+/// One suite to fetch.
+#[derive(Debug, Clone)]
+pub struct SuiteRequest {
+    /// Archive URL (or the snapshot URL already filled in).
+    pub url: String,
+    pub suite: String,
+    /// Ignored for flat repositories.
+    pub components: Vec<String>,
+    pub arch: String,
+    /// Pinned to a snapshot: `Valid-Until` is not enforced.
+    pub snapshot: bool,
+}
+
+/// A fetched, checked suite.
+#[derive(Debug, Clone)]
+pub struct FetchedSuite {
+    pub location: SuiteLocation,
+    pub release: Release,
+    /// SHA256 of the Release document as fetched (InRelease or Release).
+    pub release_sha256: Sha256,
+    /// The good signature (none with [`Trust::NoVerify`] or
+    /// [`Trust::AllowInsecure`]).
+    pub signer: Option<Verified>,
+    pub indices: Vec<FetchedIndex>,
+}
+
+/// One decompressed Packages index.
+#[derive(Clone)]
+pub struct FetchedIndex {
+    pub component: String,
+    pub arch: String,
+    /// SHA256 of the decompressed content.
+    pub sha256: Sha256,
+    pub data: Vec<u8>,
+    /// Taken from the cache, not the network.
+    pub from_cache: bool,
+}
+
+impl std::fmt::Debug for FetchedIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchedIndex")
+            .field("component", &self.component)
+            .field("arch", &self.arch)
+            .field("sha256", &self.sha256)
+            .field("bytes", &self.data.len())
+            .field("from_cache", &self.from_cache)
+            .finish()
+    }
+}
+
+/// Updating a suite failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{url}: signature check failed")]
+    Verify {
+        url: String,
+        #[source]
+        source: VerifyError,
+    },
+    #[error("{url}: no InRelease and no Release.gpg: the archive is not signed (set allow-insecure = true only if you trust the network path)")]
+    Unsigned { url: String },
+    #[error("{url}: not a valid Release file")]
+    Release {
+        url: String,
+        #[source]
+        source: ReleaseError,
+    },
+    #[error("{url}: not UTF-8")]
+    NotText { url: String },
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error("{url}: expected {expected_size} bytes with SHA256 {expected}, got {size} bytes with SHA256 {actual}; the mirror may be in the middle of a sync, try again later")]
+    Mismatch {
+        url: String,
+        expected: Sha256,
+        expected_size: u64,
+        actual: Sha256,
+        size: u64,
+    },
+    #[error("{url}: cannot decompress")]
+    Decompress {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{suite}: the Release file lists {path} but the mirror serves none of its variants")]
+    IndexMissing { suite: String, path: String },
+    #[error("cache")]
+    Cache(#[from] CacheError),
+}
+
+fn sha256_of(data: &[u8]) -> Sha256 {
+    Sha256::from(Hasher::digest(data))
+}
+
+/// Fetch and check `req` as `trust` says, using `cache` for indices.
+pub async fn fetch_suite(
+    transport: &Transport,
+    cache: Option<&Cache>,
+    req: &SuiteRequest,
+    trust: &Trust,
+    now: i64,
+) -> Result<FetchedSuite, UpdateError> {
+    let location = SuiteLocation::new(&req.url, &req.suite);
+    let (release, release_sha256, signer) = fetch_release(transport, &location, trust).await?;
+    location.check_suite(&release)?;
+    check_valid_until(&release, &req.suite, now, req.snapshot)?;
+    let components: Vec<&str> = if location.is_flat() {
+        vec![""]
+    } else {
+        req.components.iter().map(String::as_str).collect()
+    };
+    let mut indices = Vec::new();
+    for component in components {
+        let base = location.packages_path(component, &req.arch);
+        let choice = choose_index(&release, &req.suite, &base)?;
+        if let (Some(cache), Some((size, sha))) = (cache, choice.uncompressed) {
+            if let Some(data) = cache.read(&sha, Some(size))? {
+                indices.push(FetchedIndex {
+                    component: component.to_owned(),
+                    arch: req.arch.clone(),
+                    sha256: sha,
+                    data,
+                    from_cache: true,
+                });
+                continue;
+            }
+        }
+        let (variant, raw) =
+            fetch_variant(transport, &location, &req.suite, &base, &choice.variants).await?;
+        let url = location.url(&variant.path);
+        let compression = variant.compression;
+        let data = tokio::task::spawn_blocking(move || {
+            crate::compression::read_all_with(compression, raw.as_slice())
+        })
+        .await
+        .expect("decompression task")
+        .map_err(|source| UpdateError::Decompress {
+            url: url.clone(),
+            source,
+        })?;
+        let sha = sha256_of(&data);
+        if let Some((size, expected)) = choice.uncompressed {
+            if expected != sha || size != data.len() as u64 {
+                return Err(UpdateError::Mismatch {
+                    url: format!("{url} (decompressed)"),
+                    expected,
+                    expected_size: size,
+                    actual: sha,
+                    size: data.len() as u64,
+                });
+            }
+        }
+        if let Some(cache) = cache {
+            cache.insert(&data, &sha, Some(data.len() as u64))?;
+        }
+        indices.push(FetchedIndex {
+            component: component.to_owned(),
+            arch: req.arch.clone(),
+            sha256: sha,
+            data,
+            from_cache: false,
+        });
+    }
+    Ok(FetchedSuite {
+        location,
+        release,
+        release_sha256,
+        signer,
+        indices,
+    })
+}
+
+async fn fetch_release(
+    transport: &Transport,
+    location: &SuiteLocation,
+    trust: &Trust,
+) -> Result<(Release, Sha256, Option<Verified>), UpdateError> {
+    let in_url = location.url("InRelease");
+    let rel_url = location.url("Release");
+    let text = |url: &str, bytes: Vec<u8>| {
+        String::from_utf8(bytes).map_err(|_| UpdateError::NotText {
+            url: url.to_owned(),
+        })
+    };
+    let parse = |url: &str, text: &str| {
+        Release::parse(text).map_err(|source| UpdateError::Release {
+            url: url.to_owned(),
+            source,
+        })
+    };
+    match trust {
+        Trust::AllowInsecure => {
+            transport.progress().warn(&format!(
+                "{rel_url}: allow-insecure: the Release file is not checked against any signature"
+            ));
+            let bytes = transport.get(&rel_url).await?;
+            let sha = sha256_of(&bytes);
+            let t = text(&rel_url, bytes)?;
+            Ok((parse(&rel_url, &t)?, sha, None))
+        }
+        Trust::NoVerify => {
+            transport.progress().warn(&format!(
+                "{in_url}: --no-verify: signatures are not checked"
+            ));
+            if let Some(bytes) = transport.get_optional(&in_url).await? {
+                let sha = sha256_of(&bytes);
+                let t = text(&in_url, bytes)?;
+                let parts = clearsign::split(&t).map_err(|e| UpdateError::Release {
+                    url: in_url.clone(),
+                    source: ReleaseError::ClearSign(e),
+                })?;
+                return Ok((parse(&in_url, &parts.text)?, sha, None));
+            }
+            let bytes = transport.get(&rel_url).await?;
+            let sha = sha256_of(&bytes);
+            let t = text(&rel_url, bytes)?;
+            Ok((parse(&rel_url, &t)?, sha, None))
+        }
+        Trust::Keys(verifier) => {
+            if let Some(bytes) = transport.get_optional(&in_url).await? {
+                let sha = sha256_of(&bytes);
+                let t = text(&in_url, bytes)?;
+                let (good, signed) =
+                    verifier
+                        .verify_clearsigned(&t)
+                        .map_err(|source| UpdateError::Verify {
+                            url: in_url.clone(),
+                            source,
+                        })?;
+                return Ok((parse(&in_url, &signed)?, sha, Some(good)));
+            }
+            let bytes = transport.get(&rel_url).await?;
+            let sig_url = location.url("Release.gpg");
+            let Some(sig) = transport.get_optional(&sig_url).await? else {
+                return Err(UpdateError::Unsigned {
+                    url: location.dir(),
+                });
+            };
+            let good =
+                verifier
+                    .verify_detached(&bytes, &sig)
+                    .map_err(|source| UpdateError::Verify {
+                        url: sig_url.clone(),
+                        source,
+                    })?;
+            let sha = sha256_of(&bytes);
+            let t = text(&rel_url, bytes)?;
+            Ok((parse(&rel_url, &t)?, sha, Some(good)))
+        }
+    }
+}
+
+/// Fetch the first variant the mirror serves (by hash first, then by
+/// name), checked against the Release file.
+async fn fetch_variant<'v>(
+    transport: &Transport,
+    location: &SuiteLocation,
+    suite: &str,
+    base: &str,
+    variants: &'v [IndexFile],
+) -> Result<(&'v IndexFile, Vec<u8>), UpdateError> {
+    for v in variants {
+        let paths = v.by_hash.iter().chain(std::iter::once(&v.path));
+        for path in paths {
+            let url = location.url(path);
+            let mut buf = Vec::with_capacity(v.size as usize);
+            match transport.fetch(&url, &mut buf, Some(v.size)).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => continue,
+                Err(FetchError::TooLarge { .. }) => {
+                    return Err(UpdateError::Mismatch {
+                        url,
+                        expected: v.sha256,
+                        expected_size: v.size,
+                        actual: sha256_of(&buf),
+                        size: buf.len() as u64,
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let sha = sha256_of(&buf);
+            if sha != v.sha256 || buf.len() as u64 != v.size {
+                return Err(UpdateError::Mismatch {
+                    url,
+                    expected: v.sha256,
+                    expected_size: v.size,
+                    actual: sha,
+                    size: buf.len() as u64,
+                });
+            }
+            return Ok((v, buf));
+        }
+    }
+    Err(UpdateError::IndexMissing {
+        suite: suite.to_owned(),
+        path: base.to_owned(),
+    })
+}

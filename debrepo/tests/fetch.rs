@@ -1,0 +1,260 @@
+//! Fetching suites from signed test archives on a loopback server: the
+//! happy path, the warm cache, fallbacks, and each failure as the user sees it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use debrepo::archive::{fetch_suite, FetchedSuite, SuiteRequest, Trust, UpdateError};
+use debrepo::cache::Cache;
+use debrepo::transport::{Transport, TransportOptions};
+use debrepo::verify::{Keyring, PgpVerifier};
+use debrepo::PackagesParser;
+use testkit::archive::SuiteBuilder;
+use testkit::gpg::{self, Gpg};
+use testkit::http::{Fault, Server};
+use testkit::{Comp, DebBuilder, TempDir};
+
+const NOW: i64 = 1_789_200_000; // just after the test archives' Date
+
+struct Fixture {
+    _dir: TempDir,
+    root: std::path::PathBuf,
+    gpg: Gpg,
+    key: String,
+    server: Server,
+    cache_dir: TempDir,
+}
+
+fn suite() -> SuiteBuilder {
+    SuiteBuilder::new("trixie")
+        .suite("stable")
+        .package(DebBuilder::new("hello", "2.10-3", "amd64").field("Depends", "libc6 (>= 2.34)"))
+        .package(DebBuilder::new("libc6", "2.41-12", "amd64").field("Multi-Arch", "same"))
+        .package(DebBuilder::new("tzdata", "2025b-4", "all"))
+}
+
+fn fixture(builder: SuiteBuilder) -> Option<Fixture> {
+    if !gpg::available() {
+        eprintln!("gpg not found: skipping");
+        return None;
+    }
+    let dir = TempDir::new("archive");
+    let root = dir.path().join("debian");
+    let gpg = Gpg::new();
+    let key = gpg.key("Test Archive", "ed25519", "0", None);
+    builder.write(&root, &gpg, &key);
+    let server = Server::serve_dir(dir.path());
+    Some(Fixture {
+        root,
+        gpg,
+        key,
+        server,
+        cache_dir: TempDir::new("cache"),
+        _dir: dir,
+    })
+}
+
+impl Fixture {
+    fn trust(&self) -> Trust {
+        let keyring =
+            Keyring::from_bytes(&self.gpg.export(&[&self.key], false), "test keyring").unwrap();
+        Trust::Keys(Arc::new(PgpVerifier::new(keyring)))
+    }
+    fn request(&self, suite: &str) -> SuiteRequest {
+        SuiteRequest {
+            url: format!("{}/debian", self.server.url()),
+            suite: suite.into(),
+            components: vec!["main".into()],
+            arch: "amd64".into(),
+            snapshot: false,
+        }
+    }
+    fn cache(&self) -> Cache {
+        Cache::open(self.cache_dir.path()).unwrap()
+    }
+    async fn fetch(&self, req: &SuiteRequest, trust: &Trust) -> Result<FetchedSuite, UpdateError> {
+        let t = Transport::new(TransportOptions {
+            retries: 1,
+            backoff: Duration::from_millis(10),
+            ..Default::default()
+        })
+        .unwrap();
+        fetch_suite(&t, Some(&self.cache()), req, trust, NOW).await
+    }
+}
+
+fn names(s: &FetchedSuite) -> Vec<String> {
+    let text = std::str::from_utf8(&s.indices[0].data).unwrap();
+    PackagesParser::new(text)
+        .map(|p| p.unwrap().name.to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn cold_then_warm() {
+    let Some(f) = fixture(suite()) else { return };
+    let s = f.fetch(&f.request("trixie"), &f.trust()).await.unwrap();
+    assert_eq!(names(&s), ["hello", "libc6", "tzdata"]);
+    assert_eq!(s.signer.as_ref().unwrap().signer, f.key);
+    assert_eq!(s.release.codename.as_deref(), Some("trixie"));
+    assert!(!s.indices[0].from_cache);
+    // gz is cheaper to decode than xz; fetched by hash.
+    let reqs: Vec<String> = f.server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(reqs[0], "/debian/dists/trixie/InRelease");
+    assert!(
+        reqs[1].starts_with("/debian/dists/trixie/main/binary-amd64/by-hash/SHA256/"),
+        "{reqs:?}"
+    );
+    assert_eq!(reqs.len(), 2);
+    // Warm: only InRelease goes over the wire; the suite name "stable"
+    // (a symlink to the codename, as on real mirrors) works too.
+    std::os::unix::fs::symlink("trixie", f.root.join("dists/stable")).unwrap();
+    f.server.clear_log();
+    let s2 = f.fetch(&f.request("stable"), &f.trust()).await.unwrap();
+    assert!(s2.indices[0].from_cache);
+    assert_eq!(s2.indices[0].data, s.indices[0].data);
+    assert_eq!(f.server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn by_hash_falls_back_to_the_plain_name() {
+    let Some(f) = fixture(suite()) else { return };
+    std::fs::remove_dir_all(f.root.join("dists/trixie/main/binary-amd64/by-hash")).unwrap();
+    let s = f.fetch(&f.request("trixie"), &f.trust()).await.unwrap();
+    assert_eq!(names(&s).len(), 3);
+    assert!(
+        f.server
+            .hits("/debian/dists/trixie/main/binary-amd64/Packages.gz")
+            == 1
+    );
+}
+
+#[tokio::test]
+async fn release_and_release_gpg_when_there_is_no_inrelease() {
+    let Some(f) = fixture(suite().compressions(&[Comp::Xz])) else {
+        return;
+    };
+    std::fs::remove_file(f.root.join("dists/trixie/InRelease")).unwrap();
+    let s = f.fetch(&f.request("trixie"), &f.trust()).await.unwrap();
+    assert!(s.signer.is_some());
+    assert!(f.server.hits("/debian/dists/trixie/Release.gpg") == 1);
+    // Neither InRelease nor Release.gpg: unsigned, refused unless allowed.
+    std::fs::remove_file(f.root.join("dists/trixie/Release.gpg")).unwrap();
+    let e = f.fetch(&f.request("trixie"), &f.trust()).await.unwrap_err();
+    assert!(e.to_string().contains("the archive is not signed"), "{e}");
+    let s = f
+        .fetch(&f.request("trixie"), &Trust::AllowInsecure)
+        .await
+        .unwrap();
+    assert!(s.signer.is_none());
+}
+
+#[tokio::test]
+async fn tampered_or_untrusted_inrelease_is_refused() {
+    let Some(f) = fixture(suite()) else { return };
+    let path = f.root.join("dists/trixie/InRelease");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, doc.replace("Codename: trixie", "Codename: trixiE")).unwrap();
+    let e = f.fetch(&f.request("trixie"), &f.trust()).await.unwrap_err();
+    let msg = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+    assert!(
+        msg.contains("/debian/dists/trixie/InRelease: signature check failed"),
+        "{msg}"
+    );
+    assert!(msg.contains("does not match the signed text"), "{msg}");
+    // --no-verify takes it anyway (and the suite check then fails on the
+    // altered codename, naming both).
+    let e = f
+        .fetch(&f.request("trixie"), &Trust::NoVerify)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("is for stable (Suite) / trixiE (Codename)"),
+        "{e}"
+    );
+
+    std::fs::write(&path, doc).unwrap();
+    let other = Gpg::new();
+    let stranger = other.key("Stranger", "ed25519", "0", None);
+    let keyring = Keyring::from_bytes(&other.export(&[&stranger], true), "other").unwrap();
+    let e = f
+        .fetch(
+            &f.request("trixie"),
+            &Trust::Keys(Arc::new(PgpVerifier::new(keyring))),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, UpdateError::Verify { .. }));
+}
+
+#[tokio::test]
+async fn index_hash_mismatch_is_refused_and_not_cached() {
+    let Some(f) = fixture(suite().by_hash(false).compressions(&[Comp::Gzip])) else {
+        return;
+    };
+    let gz = f.root.join("dists/trixie/main/binary-amd64/Packages.gz");
+    let mut data = std::fs::read(&gz).unwrap();
+    let n = data.len();
+    data[n / 2] ^= 0xff;
+    std::fs::write(&gz, data).unwrap();
+    let e = f.fetch(&f.request("trixie"), &f.trust()).await.unwrap_err();
+    assert!(matches!(e, UpdateError::Mismatch { .. }));
+    assert!(e.to_string().contains("Packages.gz: expected "), "{e}");
+    assert!(std::fs::read_dir(f.cache_dir.path().join("v1/sha256"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[tokio::test]
+async fn flat_repository_and_file_urls() {
+    let Some(f) = fixture(suite().flat().compressions(&[Comp::Xz])) else {
+        return;
+    };
+    let mut req = f.request("./");
+    let s = f.fetch(&req, &f.trust()).await.unwrap();
+    assert_eq!(names(&s).len(), 3);
+    assert!(f.server.hits("/debian/InRelease") == 1);
+    req.url = format!("file://{}", f.root.display());
+    let s = f.fetch(&req, &f.trust()).await.unwrap();
+    assert!(s.indices[0].from_cache);
+}
+
+#[tokio::test]
+async fn valid_until_and_snapshots() {
+    let Some(f) = fixture(suite().valid_until("Sat, 12 Sep 2026 07:59:00 UTC")) else {
+        return;
+    };
+    let e = f.fetch(&f.request("trixie"), &f.trust()).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("expired on Sat, 12 Sep 2026 07:59:00 UTC"),
+        "{e}"
+    );
+    let mut req = f.request("trixie");
+    req.snapshot = true;
+    f.fetch(&req, &f.trust()).await.unwrap();
+}
+
+#[tokio::test]
+async fn server_trouble_is_retried() {
+    let Some(f) = fixture(suite()) else { return };
+    f.server
+        .fault("/debian/dists/trixie/InRelease", Fault::Status(500));
+    f.fetch(&f.request("trixie"), &f.trust()).await.unwrap();
+    assert_eq!(f.server.hits("/debian/dists/trixie/InRelease"), 2);
+}
+
+#[tokio::test]
+async fn missing_component_names_the_index() {
+    let Some(f) = fixture(suite()) else { return };
+    let mut req = f.request("trixie");
+    req.components = vec!["contrib".into()];
+    let e = f.fetch(&req, &f.trust()).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("lists no contrib/binary-amd64/Packages"),
+        "{e}"
+    );
+}
