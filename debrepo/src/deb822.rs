@@ -123,7 +123,7 @@ pub struct Stanza<'a> {
 }
 
 impl<'a> Stanza<'a> {
-    /// 1-based line on which the stanza starts.
+    /// 1-based line of the stanza's first field (0 if it has none).
     pub fn line(&self) -> u32 {
         self.line
     }
@@ -405,7 +405,7 @@ impl<'a> Parser<'a> {
             match self.next_event()? {
                 Err(e) => return Some(Err(e)),
                 Ok(Event::Field(f)) => {
-                    if stanza.items.is_empty() {
+                    if stanza.line == 0 {
                         stanza.line = f.line;
                     }
                     if stanza.field(f.name).is_some() {
@@ -417,12 +417,7 @@ impl<'a> Parser<'a> {
                     }
                     stanza.items.push(Item::Field(f));
                 }
-                Ok(Event::Comment(c)) => {
-                    if stanza.items.is_empty() {
-                        stanza.line = self.line;
-                    }
-                    stanza.items.push(Item::Comment(c))
-                }
+                Ok(Event::Comment(c)) => stanza.items.push(Item::Comment(c)),
                 Ok(Event::EndOfStanza) => return Some(Ok(stanza)),
             }
         }
