@@ -9,8 +9,10 @@
 //! says `Acquire-By-Hash: yes`, falling back to the plain name.
 
 pub mod fetch;
+pub mod pool;
 
 pub use fetch::{fetch_suite, FetchedIndex, FetchedSuite, SuiteRequest, Trust, UpdateError};
+pub use pool::{fetch_to_cache, PoolError};
 
 use crate::compression::Compression;
 use crate::hash::Sha256;
@@ -140,6 +142,58 @@ pub fn check_valid_until(
     }
 }
 
+/// The placeholder of snapshot URL templates.
+pub const SNAPSHOT_PLACEHOLDER: &str = "@SNAPSHOTID@";
+
+/// A snapshot id that is not `YYYYMMDDTHHMMSSZ` or `today`, or a template
+/// without the placeholder.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(
+        "invalid snapshot id {0:?}: expected YYYYMMDDTHHMMSSZ (e.g. 20241007T030925Z) or 'today'"
+    )]
+    BadId(String),
+    #[error("snapshot URL template {0:?} lacks the {SNAPSHOT_PLACEHOLDER} placeholder")]
+    NoPlaceholder(String),
+}
+
+/// Resolve a snapshot id: `today` is today's date at 00:00:00 UTC (given
+/// `now` in Unix seconds); an explicit `YYYYMMDDTHHMMSSZ` is checked and kept.
+pub fn snapshot_id(id: &str, now: i64) -> Result<String, SnapshotError> {
+    if id == "today" {
+        let (y, m, d, ..) = date::parts(now);
+        return Ok(format!("{y:04}{m:02}{d:02}T000000Z"));
+    }
+    let bad = || SnapshotError::BadId(id.to_owned());
+    let b = id.as_bytes();
+    let shape = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
+    if !shape {
+        return Err(bad());
+    }
+    let n = |r: std::ops::Range<usize>| id[r].parse::<u32>().map_err(|_| bad());
+    date::from_parts(
+        n(0..4)? as i64,
+        n(4..6)?,
+        n(6..8)?,
+        n(9..11)?,
+        n(11..13)?,
+        n(13..15)?,
+    )
+    .ok_or_else(bad)?;
+    Ok(id.to_owned())
+}
+
+/// Fill a snapshot URL template (`https://snapshot.example/archive/debian/@SNAPSHOTID@/`).
+pub fn snapshot_url(template: &str, id: &str) -> Result<String, SnapshotError> {
+    if !template.contains(SNAPSHOT_PLACEHOLDER) {
+        return Err(SnapshotError::NoPlaceholder(template.into()));
+    }
+    Ok(template.replace(SNAPSHOT_PLACEHOLDER, id))
+}
+
 /// One way to fetch an index: a compressed (or plain) variant the Release
 /// file lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +278,40 @@ mod tests {
     use super::*;
 
     const REL: &str = "Suite: stable\nCodename: trixie\nAcquire-By-Hash: yes\nValid-Until: Sat, 12 Sep 2026 07:55:41 UTC\nSHA256:\n 1111111111111111111111111111111111111111111111111111111111111111 100 main/binary-amd64/Packages\n 2222222222222222222222222222222222222222222222222222222222222222 20 main/binary-amd64/Packages.xz\n 3333333333333333333333333333333333333333333333333333333333333333 30 main/binary-amd64/Packages.gz\nMD5Sum:\n 44444444444444444444444444444444 10 main/binary-amd64/Packages.bz2\n";
+
+    #[test]
+    fn snapshots() {
+        assert_eq!(
+            snapshot_id("20241007T030925Z", 0).unwrap(),
+            "20241007T030925Z"
+        );
+        assert_eq!(
+            snapshot_id("today", 1_789_199_741).unwrap(),
+            "20260912T000000Z"
+        );
+        for bad in [
+            "2024-10-07",
+            "20241307T000000Z",
+            "20241007T030925",
+            "20240230T000000Z",
+            "yesterday",
+        ] {
+            let e = snapshot_id(bad, 0).unwrap_err();
+            assert!(
+                e.to_string().contains("expected YYYYMMDDTHHMMSSZ"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            snapshot_url(
+                "http://snap.invalid/archive/debian/@SNAPSHOTID@/",
+                "20241007T030925Z"
+            )
+            .unwrap(),
+            "http://snap.invalid/archive/debian/20241007T030925Z/"
+        );
+        assert!(snapshot_url("http://snap.invalid/debian/", "x").is_err());
+    }
 
     #[test]
     fn locations() {

@@ -232,6 +232,26 @@ impl CacheWriter {
     }
 }
 
+impl crate::transport::Sink for CacheWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write_all(data)
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn reset(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        let f = self.file.as_mut().expect("open");
+        f.set_len(0)?;
+        f.seek(io::SeekFrom::Start(0))?;
+        self.hasher = Hasher::new();
+        self.len = 0;
+        Ok(())
+    }
+}
+
 impl Write for CacheWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.as_mut().expect("open").write(buf)?;

@@ -258,3 +258,71 @@ async fn missing_component_names_the_index() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn debs_are_cached_only_when_they_match() {
+    use debrepo::archive::{fetch_to_cache, PoolError};
+    use debrepo::hash::Sha256;
+    let Some(f) = fixture(suite()) else { return };
+    let s = f.fetch(&f.request("trixie"), &f.trust()).await.unwrap();
+    let text = std::str::from_utf8(&s.indices[0].data).unwrap().to_owned();
+    let hello = PackagesParser::new(&text)
+        .map(|p| p.unwrap())
+        .find(|p| p.name == "hello")
+        .unwrap();
+    let (filename, sha, size) = (
+        hello.filename.unwrap(),
+        hello.sha256.unwrap(),
+        hello.size.unwrap(),
+    );
+    let url = s.location.root_url(filename);
+    let t = Transport::new(TransportOptions::default()).unwrap();
+    let cache = f.cache();
+    let path = fetch_to_cache(&t, &cache, &url, &sha, size).await.unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(f.root.join(filename)).unwrap()
+    );
+    // Cached: no second request.
+    f.server.clear_log();
+    fetch_to_cache(&t, &cache, &url, &sha, size).await.unwrap();
+    assert!(f.server.requests().is_empty());
+    // A file on the mirror that does not match the index is refused and not kept.
+    let other = f.root.join("pool/main/t/tzdata/tzdata_2025b-4_all.deb");
+    let wrong: Sha256 = "00".repeat(32).parse().unwrap();
+    let e = fetch_to_cache(
+        &t,
+        &cache,
+        &format!(
+            "{}/debian/pool/main/t/tzdata/tzdata_2025b-4_all.deb",
+            f.server.url()
+        ),
+        &wrong,
+        std::fs::metadata(&other).unwrap().len(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, PoolError::Mismatch { .. }));
+    assert!(e.to_string().contains("does not match the index"), "{e}");
+    assert!(!cache.path(&wrong).exists());
+    // A corrupted transfer is refused the same way.
+    f.server.fault(
+        "/debian/pool/main/l/libc6/libc6_2.41-12_amd64.deb",
+        Fault::Corrupt,
+    );
+    let libc = PackagesParser::new(&text)
+        .map(|p| p.unwrap())
+        .find(|p| p.name == "libc6")
+        .unwrap();
+    let e = fetch_to_cache(
+        &t,
+        &cache,
+        &s.location.root_url(libc.filename.unwrap()),
+        &libc.sha256.unwrap(),
+        libc.size.unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, PoolError::Mismatch { .. }));
+    assert!(!cache.path(&libc.sha256.unwrap()).exists());
+}

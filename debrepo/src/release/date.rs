@@ -99,6 +99,20 @@ mod tests {
     }
 }
 
+/// Unix seconds of a UTC date and time; `None` if a part is out of range.
+pub fn from_parts(y: i64, m: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
+    let valid =
+        (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m) && h < 24 && mi < 60 && s < 61;
+    valid.then(|| days_from_civil(y, m, d) * 86400 + (h * 3600 + mi * 60 + s) as i64)
+}
+
+/// The UTC date and time of Unix seconds: (year, month, day, hour, minute, second).
+pub fn parts(t: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let (y, m, d) = civil_from_days(t.div_euclid(86400));
+    let secs = t.rem_euclid(86400) as u32;
+    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
 /// Format Unix seconds as in Release files (`Sat, 12 Sep 2026 07:55:41 UTC`).
 pub fn format(t: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
