@@ -13,15 +13,21 @@
 //!   refused, as are RSA, DSA and ElGamal keys under 2048 bits (apt's and
 //!   sqv's policy).
 //!
-//! [`PgpVerifier`] is the pure-Rust backend (rpgp). Other backends implement
-//! the same trait and pass the same tests.
+//! [`PgpVerifier`] is the pure-Rust backend (rpgp), always built. With the
+//! cargo feature `gpgme`, `GpgmeVerifier` checks signatures with the
+//! system's GnuPG through libgpgme instead. Both implement [`Verifier`] and
+//! pass the same test suite.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "gpgme")]
+mod gpgme;
 mod keyring;
 mod rpgp;
 
+#[cfg(feature = "gpgme")]
+pub use self::gpgme::GpgmeVerifier;
 pub use keyring::Keyring;
 pub use rpgp::PgpVerifier;
 

@@ -10,6 +10,8 @@ pub struct Keyring {
     pub(crate) keys: Vec<SignedPublicKey>,
     /// Where the keys came from, for messages.
     pub(crate) names: Vec<String>,
+    /// The keyrings as given, for backends that import them elsewhere.
+    pub(crate) raw: Vec<Vec<u8>>,
 }
 
 impl Keyring {
@@ -53,6 +55,7 @@ impl Keyring {
         Ok(Keyring {
             keys,
             names: vec![name.to_owned()],
+            raw: vec![bytes.to_vec()],
         })
     }
 
@@ -60,6 +63,7 @@ impl Keyring {
     pub fn extend(&mut self, other: Keyring) {
         self.keys.extend(other.keys);
         self.names.extend(other.names);
+        self.raw.extend(other.raw);
     }
 
     /// Number of primary keys.
