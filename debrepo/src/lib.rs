@@ -16,6 +16,7 @@
 pub mod aptsources;
 pub mod arch;
 pub mod archive;
+pub mod auth;
 pub mod cache;
 pub mod compression;
 pub mod deb;

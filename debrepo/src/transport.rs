@@ -19,7 +19,16 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
+use crate::auth::{Auth, AuthError, Credential, Vault};
 use crate::progress::{NoProgress, Progress};
+
+/// Where the transport finds credentials.
+pub enum AuthProvider {
+    /// An auth file, read beforehand.
+    Static(Auth),
+    /// Vault, asked once per host.
+    Vault(Vault),
+}
 
 /// Settings of a [`Transport`].
 #[derive(Debug, Clone)]
@@ -60,6 +69,16 @@ pub enum FetchError {
     NotFound { url: String, status: u16 },
     #[error("{url}: the server answered HTTP {status}")]
     Status { url: String, status: u16 },
+    #[error("{url}: access denied (HTTP {status}); add credentials for this host to auth.toml or pass -a/--auth")]
+    Denied { url: String, status: u16 },
+    #[error("credentials")]
+    Auth(#[source] AuthError),
+    #[error("{host}: the client certificate or key is not usable")]
+    Identity {
+        host: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("{url}: {what}")]
     Network {
         url: String,
@@ -145,6 +164,11 @@ pub struct Transport {
     global: Arc<Semaphore>,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     progress: Arc<dyn Progress>,
+    auth: Option<Arc<AuthProvider>>,
+    /// Credentials looked up so far, by host.
+    creds: Arc<tokio::sync::Mutex<HashMap<String, Option<Credential>>>>,
+    /// Clients carrying a client certificate, by host.
+    tls_clients: Arc<Mutex<HashMap<String, reqwest::Client>>>,
 }
 
 impl Transport {
@@ -162,7 +186,66 @@ impl Transport {
             hosts: Arc::default(),
             opts,
             progress: Arc::new(NoProgress),
+            auth: None,
+            creds: Arc::default(),
+            tls_clients: Arc::default(),
         })
+    }
+
+    /// Authenticate with credentials from `auth`.
+    pub fn with_auth(mut self, auth: AuthProvider) -> Self {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    async fn credential(&self, url: &reqwest::Url) -> Result<Option<Credential>, FetchError> {
+        let Some(auth) = &self.auth else {
+            return Ok(None);
+        };
+        let host = url.host_str().unwrap_or("").to_owned();
+        let key = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        let mut creds = self.creds.lock().await;
+        if let Some(c) = creds.get(&key) {
+            return Ok(c.clone());
+        }
+        let cred = match auth.as_ref() {
+            AuthProvider::Static(a) => a.get(&key).cloned(),
+            AuthProvider::Vault(v) => v.credential(&host).await.map_err(FetchError::Auth)?,
+        };
+        creds.insert(key, cred.clone());
+        Ok(cred)
+    }
+
+    fn client_for(
+        &self,
+        host: &str,
+        cred: &Option<Credential>,
+    ) -> Result<reqwest::Client, FetchError> {
+        let Some(Credential::Mtls { cert, key }) = cred else {
+            return Ok(self.client.clone());
+        };
+        let mut clients = self.tls_clients.lock().expect("client table");
+        if let Some(c) = clients.get(host) {
+            return Ok(c.clone());
+        }
+        let bad = |source| FetchError::Identity {
+            host: host.to_owned(),
+            source,
+        };
+        let pem = format!("{}\n{}", cert.expose(), key.expose());
+        let identity = reqwest::Identity::from_pem(pem.as_bytes()).map_err(bad)?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(self.opts.connect_timeout)
+            .tls_danger_accept_invalid_certs(self.opts.insecure)
+            .user_agent(concat!("rdebootstrap/", env!("CARGO_PKG_VERSION")))
+            .identity(identity)
+            .build()
+            .map_err(bad)?;
+        clients.insert(host.to_owned(), client.clone());
+        Ok(client)
     }
 
     /// Report progress to `progress`.
@@ -223,13 +306,17 @@ impl Transport {
                 url: url.to_owned(),
             });
         }
+        let cred = self.credential(&parsed).await?;
+        let client = self.client_for(parsed.host_str().unwrap_or(""), &cred)?;
         let host = self.host_limit(&parsed);
         let _global = self.global.acquire().await.expect("semaphore open");
         let _host = host.acquire().await.expect("semaphore open");
         self.progress.start(url, limit);
         let mut attempt = 0;
         loop {
-            let result = self.attempt(&parsed, url, sink, limit).await;
+            let result = self
+                .attempt(&client, &cred, &parsed, url, sink, limit)
+                .await;
             match result {
                 Ok(n) => {
                     self.progress.finish(url);
@@ -258,15 +345,25 @@ impl Transport {
 
     /// One request; resumes from what `sink` holds. Errors carry the
     /// server's Retry-After, if any.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
+        client: &reqwest::Client,
+        cred: &Option<Credential>,
         parsed: &reqwest::Url,
         url: &str,
         sink: &mut dyn Sink,
         limit: Option<u64>,
     ) -> Result<u64, (FetchError, Option<u64>)> {
         let have = sink.len();
-        let mut req = self.client.get(parsed.clone());
+        let mut req = client.get(parsed.clone());
+        match cred {
+            Some(Credential::Basic { login, password }) => {
+                req = req.basic_auth(login, Some(password.expose()))
+            }
+            Some(Credential::Token(t)) => req = req.bearer_auth(t.expose()),
+            _ => {}
+        }
         if have > 0 {
             req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
@@ -322,6 +419,15 @@ impl Transport {
                         Some(0),
                     ));
                 }
+            }
+            401 | 403 => {
+                return Err((
+                    FetchError::Denied {
+                        url: url.to_owned(),
+                        status,
+                    },
+                    None,
+                ))
             }
             404 | 410 => {
                 return Err((

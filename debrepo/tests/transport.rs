@@ -77,7 +77,7 @@ async fn retries_run_out_with_a_clear_error() {
     server.fault("/file.bin", Fault::Status(403));
     assert!(matches!(
         t.get(&format!("{}/file.bin", server.url())).await,
-        Err(FetchError::Status { status: 403, .. })
+        Err(FetchError::Denied { status: 403, .. })
     ));
     assert_eq!(server.hits("/file.bin"), 5);
 }

@@ -48,6 +48,7 @@ pub struct Logged {
 struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     auth: Option<Auth>,
+    header: Option<(String, String)>,
     log: Vec<Logged>,
     no_range: bool,
 }
@@ -110,6 +111,12 @@ impl Server {
     /// Demand credentials for every request.
     pub fn require_auth(&self, auth: Auth) {
         self.state.lock().unwrap().auth = Some(auth);
+    }
+
+    /// Demand a header with this value (Vault's `X-Vault-Token`, say);
+    /// answers 403 otherwise.
+    pub fn require_header(&self, name: &str, value: &str) {
+        self.state.lock().unwrap().header = Some((name.to_ascii_lowercase(), value.to_owned()));
     }
 
     /// Ignore `Range` headers (always send the whole file with 200).
@@ -187,10 +194,10 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
     }
     let path = target.split('?').next().unwrap_or("/").to_owned();
     let mut out = conn;
-    let (fault, auth, no_range) = {
+    let (fault, auth, no_range, header) = {
         let mut s = state.lock().unwrap();
         let f = s.faults.get_mut(&path).and_then(VecDeque::pop_front);
-        (f, s.auth.clone(), s.no_range)
+        (f, s.auth.clone(), s.no_range, s.header.clone())
     };
     let log = |status: u16| {
         state.lock().unwrap().log.push(Logged {
@@ -213,6 +220,12 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
                 &[("WWW-Authenticate", "Basic realm=\"test\"".into())],
                 b"",
             );
+        }
+    }
+    if let Some((name, value)) = header {
+        if headers.get(&name) != Some(&value) {
+            log(403);
+            return respond(&mut out, 403, &[], b"");
         }
     }
     match fault {
