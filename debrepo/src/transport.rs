@@ -203,10 +203,7 @@ impl Transport {
             return Ok(None);
         };
         let host = url.host_str().unwrap_or("").to_owned();
-        let key = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
-        };
+        let key = host_key(url);
         let mut creds = self.creds.lock().await;
         if let Some(c) = creds.get(&key) {
             return Ok(c.clone());
@@ -307,7 +304,7 @@ impl Transport {
             });
         }
         let cred = self.credential(&parsed).await?;
-        let client = self.client_for(parsed.host_str().unwrap_or(""), &cred)?;
+        let client = self.client_for(&host_key(&parsed), &cred)?;
         let host = self.host_limit(&parsed);
         let _global = self.global.acquire().await.expect("semaphore open");
         let _host = host.acquire().await.expect("semaphore open");
@@ -526,6 +523,16 @@ impl Transport {
             })?;
         }
         Ok(sink.len())
+    }
+}
+
+/// `host` or `host:port` (when the URL names a port): how credentials and
+/// client certificates are looked up.
+fn host_key(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
     }
 }
 

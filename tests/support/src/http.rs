@@ -1,4 +1,5 @@
-//! A small HTTP/1.1 file server on 127.0.0.1 (port 0) for hermetic tests:
+//! A small HTTP/1.1 file server on 127.0.0.1 (port 0) for hermetic tests,
+//! plain or HTTPS (optionally demanding a client certificate):
 //! serves a directory with `Range` support, optional basic or bearer auth,
 //! and faults queued per path (an error status, 429 with `Retry-After`, a
 //! connection dropped mid-body, a stalled body, corrupted bytes). Every
@@ -56,6 +57,7 @@ struct State {
 /// The running server; stops when dropped.
 pub struct Server {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -64,6 +66,18 @@ pub struct Server {
 impl Server {
     /// Serve the files under `root`.
     pub fn serve_dir(root: &Path) -> Server {
+        Self::start(root, None)
+    }
+
+    /// Serve the files under `root` over HTTPS with `pki`'s server
+    /// certificate; with `client_auth`, only clients presenting a
+    /// certificate from the same CA are served.
+    pub fn serve_dir_tls(root: &Path, pki: &crate::tls::Pki, client_auth: bool) -> Server {
+        Self::start(root, Some(Arc::new(pki.server_config(client_auth))))
+    }
+
+    fn start(root: &Path, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
+        let is_tls = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
@@ -77,24 +91,38 @@ impl Server {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let (state, root) = (state.clone(), root.clone());
+                    let (state, root, tls) = (state.clone(), root.clone(), tls.clone());
                     std::thread::spawn(move || {
-                        let _ = handle(conn, &root, &state);
+                        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                        match tls {
+                            None => {
+                                let _ = handle(conn, &root, &state);
+                            }
+                            Some(cfg) => {
+                                let Ok(session) = rustls::ServerConnection::new(cfg) else {
+                                    return;
+                                };
+                                let stream = rustls::StreamOwned::new(session, conn);
+                                let _ = handle(stream, &root, &state);
+                            }
+                        }
                     });
                 }
             })
         };
         Server {
             addr,
+            tls: is_tls,
             state,
             stop,
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` for a TLS server)
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Queue a fault for the next request of `path` (`/dists/x/InRelease`).
@@ -172,9 +200,8 @@ fn basic(login: &str, password: &str) -> String {
     format!("Basic {out}")
 }
 
-fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
+fn handle<S: Read + Write>(stream: S, root: &Path, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -193,7 +220,7 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
         }
     }
     let path = target.split('?').next().unwrap_or("/").to_owned();
-    let mut out = conn;
+    let out = reader.get_mut();
     let (fault, auth, no_range, header) = {
         let mut s = state.lock().unwrap();
         let f = s.faults.get_mut(&path).and_then(VecDeque::pop_front);
@@ -215,7 +242,7 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
         if headers.get("authorization") != Some(&want) {
             log(401);
             return respond(
-                &mut out,
+                out,
                 401,
                 &[("WWW-Authenticate", "Basic realm=\"test\"".into())],
                 b"",
@@ -225,30 +252,30 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
     if let Some((name, value)) = header {
         if headers.get(&name) != Some(&value) {
             log(403);
-            return respond(&mut out, 403, &[], b"");
+            return respond(out, 403, &[], b"");
         }
     }
     match fault {
         Some(Fault::Status(code)) => {
             log(code);
-            return respond(&mut out, code, &[], b"");
+            return respond(out, code, &[], b"");
         }
         Some(Fault::RetryAfter(secs)) => {
             log(429);
-            return respond(&mut out, 429, &[("Retry-After", secs.to_string())], b"");
+            return respond(out, 429, &[("Retry-After", secs.to_string())], b"");
         }
         _ => {}
     }
     if method != "GET" && method != "HEAD" {
         log(405);
-        return respond(&mut out, 405, &[], b"");
+        return respond(out, 405, &[], b"");
     }
     let file = safe_join(root, &path);
     let mut data = match file.and_then(|f| std::fs::read(f).ok()) {
         Some(d) => d,
         None => {
             log(404);
-            return respond(&mut out, 404, &[], b"not found\n");
+            return respond(out, 404, &[], b"not found\n");
         }
     };
     if fault == Some(Fault::Corrupt) && !data.is_empty() {
@@ -288,25 +315,26 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
         return Ok(());
     }
     match fault {
+        // Returning drops the stream, which closes the connection.
         Some(Fault::DropAfter(n)) => {
             out.write_all(&body[..n.min(body.len())])?;
-            out.flush()?;
-            let _ = out.shutdown(std::net::Shutdown::Both);
-            Ok(())
+            out.flush()
         }
         Some(Fault::Stall(n, d)) => {
             out.write_all(&body[..n.min(body.len())])?;
             out.flush()?;
             std::thread::sleep(d);
-            let _ = out.shutdown(std::net::Shutdown::Both);
             Ok(())
         }
-        _ => out.write_all(body),
+        _ => {
+            out.write_all(body)?;
+            out.flush()
+        }
     }
 }
 
-fn respond(
-    out: &mut TcpStream,
+fn respond<W: Write>(
+    out: &mut W,
     status: u16,
     headers: &[(&str, String)],
     body: &[u8],
@@ -321,10 +349,7 @@ fn respond(
     head.push_str("\r\n");
     out.write_all(head.as_bytes())?;
     out.write_all(body)?;
-    let mut sink = [0u8; 1];
-    let _ = out.set_read_timeout(Some(Duration::from_millis(1)));
-    let _ = out.read(&mut sink);
-    Ok(())
+    out.flush()
 }
 
 /// The file under `root` for a request path, refusing `..`.

@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod gpg;
 pub mod http;
+pub mod tls;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
