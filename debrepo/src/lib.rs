@@ -27,6 +27,7 @@ pub mod progress;
 pub mod relation;
 pub mod release;
 pub mod transport;
+pub mod vendor;
 pub mod verify;
 pub mod version;
 

@@ -37,14 +37,45 @@ pub enum Inspect {
         /// The Release or InRelease file.
         path: PathBuf,
     },
+    /// Fetch, verify and parse one suite of an archive (what `update` does
+    /// for each suite), and summarize it.
+    Archive(ArchiveArgs),
     /// Compare two versions like `dpkg --compare-versions A OP B`: exit
     /// status 0 if the relation holds, 1 if not. OP is lt, le, eq, ne, ge,
     /// gt or << <= = >= >>.
     Version { a: String, op: String, b: String },
 }
 
-pub fn run(cmd: Inspect, quiet: bool) -> Result<ExitCode> {
+#[derive(clap::Args)]
+pub struct ArchiveArgs {
+    /// Archive URL (http://, https://, file:// or a path).
+    url: String,
+    /// Suite or codename; a name ending in '/' is a flat repository.
+    suite: String,
+    /// Components (default: main).
+    #[arg(short, long = "component")]
+    components: Vec<String>,
+    /// Architecture (default: this machine's).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Trust this keyring file (.gpg or .asc).
+    #[arg(long, value_name = "KEYRING", conflicts_with = "vendor")]
+    signed_by: Option<PathBuf>,
+    /// Trust a vendor's shipped keyring: debian or ubuntu.
+    #[arg(long)]
+    vendor: Option<String>,
+    /// Do not check signatures (not recommended).
+    #[arg(long, conflicts_with_all = ["signed_by", "vendor", "allow_insecure"])]
+    no_verify: bool,
+    /// Fetch the unsigned Release file (for unsigned archives).
+    #[arg(short = 'K', long, conflicts_with_all = ["signed_by", "vendor"])]
+    allow_insecure: bool,
+}
+
+pub fn run(cmd: Inspect, global: &crate::Global) -> Result<ExitCode> {
+    let quiet = global.quiet;
     match cmd {
+        Inspect::Archive(args) => archive(args, global).map(|()| ExitCode::SUCCESS),
         Inspect::Deb { path, control_only } => deb(path, control_only).map(|()| ExitCode::SUCCESS),
         Inspect::Index { path, packages } => {
             index(path, &packages, quiet).map(|()| ExitCode::SUCCESS)
@@ -205,6 +236,112 @@ fn release(path: PathBuf) -> Result<()> {
         "{} files listed, {trusted} with a SHA-256 or SHA-512 digest",
         r.files.len()
     );
+    Ok(())
+}
+
+fn archive(args: ArchiveArgs, global: &crate::Global) -> Result<()> {
+    use std::sync::Arc;
+
+    use debrepo::archive::{fetch_suite, SuiteRequest, Trust};
+    use debrepo::auth::{Auth, AuthSource, Vault};
+    use debrepo::cache::Cache;
+    use debrepo::transport::{AuthProvider, Transport, TransportOptions};
+    use debrepo::verify::{load_keyring, PgpVerifier};
+
+    let trust = if args.no_verify {
+        Trust::NoVerify
+    } else if args.allow_insecure {
+        Trust::AllowInsecure
+    } else {
+        let keyring = match (&args.signed_by, &args.vendor) {
+            (Some(path), _) => load_keyring(path)?,
+            (None, Some(v)) => v.parse::<debrepo::vendor::Vendor>()?.keyring()?,
+            (None, None) => bail!(
+                "no keyring for {}: pass --signed-by KEYRING or --vendor debian|ubuntu (or --allow-insecure for an unsigned archive)",
+                args.url
+            ),
+        };
+        Trust::Keys(Arc::new(PgpVerifier::new(keyring)))
+    };
+    let arch = match args.arch {
+        Some(a) => a,
+        None => debrepo::arch::host()
+            .context("cannot tell this machine's Debian architecture: pass --arch")?
+            .to_owned(),
+    };
+    let cache = if global.no_cache {
+        None
+    } else {
+        let dir = match &global.cache_dir {
+            Some(d) => d.clone(),
+            None => Cache::default_dir().context(
+                "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache-dir or --no-cache",
+            )?,
+        };
+        Some(Cache::open(dir)?)
+    };
+    let progress = Arc::new(crate::progress::Terminal::new(global.quiet));
+    let mut transport = Transport::new(TransportOptions {
+        downloads: global.downloads.max(1),
+        insecure: global.insecure,
+        ..TransportOptions::default()
+    })?
+    .with_progress(progress);
+    if let Some(source) = &global.auth {
+        transport = transport.with_auth(match source.parse::<AuthSource>()? {
+            AuthSource::File(path) => AuthProvider::Static(Auth::from_file(&path)?),
+            AuthSource::Vault(path) => AuthProvider::Vault(Vault::from_env(&path)?),
+        });
+    }
+    let req = SuiteRequest {
+        url: args.url.clone(),
+        suite: args.suite.clone(),
+        components: if args.components.is_empty() {
+            vec!["main".into()]
+        } else {
+            args.components
+        },
+        arch,
+        snapshot: false,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let suite = runtime.block_on(fetch_suite(&transport, cache.as_ref(), &req, &trust, now))?;
+    let r = &suite.release;
+    println!(
+        "{} {} (Suite {}, Codename {}, Version {})",
+        r.origin.as_deref().unwrap_or("-"),
+        args.suite,
+        r.suite.as_deref().unwrap_or("-"),
+        r.codename.as_deref().unwrap_or("-"),
+        r.version.as_deref().unwrap_or("-")
+    );
+    match &suite.signer {
+        Some(v) => println!("signed by {} (key {})", v.signer, v.signing_key),
+        None => println!("signature not checked"),
+    }
+    for idx in &suite.indices {
+        let n = PackagesParser::from_bytes(&idx.data)?.count();
+        let component = if idx.component.is_empty() {
+            "(flat)"
+        } else {
+            &idx.component
+        };
+        println!(
+            "{component}/{}: {n} packages, {} bytes, {}",
+            idx.arch,
+            idx.data.len(),
+            if idx.from_cache {
+                "from the cache"
+            } else {
+                "downloaded"
+            }
+        );
+    }
     Ok(())
 }
 

@@ -4,27 +4,57 @@
 //! a command fails (the error and its causes are printed), 2 for usage
 //! errors (clap's own exit).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 mod inspect;
+mod progress;
 
 /// Manifest-driven, locked Debian/Ubuntu root tree builder.
 #[derive(Parser)]
 #[command(name = "rdebootstrap", version, about, propagate_version = true)]
 struct Cli {
-    /// Print nothing but errors.
-    #[arg(short, long, global = true)]
-    quiet: bool,
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Options every command understands.
+#[derive(Args, Clone)]
+pub struct Global {
+    /// Print nothing but errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Downloads at once.
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        default_value_t = 20,
+        value_name = "N"
+    )]
+    pub downloads: usize,
+    /// Do not check TLS certificates (not recommended).
+    #[arg(short = 'k', long, global = true)]
+    pub insecure: bool,
+    /// Cache directory (default: $XDG_CACHE_HOME/rdebootstrap or ~/.cache/rdebootstrap).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not use a cache.
+    #[arg(long, global = true, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Credentials: file:PATH, PATH, or vault:MOUNT/PATH.
+    #[arg(short = 'a', long, global = true, value_name = "SOURCE")]
+    pub auth: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Read Debian formats: .deb files, Packages indices, Release files,
-    /// versions.
+    /// Read Debian formats and archives: .deb files, Packages indices,
+    /// Release files, versions, suites.
     #[command(subcommand)]
     Inspect(inspect::Inspect),
 }
@@ -32,7 +62,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect(cmd) => inspect::run(cmd, cli.quiet),
+        Command::Inspect(cmd) => inspect::run(cmd, &cli.global),
     };
     match result {
         Ok(code) => code,

@@ -106,3 +106,71 @@ fn inspect_version_exit_status_is_dpkgs() {
         stderr(&o)
     );
 }
+
+#[test]
+fn inspect_archive_fetches_verifies_and_reports_progress() {
+    use testkit::archive::SuiteBuilder;
+    use testkit::gpg::{self, Gpg};
+    use testkit::http::{Fault, Server};
+    use testkit::{DebBuilder, TempDir};
+    if !gpg::available() {
+        eprintln!("gpg not found: skipping");
+        return;
+    }
+    let dir = TempDir::new("cli-archive");
+    let g = Gpg::new();
+    let key = g.key("CLI Archive", "ed25519", "0", None);
+    SuiteBuilder::new("trixie")
+        .package(DebBuilder::new("hello", "1.0-1", "amd64"))
+        .package(DebBuilder::new("world", "2.0-1", "all"))
+        .write(&dir.path().join("debian"), &g, &key);
+    let keyring = dir.path().join("archive.gpg");
+    std::fs::write(&keyring, g.export(&[&key], false)).unwrap();
+    let server = Server::serve_dir(dir.path());
+    server.fault("/debian/dists/trixie/InRelease", Fault::Status(503));
+    let cache = TempDir::new("cli-cache");
+    let url = format!("{}/debian", server.url());
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "inspect",
+            "archive",
+            &url,
+            "trixie",
+            "--arch",
+            "amd64",
+            "--signed-by",
+            keyring.to_str().unwrap(),
+            "--cache-dir",
+            cache.path().to_str().unwrap(),
+        ];
+        v.extend_from_slice(extra);
+        v.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run_owned = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&refs)
+    };
+    let o = run_owned(args(&[]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("main/amd64: 2 packages"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("downloaded"));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("get {url}/dists/trixie/InRelease")),
+        "{err}"
+    );
+    assert!(err.contains("retry 1 of "), "{err}");
+    // Warm and quiet: from the cache, nothing on stderr.
+    let o = run_owned(args(&["-q"]));
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("from the cache"));
+    assert_eq!(stderr(&o), "");
+    // No keyring: say how to give one.
+    let o = run(&["inspect", "archive", &url, "trixie"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("pass --signed-by KEYRING or --vendor debian|ubuntu"));
+}
