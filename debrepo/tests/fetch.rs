@@ -326,3 +326,70 @@ async fn debs_are_cached_only_when_they_match() {
     assert!(matches!(e, PoolError::Mismatch { .. }));
     assert!(!cache.path(&libc.sha256.unwrap()).exists());
 }
+
+#[tokio::test]
+async fn snapshot_urls_and_expired_release_files() {
+    use debrepo::archive::{snapshot_id, snapshot_url};
+    if !gpg::available() {
+        return;
+    }
+    // A snapshot archive: served under /archive/debian/<id>/, its Release
+    // file long expired, as snapshots' are.
+    let dir = TempDir::new("snapshot");
+    let g = Gpg::new();
+    let key = g.key("Snapshot Archive", "ed25519", "0", None);
+    let id = snapshot_id("20250101T000000Z", 0).unwrap();
+    suite().valid_until("Wed, 08 Jan 2025 00:00:00 UTC").write(
+        &dir.path().join("archive/debian").join(&id),
+        &g,
+        &key,
+    );
+    let server = Server::serve_dir(dir.path());
+    let template = format!("{}/archive/debian/@SNAPSHOTID@/", server.url());
+    let keyring = Keyring::from_bytes(&g.export(&[&key], false), "test keyring").unwrap();
+    let trust = Trust::Keys(Arc::new(PgpVerifier::new(keyring)));
+    let mut req = SuiteRequest {
+        url: snapshot_url(&template, &id).unwrap(),
+        suite: "trixie".into(),
+        components: vec!["main".into()],
+        arch: "amd64".into(),
+        snapshot: true,
+    };
+    let t = Transport::new(TransportOptions::default()).unwrap();
+    let s = fetch_suite(&t, None, &req, &trust, NOW).await.unwrap();
+    assert_eq!(names(&s).len(), 3);
+    assert_eq!(
+        server.hits(&format!("/archive/debian/{id}/dists/trixie/InRelease")),
+        1
+    );
+    // The same archive not marked as a snapshot: Valid-Until applies.
+    req.snapshot = false;
+    let e = fetch_suite(&t, None, &req, &trust, NOW).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("expired on Wed, 08 Jan 2025 00:00:00 UTC"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn refused_connections_are_retried_then_reported() {
+    // Bind and drop a listener: the port is (very likely) closed now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = Transport::new(TransportOptions {
+        retries: 2,
+        backoff: Duration::from_millis(5),
+        ..Default::default()
+    })
+    .unwrap();
+    let url = format!("http://127.0.0.1:{port}/x");
+    let e = t.get(&url).await.unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!("{url}: request failed")),
+        "{e}"
+    );
+}

@@ -219,6 +219,13 @@ fn handle<S: Read + Write>(stream: S, root: &Path, state: &Mutex<State>) -> std:
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
     }
+    // A proxy request names the whole URL: serve its path (and log it).
+    let target = match target.split_once("://") {
+        Some((_, rest)) => rest
+            .find('/')
+            .map_or("/".to_owned(), |i| rest[i..].to_owned()),
+        None => target,
+    };
     let path = target.split('?').next().unwrap_or("/").to_owned();
     let out = reader.get_mut();
     let (fault, auth, no_range, header) = {
