@@ -86,6 +86,8 @@ pub enum FetchError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("{url}: the server sent another part of the file than asked for")]
+    BadRange { url: String },
     #[error("{url}: no data for {secs} s")]
     Stalled { url: String, secs: u64 },
     #[error("{url}: more data than the expected {limit} bytes")]
@@ -112,7 +114,9 @@ impl FetchError {
     /// True for errors worth another attempt.
     fn retryable(&self) -> bool {
         match self {
-            FetchError::Network { .. } | FetchError::Stalled { .. } => true,
+            FetchError::Network { .. }
+            | FetchError::Stalled { .. }
+            | FetchError::BadRange { .. } => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             _ => false,
         }
@@ -374,18 +378,19 @@ impl Transport {
             .await
             .map_err(|e| (net("request failed", e), None))?;
         let status = resp.status().as_u16();
+        let sink_err = |source| {
+            (
+                FetchError::Sink {
+                    url: url.to_owned(),
+                    source,
+                },
+                None,
+            )
+        };
         match status {
             200 => {
                 if have > 0 {
-                    sink.reset().map_err(|source| {
-                        (
-                            FetchError::Sink {
-                                url: url.to_owned(),
-                                source,
-                            },
-                            None,
-                        )
-                    })?;
+                    sink.reset().map_err(sink_err)?;
                 }
             }
             206 if have > 0 => {
@@ -398,22 +403,14 @@ impl Transport {
                     .and_then(|v| v.parse::<u64>().ok())
                     == Some(have);
                 if !resumes_here {
-                    // Not the range we asked for: start over without Range.
-                    sink.reset().map_err(|source| {
-                        (
-                            FetchError::Sink {
-                                url: url.to_owned(),
-                                source,
-                            },
-                            None,
-                        )
-                    })?;
+                    // Not the range asked for: drop what we have; the retry
+                    // asks for the whole file.
+                    sink.reset().map_err(sink_err)?;
                     return Err((
-                        FetchError::Status {
+                        FetchError::BadRange {
                             url: url.to_owned(),
-                            status: 503,
                         },
-                        Some(0),
+                        None,
                     ));
                 }
             }

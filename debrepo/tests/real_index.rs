@@ -193,12 +193,15 @@ fn split_text_verifies_with_gpgv() {
     let sig = dir.path().join("Release.gpg");
     std::fs::write(&data, signed.signed_data()).unwrap();
     std::fs::write(&sig, signed.signature).unwrap();
-    let out = Command::new("gpgv")
-        .args(["--keyring", keyring])
-        .arg(&sig)
-        .arg(&data)
-        .output()
-        .unwrap();
+    let gpgv = || {
+        Command::new("gpgv")
+            .args(["--keyring", keyring])
+            .arg(&sig)
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let out = gpgv();
     assert!(
         out.status.success(),
         "gpgv: {}",
@@ -208,11 +211,5 @@ fn split_text_verifies_with_gpgv() {
     let mut bad = signed.signed_data();
     bad[10] ^= 1;
     std::fs::write(&data, bad).unwrap();
-    let out = Command::new("gpgv")
-        .args(["--keyring", keyring])
-        .arg(&sig)
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    assert!(!gpgv().status.success());
 }

@@ -212,3 +212,21 @@ async fn futures_join(t: &Transport, url: &str, n: usize) -> Vec<Vec<u8>> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_wrong_range_on_resume_restarts_the_download() {
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::DropAfter(100_000));
+    server.fault("/file.bin", Fault::WrongRange);
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    assert!(
+        reqs[1].range.is_some() && reqs[2].range.is_none(),
+        "{reqs:?}"
+    );
+}

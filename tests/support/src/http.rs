@@ -27,6 +27,8 @@ pub enum Fault {
     Stall(usize, Duration),
     /// Serve the file with one byte changed.
     Corrupt,
+    /// Answer a `Range` request with 206 but the whole file from byte 0.
+    WrongRange,
 }
 
 /// Credentials the server demands.
@@ -295,6 +297,11 @@ fn handle<S: Read + Write>(stream: S, root: &Path, state: &Mutex<State>) -> std:
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.split('-').next())
         .and_then(|s| s.parse::<usize>().ok());
+    let start = if fault == Some(Fault::WrongRange) && start.is_some() {
+        Some(0)
+    } else {
+        start
+    };
     let (status, body, extra) = match start {
         Some(s) if s < data.len() => (
             206,
