@@ -1,0 +1,236 @@
+//! Spec inheritance: strictly additive, multi-parent, in declaration order.
+//!
+//! The ancestors of a spec are ordered depth first, parents in the order
+//! `extends` lists them, each ancestor once, the spec itself last: a
+//! topological order with declaration order breaking ties. Packages,
+//! staged artifacts and meta entries accumulate along it; build scripts run
+//! in it; `build-env` is overridden by the spec itself but two ancestors may
+//! not disagree on a key it does not set; the variant may only grow.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Manifest, Spec, Variant};
+
+/// A spec with everything it inherits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedSpec {
+    /// `""` for the unnamed `[spec]`.
+    pub name: String,
+    /// Ancestors in topological order, the spec itself last.
+    pub chain: Vec<String>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub variant: Variant,
+    pub recommends: bool,
+    pub stage: Vec<String>,
+    pub build_env: BTreeMap<String, String>,
+    pub meta: Vec<String>,
+    /// `(spec, script)` in the order they run.
+    pub build_scripts: Vec<(String, String)>,
+}
+
+/// A spec that cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("no spec {} in the manifest (defined: {})", shown(.0), .1.join(", "))]
+    Unknown(String, Vec<String>),
+    #[error(
+        "spec {} extends {}, which is not defined",
+        shown(child),
+        shown(parent)
+    )]
+    UnknownParent { child: String, parent: String },
+    #[error("specs extend each other in a cycle: {}", .0.iter().map(|s| shown(s)).collect::<Vec<_>>().join(" -> "))]
+    Cycle(Vec<String>),
+    #[error("spec {} lists {} twice in 'extends'", shown(spec), shown(parent))]
+    DuplicateParent { spec: String, parent: String },
+    #[error("requested to remove packages from ancestor specs: {}", .0.join(", "))]
+    RemovesFromAncestor(Vec<String>),
+    #[error("spec {} sets variant {} which does not cover variant {} of its ancestor {}", shown(spec), child.name(), parent.name(), shown(ancestor))]
+    ShrinksVariant {
+        spec: String,
+        child: Variant,
+        ancestor: String,
+        parent: Variant,
+    },
+    #[error("ancestors {} and {} of spec {} set {what} '{key}' to different values; set it in {} itself", shown(first), shown(second), shown(spec), shown(spec))]
+    Conflict {
+        spec: String,
+        what: &'static str,
+        key: String,
+        first: String,
+        second: String,
+    },
+}
+
+fn shown(name: &str) -> String {
+    if name.is_empty() {
+        "[spec]".into()
+    } else {
+        format!("'{name}'")
+    }
+}
+
+/// The package name a requirement (`name`, `name:arch (>= 1)`) is about.
+fn package_name(req: &str) -> &str {
+    let end = req
+        .find(|c: char| c.is_whitespace() || c == '(' || c == ':' || c == '[')
+        .unwrap_or(req.len());
+    &req[..end]
+}
+
+fn push_unique(list: &mut Vec<String>, items: &[String]) {
+    for i in items {
+        if !list.contains(i) {
+            list.push(i.clone());
+        }
+    }
+}
+
+impl Manifest {
+    /// Names of all specs (`""` for `[spec]`).
+    pub fn spec_names(&self) -> Vec<String> {
+        self.specs.keys().cloned().collect()
+    }
+
+    /// The spec `name` with everything it inherits.
+    pub fn resolve(&self, name: &str) -> Result<ResolvedSpec, SpecError> {
+        let mut chain = Vec::new();
+        let mut path = Vec::new();
+        self.visit(name, &mut chain, &mut path)?;
+        let specs: Vec<(&String, &Spec)> = chain.iter().map(|n| (n, &self.specs[n])).collect();
+        let (own_name, own) = *specs.last().expect("a spec resolves to itself at least");
+
+        // Packages: a spec may not exclude what an ancestor includes.
+        let mut include = Vec::new();
+        let mut exclude = Vec::new();
+        let ancestors = &specs[..specs.len() - 1];
+        let inherited: BTreeSet<&str> = ancestors
+            .iter()
+            .flat_map(|(_, s)| s.include.iter().map(|r| package_name(r)))
+            .collect();
+        let removed: Vec<String> = own
+            .exclude
+            .iter()
+            .filter(|e| !e.contains('(') && inherited.contains(package_name(e)))
+            .cloned()
+            .collect();
+        if !removed.is_empty() {
+            return Err(SpecError::RemovesFromAncestor(removed));
+        }
+        for (_, s) in &specs {
+            push_unique(&mut include, &s.include);
+            push_unique(&mut exclude, &s.exclude);
+        }
+
+        // Variant: the largest along the chain; a spec that sets one must
+        // cover every ancestor's.
+        let mut variant = Variant::Custom;
+        let mut from = String::new();
+        for (n, s) in &specs {
+            if let Some(v) = s.variant {
+                if !v.covers(variant) {
+                    return Err(SpecError::ShrinksVariant {
+                        spec: (*n).clone(),
+                        child: v,
+                        ancestor: from,
+                        parent: variant,
+                    });
+                }
+                variant = v;
+                from = (*n).clone();
+            }
+        }
+
+        // build-env and meta: the spec's own values win; ancestors must agree.
+        let mut build_env: BTreeMap<String, String> = BTreeMap::new();
+        let mut env_from: BTreeMap<String, String> = BTreeMap::new();
+        for (n, s) in ancestors {
+            for (k, v) in &s.build_env {
+                if own.build_env.contains_key(k) {
+                    continue;
+                }
+                match build_env.get(k) {
+                    Some(old) if old != v => {
+                        return Err(SpecError::Conflict {
+                            spec: own_name.clone(),
+                            what: "build-env",
+                            key: k.clone(),
+                            first: env_from[k].clone(),
+                            second: (*n).clone(),
+                        })
+                    }
+                    _ => {
+                        build_env.insert(k.clone(), v.clone());
+                        env_from.insert(k.clone(), (*n).clone());
+                    }
+                }
+            }
+        }
+        build_env.extend(own.build_env.clone());
+        let mut meta = Vec::new();
+        let mut stage = Vec::new();
+        let mut build_scripts = Vec::new();
+        for (n, s) in &specs {
+            push_unique(&mut meta, &s.meta);
+            push_unique(&mut stage, &s.stage);
+            if let Some(script) = &s.build_script {
+                build_scripts.push(((*n).clone(), script.clone()));
+            }
+        }
+        Ok(ResolvedSpec {
+            name: own_name.clone(),
+            recommends: specs.iter().any(|(_, s)| s.recommends == Some(true)),
+            chain,
+            include,
+            exclude,
+            variant,
+            stage,
+            build_env,
+            meta,
+            build_scripts,
+        })
+    }
+
+    fn visit(
+        &self,
+        name: &str,
+        chain: &mut Vec<String>,
+        path: &mut Vec<String>,
+    ) -> Result<(), SpecError> {
+        if chain.iter().any(|c| c == name) {
+            return Ok(());
+        }
+        if let Some(i) = path.iter().position(|p| p == name) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(name.to_owned());
+            return Err(SpecError::Cycle(cycle));
+        }
+        let spec = self.specs.get(name).ok_or_else(|| match path.last() {
+            Some(child) => SpecError::UnknownParent {
+                child: child.clone(),
+                parent: name.to_owned(),
+            },
+            None => SpecError::Unknown(
+                name.to_owned(),
+                self.specs.keys().map(|k| shown(k)).collect(),
+            ),
+        })?;
+        let mut seen = BTreeSet::new();
+        for p in &spec.extends {
+            if !seen.insert(p) {
+                return Err(SpecError::DuplicateParent {
+                    spec: name.to_owned(),
+                    parent: p.clone(),
+                });
+            }
+        }
+        path.push(name.to_owned());
+        for p in &spec.extends {
+            self.visit(p, chain, path)?;
+        }
+        path.pop();
+        chain.push(name.to_owned());
+        Ok(())
+    }
+}

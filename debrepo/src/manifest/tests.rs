@@ -1,0 +1,262 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Manifest, ManifestError> {
+    Manifest::parse(text, Path::new("dir/Manifest.toml"))
+}
+
+fn err(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+const FULL: &str = r#"
+# A manifest with every table.
+[import]
+path = "../system/Manifest.toml"
+hash = "blake3-abc"
+specs = ["base"]
+
+[[archive]]
+mirror = "debian"
+suites = ["trixie", "trixie-updates"]
+components = ["main"]
+
+[[archive]]
+url = "http://127.0.0.1:8080/debian-security/"
+snapshots = "http://127.0.0.1:8080/snap/@SNAPSHOTID@/"
+suites = ["trixie-security"]
+components = ["main"]
+signed-by = "keys/security.asc"
+priority = 900
+allow-insecure = false
+
+[[archive]]
+url = "file:///srv/flat"
+suites = ["/"]
+
+[[local]]
+path = "target/debian/mytool_0.1.0_amd64.deb"
+hash = "sha256-xyz"
+
+[artifact."motd"]
+type = "text"
+target = "/etc/motd"
+text = "hello\n"
+
+[artifact."tools"]
+type = "tar"
+target = "/opt/tools/"
+path = "tools.tar.zst"
+
+[spec]
+variant = "minbase"
+include = ["ca-certificates"]
+
+[spec.backend]
+extends = "base"
+include = ["openssh-server", "mytool (>= 0.1)"]
+exclude = ["systemd-hwe (= 255.5-1)"]
+stage = ["motd"]
+recommends = true
+build-env = { LANG = "C.UTF-8" }
+build-script = "echo hi"
+meta = ["apt-lists:stage"]
+
+[spec.base]
+include = ["tar"]
+"#;
+
+#[test]
+fn every_table() {
+    let m = parse(FULL).unwrap();
+    assert_eq!(m.archives.len(), 3);
+    let a = &m.archives[0];
+    assert_eq!(
+        (a.mirror.as_deref(), a.url.as_deref(), a.priority),
+        (Some("debian"), None, 500)
+    );
+    assert_eq!(a.suites, ["trixie", "trixie-updates"]);
+    let s = &m.archives[1];
+    assert_eq!(
+        s.signed_by,
+        Some(SignedBy::File("keys/security.asc".into()))
+    );
+    assert_eq!(s.priority, 900);
+    assert_eq!(s.line, 13);
+    assert!(m.archives[2].components.is_empty());
+    assert_eq!(
+        m.locals[0].path,
+        Path::new("target/debian/mytool_0.1.0_amd64.deb")
+    );
+    assert_eq!(m.artifacts["motd"].kind, ArtifactKind::Text);
+    assert_eq!(
+        m.artifacts["tools"].source.as_deref(),
+        Some("tools.tar.zst")
+    );
+    assert!(m.artifacts["tools"].unpack);
+    assert_eq!(m.import.as_ref().unwrap().specs, ["base"]);
+    assert_eq!(m.spec_names(), ["", "backend", "base"]);
+    let b = &m.specs["backend"];
+    assert_eq!(b.extends, ["base"]);
+    assert_eq!(b.build_env["LANG"], "C.UTF-8");
+    assert_eq!(b.recommends, Some(true));
+    assert_eq!(m.specs[""].variant, Some(Variant::Minbase));
+    assert_eq!(m.lock_path("amd64"), Path::new("dir/Manifest.amd64.lock"));
+}
+
+#[test]
+fn the_repositorys_own_manifests_parse() {
+    for name in ["Manifest.toml", "debian-build.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
+        let m = Manifest::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            m.archives
+                .iter()
+                .all(|a| a.url.is_none() && a.mirror.as_deref() == Some("debian")),
+            "{name} must not name a host"
+        );
+        m.resolve("").unwrap();
+    }
+}
+
+#[test]
+fn errors_name_file_line_and_column() {
+    assert_eq!(err("[[archive]]\nurl = \"http://x.invalid/\"\nsuites = [\"a\"]\ncomponents = [\"main\"]\nbogus = 1\n"),
+        "dir/Manifest.toml:5:9: unknown key 'bogus' in [[archive]] (allowed: url, mirror, snapshots, suites, components, signed-by, priority, allow-insecure)");
+    assert_eq!(err("[[archive]]\nsuites = [\"a\"]\n"),
+        "dir/Manifest.toml:1:1: an [[archive]] needs either 'url' or 'mirror' (a vendor name such as \"debian\", resolved at update time), not both");
+    assert_eq!(
+        err("[[archive]]\nurl = \"http://x.invalid/\"\nsuites = [\"a\"]\n"),
+        "dir/Manifest.toml:1:1: an [[archive]] needs 'components' (at least one, e.g. [\"main\"])"
+    );
+    assert!(
+        err("[[archive]]\nurl = \"u\"\nsuites = [\"/\"]\ncomponents = [\"main\"]\n")
+            .contains("a flat repository has no components")
+    );
+    assert!(err("[[archive]]\nurl = \"u\"\nsuites = [\"/\", \"x\"]\n").contains("cannot be mixed"));
+    assert_eq!(err("[[archive]]\nurl = \"u\"\nsuites = [\"a\"]\ncomponents = [\"main\"]\npriority = \"high\"\n"),
+        "dir/Manifest.toml:5:12: 'priority' must be an integer");
+    assert!(err("[[archive]]\nurl = \"u\"\nsnapshots = \"http://s/\"\nsuites = [\"a\"]\ncomponents = [\"m\"]\n").contains("must contain @SNAPSHOTID@"));
+    assert_eq!(err("[spec]\nvariant = \"tiny\"\n"),
+        "dir/Manifest.toml:2:11: unknown variant 'tiny' (use custom, essential, required, minbase, buildd, important or standard)");
+    assert_eq!(
+        err("[spec.a]\ninclude = \"curl\"\n"),
+        "dir/Manifest.toml:2:11: 'include' in [spec.a] must be an array of strings"
+    );
+    assert!(err("[spec]\nincludes = [\"x\"]\n").contains("unknown key 'includes' in [spec]"));
+    assert!(err("[artifact.\"x\"]\ntype = \"file\"\ntarget = \"/x\"\n")
+        .contains("needs 'url' or 'path'"));
+    assert!(err("[artifact.\"x\"]\ntype = \"blob\"\ntarget = \"/x\"\n")
+        .contains("unknown artifact type 'blob'"));
+    assert!(err("[import]\npath = \"a\"\n").contains("needs the 'hash'"));
+    assert!(err(
+        "[import]\nhash = \"h\"\n[import.git]\nremote = \"r\"\nrev = \"abc\"\npath = \"p\"\n"
+    )
+    .contains("40-hex-digit"));
+    assert!(err("[[local]]\nhash = \"x\"\n").contains("needs a 'path'"));
+    assert!(err("[spec\n").starts_with("dir/Manifest.toml:1:"));
+    assert!(err("oops = 1\n").contains("unknown key 'oops' in the manifest"));
+}
+
+#[test]
+fn inheritance_is_additive_in_declaration_order() {
+    let m = parse(
+        r#"
+[spec.a]
+include = ["a1"]
+build-script = "A"
+stage = ["sa"]
+[spec.b]
+extends = "a"
+include = ["b1", "a1"]
+build-script = "B"
+build-env = { K = "1" }
+[spec.c]
+extends = "a"
+include = ["c1"]
+build-script = "C"
+build-env = { K = "1" }
+meta = ["m"]
+[spec.d]
+extends = ["b", "c"]
+include = ["d1"]
+variant = "minbase"
+"#,
+    )
+    .unwrap();
+    let d = m.resolve("d").unwrap();
+    assert_eq!(d.chain, ["a", "b", "c", "d"]);
+    assert_eq!(d.include, ["a1", "b1", "c1", "d1"]);
+    let scripts: Vec<_> = d.build_scripts.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(
+        scripts,
+        ["A", "B", "C"],
+        "each ancestor's script once, bases first"
+    );
+    assert_eq!(
+        d.build_env["K"], "1",
+        "equal values from two ancestors are fine"
+    );
+    assert_eq!(
+        (d.stage.clone(), d.meta.clone(), d.variant),
+        (
+            vec!["sa".to_string()],
+            vec!["m".to_string()],
+            Variant::Minbase
+        )
+    );
+}
+
+#[test]
+fn inheritance_errors() {
+    let e = |text: &str, spec: &str| parse(text).unwrap().resolve(spec).unwrap_err().to_string();
+    assert_eq!(
+        e(
+            "[spec.a]\nextends = \"b\"\n[spec.b]\nextends = \"a\"\n",
+            "a"
+        ),
+        "specs extend each other in a cycle: 'a' -> 'b' -> 'a'"
+    );
+    assert_eq!(
+        e("[spec.a]\nextends = \"zz\"\n", "a"),
+        "spec 'a' extends 'zz', which is not defined"
+    );
+    assert_eq!(
+        e("[spec.a]\n", "nope"),
+        "no spec 'nope' in the manifest (defined: 'a')"
+    );
+    assert_eq!(
+        e("[spec.a]\n[spec.b]\nextends = [\"a\", \"a\"]\n", "b"),
+        "spec 'b' lists 'a' twice in 'extends'"
+    );
+    assert_eq!(
+        e("[spec.base]\ninclude = [\"vim\", \"curl (>= 8)\"]\n[spec.x]\nextends = \"base\"\nexclude = [\"vim\", \"curl\", \"nano\"]\n", "x"),
+        "requested to remove packages from ancestor specs: vim, curl"
+    );
+    assert_eq!(
+        e("[spec.base]\nvariant = \"minbase\"\n[spec.x]\nextends = \"base\"\nvariant = \"essential\"\n", "x"),
+        "spec 'x' sets variant essential which does not cover variant minbase of its ancestor 'base'"
+    );
+    assert_eq!(
+        e("[spec.a]\nbuild-env = { K = \"1\" }\n[spec.b]\nbuild-env = { K = \"2\" }\n[spec.c]\nextends = [\"a\", \"b\"]\n", "c"),
+        "ancestors 'a' and 'b' of spec 'c' set build-env 'K' to different values; set it in 'c' itself"
+    );
+    // ... which the spec itself settles.
+    let m = parse("[spec.a]\nbuild-env = { K = \"1\" }\n[spec.b]\nbuild-env = { K = \"2\" }\n[spec.c]\nextends = [\"a\", \"b\"]\nbuild-env = { K = \"3\" }\n").unwrap();
+    assert_eq!(m.resolve("c").unwrap().build_env["K"], "3");
+    // A versioned exclude only constrains, it does not remove.
+    let m = parse("[spec.base]\ninclude = [\"curl\"]\n[spec.x]\nextends = \"base\"\nexclude = [\"curl (<< 7)\"]\n").unwrap();
+    assert_eq!(m.resolve("x").unwrap().exclude, ["curl (<< 7)"]);
+}
+
+#[test]
+fn variants_only_grow() {
+    use Variant::*;
+    assert!(Minbase.covers(Required) && Minbase.covers(Essential) && Standard.covers(Minbase));
+    assert!(Buildd.covers(Essential) && !Buildd.covers(Required) && !Minbase.covers(Buildd));
+    assert!(!Essential.covers(Minbase) && Custom.covers(Custom) && Essential.covers(Custom));
+    for v in [
+        Custom, Essential, Required, Minbase, Buildd, Important, Standard,
+    ] {
+        assert_eq!(Variant::from_name(v.name()), Some(v));
+    }
+}
