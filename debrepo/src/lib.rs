@@ -27,6 +27,7 @@ pub mod packages;
 pub mod progress;
 pub mod relation;
 pub mod release;
+pub mod solver;
 pub mod transport;
 pub mod vendor;
 pub mod verify;
