@@ -1,0 +1,49 @@
+//! Solving mmdebstrap's minbase request (Essential, Priority: required,
+//! apt) on the real trixie main/amd64 index; the universe is built once.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use debrepo::packages::{parse_all, Priority};
+use debrepo::solver::{solve, Request, Universe};
+
+fn bench(c: &mut Criterion) {
+    let index = testkit::trixie_packages();
+    let text = std::str::from_utf8(&index).unwrap();
+    let pkgs = parse_all(text).unwrap();
+    let mut install: Vec<String> = pkgs
+        .iter()
+        .filter(|p| p.architecture == "amd64" || p.architecture == "all")
+        .filter(|p| p.essential || p.priority == Some(Priority::Required))
+        .map(|p| p.name.to_owned())
+        .collect();
+    install.push("apt".into());
+    install.sort();
+    install.dedup();
+    let request = Request {
+        install,
+        forbid: Vec::new(),
+    };
+    let mut g = c.benchmark_group("solver");
+    g.sample_size(20);
+    // Records are moved into the universe (as `update` does); the clone is
+    // the benchmark's own setup.
+    g.bench_function("universe_trixie_main_amd64", |b| {
+        b.iter_batched(
+            || pkgs.clone(),
+            |records| {
+                let mut u = Universe::new("amd64");
+                u.add(0, 500, records);
+                u.candidates().len()
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    let mut u = Universe::new("amd64");
+    u.add(0, 500, pkgs.iter().cloned());
+    g.bench_function("solve_minbase_trixie", |b| {
+        b.iter(|| solve(black_box(&u), &request).unwrap().len())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
