@@ -22,6 +22,7 @@ pub mod compression;
 pub mod deb;
 pub mod deb822;
 pub mod hash;
+pub mod lock;
 pub mod manifest;
 pub mod packages;
 pub mod progress;

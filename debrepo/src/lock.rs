@@ -1,0 +1,339 @@
+//! `Manifest.<arch>.lock`: what `update` resolved, so that `build` installs
+//! exactly that.
+//!
+//! The format is TOML with a `version`; it is written canonically (archives
+//! in manifest order, specs and packages sorted by name, one package per
+//! line) so the same resolution always gives the same bytes, and
+//! [`Lock::write_if_changed`] leaves the file alone when nothing changed.
+//!
+//! Staleness is semantic: each spec records a hash of what decides its
+//! solution (its resolved requirements and the archives), so editing
+//! comments or whitespace in the manifest does not make the lock stale,
+//! while a change to a spec stales that spec and the specs extending it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::manifest::{Manifest, ResolvedSpec, SignedBy};
+
+/// The lock format this code reads and writes.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// A locked archive (one suite).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedArchive {
+    /// The manifest's `url`, or `mirror:<vendor>` for a vendor mirror.
+    pub source: String,
+    pub suite: String,
+    pub snapshot: Option<String>,
+    /// SHA256 (hex) of the InRelease or Release file that was used.
+    pub release_sha256: String,
+    /// Fingerprint of the key that signed it (none when not verified).
+    pub signer: Option<String>,
+}
+
+/// A locked package.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// Index into [`Lock::archives`].
+    pub archive: usize,
+    /// Pool path relative to the archive root.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A locked spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedSpec {
+    /// `""` for `[spec]`.
+    pub name: String,
+    /// The semantic hash of the spec when it was solved.
+    pub hash: String,
+    pub packages: Vec<LockedPackage>,
+}
+
+/// A lock file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lock {
+    pub arch: String,
+    pub archives: Vec<LockedArchive>,
+    pub specs: Vec<LockedSpec>,
+}
+
+/// A lock that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct LockError {
+    pub path: PathBuf,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The SRI form of a BLAKE3 hash: `blake3-<base64>`.
+pub fn blake3_sri(data: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "blake3-{}",
+        base64::engine::general_purpose::STANDARD.encode(blake3::hash(data).as_bytes())
+    )
+}
+
+/// The semantic hash of a spec: its resolved requirements, variant and
+/// Recommends setting, and every archive declaration (what can change the
+/// solution), in a canonical text form.
+pub fn spec_hash(manifest: &Manifest, spec: &ResolvedSpec) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "variant {}", spec.variant.name());
+    let _ = writeln!(s, "recommends {}", spec.recommends);
+    let mut include = spec.include.clone();
+    include.sort();
+    let mut exclude = spec.exclude.clone();
+    exclude.sort();
+    for i in include {
+        let _ = writeln!(s, "include {i}");
+    }
+    for e in exclude {
+        let _ = writeln!(s, "exclude {e}");
+    }
+    for a in &manifest.archives {
+        let _ = writeln!(
+            s,
+            "archive {:?} {:?} {:?} {:?} {:?} {} {}",
+            a.url, a.mirror, a.snapshots, a.suites, a.components, a.priority, a.allow_insecure
+        );
+        match &a.signed_by {
+            Some(SignedBy::File(p)) => {
+                let _ = writeln!(s, "signed-by file {}", p.display());
+            }
+            Some(SignedBy::Inline(k)) => {
+                let _ = writeln!(s, "signed-by inline {k}");
+            }
+            None => {}
+        }
+    }
+    for l in &manifest.locals {
+        let _ = writeln!(s, "local {} {:?}", l.path.display(), l.hash);
+    }
+    blake3_sri(s.as_bytes())
+}
+
+impl Lock {
+    /// The canonical text of the lock.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# Written by rdebootstrap update; do not edit.\n");
+        let _ = writeln!(out, "version = {FORMAT_VERSION}");
+        let _ = writeln!(out, "arch = {}", quote(&self.arch));
+        for a in &self.archives {
+            out.push_str("\n[[archive]]\n");
+            let _ = writeln!(out, "source = {}", quote(&a.source));
+            let _ = writeln!(out, "suite = {}", quote(&a.suite));
+            if let Some(s) = &a.snapshot {
+                let _ = writeln!(out, "snapshot = {}", quote(s));
+            }
+            let _ = writeln!(out, "release-sha256 = {}", quote(&a.release_sha256));
+            if let Some(s) = &a.signer {
+                let _ = writeln!(out, "signer = {}", quote(s));
+            }
+        }
+        let mut specs: Vec<&LockedSpec> = self.specs.iter().collect();
+        specs.sort_by(|a, b| a.name.cmp(&b.name));
+        for s in specs {
+            out.push_str("\n[[spec]]\n");
+            let _ = writeln!(out, "name = {}", quote(&s.name));
+            let _ = writeln!(out, "hash = {}", quote(&s.hash));
+            let mut pkgs: Vec<&LockedPackage> = s.packages.iter().collect();
+            pkgs.sort();
+            out.push_str("packages = [\n");
+            for p in pkgs {
+                let _ = writeln!(
+                    out,
+                    "  {{ name = {}, version = {}, arch = {}, archive = {}, path = {}, size = {}, sha256 = {} }},",
+                    quote(&p.name),
+                    quote(&p.version),
+                    quote(&p.arch),
+                    p.archive,
+                    quote(&p.path),
+                    p.size,
+                    quote(&p.sha256)
+                );
+            }
+            out.push_str("]\n");
+        }
+        out
+    }
+
+    /// Write the lock to `path` unless the file already holds exactly this
+    /// text; atomically (temporary file, then rename). Returns whether it
+    /// wrote.
+    pub fn write_if_changed(&self, path: &Path) -> Result<bool, LockError> {
+        let text = self.to_text();
+        if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+            return Ok(false);
+        }
+        let fail = |message: &str, e: std::io::Error| LockError {
+            path: path.to_owned(),
+            message: message.to_owned(),
+            source: Some(Box::new(e)),
+        };
+        let tmp = path.with_extension(format!("lock.tmp.{}", std::process::id()));
+        std::fs::write(&tmp, &text).map_err(|e| fail("cannot write the lock", e))?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            fail("cannot move the new lock into place", e)
+        })?;
+        Ok(true)
+    }
+
+    /// Read a lock file.
+    pub fn load(path: &Path) -> Result<Lock, LockError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LockError {
+            path: path.to_owned(),
+            message: "cannot read the lock (run 'rdebootstrap update' to create it)".into(),
+            source: Some(Box::new(e)),
+        })?;
+        Lock::parse(&text, path)
+    }
+
+    /// Parse lock text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Lock, LockError> {
+        let bad = |message: String| LockError {
+            path: path.to_owned(),
+            message,
+            source: None,
+        };
+        let doc = toml_edit::Document::parse(text).map_err(|e| LockError {
+            path: path.to_owned(),
+            message: "not valid TOML".into(),
+            source: Some(Box::new(e)),
+        })?;
+        let root = doc.as_table();
+        let version = root.get("version").and_then(|v| v.as_integer());
+        if version != Some(FORMAT_VERSION) {
+            return Err(bad(format!(
+                "lock format version {} is not the supported {FORMAT_VERSION}; run 'rdebootstrap update'",
+                version.map_or("(none)".to_owned(), |v| v.to_string())
+            )));
+        }
+        let s = |t: &dyn toml_edit::TableLike, k: &str| {
+            t.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+        };
+        let need = |t: &dyn toml_edit::TableLike, k: &str, what: &str| {
+            s(t, k).ok_or_else(|| bad(format!("{what} lacks '{k}'")))
+        };
+        let mut lock = Lock {
+            arch: need(root, "arch", "the lock")?,
+            ..Lock::default()
+        };
+        if let Some(arr) = root.get("archive").and_then(|i| i.as_array_of_tables()) {
+            for t in arr.iter() {
+                lock.archives.push(LockedArchive {
+                    source: need(t, "source", "an [[archive]]")?,
+                    suite: need(t, "suite", "an [[archive]]")?,
+                    snapshot: s(t, "snapshot"),
+                    release_sha256: need(t, "release-sha256", "an [[archive]]")?,
+                    signer: s(t, "signer"),
+                });
+            }
+        }
+        if let Some(arr) = root.get("spec").and_then(|i| i.as_array_of_tables()) {
+            for t in arr.iter() {
+                let name = s(t, "name").ok_or_else(|| bad("a [[spec]] lacks 'name'".into()))?;
+                let mut packages = Vec::new();
+                let list = t
+                    .get("packages")
+                    .and_then(|p| p.as_array())
+                    .ok_or_else(|| bad(format!("spec '{name}' lacks 'packages'")))?;
+                for v in list.iter() {
+                    let p = v.as_inline_table().ok_or_else(|| {
+                        bad(format!("spec '{name}': a package is not an inline table"))
+                    })?;
+                    let what = format!("a package of spec '{name}'");
+                    let int = |k: &str| {
+                        p.get(k)
+                            .and_then(|v| v.as_integer())
+                            .ok_or_else(|| bad(format!("{what} lacks '{k}'")))
+                    };
+                    packages.push(LockedPackage {
+                        name: need(p, "name", &what)?,
+                        version: need(p, "version", &what)?,
+                        arch: need(p, "arch", &what)?,
+                        archive: int("archive")? as usize,
+                        path: need(p, "path", &what)?,
+                        size: int("size")? as u64,
+                        sha256: need(p, "sha256", &what)?,
+                    });
+                }
+                lock.specs.push(LockedSpec {
+                    hash: need(t, "hash", &format!("spec '{name}'"))?,
+                    name,
+                    packages,
+                });
+            }
+        }
+        for sp in &lock.specs {
+            if let Some(p) = sp
+                .packages
+                .iter()
+                .find(|p| p.archive >= lock.archives.len())
+            {
+                return Err(bad(format!(
+                    "package {} of spec '{}' names archive {} which the lock does not have",
+                    p.name, sp.name, p.archive
+                )));
+            }
+        }
+        Ok(lock)
+    }
+
+    /// The locked spec `name`.
+    pub fn spec(&self, name: &str) -> Option<&LockedSpec> {
+        self.specs.iter().find(|s| s.name == name)
+    }
+
+    /// Specs of the manifest whose lock entry is missing or whose hash no
+    /// longer matches (they and their descendants need a new solve).
+    pub fn stale_specs(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Vec<String>, crate::manifest::SpecError> {
+        let mut out = Vec::new();
+        for name in manifest.spec_names() {
+            let resolved = manifest.resolve(&name)?;
+            let fresh = self
+                .spec(&name)
+                .is_some_and(|s| s.hash == spec_hash(manifest, &resolved));
+            if !fresh {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

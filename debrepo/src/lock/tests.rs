@@ -1,0 +1,144 @@
+use super::*;
+
+fn sample() -> Lock {
+    Lock {
+        arch: "amd64".into(),
+        archives: vec![LockedArchive {
+            source: "mirror:debian".into(),
+            suite: "trixie".into(),
+            snapshot: Some("20250101T000000Z".into()),
+            release_sha256: "ab".repeat(32),
+            signer: Some("B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8".into()),
+        }],
+        specs: vec![
+            LockedSpec {
+                name: "web".into(),
+                hash: "blake3-x".into(),
+                packages: vec![],
+            },
+            LockedSpec {
+                name: String::new(),
+                hash: "blake3-y".into(),
+                packages: vec![
+                    LockedPackage {
+                        name: "zlib1g".into(),
+                        version: "1:1.3.dfsg+really1.3.1-1+b1".into(),
+                        arch: "amd64".into(),
+                        archive: 0,
+                        path: "pool/main/z/zlib/zlib1g_1.3.dfsg+really1.3.1-1+b1_amd64.deb".into(),
+                        size: 88000,
+                        sha256: "cd".repeat(32),
+                    },
+                    LockedPackage {
+                        name: "apt".into(),
+                        version: "3.0.3".into(),
+                        arch: "amd64".into(),
+                        archive: 0,
+                        path: "pool/main/a/apt/apt_3.0.3_amd64.deb".into(),
+                        size: 1_500_000,
+                        sha256: "ef".repeat(32),
+                    },
+                ],
+            },
+        ],
+    }
+}
+
+#[test]
+fn canonical_text_round_trips() {
+    let lock = sample();
+    let text = lock.to_text();
+    assert!(text.starts_with(
+        "# Written by rdebootstrap update; do not edit.\nversion = 1\narch = \"amd64\"\n"
+    ));
+    // Specs and packages sorted by name, whatever the input order.
+    assert!(text.find("name = \"\"").unwrap() < text.find("name = \"web\"").unwrap());
+    assert!(text.find("name = \"apt\"").unwrap() < text.find("name = \"zlib1g\"").unwrap());
+    let back = Lock::parse(&text, Path::new("x.lock")).unwrap();
+    assert_eq!(back.to_text(), text);
+    assert_eq!(back.spec("").unwrap().packages.len(), 2);
+    assert_eq!(
+        back.archives[0].snapshot.as_deref(),
+        Some("20250101T000000Z")
+    );
+}
+
+#[test]
+fn written_only_when_changed() {
+    let dir = std::env::temp_dir().join(format!("debrepo-lock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("Manifest.amd64.lock");
+    let lock = sample();
+    assert!(lock.write_if_changed(&path).unwrap());
+    let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(!lock.write_if_changed(&path).unwrap());
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        before
+    );
+    assert_eq!(
+        Lock::load(&path).unwrap(),
+        Lock::parse(&lock.to_text(), &path).unwrap()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_locks_say_what_to_do() {
+    let e = Lock::parse("version = 7\narch = \"amd64\"\n", Path::new("M.amd64.lock")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "M.amd64.lock: lock format version 7 is not the supported 1; run 'rdebootstrap update'"
+    );
+    let e = Lock::load(Path::new("/nonexistent/M.amd64.lock")).unwrap_err();
+    assert!(e
+        .to_string()
+        .contains("run 'rdebootstrap update' to create it"));
+    let text = sample().to_text().replace(
+        "archive = 0, path = \"pool/main/a",
+        "archive = 3, path = \"pool/main/a",
+    );
+    let e = Lock::parse(&text, Path::new("M.lock")).unwrap_err();
+    assert!(e.to_string().contains("names archive 3"), "{e}");
+}
+
+#[test]
+fn staleness_is_semantic() {
+    let text = "[[archive]]\nmirror = \"debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\n\n[spec.base]\ninclude = [\"curl\", \"git\"]\n\n[spec.web]\nextends = \"base\"\ninclude = [\"nginx\"]\n";
+    let m = Manifest::parse(text, Path::new("Manifest.toml")).unwrap();
+    let lock = Lock {
+        arch: "amd64".into(),
+        archives: vec![],
+        specs: m
+            .spec_names()
+            .into_iter()
+            .map(|n| LockedSpec {
+                hash: spec_hash(&m, &m.resolve(&n).unwrap()),
+                name: n,
+                packages: vec![],
+            })
+            .collect(),
+    };
+    assert!(lock.stale_specs(&m).unwrap().is_empty());
+    // Comments, whitespace and order of includes change nothing.
+    let edited = text
+        .replace("[spec.base]\n", "# the base\n[spec.base]   \n")
+        .replace("[\"curl\", \"git\"]", "[ \"git\",\"curl\" ]");
+    let m2 = Manifest::parse(&edited, Path::new("Manifest.toml")).unwrap();
+    assert!(lock.stale_specs(&m2).unwrap().is_empty());
+    // A change to base stales base and web (which extends it), not others.
+    let changed = text.replace("\"git\"]", "\"git\", \"vim\"]").replace(
+        "[spec.web]",
+        "[spec.other]\ninclude = [\"x\"]\n\n[spec.web]",
+    );
+    let m3 = Manifest::parse(&changed, Path::new("Manifest.toml")).unwrap();
+    assert_eq!(lock.stale_specs(&m3).unwrap(), ["base", "other", "web"]);
+    // Changing an archive stales every spec.
+    let m4 = Manifest::parse(
+        &text.replace("[\"main\"]", "[\"main\", \"contrib\"]"),
+        Path::new("Manifest.toml"),
+    )
+    .unwrap();
+    assert_eq!(lock.stale_specs(&m4).unwrap(), ["base", "web"]);
+}
