@@ -161,6 +161,53 @@ pub fn mirror_for<'a>(sources: &'a [AptSource], suites: &[&str]) -> Option<&'a s
         .find_map(|s| s.uris.first().map(String::as_str))
 }
 
+/// Release names of each vendor, to recognise its mirrors in APT sources
+/// (a mirror serves all releases, so the host's release need not match).
+const VENDOR_SUITES: &[(&str, &[&str])] = &[
+    (
+        "debian",
+        &[
+            "buster",
+            "bullseye",
+            "bookworm",
+            "trixie",
+            "forky",
+            "duke",
+            "sid",
+            "oldoldstable",
+            "oldstable",
+            "stable",
+            "testing",
+            "unstable",
+            "experimental",
+        ],
+    ),
+    (
+        "ubuntu",
+        &[
+            "bionic", "focal", "jammy", "lunar", "mantic", "noble", "oracular", "plucky",
+            "questing", "resolute", "devel",
+        ],
+    ),
+];
+
+/// The mirror URI of `vendor` (`debian`, `ubuntu`) among the host's
+/// sources: the first enabled `deb` entry, not a security archive, whose
+/// suites are that vendor's releases (with or without `-updates` etc.).
+pub fn vendor_mirror<'a>(sources: &'a [AptSource], vendor: &str) -> Option<&'a str> {
+    let names = VENDOR_SUITES.iter().find(|(v, _)| *v == vendor)?.1;
+    sources
+        .iter()
+        .filter(|s| s.enabled && s.types.iter().any(|t| t == "deb"))
+        .filter(|s| !s.uris.iter().any(|u| u.contains("security")))
+        .filter(|s| {
+            s.suites.iter().any(|x| {
+                names.contains(&x.split('-').next().unwrap_or(x)) && !x.ends_with("-security")
+            })
+        })
+        .find_map(|s| s.uris.first().map(String::as_str))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +231,12 @@ mod tests {
         );
         assert_eq!(mirror_for(&s, &["bookworm-security"]), None);
         assert_eq!(mirror_for(&s, &["jammy"]), None);
+        assert_eq!(
+            vendor_mirror(&s, "debian"),
+            Some("http://mirror.invalid/debian")
+        );
+        assert_eq!(vendor_mirror(&s, "ubuntu"), None);
+        assert_eq!(vendor_mirror(&s, "devuan"), None);
     }
 
     #[test]

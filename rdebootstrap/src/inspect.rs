@@ -55,9 +55,6 @@ pub struct ArchiveArgs {
     /// Components (default: main).
     #[arg(short, long = "component")]
     components: Vec<String>,
-    /// Architecture (default: this machine's).
-    #[arg(long)]
-    arch: Option<String>,
     /// Trust this keyring file (.gpg or .asc).
     #[arg(long, value_name = "KEYRING", conflicts_with = "vendor")]
     signed_by: Option<PathBuf>,
@@ -263,12 +260,7 @@ fn archive(args: ArchiveArgs, global: &crate::Global) -> Result<()> {
         };
         Trust::Keys(Arc::new(PgpVerifier::new(keyring)))
     };
-    let arch = match args.arch {
-        Some(a) => a,
-        None => debrepo::arch::host()
-            .context("cannot tell this machine's Debian architecture: pass --arch")?
-            .to_owned(),
-    };
+    let arch = crate::lockcmd::arch(global)?;
     let cache = if global.no_cache {
         None
     } else {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod inspect;
+mod lockcmd;
 mod progress;
 
 /// Manifest-driven, locked Debian/Ubuntu root tree builder.
@@ -46,9 +47,22 @@ pub struct Global {
     /// Do not use a cache.
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     pub no_cache: bool,
-    /// Credentials: file:PATH, PATH, or vault:MOUNT/PATH.
+    /// Credentials: file:PATH, PATH, or vault:MOUNT/PATH (default: auth.toml
+    /// next to the manifest, if present).
     #[arg(short = 'a', long, global = true, value_name = "SOURCE")]
     pub auth: Option<String>,
+    /// The manifest.
+    #[arg(
+        short = 'm',
+        long,
+        global = true,
+        default_value = "Manifest.toml",
+        value_name = "PATH"
+    )]
+    pub manifest: PathBuf,
+    /// Target architecture (default: this machine's).
+    #[arg(long, global = true)]
+    pub arch: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -57,12 +71,19 @@ enum Command {
     /// Release files, versions, suites.
     #[command(subcommand)]
     Inspect(inspect::Inspect),
+    /// Fetch and verify the archives, solve every spec, write the lock
+    /// (Manifest.<arch>.lock; left untouched when nothing changed).
+    Update(lockcmd::UpdateArgs),
+    /// Print a spec's locked packages: NAME VERSION ARCH, sorted by name.
+    List(lockcmd::ListArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(cmd) => inspect::run(cmd, &cli.global),
+        Command::Update(args) => lockcmd::update(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::List(args) => lockcmd::list(args, &cli.global).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

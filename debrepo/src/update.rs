@@ -1,0 +1,304 @@
+//! `update`: from a manifest to a lock.
+//!
+//! 1. Each `[[archive]]` gets its URL (its `url`, or the mirror the caller
+//!    found for its vendor; through the snapshot template when a snapshot
+//!    is asked for) and its trust (`signed-by`, else the vendor's shipped
+//!    keyring, else an error saying how to add one).
+//! 2. Every suite is fetched and verified ([`crate::archive::fetch_suite`]).
+//! 3. All indices form one universe; archive priorities order candidates.
+//! 4. Each spec is solved: its variant's packages (taken, as mmdebstrap
+//!    does, from the native architecture of the primary suite: the first
+//!    suite of the first archive), plus its includes, minus its excludes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::archive::{
+    fetch_suite, snapshot_id, snapshot_url, FetchedSuite, SuiteRequest, Trust, UpdateError,
+};
+use crate::cache::Cache;
+use crate::lock::{spec_hash, Lock, LockedArchive, LockedPackage, LockedSpec};
+use crate::manifest::{Manifest, SignedBy, SpecError, Variant};
+use crate::packages::{BinaryPackage, PackagesParser, Priority};
+use crate::solver::{solve, Request, SolveError, Universe};
+use crate::transport::Transport;
+use crate::vendor::Vendor;
+use crate::verify::{load_keyring, Keyring, PgpVerifier, VerifyError};
+
+/// Settings of an update.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateOptions {
+    /// Native architecture.
+    pub arch: String,
+    /// Mirror URLs for vendor names used with `mirror = "..."`.
+    pub mirrors: HashMap<String, String>,
+    /// A snapshot id (`YYYYMMDDTHHMMSSZ` or `today`) for archives with a
+    /// `snapshots` template.
+    pub snapshot: Option<String>,
+    /// Skip signature checks (`--no-verify`).
+    pub no_verify: bool,
+    /// Unix seconds, for Valid-Until and `today`.
+    pub now: i64,
+}
+
+/// An update failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{manifest}, archive at line {line}: no mirror for vendor '{vendor}': pass --mirror {vendor}=URL, set RDEBOOTSTRAP_MIRROR_{}, or configure it in the host's APT sources", vendor.to_uppercase())]
+    NoMirror {
+        manifest: String,
+        line: usize,
+        vendor: String,
+    },
+    #[error("{manifest}, archive at line {line}: no key to verify {url}: add signed-by = \"KEYRING\" (or an armored key), or use mirror = \"debian\"|\"ubuntu\" for a vendor's shipped keyring")]
+    NoKeys {
+        manifest: String,
+        line: usize,
+        url: String,
+    },
+    #[error("{manifest}, archive at line {line}: keyring")]
+    Keyring {
+        manifest: String,
+        line: usize,
+        #[source]
+        source: VerifyError,
+    },
+    #[error("{manifest}, archive at line {line}: snapshot")]
+    Snapshot {
+        manifest: String,
+        line: usize,
+        #[source]
+        source: crate::archive::SnapshotError,
+    },
+    #[error(transparent)]
+    Fetch(#[from] UpdateError),
+    #[error("{url}: invalid Packages index")]
+    Index {
+        url: String,
+        #[source]
+        source: crate::packages::PackagesError,
+    },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("spec {spec}")]
+    Solve {
+        spec: String,
+        #[source]
+        source: SolveError,
+    },
+}
+
+fn spec_label(name: &str) -> String {
+    if name.is_empty() {
+        "[spec]".into()
+    } else {
+        format!("'{name}'")
+    }
+}
+
+/// Fetch every archive of `manifest` and solve every spec into a lock.
+pub async fn update(
+    manifest: &Manifest,
+    transport: &Transport,
+    cache: Option<&Cache>,
+    opts: &UpdateOptions,
+) -> Result<Lock, Error> {
+    let mname = manifest.path.display().to_string();
+    let snapshot = match &opts.snapshot {
+        Some(id) => Some(snapshot_id(id, opts.now).map_err(|source| Error::Snapshot {
+            manifest: mname.clone(),
+            line: 0,
+            source,
+        })?),
+        None => None,
+    };
+    // (decl index, suite, fetched)
+    let mut fetched: Vec<(usize, String, FetchedSuite, Option<String>)> = Vec::new();
+    for (di, decl) in manifest.archives.iter().enumerate() {
+        let base = match (&decl.url, &decl.mirror) {
+            (Some(u), _) => u.clone(),
+            (None, Some(v)) => opts
+                .mirrors
+                .get(v)
+                .cloned()
+                .ok_or_else(|| Error::NoMirror {
+                    manifest: mname.clone(),
+                    line: decl.line,
+                    vendor: v.clone(),
+                })?,
+            (None, None) => unreachable!("the manifest parser requires url or mirror"),
+        };
+        let (url, snap) = match (&snapshot, &decl.snapshots) {
+            (Some(id), Some(t)) => (
+                snapshot_url(t, id).map_err(|source| Error::Snapshot {
+                    manifest: mname.clone(),
+                    line: decl.line,
+                    source,
+                })?,
+                Some(id.clone()),
+            ),
+            _ => (base, None),
+        };
+        let trust = if opts.no_verify {
+            Trust::NoVerify
+        } else if decl.allow_insecure {
+            Trust::AllowInsecure
+        } else {
+            let kerr = |source| Error::Keyring {
+                manifest: mname.clone(),
+                line: decl.line,
+                source,
+            };
+            let keyring: Keyring = match (&decl.signed_by, &decl.mirror) {
+                (Some(SignedBy::File(p)), _) => {
+                    load_keyring(&manifest.dir().join(p)).map_err(kerr)?
+                }
+                (Some(SignedBy::Inline(k)), _) => {
+                    Keyring::from_bytes(k.as_bytes(), &format!("the key in {mname}"))
+                        .map_err(kerr)?
+                }
+                (None, Some(v)) => match v.parse::<Vendor>() {
+                    Ok(vendor) => vendor.keyring().map_err(kerr)?,
+                    Err(_) => {
+                        return Err(Error::NoKeys {
+                            manifest: mname.clone(),
+                            line: decl.line,
+                            url: url.clone(),
+                        })
+                    }
+                },
+                (None, None) => {
+                    return Err(Error::NoKeys {
+                        manifest: mname.clone(),
+                        line: decl.line,
+                        url: url.clone(),
+                    })
+                }
+            };
+            Trust::Keys(Arc::new(PgpVerifier::new(keyring)))
+        };
+        let components = if decl.components.is_empty() {
+            vec!["main".to_owned()]
+        } else {
+            decl.components.clone()
+        };
+        for suite in &decl.suites {
+            let req = SuiteRequest {
+                url: url.clone(),
+                suite: suite.clone(),
+                components: components.clone(),
+                arch: opts.arch.clone(),
+                snapshot: snap.is_some(),
+            };
+            let s = fetch_suite(transport, cache, &req, &trust, opts.now).await?;
+            fetched.push((di, suite.clone(), s, snap.clone()));
+        }
+    }
+
+    // One universe over every index; archive index = locked archive index.
+    let mut universe = Universe::new(&opts.arch);
+    let mut primary: Vec<BinaryPackage<'_>> = Vec::new();
+    for (ai, (di, _, s, _)) in fetched.iter().enumerate() {
+        for idx in &s.indices {
+            let url = s.location.url(&format!("{} Packages", idx.component));
+            let pkgs: Vec<BinaryPackage<'_>> = PackagesParser::from_bytes(&idx.data)
+                .and_then(|p| p.collect())
+                .map_err(|source| Error::Index { url, source })?;
+            if ai == 0 {
+                primary.extend(pkgs.iter().cloned());
+            }
+            universe.add(ai, manifest.archives[*di].priority, pkgs);
+        }
+    }
+
+    let mut lock = Lock {
+        arch: opts.arch.clone(),
+        archives: fetched
+            .iter()
+            .map(|(di, suite, s, snap)| LockedArchive {
+                source: match (&manifest.archives[*di].url, &manifest.archives[*di].mirror) {
+                    (Some(u), _) => u.clone(),
+                    (_, Some(m)) => format!("mirror:{m}"),
+                    _ => String::new(),
+                },
+                suite: suite.clone(),
+                snapshot: snap.clone(),
+                release_sha256: s.release_sha256.to_string(),
+                signer: s.signer.as_ref().map(|v| v.signer.clone()),
+            })
+            .collect(),
+        specs: Vec::new(),
+    };
+    for name in manifest.spec_names() {
+        let resolved = manifest.resolve(&name)?;
+        let mut install = variant_packages(&primary, &opts.arch, resolved.variant);
+        install.extend(resolved.include.iter().cloned());
+        let request = Request {
+            install,
+            forbid: resolved.exclude.clone(),
+        };
+        let chosen = solve(&universe, &request).map_err(|source| Error::Solve {
+            spec: spec_label(&name),
+            source,
+        })?;
+        let packages = chosen
+            .iter()
+            .map(|c| LockedPackage {
+                name: c.package.name.to_owned(),
+                version: c.package.version.to_string(),
+                arch: c.package.architecture.to_owned(),
+                archive: c.archive,
+                path: c.package.filename.unwrap_or_default().to_owned(),
+                size: c.package.size.unwrap_or(0),
+                sha256: c.package.sha256.map(|h| h.to_string()).unwrap_or_default(),
+            })
+            .collect();
+        lock.specs.push(LockedSpec {
+            hash: spec_hash(manifest, &resolved),
+            name,
+            packages,
+        });
+    }
+    Ok(lock)
+}
+
+/// The packages a variant brings in, from the primary suite's index
+/// (native architecture and `all`), as mmdebstrap selects them.
+pub fn variant_packages(
+    primary: &[BinaryPackage<'_>],
+    arch: &str,
+    variant: Variant,
+) -> Vec<String> {
+    let native =
+        |p: &&BinaryPackage<'_>| p.architecture == arch || p.architecture == crate::arch::ALL;
+    let prio =
+        |p: &BinaryPackage<'_>, set: &[Priority<'_>]| p.priority.is_some_and(|x| set.contains(&x));
+    let mut out: Vec<String> = primary
+        .iter()
+        .filter(native)
+        .filter(|p| match variant {
+            Variant::Custom => false,
+            Variant::Essential | Variant::Buildd => p.essential,
+            Variant::Required | Variant::Minbase => p.essential || prio(p, &[Priority::Required]),
+            Variant::Important => {
+                p.essential || prio(p, &[Priority::Required, Priority::Important])
+            }
+            Variant::Standard => {
+                p.essential
+                    || prio(
+                        p,
+                        &[Priority::Required, Priority::Important, Priority::Standard],
+                    )
+            }
+        })
+        .map(|p| p.name.to_owned())
+        .collect();
+    match variant {
+        Variant::Minbase => out.push("apt".into()),
+        Variant::Buildd => out.extend(["apt".to_owned(), "build-essential".to_owned()]),
+        _ => {}
+    }
+    out.sort();
+    out.dedup();
+    out
+}

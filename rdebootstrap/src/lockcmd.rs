@@ -1,0 +1,199 @@
+//! `update` and `list`: from the manifest to the lock, and back out of it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use debrepo::cache::Cache;
+use debrepo::lock::Lock;
+use debrepo::manifest::Manifest;
+use debrepo::transport::{AuthProvider, Transport, TransportOptions};
+
+use crate::Global;
+
+#[derive(clap::Args)]
+pub struct UpdateArgs {
+    /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL
+    /// (default: RDEBOOTSTRAP_MIRROR_<VENDOR>, else the host's APT sources).
+    #[arg(long = "mirror", value_name = "VENDOR=URL")]
+    mirrors: Vec<String>,
+    /// Fetch through the archives' snapshot templates: YYYYMMDDTHHMMSSZ or today.
+    #[arg(long)]
+    snapshot: Option<String>,
+    /// Do not check signatures (not recommended).
+    #[arg(long)]
+    no_verify: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// The spec (default: the unnamed `[spec]`).
+    #[arg(short, long, default_value = "")]
+    spec: String,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn arch(global: &Global) -> Result<String> {
+    match &global.arch {
+        Some(a) => Ok(a.clone()),
+        None => Ok(debrepo::arch::host()
+            .context("cannot tell this machine's Debian architecture: pass --arch")?
+            .to_owned()),
+    }
+}
+
+fn load_manifest(path: &Path) -> Result<Manifest> {
+    Ok(Manifest::load(path)?)
+}
+
+fn mirrors(manifest: &Manifest, given: &[String]) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for g in given {
+        let Some((v, u)) = g.split_once('=') else {
+            bail!("--mirror {g}: expected VENDOR=URL, e.g. debian=http://127.0.0.1:8080/debian");
+        };
+        out.insert(v.to_owned(), u.to_owned());
+    }
+    let host = debrepo::aptsources::read_host(Path::new("/etc/apt")).unwrap_or_default();
+    for a in &manifest.archives {
+        let Some(v) = &a.mirror else { continue };
+        if out.contains_key(v) {
+            continue;
+        }
+        if let Ok(u) = std::env::var(format!("RDEBOOTSTRAP_MIRROR_{}", v.to_uppercase())) {
+            out.insert(v.clone(), u);
+        } else if let Some(u) = debrepo::aptsources::vendor_mirror(&host, v) {
+            out.insert(v.clone(), u.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
+    let manifest = load_manifest(&global.manifest)?;
+    let arch = arch(global)?;
+    let cache = if global.no_cache {
+        None
+    } else {
+        let dir = match &global.cache_dir {
+            Some(d) => d.clone(),
+            None => Cache::default_dir().context(
+                "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache-dir or --no-cache",
+            )?,
+        };
+        Some(Cache::open(dir)?)
+    };
+    let progress = Arc::new(crate::progress::Terminal::new(global.quiet));
+    let mut transport = Transport::new(TransportOptions {
+        downloads: global.downloads.max(1),
+        insecure: global.insecure,
+        ..TransportOptions::default()
+    })?
+    .with_progress(progress);
+    let auth_file = manifest.dir().join("auth.toml");
+    match &global.auth {
+        Some(source) => {
+            transport = transport.with_auth(match source.parse::<debrepo::auth::AuthSource>()? {
+                debrepo::auth::AuthSource::File(p) => {
+                    AuthProvider::Static(debrepo::auth::Auth::from_file(&p)?)
+                }
+                debrepo::auth::AuthSource::Vault(p) => {
+                    AuthProvider::Vault(debrepo::auth::Vault::from_env(&p)?)
+                }
+            })
+        }
+        None if auth_file.exists() => {
+            transport = transport.with_auth(AuthProvider::Static(debrepo::auth::Auth::from_file(
+                &auth_file,
+            )?))
+        }
+        None => {}
+    }
+    let opts = debrepo::update::UpdateOptions {
+        arch: arch.clone(),
+        mirrors: mirrors(&manifest, &args.mirrors)?,
+        snapshot: args.snapshot,
+        no_verify: args.no_verify,
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let lock = runtime.block_on(debrepo::update::update(
+        &manifest,
+        &transport,
+        cache.as_ref(),
+        &opts,
+    ))?;
+    let path = manifest.lock_path(&arch);
+    let wrote = lock.write_if_changed(&path)?;
+    if !global.quiet {
+        let total: usize = lock.specs.iter().map(|s| s.packages.len()).sum();
+        eprintln!(
+            "{} {} ({} specs, {total} packages)",
+            if wrote { "wrote" } else { "unchanged:" },
+            path.display(),
+            lock.specs.len()
+        );
+    }
+    Ok(())
+}
+
+fn fresh_lock(global: &Global) -> Result<(Manifest, Lock, PathBuf)> {
+    let manifest = load_manifest(&global.manifest)?;
+    let path = manifest.lock_path(&arch(global)?);
+    let lock = Lock::load(&path)?;
+    let stale = lock.stale_specs(&manifest)?;
+    if !stale.is_empty() {
+        let names: Vec<String> = stale
+            .iter()
+            .map(|s| {
+                if s.is_empty() {
+                    "[spec]".to_owned()
+                } else {
+                    s.clone()
+                }
+            })
+            .collect();
+        bail!(
+            "{} is out of date for {} (the manifest changed): run 'rdebootstrap update'",
+            path.display(),
+            names.join(", ")
+        );
+    }
+    Ok((manifest, lock, path))
+}
+
+pub fn list(args: ListArgs, global: &Global) -> Result<()> {
+    let (_, lock, path) = fresh_lock(global)?;
+    let spec = lock.spec(&args.spec).with_context(|| {
+        format!(
+            "{} has no spec {}",
+            path.display(),
+            if args.spec.is_empty() {
+                "[spec]".into()
+            } else {
+                format!("'{}'", args.spec)
+            }
+        )
+    })?;
+    let mut pkgs: Vec<_> = spec.packages.iter().collect();
+    pkgs.sort();
+    if args.json {
+        let items: Vec<serde_json::Value> = pkgs
+            .iter()
+            .map(|p| serde_json::json!({"name": p.name, "version": p.version, "arch": p.arch}))
+            .collect();
+        println!("{}", serde_json::Value::Array(items));
+    } else {
+        for p in pkgs {
+            println!("{} {} {}", p.name, p.version, p.arch);
+        }
+    }
+    Ok(())
+}

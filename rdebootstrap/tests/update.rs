@@ -1,0 +1,162 @@
+//! `update` and `list` on a signed test archive served on loopback.
+
+use std::process::{Command, Output};
+
+use testkit::archive::SuiteBuilder;
+use testkit::gpg::{self, Gpg};
+use testkit::http::Server;
+use testkit::{DebBuilder, TempDir};
+
+fn run(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn update_writes_a_lock_that_list_reads_and_staleness_is_semantic() {
+    if !gpg::available() {
+        eprintln!("gpg not found: skipping");
+        return;
+    }
+    let site = TempDir::new("update-site");
+    let g = Gpg::new();
+    let key = g.key("Update Archive", "ed25519", "0", None);
+    SuiteBuilder::new("trixie")
+        .package(
+            DebBuilder::new("base-files", "13", "amd64")
+                .field("Essential", "yes")
+                .field("Priority", "required"),
+        )
+        .package(
+            DebBuilder::new("apt", "3.0", "amd64")
+                .field("Priority", "required")
+                .field("Depends", "libapt (>= 3)"),
+        )
+        .package(DebBuilder::new("libapt", "3.0", "amd64"))
+        .package(DebBuilder::new("curl", "8.1", "amd64").field("Depends", "libcurl4 | libcurl3"))
+        .package(DebBuilder::new("libcurl3", "7.0", "amd64"))
+        .package(DebBuilder::new("libcurl4", "8.1", "amd64"))
+        .package(DebBuilder::new("vim", "9.1", "amd64"))
+        .write(&site.path().join("debian"), &g, &key);
+    let server = Server::serve_dir(site.path());
+
+    let work = TempDir::new("update-work");
+    std::fs::write(work.path().join("archive.gpg"), g.export(&[&key], false)).unwrap();
+    let manifest = format!(
+        "[[archive]]\nurl = \"{}/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec]\nvariant = \"minbase\"\ninclude = [\"curl\"]\n",
+        server.url()
+    );
+    std::fs::write(work.path().join("Manifest.toml"), &manifest).unwrap();
+    let cache = work.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let o = run(
+        work.path(),
+        &["update", "--arch", "amd64", "--cache-dir", cache],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("wrote Manifest.amd64.lock (1 specs, 5 packages)"),
+        "{}",
+        text(&o.stderr)
+    );
+    let lock = std::fs::read_to_string(work.path().join("Manifest.amd64.lock")).unwrap();
+    assert!(lock.contains("signer = \""), "{lock}");
+
+    let o = run(work.path(), &["list", "--arch", "amd64"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        "apt 3.0 amd64\nbase-files 13 amd64\ncurl 8.1 amd64\nlibapt 3.0 amd64\nlibcurl4 8.1 amd64\n"
+    );
+    let o = run(work.path(), &["list", "--arch", "amd64", "--json"]);
+    assert!(
+        text(&o.stdout).starts_with("[{\"arch\":\"amd64\",\"name\":\"apt\""),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // Unchanged: the lock is not rewritten.
+    let before = std::fs::metadata(work.path().join("Manifest.amd64.lock"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let o = run(
+        work.path(),
+        &["update", "--arch", "amd64", "--cache-dir", cache],
+    );
+    assert!(
+        text(&o.stderr).contains("unchanged: Manifest.amd64.lock"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(work.path().join("Manifest.amd64.lock"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        before
+    );
+
+    // A comment does not stale the lock; a new requirement does.
+    std::fs::write(
+        work.path().join("Manifest.toml"),
+        format!("# my tree\n{manifest}"),
+    )
+    .unwrap();
+    assert!(run(work.path(), &["list", "--arch", "amd64"])
+        .status
+        .success());
+    std::fs::write(
+        work.path().join("Manifest.toml"),
+        manifest.replace("[\"curl\"]", "[\"curl\", \"vim\"]"),
+    )
+    .unwrap();
+    let o = run(work.path(), &["list", "--arch", "amd64"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains(
+            "is out of date for [spec] (the manifest changed): run 'rdebootstrap update'"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // A requirement nothing satisfies: the spec and the package are named.
+    std::fs::write(
+        work.path().join("Manifest.toml"),
+        manifest.replace("[\"curl\"]", "[\"nonexistent\"]"),
+    )
+    .unwrap();
+    let o = run(
+        work.path(),
+        &["update", "--arch", "amd64", "--cache-dir", cache],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("error: spec [spec]") && err.contains("nonexistent"),
+        "{err}"
+    );
+    // No keyring and no vendor: say how to add one.
+    std::fs::write(
+        work.path().join("Manifest.toml"),
+        manifest.replace("signed-by = \"archive.gpg\"\n", ""),
+    )
+    .unwrap();
+    let o = run(
+        work.path(),
+        &["update", "--arch", "amd64", "--cache-dir", cache],
+    );
+    assert!(
+        text(&o.stderr).contains("no key to verify"),
+        "{}",
+        text(&o.stderr)
+    );
+}
