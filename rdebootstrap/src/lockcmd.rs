@@ -15,7 +15,7 @@ use crate::Global;
 #[derive(clap::Args)]
 pub struct UpdateArgs {
     /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL
-    /// (default: RDEBOOTSTRAP_MIRROR_<VENDOR>, else the host's APT sources).
+    /// (default: `RDEBOOTSTRAP_MIRROR_<VENDOR>`, else the host's APT sources).
     #[arg(long = "mirror", value_name = "VENDOR=URL")]
     mirrors: Vec<String>,
     /// Fetch through the archives' snapshot templates: YYYYMMDDTHHMMSSZ or today.
