@@ -72,7 +72,7 @@ enum Command {
     #[command(subcommand)]
     Inspect(inspect::Inspect),
     /// Fetch and verify the archives, solve every spec, write the lock
-    /// (Manifest.<arch>.lock; left untouched when nothing changed).
+    /// (`Manifest.<arch>.lock`; left untouched when nothing changed).
     Update(lockcmd::UpdateArgs),
     /// Print a spec's locked packages: NAME VERSION ARCH, sorted by name.
     List(lockcmd::ListArgs),
