@@ -194,17 +194,23 @@ const VENDOR_SUITES: &[(&str, &[&str])] = &[
 /// The mirror URI of `vendor` (`debian`, `ubuntu`) among the host's
 /// sources: the first enabled `deb` entry, not a security archive, whose
 /// suites are that vendor's releases (with or without `-updates` etc.).
+///
+/// `VENDOR-security` (`debian-security`) finds the vendor's security
+/// archive instead: an entry serving its `-security` suites.
 pub fn vendor_mirror<'a>(sources: &'a [AptSource], vendor: &str) -> Option<&'a str> {
-    let names = VENDOR_SUITES.iter().find(|(v, _)| *v == vendor)?.1;
+    let (base, security) = match vendor.strip_suffix("-security") {
+        Some(b) => (b, true),
+        None => (vendor, false),
+    };
+    let names = VENDOR_SUITES.iter().find(|(v, _)| *v == base)?.1;
+    let serves = |x: &String| {
+        names.contains(&x.split('-').next().unwrap_or(x)) && x.ends_with("-security") == security
+    };
     sources
         .iter()
         .filter(|s| s.enabled && s.types.iter().any(|t| t == "deb"))
-        .filter(|s| !s.uris.iter().any(|u| u.contains("security")))
-        .filter(|s| {
-            s.suites.iter().any(|x| {
-                names.contains(&x.split('-').next().unwrap_or(x)) && !x.ends_with("-security")
-            })
-        })
+        .filter(|s| security || !s.uris.iter().any(|u| u.contains("security")))
+        .filter(|s| s.suites.iter().any(serves))
         .find_map(|s| s.uris.first().map(String::as_str))
 }
 
@@ -237,6 +243,10 @@ mod tests {
         );
         assert_eq!(vendor_mirror(&s, "ubuntu"), None);
         assert_eq!(vendor_mirror(&s, "devuan"), None);
+        assert_eq!(
+            vendor_mirror(&s, "debian-security"),
+            Some("http://mirror.invalid/debian-security")
+        );
     }
 
     #[test]

@@ -157,7 +157,8 @@ pub async fn update(
                     Keyring::from_bytes(k.as_bytes(), &format!("the key in {mname}"))
                         .map_err(kerr)?
                 }
-                (None, Some(v)) => match v.parse::<Vendor>() {
+                (None, Some(v)) => match v.strip_suffix("-security").unwrap_or(v).parse::<Vendor>()
+                {
                     Ok(vendor) => vendor.keyring().map_err(kerr)?,
                     Err(_) => {
                         return Err(Error::NoKeys {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod edit;
 mod inspect;
 mod lockcmd;
 mod progress;
@@ -71,6 +72,18 @@ enum Command {
     /// Release files, versions, suites.
     #[command(subcommand)]
     Inspect(inspect::Inspect),
+    /// Write a new manifest from a vendor preset or an archive URL.
+    Init(edit::InitArgs),
+    /// Add package requirements to a spec.
+    Require(edit::SpecItems),
+    /// Add constraints (forbidden packages or versions) to a spec.
+    Forbid(edit::SpecItems),
+    /// Remove requirements or constraints from a spec.
+    #[command(alias = "drop")]
+    Remove(edit::SpecItems),
+    /// Manage the manifest's archives.
+    #[command(subcommand)]
+    Archive(edit::ArchiveCmd),
     /// Fetch and verify the archives, solve every spec, write the lock
     /// (`Manifest.<arch>.lock`; left untouched when nothing changed).
     Update(lockcmd::UpdateArgs),
@@ -82,6 +95,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(cmd) => inspect::run(cmd, &cli.global),
+        Command::Init(args) => edit::init(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Require(args) => {
+            edit::require(args, &cli.global, "include").map(|()| ExitCode::SUCCESS)
+        }
+        Command::Forbid(args) => {
+            edit::require(args, &cli.global, "exclude").map(|()| ExitCode::SUCCESS)
+        }
+        Command::Remove(args) => edit::remove(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Archive(cmd) => edit::archive(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Update(args) => lockcmd::update(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::List(args) => lockcmd::list(args, &cli.global).map(|()| ExitCode::SUCCESS),
     };

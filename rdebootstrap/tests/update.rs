@@ -160,3 +160,144 @@ fn update_writes_a_lock_that_list_reads_and_staleness_is_semantic() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn init_and_editing_verbs() {
+    let work = TempDir::new("init");
+    let d = work.path();
+    // A vendor preset: the mirror by name, updates and security suites.
+    let o = run(d, &["init", "debian", "--package", "curl"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let m = std::fs::read_to_string(d.join("Manifest.toml")).unwrap();
+    assert!(
+        m.contains("mirror = \"debian\"")
+            && m.contains("\"trixie-updates\"")
+            && m.contains("mirror = \"debian-security\""),
+        "{m}"
+    );
+    assert!(
+        m.contains("variant = \"minbase\"") && m.contains("include = [\"curl\"]"),
+        "{m}"
+    );
+    // Never overwrite.
+    let o = run(d, &["init", "debian"]);
+    assert!(
+        text(&o.stderr).contains("exists already"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Edits keep comments.
+    let with_comment = format!("# mine\n{m}");
+    std::fs::write(d.join("Manifest.toml"), &with_comment).unwrap();
+    assert!(run(d, &["require", "vim", "git (>= 1:2.40)"])
+        .status
+        .success());
+    assert!(run(d, &["forbid", "-s", "web", "systemd-hwe (= 255.5-1)"])
+        .status
+        .success());
+    assert!(run(d, &["drop", "curl"]).status.success());
+    let o = run(d, &["remove", "nano"]);
+    assert!(
+        text(&o.stderr).contains("none of nano is required or forbidden"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(run(
+        d,
+        &[
+            "archive",
+            "add",
+            "http://127.0.0.1:9/extra",
+            "--suite",
+            "stable",
+            "--components",
+            "main,contrib"
+        ]
+    )
+    .status
+    .success());
+    let m = std::fs::read_to_string(d.join("Manifest.toml")).unwrap();
+    assert!(m.starts_with("# mine\n"), "{m}");
+    assert!(
+        m.contains("include = [\"vim\", \"git (>= 1:2.40)\"]"),
+        "{m}"
+    );
+    assert!(
+        m.contains("[spec.web]") && m.contains("exclude = [\"systemd-hwe (= 255.5-1)\"]"),
+        "{m}"
+    );
+    assert!(m.contains("url = \"http://127.0.0.1:9/extra\""), "{m}");
+    // Unknown presets and incomplete explicit archives explain themselves.
+    let other = TempDir::new("init-other");
+    let o = run(other.path(), &["init", "devuan"]);
+    assert!(
+        text(&o.stderr).contains("no preset for vendor 'devuan'"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(other.path(), &["init", "--url", "http://127.0.0.1:9/x"]);
+    assert!(
+        text(&o.stderr).contains("--url URL --suite SUITE"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(other.path(), &["require", "vim"]);
+    assert!(
+        text(&o.stderr).contains("create one with 'rdebootstrap init'"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn init_with_an_explicit_archive_then_update() {
+    if !gpg::available() {
+        return;
+    }
+    let site = TempDir::new("init-site");
+    let g = Gpg::new();
+    let key = g.key("Init Archive", "ed25519", "0", None);
+    SuiteBuilder::new("trixie")
+        .package(DebBuilder::new("base-files", "13", "amd64").field("Essential", "yes"))
+        .package(DebBuilder::new("apt", "3.0", "amd64"))
+        .package(DebBuilder::new("hello", "2.10", "amd64"))
+        .write(&site.path().join("debian"), &g, &key);
+    let server = Server::serve_dir(site.path());
+    let work = TempDir::new("init-work");
+    let d = work.path();
+    std::fs::write(d.join("archive.gpg"), g.export(&[&key], false)).unwrap();
+    let url = format!("{}/debian", server.url());
+    let o = run(
+        d,
+        &[
+            "init",
+            "--url",
+            &url,
+            "--suite",
+            "trixie",
+            "--components",
+            "main",
+            "--signed-by",
+            "archive.gpg",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(run(d, &["require", "hello"]).status.success());
+    let cache = d.join("cache");
+    let o = run(
+        d,
+        &[
+            "update",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(d, &["list", "--arch", "amd64"]);
+    assert_eq!(
+        text(&o.stdout),
+        "apt 3.0 amd64\nbase-files 13 amd64\nhello 2.10 amd64\n"
+    );
+}

@@ -1,0 +1,207 @@
+//! Verbs that write the manifest: `init`, `require`, `forbid`, `remove`
+//! (alias `drop`) and `archive add`. Edits keep comments and layout, are
+//! checked before anything is written, and are written atomically.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use debrepo::manifest::edit::{self, NewArchive};
+use debrepo::manifest::Variant;
+
+use crate::Global;
+
+#[derive(clap::Args)]
+pub struct InitArgs {
+    /// A vendor preset: debian or ubuntu (its keyring, components and the
+    /// -updates and -security suites).
+    vendor: Option<String>,
+    /// Suite (preset default: debian trixie, ubuntu noble); with --url a
+    /// comma-separated list.
+    #[arg(long)]
+    suite: Option<String>,
+    /// Archive URL (default for presets: the vendor's mirror, found at update
+    /// time from --mirror, RDEBOOTSTRAP_MIRROR_VENDOR or the host's APT sources).
+    #[arg(long)]
+    url: Option<String>,
+    /// Components, comma-separated (preset default: debian main, ubuntu main,universe).
+    #[arg(long)]
+    components: Option<String>,
+    /// Keyring file trusted for --url archives.
+    #[arg(long, value_name = "KEYRING")]
+    signed_by: Option<String>,
+    /// Fetch the unsigned Release file (for unsigned archives).
+    #[arg(short = 'K', long)]
+    allow_insecure: bool,
+    /// A package to include (repeatable).
+    #[arg(short, long = "package")]
+    packages: Vec<String>,
+    /// custom, essential, required, minbase, buildd, important or standard.
+    #[arg(long, default_value = "minbase")]
+    variant: String,
+}
+
+#[derive(clap::Args)]
+pub struct SpecItems {
+    /// The spec (default: the unnamed `[spec]`).
+    #[arg(short, long, default_value = "")]
+    spec: String,
+    /// Packages, in relation syntax: NAME, 'NAME (>= VERSION)', ...
+    #[arg(required = true)]
+    items: Vec<String>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ArchiveCmd {
+    /// Append an [[archive]].
+    Add {
+        /// Archive URL.
+        url: String,
+        /// Suites, comma-separated ('/' for a flat repository).
+        #[arg(long)]
+        suite: String,
+        /// Components, comma-separated (none for a flat repository).
+        #[arg(long)]
+        components: Option<String>,
+        /// Keyring file trusted for this archive.
+        #[arg(long, value_name = "KEYRING")]
+        signed_by: Option<String>,
+        /// Fetch the unsigned Release file.
+        #[arg(short = 'K', long)]
+        allow_insecure: bool,
+    },
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension(format!("toml.tmp.{}", std::process::id()));
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {} (create one with 'rdebootstrap init')",
+            path.display()
+        )
+    })
+}
+
+pub fn init(args: InitArgs, global: &Global) -> Result<()> {
+    let path = &global.manifest;
+    if path.exists() {
+        bail!(
+            "{} exists already: edit it, or remove it to start over",
+            path.display()
+        );
+    }
+    let variant = Variant::from_name(&args.variant).with_context(|| {
+        format!("unknown variant '{}' (use custom, essential, required, minbase, buildd, important or standard)", args.variant)
+    })?;
+    let archives = match args.vendor.as_deref() {
+        Some(v @ ("debian" | "ubuntu")) => {
+            let suite = args.suite.clone().unwrap_or_else(|| if v == "debian" { "trixie" } else { "noble" }.into());
+            let components = args
+                .components
+                .as_deref()
+                .map(list)
+                .unwrap_or_else(|| if v == "debian" { vec!["main".into()] } else { vec!["main".into(), "universe".into()] });
+            let (url, mirror) = match &args.url {
+                Some(u) => (Some(u.clone()), None),
+                None => (None, Some(v.to_owned())),
+            };
+            let mut main = NewArchive {
+                url: url.clone(),
+                mirror: mirror.clone(),
+                suites: vec![suite.clone(), format!("{suite}-updates")],
+                components: components.clone(),
+                signed_by: args.signed_by.clone(),
+                allow_insecure: args.allow_insecure,
+            };
+            if v == "debian" {
+                // Debian's security suite lives in a separate archive.
+                let security = NewArchive {
+                    url: url.as_ref().map(|u| format!("{}-security", u.trim_end_matches('/'))),
+                    mirror: mirror.map(|m| format!("{m}-security")),
+                    suites: vec![format!("{suite}-security")],
+                    components,
+                    signed_by: args.signed_by.clone(),
+                    allow_insecure: args.allow_insecure,
+                };
+                vec![main, security]
+            } else {
+                main.suites.push(format!("{suite}-security"));
+                vec![main]
+            }
+        }
+        Some(other) => bail!(
+            "no preset for vendor '{other}' (presets: debian, ubuntu); for another archive use --url URL --suite SUITE --signed-by KEYRING"
+        ),
+        None => {
+            let (Some(url), Some(suite)) = (&args.url, &args.suite) else {
+                bail!("give a vendor (debian, ubuntu) or --url URL --suite SUITE");
+            };
+            let suites = list(suite);
+            let flat = suites.iter().all(|s| s.ends_with('/'));
+            vec![NewArchive {
+                url: Some(url.clone()),
+                mirror: None,
+                suites,
+                components: match &args.components {
+                    Some(c) => list(c),
+                    None if flat => Vec::new(),
+                    None => vec!["main".into()],
+                },
+                signed_by: args.signed_by.clone(),
+                allow_insecure: args.allow_insecure,
+            }]
+        }
+    };
+    let text = edit::new_manifest(path, &archives, variant, &args.packages)?;
+    write(path, &text)?;
+    if !global.quiet {
+        eprintln!("wrote {}; next: rdebootstrap update", path.display());
+    }
+    Ok(())
+}
+
+pub fn require(args: SpecItems, global: &Global, key: &str) -> Result<()> {
+    let path = &global.manifest;
+    let text = edit::add_to_spec(&read(path)?, path, &args.spec, key, &args.items)?;
+    write(path, &text)
+}
+
+pub fn remove(args: SpecItems, global: &Global) -> Result<()> {
+    let path = &global.manifest;
+    let text = edit::remove_from_spec(&read(path)?, path, &args.spec, &args.items)?;
+    write(path, &text)
+}
+
+pub fn archive(cmd: ArchiveCmd, global: &Global) -> Result<()> {
+    let path = &global.manifest;
+    let ArchiveCmd::Add {
+        url,
+        suite,
+        components,
+        signed_by,
+        allow_insecure,
+    } = cmd;
+    let a = NewArchive {
+        url: Some(url),
+        mirror: None,
+        suites: list(&suite),
+        components: components.as_deref().map(list).unwrap_or_default(),
+        signed_by,
+        allow_insecure,
+    };
+    let text = edit::add_archive(&read(path)?, path, &a)?;
+    write(path, &text)
+}
