@@ -21,6 +21,7 @@ fn bench(c: &mut Criterion) {
     let request = Request {
         install,
         forbid: Vec::new(),
+        recommends: false,
     };
     let mut g = c.benchmark_group("solver");
     g.sample_size(20);

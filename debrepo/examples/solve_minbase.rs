@@ -23,6 +23,7 @@ fn main() {
     let request = debrepo::solver::Request {
         install,
         forbid: Vec::new(),
+        recommends: false,
     };
     let start = std::time::Instant::now();
     let set = debrepo::solver::solve(&u, &request).expect("solve");

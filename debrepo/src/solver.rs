@@ -437,15 +437,58 @@ pub struct Request {
     pub install: Vec<String>,
     /// Forbidden packages or versions (`foo`, `foo (<< 2)`).
     pub forbid: Vec<String>,
+    /// Also install what the chosen packages recommend, where possible.
+    pub recommends: bool,
 }
 
-/// Solve `request` in `universe`; returns the chosen candidates sorted by name.
+/// Solve `request` in `universe`; returns the chosen candidates sorted by
+/// name.
+///
+/// With `recommends`, as apt does: the Recommends of every chosen package
+/// are added (the first installable alternative preferred), then those of
+/// what they bring in; a recommendation that cannot be installed with the
+/// rest is left out.
 pub fn solve<'u, 'a>(
     universe: &'u Universe<'a>,
     request: &'a Request,
 ) -> Result<Vec<&'u Candidate<'a>>, SolveError> {
+    let mut chosen = solve_with(universe, request, &[])?;
+    if !request.recommends {
+        return Ok(chosen);
+    }
+    let mut extra: Vec<&'u [Relation<'a>]> = Vec::new();
+    // Groups are identified by where they live in the universe.
+    let mut tried = std::collections::HashSet::new();
+    loop {
+        let pending: Vec<&'u [Relation<'a>]> = chosen
+            .iter()
+            .flat_map(|c| c.package.recommends().groups())
+            .filter(|g| tried.insert(g.as_ptr() as usize))
+            .collect();
+        if pending.is_empty() {
+            return Ok(chosen);
+        }
+        for group in pending {
+            let mut attempt = extra.clone();
+            attempt.push(group);
+            if let Ok(solution) = solve_with(universe, request, &attempt) {
+                extra = attempt;
+                chosen = solution;
+            }
+        }
+    }
+}
+
+fn solve_with<'u, 'a>(
+    universe: &'u Universe<'a>,
+    request: &'a Request,
+    extra: &[&[Relation<'a>]],
+) -> Result<Vec<&'u Candidate<'a>>, SolveError> {
     let provider = Provider::new(universe);
     let mut requirements = Vec::new();
+    for group in extra {
+        requirements.push(ConditionalRequirement::from(provider.requirement(group)));
+    }
     for text in &request.install {
         let rels =
             relation::parse(FieldKind::Depends, text).map_err(|source| SolveError::BadRequest {

@@ -237,6 +237,7 @@ pub async fn update(
         let request = Request {
             install,
             forbid: resolved.exclude.clone(),
+            recommends: resolved.recommends,
         };
         let chosen = solve(&universe, &request).map_err(|source| Error::Solve {
             spec: spec_label(&name),

@@ -93,6 +93,7 @@ fn minbase_matches_apt() {
     let request = Request {
         install,
         forbid: Vec::new(),
+        recommends: false,
     };
     let set = solve(&u, &request).unwrap();
     let chosen: Vec<_> = set.iter().map(|c| &c.package).collect();

@@ -13,6 +13,7 @@ fn req(install: &[&str], forbid: &[&str]) -> Request {
     Request {
         install: install.iter().map(|s| s.to_string()).collect(),
         forbid: forbid.iter().map(|s| s.to_string()).collect(),
+        recommends: false,
     }
 }
 
@@ -205,6 +206,7 @@ fn real_trixie_minbase_set_is_consistent() {
     let r = Request {
         install,
         forbid: vec![],
+        recommends: false,
     };
     let start = std::time::Instant::now();
     let s = solve(&u, &r).unwrap();
@@ -227,4 +229,44 @@ fn real_trixie_minbase_set_is_consistent() {
         assert!(got.contains(&must), "{must} missing from {got:?}");
     }
     assert!((60..=120).contains(&s.len()), "{} packages", s.len());
+}
+
+const RECOMMENDS: &str = "Package: app
+Version: 1
+Architecture: amd64
+Recommends: helper, missing-thing, fancy | plain
+
+Package: helper
+Version: 1
+Architecture: amd64
+Recommends: helper-data
+
+Package: helper-data
+Version: 1
+Architecture: all
+
+Package: fancy
+Version: 1
+Architecture: amd64
+Conflicts: app
+
+Package: plain
+Version: 1
+Architecture: amd64
+";
+
+#[test]
+fn recommends_only_when_asked_and_only_what_fits() {
+    let u = universe(&[(500, RECOMMENDS)]);
+    let r = req(&["app"], &[]);
+    assert_eq!(names(&solve(&u, &r).unwrap()), ["app=1"]);
+    let r = Request {
+        recommends: true,
+        ..req(&["app"], &[])
+    };
+    let s = solve(&u, &r).unwrap();
+    check(&s);
+    // helper and what it recommends; 'plain' because 'fancy' conflicts;
+    // the missing recommendation is left out.
+    assert_eq!(names(&s), ["app=1", "helper=1", "helper-data=1", "plain=1"]);
 }
