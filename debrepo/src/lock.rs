@@ -32,13 +32,23 @@ pub struct LockedArchive {
     pub signer: Option<String>,
 }
 
+/// A locked local .deb (`[[local]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedLocal {
+    /// Path as the manifest gives it (relative to the manifest's folder).
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
 /// A locked package.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LockedPackage {
     pub name: String,
     pub version: String,
     pub arch: String,
-    /// Index into [`Lock::archives`].
+    /// Index into [`Lock::archives`], or past its end into [`Lock::locals`]
+    /// (`archives.len() + i`) for a local package.
     pub archive: usize,
     /// Pool path relative to the archive root.
     pub path: String,
@@ -61,6 +71,7 @@ pub struct LockedSpec {
 pub struct Lock {
     pub arch: String,
     pub archives: Vec<LockedArchive>,
+    pub locals: Vec<LockedLocal>,
     pub specs: Vec<LockedSpec>,
 }
 
@@ -159,6 +170,12 @@ impl Lock {
             if let Some(s) = &a.signer {
                 let _ = writeln!(out, "signer = {}", quote(s));
             }
+        }
+        for l in &self.locals {
+            out.push_str("\n[[local]]\n");
+            let _ = writeln!(out, "path = {}", quote(&l.path));
+            let _ = writeln!(out, "size = {}", l.size);
+            let _ = writeln!(out, "sha256 = {}", quote(&l.sha256));
         }
         let mut specs: Vec<&LockedSpec> = self.specs.iter().collect();
         specs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -260,6 +277,19 @@ impl Lock {
                 });
             }
         }
+        if let Some(arr) = root.get("local").and_then(|i| i.as_array_of_tables()) {
+            for t in arr.iter() {
+                lock.locals.push(LockedLocal {
+                    path: need(t, "path", "a [[local]]")?,
+                    size: t
+                        .get("size")
+                        .and_then(|v| v.as_integer())
+                        .ok_or_else(|| bad("a [[local]] lacks 'size'".into()))?
+                        as u64,
+                    sha256: need(t, "sha256", "a [[local]]")?,
+                });
+            }
+        }
         if let Some(arr) = root.get("spec").and_then(|i| i.as_array_of_tables()) {
             for t in arr.iter() {
                 let name = s(t, "name").ok_or_else(|| bad("a [[spec]] lacks 'name'".into()))?;
@@ -299,7 +329,7 @@ impl Lock {
             if let Some(p) = sp
                 .packages
                 .iter()
-                .find(|p| p.archive >= lock.archives.len())
+                .find(|p| p.archive >= lock.archives.len() + lock.locals.len())
             {
                 return Err(bad(format!(
                     "package {} of spec '{}' names archive {} which the lock does not have",

@@ -52,6 +52,9 @@ pub struct Universe<'a> {
     by_name: HashMap<&'a str, Vec<usize>>,
     /// Virtual name → candidates providing it.
     providers: HashMap<&'a str, Vec<usize>>,
+    /// Names taken by local packages: archive packages of these names are
+    /// not considered.
+    local_names: std::collections::HashSet<&'a str>,
 }
 
 impl<'a> Universe<'a> {
@@ -62,7 +65,17 @@ impl<'a> Universe<'a> {
             candidates: Vec::new(),
             by_name: HashMap::new(),
             providers: HashMap::new(),
+            local_names: Default::default(),
         }
+    }
+
+    /// Add local packages (`[[local]]` .debs): they take absolute
+    /// precedence, archive packages of the same names are not considered
+    /// (add locals before archives). `origin` is recorded as the
+    /// candidate's archive index.
+    pub fn add_local(&mut self, origin: usize, package: BinaryPackage<'a>) {
+        self.local_names.insert(package.name);
+        self.add(origin, i64::MAX, [package]);
     }
 
     /// Add the packages of one archive's index. Packages of other
@@ -76,6 +89,9 @@ impl<'a> Universe<'a> {
     ) {
         for p in packages {
             if p.architecture != self.arch && p.architecture != crate::arch::ALL {
+                continue;
+            }
+            if priority != i64::MAX && self.local_names.contains(p.name) {
                 continue;
             }
             let same = self.by_name.get(p.name).and_then(|ids| {

@@ -17,7 +17,9 @@ use crate::archive::{
     fetch_suite, snapshot_id, snapshot_url, FetchedSuite, SuiteRequest, Trust, UpdateError,
 };
 use crate::cache::Cache;
-use crate::lock::{spec_hash, Lock, LockedArchive, LockedPackage, LockedSpec};
+use sha2::Digest as _;
+
+use crate::lock::{spec_hash, Lock, LockedArchive, LockedLocal, LockedPackage, LockedSpec};
 use crate::manifest::{Manifest, SignedBy, SpecError, Variant};
 use crate::packages::{BinaryPackage, PackagesParser, Priority};
 use crate::solver::{solve, Request, SolveError, Universe};
@@ -69,6 +71,13 @@ pub enum Error {
         line: usize,
         #[source]
         source: crate::archive::SnapshotError,
+    },
+    #[error("{manifest}, [[local]] at line {line}: {path}: {message}")]
+    Local {
+        manifest: String,
+        line: usize,
+        path: String,
+        message: String,
     },
     #[error(transparent)]
     Fetch(#[from] UpdateError),
@@ -196,8 +205,59 @@ pub async fn update(
         }
     }
 
-    // One universe over every index; archive index = locked archive index.
+    // Local .debs: checked against their recorded hash, control data read.
+    let mut locals = Vec::new();
+    let mut controls = Vec::new();
+    for l in &manifest.locals {
+        let path = manifest.dir().join(&l.path);
+        let fail = |message: String| Error::Local {
+            manifest: mname.clone(),
+            line: l.line,
+            path: path.display().to_string(),
+            message,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| fail(format!("cannot read it ({e})")))?;
+        let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        if let Some(want) = &l.hash {
+            use base64::Engine as _;
+            let have = format!(
+                "sha256-{}",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            );
+            if *want != have {
+                return Err(fail(format!("its hash is {have}, the manifest says {want}; if the file was rebuilt, update the hash")));
+            }
+        }
+        let reader = crate::deb::DebReader::new(bytes.as_slice())
+            .map_err(|e| fail(format!("not a usable .deb ({e})")))?;
+        let text = reader
+            .control()
+            .control_text()
+            .map_err(|e| fail(format!("no control data ({e})")))?
+            .to_owned();
+        controls.push(text);
+        locals.push(LockedLocal {
+            path: l.path.display().to_string(),
+            size: bytes.len() as u64,
+            sha256: crate::hash::Digest(digest).to_string(),
+        });
+    }
+
+    // One universe over every index; archive index = locked archive index,
+    // local packages after the archives.
     let mut universe = Universe::new(&opts.arch);
+    for (i, text) in controls.iter().enumerate() {
+        let mut pkg = crate::packages::parse_control(text).map_err(|source| Error::Index {
+            url: manifest
+                .dir()
+                .join(&manifest.locals[i].path)
+                .display()
+                .to_string(),
+            source,
+        })?;
+        pkg.filename = None;
+        universe.add_local(fetched.len() + i, pkg);
+    }
     let mut primary: Vec<BinaryPackage<'_>> = Vec::new();
     for (ai, (di, _, s, _)) in fetched.iter().enumerate() {
         for idx in &s.indices {
@@ -212,8 +272,10 @@ pub async fn update(
         }
     }
 
+    let n_archives = fetched.len();
     let mut lock = Lock {
         arch: opts.arch.clone(),
+        locals: locals.clone(),
         archives: fetched
             .iter()
             .map(|(di, suite, s, snap)| LockedArchive {
@@ -250,9 +312,18 @@ pub async fn update(
                 version: c.package.version.to_string(),
                 arch: c.package.architecture.to_owned(),
                 archive: c.archive,
-                path: c.package.filename.unwrap_or_default().to_owned(),
-                size: c.package.size.unwrap_or(0),
-                sha256: c.package.sha256.map(|h| h.to_string()).unwrap_or_default(),
+                path: match c.archive.checked_sub(n_archives) {
+                    Some(i) => locals[i].path.clone(),
+                    None => c.package.filename.unwrap_or_default().to_owned(),
+                },
+                size: match c.archive.checked_sub(n_archives) {
+                    Some(i) => locals[i].size,
+                    None => c.package.size.unwrap_or(0),
+                },
+                sha256: match c.archive.checked_sub(n_archives) {
+                    Some(i) => locals[i].sha256.clone(),
+                    None => c.package.sha256.map(|h| h.to_string()).unwrap_or_default(),
+                },
             })
             .collect();
         lock.specs.push(LockedSpec {

@@ -301,3 +301,77 @@ fn init_with_an_explicit_archive_then_update() {
         "apt 3.0 amd64\nbase-files 13 amd64\nhello 2.10 amd64\n"
     );
 }
+
+#[test]
+fn local_debs_win_and_are_locked_with_their_hash() {
+    if !gpg::available() {
+        return;
+    }
+    let site = TempDir::new("local-site");
+    let g = Gpg::new();
+    let key = g.key("Local Archive", "ed25519", "0", None);
+    SuiteBuilder::new("trixie")
+        .package(DebBuilder::new("mytool", "9.0", "amd64"))
+        .package(DebBuilder::new("libdep", "1.0", "amd64"))
+        .write(&site.path().join("debian"), &g, &key);
+    let server = Server::serve_dir(site.path());
+    let work = TempDir::new("local-work");
+    let d = work.path();
+    std::fs::write(d.join("archive.gpg"), g.export(&[&key], false)).unwrap();
+    std::fs::create_dir_all(d.join("target")).unwrap();
+    DebBuilder::new("mytool", "0.1", "amd64")
+        .field("Depends", "libdep")
+        .write_to(&d.join("target"), "mytool_0.1_amd64");
+    let manifest = format!(
+        "[[archive]]\nurl = \"{}/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[[local]]\npath = \"target/mytool_0.1_amd64.deb\"\n\n[spec]\ninclude = [\"mytool\"]\n",
+        server.url()
+    );
+    std::fs::write(d.join("Manifest.toml"), &manifest).unwrap();
+    let cache = d.join("cache");
+    let o = run(
+        d,
+        &[
+            "update",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&run(d, &["list", "--arch", "amd64"]).stdout),
+        "libdep 1.0 amd64\nmytool 0.1 amd64\n"
+    );
+    let lock = std::fs::read_to_string(d.join("Manifest.amd64.lock")).unwrap();
+    assert!(
+        lock.contains("[[local]]\npath = \"target/mytool_0.1_amd64.deb\""),
+        "{lock}"
+    );
+    // A recorded hash that does not match is refused, saying what to do.
+    std::fs::write(
+        d.join("Manifest.toml"),
+        manifest.replace(
+            "path = \"target/mytool_0.1_amd64.deb\"\n",
+            "path = \"target/mytool_0.1_amd64.deb\"\nhash = \"sha256-AAAA\"\n",
+        ),
+    )
+    .unwrap();
+    let o = run(
+        d,
+        &[
+            "update",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("[[local]] at line")
+            && err.contains("the manifest says sha256-AAAA")
+            && err.contains("update the hash"),
+        "{err}"
+    );
+}

@@ -10,6 +10,11 @@ fn sample() -> Lock {
             release_sha256: "ab".repeat(32),
             signer: Some("B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8".into()),
         }],
+        locals: vec![LockedLocal {
+            path: "target/debian/mytool_0.1_amd64.deb".into(),
+            size: 1234,
+            sha256: "12".repeat(32),
+        }],
         specs: vec![
             LockedSpec {
                 name: "web".into(),
@@ -20,6 +25,15 @@ fn sample() -> Lock {
                 name: String::new(),
                 hash: "blake3-y".into(),
                 packages: vec![
+                    LockedPackage {
+                        name: "mytool".into(),
+                        version: "0.1".into(),
+                        arch: "amd64".into(),
+                        archive: 1,
+                        path: "target/debian/mytool_0.1_amd64.deb".into(),
+                        size: 1234,
+                        sha256: "12".repeat(32),
+                    },
                     LockedPackage {
                         name: "zlib1g".into(),
                         version: "1:1.3.dfsg+really1.3.1-1+b1".into(),
@@ -56,7 +70,8 @@ fn canonical_text_round_trips() {
     assert!(text.find("name = \"apt\"").unwrap() < text.find("name = \"zlib1g\"").unwrap());
     let back = Lock::parse(&text, Path::new("x.lock")).unwrap();
     assert_eq!(back.to_text(), text);
-    assert_eq!(back.spec("").unwrap().packages.len(), 2);
+    assert_eq!(back.spec("").unwrap().packages.len(), 3);
+    assert_eq!(back.locals[0].size, 1234);
     assert_eq!(
         back.archives[0].snapshot.as_deref(),
         Some("20250101T000000Z")
@@ -97,10 +112,10 @@ fn bad_locks_say_what_to_do() {
         .contains("run 'rdebootstrap update' to create it"));
     let text = sample().to_text().replace(
         "archive = 0, path = \"pool/main/a",
-        "archive = 3, path = \"pool/main/a",
+        "archive = 2, path = \"pool/main/a",
     );
     let e = Lock::parse(&text, Path::new("M.lock")).unwrap_err();
-    assert!(e.to_string().contains("names archive 3"), "{e}");
+    assert!(e.to_string().contains("names archive 2"), "{e}");
 }
 
 #[test]
@@ -110,6 +125,7 @@ fn staleness_is_semantic() {
     let lock = Lock {
         arch: "amd64".into(),
         archives: vec![],
+        locals: vec![],
         specs: m
             .spec_names()
             .into_iter()

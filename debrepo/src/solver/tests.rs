@@ -270,3 +270,24 @@ fn recommends_only_when_asked_and_only_what_fits() {
     // the missing recommendation is left out.
     assert_eq!(names(&s), ["app=1", "helper=1", "helper-data=1", "plain=1"]);
 }
+
+#[test]
+fn local_packages_take_absolute_precedence() {
+    let archive = "Package: tool\nVersion: 9.0\nArchitecture: amd64\n\nPackage: lib\nVersion: 1\nArchitecture: amd64\n";
+    let local = "Package: tool\nVersion: 0.1\nArchitecture: amd64\nDepends: lib\n";
+    let mut u = Universe::new("amd64");
+    for p in parse_all(local).unwrap() {
+        u.add_local(7, p);
+    }
+    u.add(0, 500, parse_all(archive).unwrap());
+    let r = req(&["tool"], &[]);
+    let s = solve(&u, &r).unwrap();
+    assert_eq!(names(&s), ["lib=1", "tool=0.1"]);
+    assert_eq!(
+        s.iter().find(|c| c.package.name == "tool").unwrap().archive,
+        7
+    );
+    // Even a version constraint only the archive meets does not bring it back.
+    let r = req(&["tool (>= 1)"], &[]);
+    assert!(solve(&u, &r).is_err());
+}
