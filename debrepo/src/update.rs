@@ -105,13 +105,23 @@ fn spec_label(name: &str) -> String {
     }
 }
 
-/// Fetch every archive of `manifest` and solve every spec into a lock.
-pub async fn update(
+/// One fetched suite of a manifest's archive.
+#[derive(Debug, Clone)]
+pub struct FetchedArchive {
+    /// Index of the `[[archive]]` in the manifest.
+    pub decl: usize,
+    pub suite: String,
+    pub fetched: FetchedSuite,
+    pub snapshot: Option<String>,
+}
+
+/// Fetch and verify every suite of every archive of `manifest`.
+pub async fn fetch_archives(
     manifest: &Manifest,
     transport: &Transport,
     cache: Option<&Cache>,
     opts: &UpdateOptions,
-) -> Result<Lock, Error> {
+) -> Result<Vec<FetchedArchive>, Error> {
     let mname = manifest.path.display().to_string();
     let snapshot = match &opts.snapshot {
         Some(id) => Some(snapshot_id(id, opts.now).map_err(|source| Error::Snapshot {
@@ -122,7 +132,7 @@ pub async fn update(
         None => None,
     };
     // (decl index, suite, fetched)
-    let mut fetched: Vec<(usize, String, FetchedSuite, Option<String>)> = Vec::new();
+    let mut fetched: Vec<FetchedArchive> = Vec::new();
     for (di, decl) in manifest.archives.iter().enumerate() {
         let base = match (&decl.url, &decl.mirror) {
             (Some(u), _) => u.clone(),
@@ -201,10 +211,31 @@ pub async fn update(
                 snapshot: snap.is_some(),
             };
             let s = fetch_suite(transport, cache, &req, &trust, opts.now).await?;
-            fetched.push((di, suite.clone(), s, snap.clone()));
+            fetched.push(FetchedArchive {
+                decl: di,
+                suite: suite.clone(),
+                fetched: s,
+                snapshot: snap.clone(),
+            });
         }
     }
+    Ok(fetched)
+}
 
+/// Fetch every archive of `manifest` and solve every spec into a lock.
+pub async fn update(
+    manifest: &Manifest,
+    transport: &Transport,
+    cache: Option<&Cache>,
+    opts: &UpdateOptions,
+) -> Result<Lock, Error> {
+    let mname = manifest.path.display().to_string();
+    let fetched: Vec<(usize, String, FetchedSuite, Option<String>)> =
+        fetch_archives(manifest, transport, cache, opts)
+            .await?
+            .into_iter()
+            .map(|f| (f.decl, f.suite, f.fetched, f.snapshot))
+            .collect();
     // Local .debs: checked against their recorded hash, control data read.
     let mut locals = Vec::new();
     let mut controls = Vec::new();

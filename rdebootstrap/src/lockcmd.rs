@@ -72,8 +72,14 @@ fn mirrors(manifest: &Manifest, given: &[String]) -> Result<HashMap<String, Stri
     Ok(out)
 }
 
-pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
-    let manifest = load_manifest(&global.manifest)?;
+/// The transport, cache and options of an update.
+fn setup(
+    manifest: &Manifest,
+    global: &Global,
+    mirrors_given: &[String],
+    snapshot: Option<String>,
+    no_verify: bool,
+) -> Result<(Transport, Option<Cache>, debrepo::update::UpdateOptions)> {
     let arch = arch(global)?;
     let cache = if global.no_cache {
         None
@@ -113,14 +119,41 @@ pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
         None => {}
     }
     let opts = debrepo::update::UpdateOptions {
-        arch: arch.clone(),
-        mirrors: mirrors(&manifest, &args.mirrors)?,
-        snapshot: args.snapshot,
-        no_verify: args.no_verify,
+        arch,
+        mirrors: mirrors(manifest, mirrors_given)?,
+        snapshot,
+        no_verify,
         now: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64),
     };
+    Ok((transport, cache, opts))
+}
+
+/// Fetch the manifest's archives as `update` does (for the query verbs).
+pub fn fetch(manifest: &Manifest, global: &Global) -> Result<Vec<debrepo::update::FetchedArchive>> {
+    let (transport, cache, opts) = setup(manifest, global, &[], None, false)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(debrepo::update::fetch_archives(
+        manifest,
+        &transport,
+        cache.as_ref(),
+        &opts,
+    ))?)
+}
+
+pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
+    let manifest = load_manifest(&global.manifest)?;
+    let (transport, cache, opts) = setup(
+        &manifest,
+        global,
+        &args.mirrors,
+        args.snapshot,
+        args.no_verify,
+    )?;
+    let arch = opts.arch.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -13,6 +13,7 @@ mod edit;
 mod inspect;
 mod lockcmd;
 mod progress;
+mod query;
 
 /// Manifest-driven, locked Debian/Ubuntu root tree builder.
 #[derive(Parser)]
@@ -89,6 +90,15 @@ enum Command {
     Update(lockcmd::UpdateArgs),
     /// Print a spec's locked packages: NAME VERSION ARCH, sorted by name.
     List(lockcmd::ListArgs),
+    /// Search package names and descriptions in the manifest's archives.
+    Search(query::SearchArgs),
+    /// Show the full records of a package in the manifest's archives.
+    Package(query::NameArgs),
+    /// Show a source package and its binaries.
+    Source(query::NameArgs),
+    /// Inspect the manifest's specs.
+    #[command(subcommand)]
+    Spec(query::SpecCmd),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +115,10 @@ fn main() -> ExitCode {
         Command::Remove(args) => edit::remove(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Archive(cmd) => edit::archive(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Update(args) => lockcmd::update(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Search(args) => query::search(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Package(args) => query::package(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Source(args) => query::source(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Spec(cmd) => query::spec(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::List(args) => lockcmd::list(args, &cli.global).map(|()| ExitCode::SUCCESS),
     };
     match result {

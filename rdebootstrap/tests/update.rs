@@ -375,3 +375,102 @@ fn local_debs_win_and_are_locked_with_their_hash() {
         "{err}"
     );
 }
+
+#[test]
+fn search_package_source_and_spec() {
+    if !gpg::available() {
+        return;
+    }
+    let site = TempDir::new("query-site");
+    let g = Gpg::new();
+    let key = g.key("Query Archive", "ed25519", "0", None);
+    SuiteBuilder::new("trixie")
+        .package(
+            DebBuilder::new("curl", "8.1-1", "amd64")
+                .field("Source", "curl")
+                .field(
+                    "Description",
+                    "command line tool for transferring data with URL syntax",
+                ),
+        )
+        .package(DebBuilder::new("libcurl4", "8.1-1", "amd64").field("Source", "curl"))
+        .package(
+            DebBuilder::new("wget", "1.25-1", "amd64")
+                .field("Description", "retrieves files from the web"),
+        )
+        .write(&site.path().join("debian"), &g, &key);
+    let server = Server::serve_dir(site.path());
+    let work = TempDir::new("query-work");
+    let d = work.path();
+    std::fs::write(d.join("archive.gpg"), g.export(&[&key], false)).unwrap();
+    std::fs::write(
+        d.join("Manifest.toml"),
+        format!(
+            "[[archive]]\nurl = \"{}/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec.base]\ninclude = [\"curl\"]\n\n[spec.web]\nextends = \"base\"\nvariant = \"minbase\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let cache = d.join("cache");
+    let c = cache.to_str().unwrap();
+    let o = run(
+        d,
+        &[
+            "search",
+            "url syntax|web",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            c,
+            "-q",
+        ],
+    );
+    assert_eq!(text(&o.stdout), "curl - command line tool for transferring data with URL syntax\nwget - retrieves files from the web\n", "{}", text(&o.stderr));
+    let o = run(
+        d,
+        &["package", "wget", "--arch", "amd64", "--cache-dir", c, "-q"],
+    );
+    assert!(
+        text(&o.stdout).starts_with("# suite trixie\nPackage: wget\nVersion: 1.25-1\n"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = run(
+        d,
+        &["package", "nope", "--arch", "amd64", "--cache-dir", c, "-q"],
+    );
+    assert!(text(&o.stderr).contains("no package named 'nope'"));
+    let o = run(
+        d,
+        &[
+            "source",
+            "libcurl4",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            c,
+            "-q",
+        ],
+    );
+    assert_eq!(
+        text(&o.stdout),
+        "Source: curl\n  curl (8.1-1)\n  libcurl4 (8.1-1)\n"
+    );
+    let o = run(d, &["spec", "list"]);
+    assert_eq!(
+        text(&o.stdout),
+        "base (custom)\nweb (minbase) extends base\n"
+    );
+    let o = run(d, &["spec", "hash", "web"]);
+    assert!(
+        text(&o.stdout).starts_with("blake3-"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = run(d, &["spec", "list", "--json"]);
+    assert!(
+        text(&o.stdout).contains("\"extends\":[\"base\"]"),
+        "{}",
+        text(&o.stdout)
+    );
+}
