@@ -289,7 +289,7 @@ pub async fn update(
         pkg.filename = None;
         universe.add_local(fetched.len() + i, pkg);
     }
-    let mut primary: Vec<BinaryPackage<'_>> = Vec::new();
+    let mut primary: Vec<PrimaryPackage<'_>> = Vec::new();
     for (ai, (di, _, s, _)) in fetched.iter().enumerate() {
         for idx in &s.indices {
             let url = s.location.url(&format!("{} Packages", idx.component));
@@ -297,7 +297,7 @@ pub async fn update(
                 .and_then(|p| p.collect())
                 .map_err(|source| Error::Index { url, source })?;
             if ai == 0 {
-                primary.extend(pkgs.iter().cloned());
+                primary.extend(pkgs.iter().map(PrimaryPackage::from));
             }
             universe.add(ai, manifest.archives[*di].priority, pkgs);
         }
@@ -366,17 +366,38 @@ pub async fn update(
     Ok(lock)
 }
 
+/// What variant selection needs of a primary-suite record (kept instead of
+/// a copy of the whole record).
+#[derive(Debug, Clone, Copy)]
+pub struct PrimaryPackage<'a> {
+    pub name: &'a str,
+    pub architecture: &'a str,
+    pub essential: bool,
+    pub priority: Option<Priority<'a>>,
+}
+
+impl<'a> From<&BinaryPackage<'a>> for PrimaryPackage<'a> {
+    fn from(p: &BinaryPackage<'a>) -> Self {
+        PrimaryPackage {
+            name: p.name,
+            architecture: p.architecture,
+            essential: p.essential,
+            priority: p.priority,
+        }
+    }
+}
+
 /// The packages a variant brings in, from the primary suite's index
 /// (native architecture and `all`), as mmdebstrap selects them.
 pub fn variant_packages(
-    primary: &[BinaryPackage<'_>],
+    primary: &[PrimaryPackage<'_>],
     arch: &str,
     variant: Variant,
 ) -> Vec<String> {
     let native =
-        |p: &&BinaryPackage<'_>| p.architecture == arch || p.architecture == crate::arch::ALL;
+        |p: &&PrimaryPackage<'_>| p.architecture == arch || p.architecture == crate::arch::ALL;
     let prio =
-        |p: &BinaryPackage<'_>, set: &[Priority<'_>]| p.priority.is_some_and(|x| set.contains(&x));
+        |p: &PrimaryPackage<'_>, set: &[Priority<'_>]| p.priority.is_some_and(|x| set.contains(&x));
     let mut out: Vec<String> = primary
         .iter()
         .filter(native)
