@@ -170,7 +170,7 @@ fn unsatisfiable_means_no_combination_works() {
         }
         // Try every choice: per name, none or one of its versions.
         let mut exists = false;
-        let mut choice = vec![0usize; NAMES];
+        let mut choice = [0usize; NAMES];
         'search: loop {
             let set: Vec<_> = (0..NAMES)
                 .filter(|&n| choice[n] > 0)
