@@ -2,22 +2,17 @@
 //! apt) on the real trixie main/amd64 index; the universe is built once.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use debrepo::packages::{parse_all, Priority};
+use debrepo::packages::parse_all;
 use debrepo::solver::{solve, Request, Universe};
 
 fn bench(c: &mut Criterion) {
     let index = testkit::trixie_packages();
     let text = std::str::from_utf8(&index).unwrap();
     let pkgs = parse_all(text).unwrap();
-    let mut install: Vec<String> = pkgs
-        .iter()
-        .filter(|p| p.architecture == "amd64" || p.architecture == "all")
-        .filter(|p| p.essential || p.priority == Some(Priority::Required))
-        .map(|p| p.name.to_owned())
-        .collect();
-    install.push("apt".into());
-    install.sort();
-    install.dedup();
+    // mmdebstrap's minbase: Essential, Priority: required, and apt.
+    let primary: Vec<debrepo::update::PrimaryPackage<'_>> = pkgs.iter().map(Into::into).collect();
+    let install =
+        debrepo::update::variant_packages(&primary, "amd64", debrepo::manifest::Variant::Minbase);
     let request = Request {
         install,
         forbid: Vec::new(),

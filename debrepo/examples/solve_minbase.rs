@@ -9,15 +9,10 @@ fn main() {
     let bytes = debrepo::compression::read_all(&path, file).expect("read");
     let text = std::str::from_utf8(&bytes).expect("UTF-8");
     let pkgs = debrepo::packages::parse_all(text).expect("parse");
-    let mut install: Vec<String> = pkgs
-        .iter()
-        .filter(|p| p.architecture == "amd64" || p.architecture == "all")
-        .filter(|p| p.essential || p.priority == Some(debrepo::packages::Priority::Required))
-        .map(|p| p.name.to_owned())
-        .collect();
-    install.push("apt".into());
-    install.sort();
-    install.dedup();
+    // mmdebstrap's minbase: Essential, Priority: required, and apt.
+    let primary: Vec<debrepo::update::PrimaryPackage<'_>> = pkgs.iter().map(Into::into).collect();
+    let install =
+        debrepo::update::variant_packages(&primary, "amd64", debrepo::manifest::Variant::Minbase);
     let mut u = debrepo::solver::Universe::new("amd64");
     u.add(0, 500, pkgs);
     let request = debrepo::solver::Request {

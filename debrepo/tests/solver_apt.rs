@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use debrepo::packages::{parse_all, Priority};
+use debrepo::packages::parse_all;
 use debrepo::solver::{solve, validate, Request, Universe};
 
 #[test]
@@ -17,15 +17,10 @@ fn minbase_matches_apt() {
     let index = testkit::trixie_packages();
     let text = std::str::from_utf8(&index).unwrap();
     let pkgs = parse_all(text).unwrap();
-    let mut install: Vec<String> = pkgs
-        .iter()
-        .filter(|p| p.architecture == "amd64" || p.architecture == "all")
-        .filter(|p| p.essential || p.priority == Some(Priority::Required))
-        .map(|p| p.name.to_owned())
-        .collect();
-    install.push("apt".into());
-    install.sort();
-    install.dedup();
+    // mmdebstrap's minbase: Essential, Priority: required, and apt.
+    let primary: Vec<debrepo::update::PrimaryPackage<'_>> = pkgs.iter().map(Into::into).collect();
+    let install =
+        debrepo::update::variant_packages(&primary, "amd64", debrepo::manifest::Variant::Minbase);
 
     // apt, on the same index, with an empty dpkg status.
     let dir = testkit::TempDir::new("apt-sim");

@@ -6,21 +6,7 @@
 use debrepo::packages::parse_all;
 use debrepo::solver::{solve, validate, Request, Universe};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+use testkit::Rng;
 
 const VIRTUALS: usize = 3;
 

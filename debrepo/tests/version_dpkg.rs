@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use debrepo::{PackagesParser, Version};
+use testkit::Rng;
 
 const PAIRS: usize = 24_000;
 
@@ -15,20 +16,6 @@ fn dpkg_available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-/// A small deterministic generator (xorshift), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[test]
@@ -72,7 +59,7 @@ fn versions_compare_like_dpkg() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut pairs = Vec::with_capacity(PAIRS);
     for w in versions.windows(2).step_by(2).take(PAIRS / 2) {
-        let (a, b) = if rng.next() & 1 == 0 {
+        let (a, b) = if rng.next_u64() & 1 == 0 {
             (w[0], w[1])
         } else {
             (w[1], w[0])
@@ -80,8 +67,8 @@ fn versions_compare_like_dpkg() {
         pairs.push((a, b));
     }
     while pairs.len() < PAIRS {
-        let a = versions[rng.below(versions.len())];
-        let b = versions[rng.below(versions.len())];
+        let a = versions[rng.below(versions.len() as u64) as usize];
+        let b = versions[rng.below(versions.len() as u64) as usize];
         pairs.push((a, b));
     }
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;

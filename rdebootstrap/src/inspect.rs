@@ -240,9 +240,6 @@ fn archive(args: ArchiveArgs, global: &crate::Global) -> Result<()> {
     use std::sync::Arc;
 
     use debrepo::archive::{fetch_suite, SuiteRequest, Trust};
-    use debrepo::auth::{Auth, AuthSource, Vault};
-    use debrepo::cache::Cache;
-    use debrepo::transport::{AuthProvider, Transport, TransportOptions};
     use debrepo::verify::{load_keyring, PgpVerifier};
 
     let trust = if args.no_verify {
@@ -261,30 +258,7 @@ fn archive(args: ArchiveArgs, global: &crate::Global) -> Result<()> {
         Trust::Keys(Arc::new(PgpVerifier::new(keyring)))
     };
     let arch = crate::lockcmd::arch(global)?;
-    let cache = if global.no_cache {
-        None
-    } else {
-        let dir = match &global.cache_dir {
-            Some(d) => d.clone(),
-            None => Cache::default_dir().context(
-                "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache-dir or --no-cache",
-            )?,
-        };
-        Some(Cache::open(dir)?)
-    };
-    let progress = Arc::new(crate::progress::Terminal::new(global.quiet));
-    let mut transport = Transport::new(TransportOptions {
-        downloads: global.downloads.max(1),
-        insecure: global.insecure,
-        ..TransportOptions::default()
-    })?
-    .with_progress(progress);
-    if let Some(source) = &global.auth {
-        transport = transport.with_auth(match source.parse::<AuthSource>()? {
-            AuthSource::File(path) => AuthProvider::Static(Auth::from_file(&path)?),
-            AuthSource::Vault(path) => AuthProvider::Vault(Vault::from_env(&path)?),
-        });
-    }
+    let (transport, cache) = crate::lockcmd::transport_and_cache(global, None)?;
     let req = SuiteRequest {
         url: args.url.clone(),
         suite: args.suite.clone(),

@@ -72,15 +72,12 @@ fn mirrors(manifest: &Manifest, given: &[String]) -> Result<HashMap<String, Stri
     Ok(out)
 }
 
-/// The transport, cache and options of an update.
-fn setup(
-    manifest: &Manifest,
+/// The cache and the transport (limits, TLS, progress, credentials: `-a`,
+/// else `auth.toml` in `auth_dir` if there is one) the global options ask for.
+pub fn transport_and_cache(
     global: &Global,
-    mirrors_given: &[String],
-    snapshot: Option<String>,
-    no_verify: bool,
-) -> Result<(Transport, Option<Cache>, debrepo::update::UpdateOptions)> {
-    let arch = arch(global)?;
+    auth_dir: Option<&Path>,
+) -> Result<(Transport, Option<Cache>)> {
     let cache = if global.no_cache {
         None
     } else {
@@ -99,7 +96,7 @@ fn setup(
         ..TransportOptions::default()
     })?
     .with_progress(progress);
-    let auth_file = manifest.dir().join("auth.toml");
+    let auth_file = auth_dir.map(|d| d.join("auth.toml"));
     match &global.auth {
         Some(source) => {
             transport = transport.with_auth(match source.parse::<debrepo::auth::AuthSource>()? {
@@ -111,13 +108,26 @@ fn setup(
                 }
             })
         }
-        None if auth_file.exists() => {
-            transport = transport.with_auth(AuthProvider::Static(debrepo::auth::Auth::from_file(
-                &auth_file,
-            )?))
+        None => {
+            if let Some(f) = auth_file.filter(|f| f.exists()) {
+                transport =
+                    transport.with_auth(AuthProvider::Static(debrepo::auth::Auth::from_file(&f)?))
+            }
         }
-        None => {}
     }
+    Ok((transport, cache))
+}
+
+/// The transport, cache and options of an update.
+fn setup(
+    manifest: &Manifest,
+    global: &Global,
+    mirrors_given: &[String],
+    snapshot: Option<String>,
+    no_verify: bool,
+) -> Result<(Transport, Option<Cache>, debrepo::update::UpdateOptions)> {
+    let arch = arch(global)?;
+    let (transport, cache) = transport_and_cache(global, Some(manifest.dir()))?;
     let opts = debrepo::update::UpdateOptions {
         arch,
         mirrors: mirrors(manifest, mirrors_given)?,

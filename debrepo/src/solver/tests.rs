@@ -192,15 +192,9 @@ fn real_trixie_minbase_set_is_consistent() {
     .unwrap();
     let pkgs = parse_all(&text).unwrap();
     // mmdebstrap's minbase: Essential, Priority: required, and apt.
-    let mut install: Vec<String> = pkgs
-        .iter()
-        .filter(|p| p.architecture == "amd64" || p.architecture == "all")
-        .filter(|p| p.essential || p.priority == Some(crate::packages::Priority::Required))
-        .map(|p| p.name.to_owned())
-        .collect();
-    install.push("apt".into());
-    install.sort();
-    install.dedup();
+    let primary: Vec<crate::update::PrimaryPackage<'_>> = pkgs.iter().map(Into::into).collect();
+    let install =
+        crate::update::variant_packages(&primary, "amd64", crate::manifest::Variant::Minbase);
     let mut u = Universe::new("amd64");
     u.add(0, 500, pkgs);
     let r = Request {
