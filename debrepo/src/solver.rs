@@ -45,13 +45,35 @@ pub struct Candidate<'a> {
     pub priority: i64,
 }
 
+/// A fast hasher for package names (the FxHash mixing step). Names come
+/// from verified indices, so resistance to chosen collisions is not needed,
+/// and SipHash was the largest cost of building a universe.
+#[derive(Default, Clone, Copy)]
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type NameMap<'a, V> = HashMap<&'a str, V, std::hash::BuildHasherDefault<NameHasher>>;
+
 /// Everything the solver can choose from.
 pub struct Universe<'a> {
     arch: String,
     candidates: Vec<Candidate<'a>>,
-    by_name: HashMap<&'a str, Vec<usize>>,
+    by_name: NameMap<'a, Vec<usize>>,
     /// Virtual name → candidates providing it.
-    providers: HashMap<&'a str, Vec<usize>>,
+    providers: NameMap<'a, Vec<usize>>,
     /// Names taken by local packages: archive packages of these names are
     /// not considered.
     local_names: std::collections::HashSet<&'a str>,
@@ -63,8 +85,8 @@ impl<'a> Universe<'a> {
         Universe {
             arch: arch.to_owned(),
             candidates: Vec::new(),
-            by_name: HashMap::new(),
-            providers: HashMap::new(),
+            by_name: NameMap::default(),
+            providers: NameMap::default(),
             local_names: Default::default(),
         }
     }
@@ -87,6 +109,10 @@ impl<'a> Universe<'a> {
         priority: i64,
         packages: impl IntoIterator<Item = BinaryPackage<'a>>,
     ) {
+        let packages = packages.into_iter();
+        let more = packages.size_hint().0;
+        self.candidates.reserve(more);
+        self.by_name.reserve(more);
         for p in packages {
             if p.architecture != self.arch && p.architecture != crate::arch::ALL {
                 continue;
