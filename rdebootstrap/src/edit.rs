@@ -116,7 +116,16 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
                 .unwrap_or_else(|| if v == "debian" { vec!["main".into()] } else { vec!["main".into(), "universe".into()] });
             let (url, mirror) = match &args.url {
                 Some(u) => (Some(u.clone()), None),
-                None => (None, Some(v.to_owned())),
+                None => {
+                    // The manifest names the mirror by vendor; make sure one
+                    // can be found now, as update will look for it.
+                    let env = format!("RDEBOOTSTRAP_MIRROR_{}", v.to_uppercase());
+                    let host = debrepo::aptsources::read_host(Path::new("/etc/apt")).unwrap_or_default();
+                    if std::env::var_os(&env).is_none() && debrepo::aptsources::vendor_mirror(&host, v).is_none() {
+                        bail!("no {v} mirror in the host's APT sources and {env} is not set: pass --url URL");
+                    }
+                    (None, Some(v.to_owned()))
+                }
             };
             let mut main = NewArchive {
                 url: url.clone(),
