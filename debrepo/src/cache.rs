@@ -117,7 +117,7 @@ impl Cache {
         let mut data = Vec::with_capacity(len as usize);
         file.read_to_end(&mut data)
             .map_err(io_err("cannot read", &path))?;
-        if Sha256::from(Hasher::digest(&data)) != *sha256 {
+        if crate::hash::sha256(&data) != *sha256 {
             self.discard(&path);
             return Ok(None);
         }
@@ -273,20 +273,12 @@ impl Drop for CacheWriter {
     }
 }
 
-impl From<sha2::digest::Output<Hasher>> for Sha256 {
-    fn from(out: sha2::digest::Output<Hasher>) -> Self {
-        let mut d = [0u8; 32];
-        d.copy_from_slice(&out);
-        crate::hash::Digest(d)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sha(data: &[u8]) -> Sha256 {
-        Sha256::from(Hasher::digest(data))
+        crate::hash::sha256(data)
     }
 
     fn tmp() -> PathBuf {

@@ -23,6 +23,18 @@ pub struct HexError {
     pub text: String,
 }
 
+/// The SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> Sha256 {
+    use sha2::Digest as _;
+    Digest(sha2::Sha256::digest(data).into())
+}
+
+impl From<sha2::digest::Output<sha2::Sha256>> for Sha256 {
+    fn from(out: sha2::digest::Output<sha2::Sha256>) -> Self {
+        Digest(out.into())
+    }
+}
+
 impl<const N: usize> Digest<N> {
     /// Parse `2*N` hex digits (either case).
     pub fn from_hex(s: &str) -> Result<Self, HexError> {

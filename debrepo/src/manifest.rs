@@ -16,6 +16,25 @@ mod schema;
 
 pub use resolve::{ResolvedSpec, SpecError};
 
+/// The package a requirement (`name`, `name:arch (>= 1)`, `name [arch]`) is
+/// about.
+pub(crate) fn requirement_name(req: &str) -> &str {
+    let end = req
+        .find(|c: char| c.is_whitespace() || c == '(' || c == ':' || c == '[')
+        .unwrap_or(req.len());
+    &req[..end]
+}
+
+/// How a spec is named in messages: `[spec]` for the unnamed one, else
+/// `'name'`.
+pub fn spec_label(name: &str) -> String {
+    if name.is_empty() {
+        "[spec]".into()
+    } else {
+        format!("'{name}'")
+    }
+}
+
 /// What a spec installs implicitly, smallest first (mmdebstrap's variants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Variant {

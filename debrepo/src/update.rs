@@ -17,10 +17,8 @@ use crate::archive::{
     fetch_suite, snapshot_id, snapshot_url, FetchedSuite, SuiteRequest, Trust, UpdateError,
 };
 use crate::cache::Cache;
-use sha2::Digest as _;
-
 use crate::lock::{spec_hash, Lock, LockedArchive, LockedLocal, LockedPackage, LockedSpec};
-use crate::manifest::{Manifest, SignedBy, SpecError, Variant};
+use crate::manifest::{spec_label, Manifest, SignedBy, SpecError, Variant};
 use crate::packages::{BinaryPackage, PackagesParser, Priority};
 use crate::solver::{solve, Request, SolveError, Universe};
 use crate::transport::Transport;
@@ -95,14 +93,6 @@ pub enum Error {
         #[source]
         source: SolveError,
     },
-}
-
-fn spec_label(name: &str) -> String {
-    if name.is_empty() {
-        "[spec]".into()
-    } else {
-        format!("'{name}'")
-    }
 }
 
 /// One fetched suite of a manifest's archive.
@@ -230,12 +220,7 @@ pub async fn update(
     opts: &UpdateOptions,
 ) -> Result<Lock, Error> {
     let mname = manifest.path.display().to_string();
-    let fetched: Vec<(usize, String, FetchedSuite, Option<String>)> =
-        fetch_archives(manifest, transport, cache, opts)
-            .await?
-            .into_iter()
-            .map(|f| (f.decl, f.suite, f.fetched, f.snapshot))
-            .collect();
+    let fetched = fetch_archives(manifest, transport, cache, opts).await?;
     // Local .debs: checked against their recorded hash, control data read.
     let mut locals = Vec::new();
     let mut controls = Vec::new();
@@ -248,12 +233,12 @@ pub async fn update(
             message,
         };
         let bytes = std::fs::read(&path).map_err(|e| fail(format!("cannot read it ({e})")))?;
-        let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        let digest = crate::hash::sha256(&bytes);
         if let Some(want) = &l.hash {
             use base64::Engine as _;
             let have = format!(
                 "sha256-{}",
-                base64::engine::general_purpose::STANDARD.encode(digest)
+                base64::engine::general_purpose::STANDARD.encode(digest.as_bytes())
             );
             if *want != have {
                 return Err(fail(format!("its hash is {have}, the manifest says {want}; if the file was rebuilt, update the hash")));
@@ -270,7 +255,7 @@ pub async fn update(
         locals.push(LockedLocal {
             path: l.path.display().to_string(),
             size: bytes.len() as u64,
-            sha256: crate::hash::Digest(digest).to_string(),
+            sha256: digest.to_string(),
         });
     }
 
@@ -290,37 +275,43 @@ pub async fn update(
         universe.add_local(fetched.len() + i, pkg);
     }
     let mut primary: Vec<PrimaryPackage<'_>> = Vec::new();
-    for (ai, (di, _, s, _)) in fetched.iter().enumerate() {
+    for (ai, f) in fetched.iter().enumerate() {
+        let s = &f.fetched;
         for idx in &s.indices {
-            let url = s.location.url(&format!("{} Packages", idx.component));
+            let url = s
+                .location
+                .url(&s.location.packages_path(&idx.component, &idx.arch));
             let pkgs: Vec<BinaryPackage<'_>> = PackagesParser::from_bytes(&idx.data)
                 .and_then(|p| p.collect())
                 .map_err(|source| Error::Index { url, source })?;
             if ai == 0 {
                 primary.extend(pkgs.iter().map(PrimaryPackage::from));
             }
-            universe.add(ai, manifest.archives[*di].priority, pkgs);
+            universe.add(ai, manifest.archives[f.decl].priority, pkgs);
         }
     }
 
     let n_archives = fetched.len();
     let mut lock = Lock {
         arch: opts.arch.clone(),
-        locals: locals.clone(),
         archives: fetched
             .iter()
-            .map(|(di, suite, s, snap)| LockedArchive {
-                source: match (&manifest.archives[*di].url, &manifest.archives[*di].mirror) {
+            .map(|f| LockedArchive {
+                source: match (
+                    &manifest.archives[f.decl].url,
+                    &manifest.archives[f.decl].mirror,
+                ) {
                     (Some(u), _) => u.clone(),
                     (_, Some(m)) => format!("mirror:{m}"),
                     _ => String::new(),
                 },
-                suite: suite.clone(),
-                snapshot: snap.clone(),
-                release_sha256: s.release_sha256.to_string(),
-                signer: s.signer.as_ref().map(|v| v.signer.clone()),
+                suite: f.suite.clone(),
+                snapshot: f.snapshot.clone(),
+                release_sha256: f.fetched.release_sha256.to_string(),
+                signer: f.fetched.signer.as_ref().map(|v| v.signer.clone()),
             })
             .collect(),
+        locals,
         specs: Vec::new(),
     };
     for name in manifest.spec_names() {
@@ -338,23 +329,29 @@ pub async fn update(
         })?;
         let packages = chosen
             .iter()
-            .map(|c| LockedPackage {
-                name: c.package.name.to_owned(),
-                version: c.package.version.to_string(),
-                arch: c.package.architecture.to_owned(),
-                archive: c.archive,
-                path: match c.archive.checked_sub(n_archives) {
-                    Some(i) => locals[i].path.clone(),
-                    None => c.package.filename.unwrap_or_default().to_owned(),
-                },
-                size: match c.archive.checked_sub(n_archives) {
-                    Some(i) => locals[i].size,
-                    None => c.package.size.unwrap_or(0),
-                },
-                sha256: match c.archive.checked_sub(n_archives) {
-                    Some(i) => locals[i].sha256.clone(),
-                    None => c.package.sha256.map(|h| h.to_string()).unwrap_or_default(),
-                },
+            .map(|c| {
+                // Local packages carry their file's identity, archive
+                // packages their index record's.
+                let (path, size, sha256) = match c.archive.checked_sub(n_archives) {
+                    Some(i) => {
+                        let l = &lock.locals[i];
+                        (l.path.clone(), l.size, l.sha256.clone())
+                    }
+                    None => (
+                        c.package.filename.unwrap_or_default().to_owned(),
+                        c.package.size.unwrap_or(0),
+                        c.package.sha256.map(|h| h.to_string()).unwrap_or_default(),
+                    ),
+                };
+                LockedPackage {
+                    name: c.package.name.to_owned(),
+                    version: c.package.version.to_string(),
+                    arch: c.package.architecture.to_owned(),
+                    archive: c.archive,
+                    path,
+                    size,
+                    sha256,
+                }
             })
             .collect();
         lock.specs.push(LockedSpec {

@@ -109,24 +109,18 @@ fn inspect_version_exit_status_is_dpkgs() {
 
 #[test]
 fn inspect_archive_fetches_verifies_and_reports_progress() {
-    use testkit::archive::SuiteBuilder;
-    use testkit::gpg::{self, Gpg};
-    use testkit::http::{Fault, Server};
+    use testkit::archive::{Served, SuiteBuilder};
+    use testkit::http::Fault;
     use testkit::{DebBuilder, TempDir};
-    if !gpg::available() {
-        eprintln!("gpg not found: skipping");
-        return;
-    }
-    let dir = TempDir::new("cli-archive");
-    let g = Gpg::new();
-    let key = g.key("CLI Archive", "ed25519", "0", None);
-    SuiteBuilder::new("trixie")
+    let suite = SuiteBuilder::new("trixie")
         .package(DebBuilder::new("hello", "1.0-1", "amd64"))
-        .package(DebBuilder::new("world", "2.0-1", "all"))
-        .write(&dir.path().join("debian"), &g, &key);
-    let keyring = dir.path().join("archive.gpg");
-    std::fs::write(&keyring, g.export(&[&key], false)).unwrap();
-    let server = Server::serve_dir(dir.path());
+        .package(DebBuilder::new("world", "2.0-1", "all"));
+    let Some(site) = Served::start("cli-archive", suite) else {
+        return;
+    };
+    let keyring = site.dir.path().join("archive.gpg");
+    site.write_keyring(&keyring);
+    let server = &site.server;
     server.fault("/debian/dists/trixie/InRelease", Fault::Status(503));
     let cache = TempDir::new("cli-cache");
     let url = format!("{}/debian", server.url());

@@ -2,9 +2,7 @@
 
 use std::process::{Command, Output};
 
-use testkit::archive::SuiteBuilder;
-use testkit::gpg::{self, Gpg};
-use testkit::http::Server;
+use testkit::archive::{Served, SuiteBuilder};
 use testkit::{DebBuilder, TempDir};
 
 fn run(dir: &std::path::Path, args: &[&str]) -> Output {
@@ -21,37 +19,35 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn update_writes_a_lock_that_list_reads_and_staleness_is_semantic() {
-    if !gpg::available() {
-        eprintln!("gpg not found: skipping");
+    let Some(site) = Served::start(
+        "update-site",
+        SuiteBuilder::new("trixie")
+            .package(
+                DebBuilder::new("base-files", "13", "amd64")
+                    .field("Essential", "yes")
+                    .field("Priority", "required"),
+            )
+            .package(
+                DebBuilder::new("apt", "3.0", "amd64")
+                    .field("Priority", "required")
+                    .field("Depends", "libapt (>= 3)"),
+            )
+            .package(DebBuilder::new("libapt", "3.0", "amd64"))
+            .package(
+                DebBuilder::new("curl", "8.1", "amd64").field("Depends", "libcurl4 | libcurl3"),
+            )
+            .package(DebBuilder::new("libcurl3", "7.0", "amd64"))
+            .package(DebBuilder::new("libcurl4", "8.1", "amd64"))
+            .package(DebBuilder::new("vim", "9.1", "amd64")),
+    ) else {
         return;
-    }
-    let site = TempDir::new("update-site");
-    let g = Gpg::new();
-    let key = g.key("Update Archive", "ed25519", "0", None);
-    SuiteBuilder::new("trixie")
-        .package(
-            DebBuilder::new("base-files", "13", "amd64")
-                .field("Essential", "yes")
-                .field("Priority", "required"),
-        )
-        .package(
-            DebBuilder::new("apt", "3.0", "amd64")
-                .field("Priority", "required")
-                .field("Depends", "libapt (>= 3)"),
-        )
-        .package(DebBuilder::new("libapt", "3.0", "amd64"))
-        .package(DebBuilder::new("curl", "8.1", "amd64").field("Depends", "libcurl4 | libcurl3"))
-        .package(DebBuilder::new("libcurl3", "7.0", "amd64"))
-        .package(DebBuilder::new("libcurl4", "8.1", "amd64"))
-        .package(DebBuilder::new("vim", "9.1", "amd64"))
-        .write(&site.path().join("debian"), &g, &key);
-    let server = Server::serve_dir(site.path());
+    };
 
     let work = TempDir::new("update-work");
-    std::fs::write(work.path().join("archive.gpg"), g.export(&[&key], false)).unwrap();
+    site.write_keyring(&work.path().join("archive.gpg"));
     let manifest = format!(
         "[[archive]]\nurl = \"{}/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec]\nvariant = \"minbase\"\ninclude = [\"curl\"]\n",
-        server.url()
+        site.server.url()
     );
     std::fs::write(work.path().join("Manifest.toml"), &manifest).unwrap();
     let cache = work.path().join("cache");
@@ -272,22 +268,19 @@ fn init_and_editing_verbs() {
 
 #[test]
 fn init_with_an_explicit_archive_then_update() {
-    if !gpg::available() {
+    let Some(site) = Served::start(
+        "init-site",
+        SuiteBuilder::new("trixie")
+            .package(DebBuilder::new("base-files", "13", "amd64").field("Essential", "yes"))
+            .package(DebBuilder::new("apt", "3.0", "amd64"))
+            .package(DebBuilder::new("hello", "2.10", "amd64")),
+    ) else {
         return;
-    }
-    let site = TempDir::new("init-site");
-    let g = Gpg::new();
-    let key = g.key("Init Archive", "ed25519", "0", None);
-    SuiteBuilder::new("trixie")
-        .package(DebBuilder::new("base-files", "13", "amd64").field("Essential", "yes"))
-        .package(DebBuilder::new("apt", "3.0", "amd64"))
-        .package(DebBuilder::new("hello", "2.10", "amd64"))
-        .write(&site.path().join("debian"), &g, &key);
-    let server = Server::serve_dir(site.path());
+    };
     let work = TempDir::new("init-work");
     let d = work.path();
-    std::fs::write(d.join("archive.gpg"), g.export(&[&key], false)).unwrap();
-    let url = format!("{}/debian", server.url());
+    site.write_keyring(&d.join("archive.gpg"));
+    let url = site.url();
     let o = run(
         d,
         &[
@@ -325,27 +318,24 @@ fn init_with_an_explicit_archive_then_update() {
 
 #[test]
 fn local_debs_win_and_are_locked_with_their_hash() {
-    if !gpg::available() {
+    let Some(site) = Served::start(
+        "local-site",
+        SuiteBuilder::new("trixie")
+            .package(DebBuilder::new("mytool", "9.0", "amd64"))
+            .package(DebBuilder::new("libdep", "1.0", "amd64")),
+    ) else {
         return;
-    }
-    let site = TempDir::new("local-site");
-    let g = Gpg::new();
-    let key = g.key("Local Archive", "ed25519", "0", None);
-    SuiteBuilder::new("trixie")
-        .package(DebBuilder::new("mytool", "9.0", "amd64"))
-        .package(DebBuilder::new("libdep", "1.0", "amd64"))
-        .write(&site.path().join("debian"), &g, &key);
-    let server = Server::serve_dir(site.path());
+    };
     let work = TempDir::new("local-work");
     let d = work.path();
-    std::fs::write(d.join("archive.gpg"), g.export(&[&key], false)).unwrap();
+    site.write_keyring(&d.join("archive.gpg"));
     std::fs::create_dir_all(d.join("target")).unwrap();
     DebBuilder::new("mytool", "0.1", "amd64")
         .field("Depends", "libdep")
         .write_to(&d.join("target"), "mytool_0.1_amd64");
     let manifest = format!(
         "[[archive]]\nurl = \"{}/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[[local]]\npath = \"target/mytool_0.1_amd64.deb\"\n\n[spec]\ninclude = [\"mytool\"]\n",
-        server.url()
+        site.server.url()
     );
     std::fs::write(d.join("Manifest.toml"), &manifest).unwrap();
     let cache = d.join("cache");
@@ -399,36 +389,33 @@ fn local_debs_win_and_are_locked_with_their_hash() {
 
 #[test]
 fn search_package_source_and_spec() {
-    if !gpg::available() {
+    let Some(site) = Served::start(
+        "query-site",
+        SuiteBuilder::new("trixie")
+            .package(
+                DebBuilder::new("curl", "8.1-1", "amd64")
+                    .field("Source", "curl")
+                    .field(
+                        "Description",
+                        "command line tool for transferring data with URL syntax",
+                    ),
+            )
+            .package(DebBuilder::new("libcurl4", "8.1-1", "amd64").field("Source", "curl"))
+            .package(
+                DebBuilder::new("wget", "1.25-1", "amd64")
+                    .field("Description", "retrieves files from the web"),
+            ),
+    ) else {
         return;
-    }
-    let site = TempDir::new("query-site");
-    let g = Gpg::new();
-    let key = g.key("Query Archive", "ed25519", "0", None);
-    SuiteBuilder::new("trixie")
-        .package(
-            DebBuilder::new("curl", "8.1-1", "amd64")
-                .field("Source", "curl")
-                .field(
-                    "Description",
-                    "command line tool for transferring data with URL syntax",
-                ),
-        )
-        .package(DebBuilder::new("libcurl4", "8.1-1", "amd64").field("Source", "curl"))
-        .package(
-            DebBuilder::new("wget", "1.25-1", "amd64")
-                .field("Description", "retrieves files from the web"),
-        )
-        .write(&site.path().join("debian"), &g, &key);
-    let server = Server::serve_dir(site.path());
+    };
     let work = TempDir::new("query-work");
     let d = work.path();
-    std::fs::write(d.join("archive.gpg"), g.export(&[&key], false)).unwrap();
+    site.write_keyring(&d.join("archive.gpg"));
     std::fs::write(
         d.join("Manifest.toml"),
         format!(
             "[[archive]]\nurl = \"{}/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec.base]\ninclude = [\"curl\"]\n\n[spec.web]\nextends = \"base\"\nvariant = \"minbase\"\n",
-            server.url()
+            site.server.url()
         ),
     )
     .unwrap();

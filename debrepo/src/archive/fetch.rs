@@ -13,8 +13,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest as _, Sha256 as Hasher};
-
 use super::{check_valid_until, choose_index, ArchiveError, IndexFile, SuiteLocation};
 use crate::cache::{Cache, CacheError};
 use crate::hash::Sha256;
@@ -126,10 +124,6 @@ pub enum UpdateError {
     Cache(#[from] CacheError),
 }
 
-fn sha256_of(data: &[u8]) -> Sha256 {
-    Sha256::from(Hasher::digest(data))
-}
-
 /// Fetch and check `req` as `trust` says, using `cache` for indices.
 pub async fn fetch_suite(
     transport: &Transport,
@@ -176,7 +170,7 @@ pub async fn fetch_suite(
             url: url.clone(),
             source,
         })?;
-        let sha = sha256_of(&data);
+        let sha = crate::hash::sha256(&data);
         if let Some((size, expected)) = choice.uncompressed {
             if expected != sha || size != data.len() as u64 {
                 return Err(UpdateError::Mismatch {
@@ -232,7 +226,7 @@ async fn fetch_release(
                 "{rel_url}: allow-insecure: the Release file is not checked against any signature"
             ));
             let bytes = transport.get(&rel_url).await?;
-            let sha = sha256_of(&bytes);
+            let sha = crate::hash::sha256(&bytes);
             let t = text(&rel_url, bytes)?;
             Ok((parse(&rel_url, &t)?, sha, None))
         }
@@ -241,7 +235,7 @@ async fn fetch_release(
                 "{in_url}: --no-verify: signatures are not checked"
             ));
             if let Some(bytes) = transport.get_optional(&in_url).await? {
-                let sha = sha256_of(&bytes);
+                let sha = crate::hash::sha256(&bytes);
                 let t = text(&in_url, bytes)?;
                 let parts = clearsign::split(&t).map_err(|e| UpdateError::Release {
                     url: in_url.clone(),
@@ -250,13 +244,13 @@ async fn fetch_release(
                 return Ok((parse(&in_url, &parts.text)?, sha, None));
             }
             let bytes = transport.get(&rel_url).await?;
-            let sha = sha256_of(&bytes);
+            let sha = crate::hash::sha256(&bytes);
             let t = text(&rel_url, bytes)?;
             Ok((parse(&rel_url, &t)?, sha, None))
         }
         Trust::Keys(verifier) => {
             if let Some(bytes) = transport.get_optional(&in_url).await? {
-                let sha = sha256_of(&bytes);
+                let sha = crate::hash::sha256(&bytes);
                 let t = text(&in_url, bytes)?;
                 let (good, signed) =
                     verifier
@@ -281,7 +275,7 @@ async fn fetch_release(
                         url: sig_url.clone(),
                         source,
                     })?;
-            let sha = sha256_of(&bytes);
+            let sha = crate::hash::sha256(&bytes);
             let t = text(&rel_url, bytes)?;
             Ok((parse(&rel_url, &t)?, sha, Some(good)))
         }
@@ -310,13 +304,13 @@ async fn fetch_variant<'v>(
                         url,
                         expected: v.sha256,
                         expected_size: v.size,
-                        actual: sha256_of(&buf),
+                        actual: crate::hash::sha256(&buf),
                         size: buf.len() as u64,
                     })
                 }
                 Err(e) => return Err(e.into()),
             }
-            let sha = sha256_of(&buf);
+            let sha = crate::hash::sha256(&buf);
             if sha != v.sha256 || buf.len() as u64 != v.size {
                 return Err(UpdateError::Mismatch {
                     url,

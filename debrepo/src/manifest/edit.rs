@@ -5,7 +5,7 @@ use std::path::Path;
 
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
-use super::{Manifest, ManifestError, Variant};
+use super::{requirement_name, Manifest, ManifestError, Variant};
 
 fn fail(path: &Path, message: impl Into<String>) -> ManifestError {
     ManifestError {
@@ -70,13 +70,6 @@ fn spec_table<'d>(
         .ok_or_else(|| fail(path, format!("{label} is not a table")))
 }
 
-fn package_name(req: &str) -> &str {
-    let end = req
-        .find(|c: char| c.is_whitespace() || c == '(' || c == ':' || c == '[')
-        .unwrap_or(req.len());
-    &req[..end]
-}
-
 /// Add requirements (`key = "include"`) or constraints (`"exclude"`) to a
 /// spec, creating it if needed; an entry for the same package is replaced.
 pub fn add_to_spec(
@@ -99,10 +92,10 @@ pub fn add_to_spec(
         .as_array_mut()
         .ok_or_else(|| fail(path, format!("'{key}' is not an array")))?;
     for item in items {
-        let name = package_name(item);
+        let name = requirement_name(item);
         let existing = arr
             .iter()
-            .position(|v| v.as_str().is_some_and(|s| package_name(s) == name));
+            .position(|v| v.as_str().is_some_and(|s| requirement_name(s) == name));
         match existing {
             Some(i) => {
                 arr.replace(i, item.as_str());
@@ -128,8 +121,11 @@ pub fn remove_from_spec(
         if let Some(arr) = t.get_mut(key).and_then(Item::as_array_mut) {
             let before = arr.len();
             arr.retain(|v| {
-                !v.as_str()
-                    .is_some_and(|s| names.iter().any(|n| package_name(s) == package_name(n)))
+                !v.as_str().is_some_and(|s| {
+                    names
+                        .iter()
+                        .any(|n| requirement_name(s) == requirement_name(n))
+                })
             });
             if arr.len() != before {
                 // The first remaining element may carry the removed one's

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Manifest, Spec, Variant};
+use super::{requirement_name, spec_label, Manifest, Spec, Variant};
 
 /// A spec with everything it inherits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,28 +32,32 @@ pub struct ResolvedSpec {
 /// A spec that cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("no spec {} in the manifest (defined: {})", shown(.0), .1.join(", "))]
+    #[error("no spec {} in the manifest (defined: {})", spec_label(.0), .1.join(", "))]
     Unknown(String, Vec<String>),
     #[error(
         "spec {} extends {}, which is not defined",
-        shown(child),
-        shown(parent)
+        spec_label(child),
+        spec_label(parent)
     )]
     UnknownParent { child: String, parent: String },
-    #[error("specs extend each other in a cycle: {}", .0.iter().map(|s| shown(s)).collect::<Vec<_>>().join(" -> "))]
+    #[error("specs extend each other in a cycle: {}", .0.iter().map(|s| spec_label(s)).collect::<Vec<_>>().join(" -> "))]
     Cycle(Vec<String>),
-    #[error("spec {} lists {} twice in 'extends'", shown(spec), shown(parent))]
+    #[error(
+        "spec {} lists {} twice in 'extends'",
+        spec_label(spec),
+        spec_label(parent)
+    )]
     DuplicateParent { spec: String, parent: String },
     #[error("requested to remove packages from ancestor specs: {}", .0.join(", "))]
     RemovesFromAncestor(Vec<String>),
-    #[error("spec {} sets variant {} which does not cover variant {} of its ancestor {}", shown(spec), child.name(), parent.name(), shown(ancestor))]
+    #[error("spec {} sets variant {} which does not cover variant {} of its ancestor {}", spec_label(spec), child.name(), parent.name(), spec_label(ancestor))]
     ShrinksVariant {
         spec: String,
         child: Variant,
         ancestor: String,
         parent: Variant,
     },
-    #[error("ancestors {} and {} of spec {} set {what} '{key}' to different values; set it in {} itself", shown(first), shown(second), shown(spec), shown(spec))]
+    #[error("ancestors {} and {} of spec {} set {what} '{key}' to different values; set it in {} itself", spec_label(first), spec_label(second), spec_label(spec), spec_label(spec))]
     Conflict {
         spec: String,
         what: &'static str,
@@ -61,22 +65,6 @@ pub enum SpecError {
         first: String,
         second: String,
     },
-}
-
-fn shown(name: &str) -> String {
-    if name.is_empty() {
-        "[spec]".into()
-    } else {
-        format!("'{name}'")
-    }
-}
-
-/// The package name a requirement (`name`, `name:arch (>= 1)`) is about.
-fn package_name(req: &str) -> &str {
-    let end = req
-        .find(|c: char| c.is_whitespace() || c == '(' || c == ':' || c == '[')
-        .unwrap_or(req.len());
-    &req[..end]
 }
 
 fn push_unique(list: &mut Vec<String>, items: &[String]) {
@@ -107,12 +95,12 @@ impl Manifest {
         let ancestors = &specs[..specs.len() - 1];
         let inherited: BTreeSet<&str> = ancestors
             .iter()
-            .flat_map(|(_, s)| s.include.iter().map(|r| package_name(r)))
+            .flat_map(|(_, s)| s.include.iter().map(|r| requirement_name(r)))
             .collect();
         let removed: Vec<String> = own
             .exclude
             .iter()
-            .filter(|e| !e.contains('(') && inherited.contains(package_name(e)))
+            .filter(|e| !e.contains('(') && inherited.contains(requirement_name(e)))
             .cloned()
             .collect();
         if !removed.is_empty() {
@@ -213,7 +201,7 @@ impl Manifest {
             },
             None => SpecError::Unknown(
                 name.to_owned(),
-                self.specs.keys().map(|k| shown(k)).collect(),
+                self.specs.keys().map(|k| spec_label(k)).collect(),
             ),
         })?;
         let mut seen = BTreeSet::new();

@@ -234,3 +234,49 @@ pub fn append(path: &Path, data: &[u8]) {
         .write_all(data)
         .unwrap();
 }
+
+/// A suite written under `<dir>/debian`, signed with a key made for it and
+/// served on loopback: the fixture of the end-to-end tests.
+pub struct Served {
+    pub dir: crate::TempDir,
+    pub gpg: Gpg,
+    pub key: String,
+    pub server: crate::http::Server,
+}
+
+impl Served {
+    /// Write, sign and serve `suite`; `None` (saying why) where GnuPG is
+    /// not installed.
+    pub fn start(name: &str, suite: SuiteBuilder) -> Option<Served> {
+        if !crate::gpg::available() {
+            eprintln!("gpg not found: skipping");
+            return None;
+        }
+        let dir = crate::TempDir::new(name);
+        let gpg = Gpg::new();
+        let key = gpg.key(&format!("{name} archive"), "ed25519", "0", None);
+        suite.write(&dir.path().join("debian"), &gpg, &key);
+        let server = crate::http::Server::serve_dir(dir.path());
+        Some(Served {
+            dir,
+            gpg,
+            key,
+            server,
+        })
+    }
+
+    /// The archive URL (`http://127.0.0.1:PORT/debian`).
+    pub fn url(&self) -> String {
+        format!("{}/debian", self.server.url())
+    }
+
+    /// The archive's root directory on disk.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("debian")
+    }
+
+    /// Write the archive's public keyring (binary) to `path`.
+    pub fn write_keyring(&self, path: &Path) {
+        std::fs::write(path, self.gpg.export(&[&self.key], false)).unwrap();
+    }
+}
