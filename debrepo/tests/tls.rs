@@ -87,3 +87,41 @@ async fn client_certificates_from_an_auth_file() {
     assert!(matches!(e, FetchError::Identity { .. }), "{e}");
     assert!(!chain(&e).contains("garbage"), "{}", chain(&e));
 }
+
+/// A server that offers only HTTP/2 in ALPN serves every request (so the
+/// client negotiated HTTP/2), and once a connection is up, concurrent
+/// requests share it. A body larger than the flow-control window arrives
+/// whole.
+#[tokio::test]
+async fn http2_is_negotiated_and_multiplexed() {
+    let dir = TempDir::new("h2");
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.path().join("big"), &big).unwrap();
+    for i in 0..8 {
+        std::fs::write(dir.path().join(format!("f{i}")), format!("file {i}")).unwrap();
+    }
+    let pki = Pki::new();
+    let server = testkit::http2::H2Server::serve_dir(dir.path(), &pki);
+    let t = Transport::new(insecure()).unwrap();
+    assert_eq!(t.get(&format!("{}/f0", server.url())).await.unwrap(), b"file 0");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (t, url) = (t.clone(), format!("{}/f{i}", server.url()));
+        tasks.push(tokio::spawn(async move { (i, t.get(&url).await.unwrap()) }));
+    }
+    let whole = t.get(&format!("{}/big", server.url())).await.unwrap();
+    assert!(whole == big, "the large body differs");
+    for task in tasks {
+        let (i, body) = task.await.unwrap();
+        assert_eq!(body, format!("file {i}").as_bytes());
+    }
+    let seen = server.requests();
+    assert_eq!(seen.len(), 10, "{seen:?}");
+    assert!(seen.iter().all(|s| s.connection == 0), "{seen:?}");
+    // A missing file is a plain 404 over HTTP/2 too.
+    let e = t
+        .get(&format!("{}/missing", server.url()))
+        .await
+        .unwrap_err();
+    assert!(e.is_not_found(), "{}", chain(&e));
+}

@@ -367,7 +367,7 @@ fn respond<W: Write>(
 }
 
 /// The file under `root` for a request path, refusing `..`.
-fn safe_join(root: &Path, path: &str) -> Option<PathBuf> {
+pub(crate) fn safe_join(root: &Path, path: &str) -> Option<PathBuf> {
     let rel = path.trim_start_matches('/');
     if rel.split('/').any(|c| c == "..") {
         return None;

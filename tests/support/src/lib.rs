@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod gpg;
+pub mod http2;
 pub mod http;
 pub mod tls;
 
