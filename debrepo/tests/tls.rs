@@ -103,7 +103,10 @@ async fn http2_is_negotiated_and_multiplexed() {
     let pki = Pki::new();
     let server = testkit::http2::H2Server::serve_dir(dir.path(), &pki);
     let t = Transport::new(insecure()).unwrap();
-    assert_eq!(t.get(&format!("{}/f0", server.url())).await.unwrap(), b"file 0");
+    assert_eq!(
+        t.get(&format!("{}/f0", server.url())).await.unwrap(),
+        b"file 0"
+    );
     let mut tasks = Vec::new();
     for i in 0..8 {
         let (t, url) = (t.clone(), format!("{}/f{i}", server.url()));

@@ -56,11 +56,13 @@ impl Progress for Terminal {
             Mode::Bars(m) => {
                 let bar = match total {
                     Some(n) => ProgressBar::new(n).with_style(
-                        ProgressStyle::with_template("{bar:30} {bytes:>10}/{total_bytes:10} {msg}")
-                            .expect("valid template"),
+                        ProgressStyle::with_template(
+                            "{bar:30} {bytes:>10}/{total_bytes:10} {wide_msg}",
+                        )
+                        .expect("valid template"),
                     ),
                     None => ProgressBar::new_spinner().with_style(
-                        ProgressStyle::with_template("{spinner} {bytes:>10} {msg}")
+                        ProgressStyle::with_template("{spinner} {bytes:>10} {wide_msg}")
                             .expect("valid template"),
                     ),
                 };

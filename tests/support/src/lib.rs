@@ -7,8 +7,8 @@
 
 pub mod archive;
 pub mod gpg;
-pub mod http2;
 pub mod http;
+pub mod http2;
 pub mod tls;
 
 use std::io::{self, Write};
