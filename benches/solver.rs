@@ -17,6 +17,7 @@ fn bench(c: &mut Criterion) {
         install,
         forbid: Vec::new(),
         recommends: false,
+        foreign: Vec::new(),
     };
     let mut g = c.benchmark_group("solver");
     g.sample_size(20);

@@ -19,6 +19,7 @@ fn main() {
         install,
         forbid: Vec::new(),
         recommends: false,
+        foreign: Vec::new(),
     };
     let start = std::time::Instant::now();
     let set = debrepo::solver::solve(&u, &request).expect("solve");

@@ -1,8 +1,10 @@
 //! Dependency solving with resolvo, in Debian's terms.
 //!
-//! The universe is every candidate package of the indices (native
-//! architecture and `all`). Each package name is a resolvo name; resolvo
-//! requires every candidate of one version set to share its name, so:
+//! The universe is every candidate package of the indices: the native
+//! architecture, `all`, and any foreign architectures asked for. Each
+//! package name, per architecture slot (see [`multiarch`]), is a resolvo
+//! name; resolvo requires every candidate of one version set to share its
+//! name, so:
 //! - a dependency `foo (>= 1)` is a union of version sets: the real
 //!   package `foo` with versions `>= 1`, and for each package `P` that
 //!   provides `foo`, "the versions of `P` whose Provides satisfy `foo (>= 1)`"
@@ -12,26 +14,28 @@
 //! - `Conflicts` and `Breaks` constrain each named package, real or
 //!   providing, to versions that do not match; a package is never in
 //!   conflict with itself through its own name or Provides.
-//! - Pre-Depends are dependencies like Depends for choosing the set.
+//! - Pre-Depends are dependencies like Depends for choosing the set;
+//! - instances of one name in several architectures exclude each other
+//!   unless all are `Multi-Arch: same` with one version.
 //!
 //! Candidates of one name are tried by archive priority (higher first),
 //! then newest version.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt::{self, Display};
+use std::fmt;
 
-use resolvo::{
-    Candidates, Condition, ConditionId, ConditionalRequirement, Dependencies, DependencyProvider,
-    Interner, KnownDependencies, NameId, Problem, Requirement, SolvableId, Solver, SolverCache,
-    StringId, UnsolvableOrCancelled, VersionSetId, VersionSetUnionId,
-};
+use resolvo::{ConditionalRequirement, Problem, Solver, UnsolvableOrCancelled};
 
 use crate::packages::BinaryPackage;
 use crate::relation::{self, FieldKind, Op, Relation};
 use crate::version::Version;
 
+pub mod multiarch;
+mod provider;
 mod validate;
+
+use multiarch::Slot;
+use provider::{Provider, Set};
 
 pub use validate::{validate, Violation};
 
@@ -43,6 +47,8 @@ pub struct Candidate<'a> {
     pub archive: usize,
     /// The archive's priority (higher wins).
     pub priority: i64,
+    /// Architecture slot: 0 for native and `all`, then the foreign ones.
+    pub slot: Slot,
 }
 
 /// A fast hasher for package names (the FxHash mixing step). Names come
@@ -65,15 +71,16 @@ impl std::hash::Hasher for NameHasher {
     }
 }
 
-type NameMap<'a, V> = HashMap<&'a str, V, std::hash::BuildHasherDefault<NameHasher>>;
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<NameHasher>>;
 
 /// Everything the solver can choose from.
 pub struct Universe<'a> {
-    arch: String,
+    /// The native architecture, then the foreign ones.
+    arches: Vec<String>,
     candidates: Vec<Candidate<'a>>,
-    by_name: NameMap<'a, Vec<usize>>,
+    by_name: FastMap<(&'a str, Slot), Vec<usize>>,
     /// Virtual name → candidates providing it.
-    providers: NameMap<'a, Vec<usize>>,
+    providers: FastMap<&'a str, Vec<usize>>,
     /// Names taken by local packages: archive packages of these names are
     /// not considered.
     local_names: std::collections::HashSet<&'a str>,
@@ -82,12 +89,44 @@ pub struct Universe<'a> {
 impl<'a> Universe<'a> {
     /// An empty universe for the native architecture `arch`.
     pub fn new(arch: &str) -> Self {
+        Self::with_foreign(arch, &[])
+    }
+
+    /// An empty universe for the native architecture `arch` and these
+    /// foreign architectures (as `dpkg --add-architecture` adds them).
+    pub fn with_foreign(arch: &str, foreign: &[String]) -> Self {
+        let mut arches = vec![arch.to_owned()];
+        for f in foreign {
+            if !arches.contains(f) && f != crate::arch::ALL {
+                arches.push(f.clone());
+            }
+        }
         Universe {
-            arch: arch.to_owned(),
+            arches,
             candidates: Vec::new(),
-            by_name: NameMap::default(),
-            providers: NameMap::default(),
+            by_name: FastMap::default(),
+            providers: FastMap::default(),
             local_names: Default::default(),
+        }
+    }
+
+    /// The slot of an architecture name (`all` is native), if the
+    /// universe has it.
+    pub fn slot_of(&self, arch: &str) -> Option<Slot> {
+        if arch == crate::arch::ALL {
+            return Some(0);
+        }
+        self.arches
+            .iter()
+            .position(|a| a == arch)
+            .map(|i| i as Slot)
+    }
+
+    /// `name` for the native slot, `name:arch` for a foreign one.
+    pub fn display_name(&self, name: &str, slot: Slot) -> String {
+        match slot {
+            0 => name.to_owned(),
+            s => format!("{name}:{}", self.arches[s as usize]),
         }
     }
 
@@ -114,13 +153,13 @@ impl<'a> Universe<'a> {
         self.candidates.reserve(more);
         self.by_name.reserve(more);
         for p in packages {
-            if p.architecture != self.arch && p.architecture != crate::arch::ALL {
+            let Some(slot) = self.slot_of(p.architecture) else {
                 continue;
-            }
+            };
             if priority != i64::MAX && self.local_names.contains(p.name) {
                 continue;
             }
-            let same = self.by_name.get(p.name).and_then(|ids| {
+            let same = self.by_name.get(&(p.name, slot)).and_then(|ids| {
                 ids.iter().copied().find(|&i| {
                     self.candidates[i].package.version == p.version
                         && self.candidates[i].package.architecture == p.architecture
@@ -132,12 +171,13 @@ impl<'a> Universe<'a> {
                         package: p,
                         archive,
                         priority,
+                        slot,
                     };
                 }
                 continue;
             }
             let i = self.candidates.len();
-            self.by_name.entry(p.name).or_default().push(i);
+            self.by_name.entry((p.name, slot)).or_default().push(i);
             for prov in p.provides().iter() {
                 let list = self.providers.entry(prov.name).or_default();
                 if list.last() != Some(&i) {
@@ -148,6 +188,7 @@ impl<'a> Universe<'a> {
                 package: p,
                 archive,
                 priority,
+                slot,
             });
         }
     }
@@ -157,18 +198,22 @@ impl<'a> Universe<'a> {
         &self.candidates
     }
 
-    /// Candidates named `name`.
-    pub fn named(&self, name: &str) -> impl Iterator<Item = &Candidate<'a>> {
-        self.by_name
-            .get(name)
-            .into_iter()
+    /// Candidates named `name`, of every architecture.
+    pub fn named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s Candidate<'a>> + 's {
+        (0..self.arches.len() as Slot)
+            .filter_map(move |s| self.by_name.get(&(name, s)))
             .flatten()
             .map(|&i| &self.candidates[i])
     }
 
     /// The native architecture.
     pub fn arch(&self) -> &str {
-        &self.arch
+        &self.arches[0]
+    }
+
+    /// The native architecture, then the foreign ones.
+    pub fn architectures(&self) -> &[String] {
+        &self.arches
     }
 }
 
@@ -193,283 +238,14 @@ pub fn provides_satisfying(
 pub enum SolveError {
     #[error("cannot satisfy the requirements:\n{0}")]
     Unsatisfiable(String),
+    #[error("architecture {arch:?} is not among the universe's ({known}): add it to the spec's foreign-architectures")]
+    UnknownArchitecture { arch: String, known: String },
     #[error("invalid requirement {text:?}")]
     BadRequest {
         text: String,
         #[source]
         source: relation::RelationError,
     },
-}
-
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Set<'a> {
-    /// Candidates of `name` whose version satisfies the constraint.
-    Real(NameId, Option<(Op, Version<'a>)>),
-    /// Candidates of `name` that provide `virt` satisfying the constraint.
-    Provides(NameId, &'a str, Option<(Op, Version<'a>)>),
-    /// Candidates of the inner set's name that it does not match.
-    Not(Box<Set<'a>>),
-}
-
-impl Set<'_> {
-    fn name(&self) -> NameId {
-        match self {
-            Set::Real(n, _) | Set::Provides(n, _, _) => *n,
-            Set::Not(inner) => inner.name(),
-        }
-    }
-}
-
-struct Provider<'u, 'a> {
-    universe: &'u Universe<'a>,
-    /// NameId → the package name, and the solvables (candidate indices).
-    names: RefCell<Vec<&'a str>>,
-    name_ids: RefCell<HashMap<&'a str, NameId>>,
-    sets: RefCell<Vec<Set<'a>>>,
-    set_ids: RefCell<HashMap<Set<'a>, VersionSetId>>,
-    unions: RefCell<Vec<Vec<VersionSetId>>>,
-}
-
-fn constraint_text(c: &Option<(Op, Version<'_>)>) -> String {
-    match c {
-        None => String::new(),
-        Some((op, v)) => format!("({op} {v})"),
-    }
-}
-
-impl<'u, 'a> Provider<'u, 'a> {
-    fn new(universe: &'u Universe<'a>) -> Self {
-        Provider {
-            universe,
-            names: RefCell::default(),
-            name_ids: RefCell::default(),
-            sets: RefCell::default(),
-            set_ids: RefCell::default(),
-            unions: RefCell::default(),
-        }
-    }
-
-    fn name(&self, n: &'a str) -> NameId {
-        if let Some(id) = self.name_ids.borrow().get(n) {
-            return *id;
-        }
-        let mut names = self.names.borrow_mut();
-        let id = NameId::from_raw(names.len() as u32);
-        names.push(n);
-        self.name_ids.borrow_mut().insert(n, id);
-        id
-    }
-
-    fn set(&self, s: Set<'a>) -> VersionSetId {
-        if let Some(id) = self.set_ids.borrow().get(&s) {
-            return *id;
-        }
-        let mut sets = self.sets.borrow_mut();
-        let id = VersionSetId(sets.len() as u32);
-        sets.push(s.clone());
-        self.set_ids.borrow_mut().insert(s, id);
-        id
-    }
-
-    fn union(&self, members: Vec<VersionSetId>) -> VersionSetUnionId {
-        let mut unions = self.unions.borrow_mut();
-        unions.push(members);
-        VersionSetUnionId(unions.len() as u32 - 1)
-    }
-
-    fn cand(&self, s: SolvableId) -> &Candidate<'a> {
-        &self.universe.candidates[s.into_raw() as usize]
-    }
-
-    fn matches(&self, set: &Set<'a>, p: &BinaryPackage<'a>) -> bool {
-        match set {
-            Set::Real(_, c) => c.as_ref().is_none_or(|(op, v)| op.holds(&p.version, v)),
-            Set::Provides(_, virt, c) => provides_satisfying(p, virt, c),
-            Set::Not(inner) => !self.matches(inner, p),
-        }
-    }
-
-    /// The requirement for one group of alternatives.
-    fn requirement(&self, group: &[Relation<'a>]) -> Requirement {
-        let mut sets = Vec::new();
-        for alt in group {
-            let c = alt.version;
-            if self.universe.by_name.contains_key(alt.name) {
-                sets.push(self.set(Set::Real(self.name(alt.name), c)));
-            }
-            let mut provider_names: Vec<&'a str> = self
-                .universe
-                .providers
-                .get(alt.name)
-                .into_iter()
-                .flatten()
-                .map(|&i| self.universe.candidates[i].package.name)
-                .collect();
-            provider_names.sort_unstable();
-            provider_names.dedup();
-            for pn in provider_names {
-                sets.push(self.set(Set::Provides(self.name(pn), alt.name, c)));
-            }
-        }
-        if sets.is_empty() {
-            // Nothing is or provides any alternative: a set without
-            // candidates, so the explanation names the missing package.
-            let first = &group[0];
-            sets.push(self.set(Set::Real(self.name(first.name), first.version)));
-        }
-        match sets.len() {
-            1 => Requirement::Single(sets[0]),
-            _ => Requirement::Union(self.union(sets)),
-        }
-    }
-
-    fn conflicts(&self, owner: &BinaryPackage<'a>, out: &mut Vec<VersionSetId>) {
-        for rel in owner.conflicts().iter().chain(owner.breaks().iter()) {
-            let c = rel.version;
-            if rel.name != owner.name && self.universe.by_name.contains_key(rel.name) {
-                out.push(self.set(Set::Not(Box::new(Set::Real(self.name(rel.name), c)))));
-            }
-            let mut provider_names: Vec<&'a str> = self
-                .universe
-                .providers
-                .get(rel.name)
-                .into_iter()
-                .flatten()
-                .map(|&i| self.universe.candidates[i].package.name)
-                .filter(|&n| n != owner.name)
-                .collect();
-            provider_names.sort_unstable();
-            provider_names.dedup();
-            for pn in provider_names {
-                out.push(self.set(Set::Not(Box::new(Set::Provides(
-                    self.name(pn),
-                    rel.name,
-                    c,
-                )))));
-            }
-        }
-    }
-}
-
-impl Interner for Provider<'_, '_> {
-    type NameId = NameId;
-    type SolvableId = SolvableId;
-
-    fn display_solvable(&self, s: SolvableId) -> impl Display + '_ {
-        let p = &self.cand(s).package;
-        format!("{} {}", p.name, p.version)
-    }
-
-    fn display_merged_solvables(&self, solvables: &[SolvableId]) -> impl Display + '_ {
-        let mut out = String::new();
-        for (i, s) in solvables.iter().enumerate() {
-            let p = &self.cand(*s).package;
-            if i == 0 {
-                out.push_str(p.name);
-                out.push(' ');
-            } else {
-                out.push_str(" | ");
-            }
-            out.push_str(p.version.as_str());
-        }
-        out
-    }
-
-    fn display_name(&self, name: NameId) -> impl Display + '_ {
-        self.names.borrow()[name.into_raw() as usize].to_owned()
-    }
-
-    fn display_version_set(&self, vs: VersionSetId) -> impl Display + '_ {
-        match &self.sets.borrow()[vs.0 as usize] {
-            Set::Real(_, c) => constraint_text(c),
-            Set::Provides(_, virt, c) => format!("providing {virt} {}", constraint_text(c))
-                .trim_end()
-                .to_owned(),
-            Set::Not(inner) => match inner.as_ref() {
-                Set::Real(_, c) => format!("not {}", constraint_text(c)).trim_end().to_owned(),
-                Set::Provides(_, virt, c) => format!("not providing {virt} {}", constraint_text(c))
-                    .trim_end()
-                    .to_owned(),
-                Set::Not(_) => "(double negation)".into(),
-            },
-        }
-    }
-
-    fn display_string(&self, _s: StringId) -> impl Display + '_ {
-        // The provider interns no strings (no excluded candidates, no
-        // unknown dependencies).
-        ""
-    }
-
-    fn version_set_name(&self, vs: VersionSetId) -> NameId {
-        self.sets.borrow()[vs.0 as usize].name()
-    }
-
-    fn solvable_name(&self, s: SolvableId) -> NameId {
-        self.name(self.cand(s).package.name)
-    }
-
-    fn version_sets_in_union(&self, u: VersionSetUnionId) -> impl Iterator<Item = VersionSetId> {
-        self.unions.borrow()[u.0 as usize].clone().into_iter()
-    }
-
-    fn resolve_condition(&self, _condition: ConditionId) -> Condition {
-        // No requirement this provider builds carries a condition.
-        unreachable!("the Debian provider creates no conditional requirements")
-    }
-}
-
-impl DependencyProvider for Provider<'_, '_> {
-    async fn filter_candidates(
-        &self,
-        candidates: &[SolvableId],
-        vs: VersionSetId,
-        inverse: bool,
-    ) -> Vec<SolvableId> {
-        let set = self.sets.borrow()[vs.0 as usize].clone();
-        candidates
-            .iter()
-            .copied()
-            .filter(|&s| self.matches(&set, &self.cand(s).package) != inverse)
-            .collect()
-    }
-
-    async fn get_candidates(&self, name: NameId) -> Option<Candidates<SolvableId>> {
-        let n = self.names.borrow()[name.into_raw() as usize];
-        let ids = self.universe.by_name.get(n)?;
-        Some(Candidates {
-            candidates: ids
-                .iter()
-                .map(|&i| SolvableId::from_raw(i as u32))
-                .collect(),
-            hint_dependencies_available: resolvo::HintDependenciesAvailable::All,
-            ..Candidates::default()
-        })
-    }
-
-    async fn sort_candidates(&self, _solver: &SolverCache<Self>, solvables: &mut [SolvableId]) {
-        solvables.sort_by(|a, b| {
-            let (a, b) = (self.cand(*a), self.cand(*b));
-            b.priority
-                .cmp(&a.priority)
-                .then_with(|| b.package.version.cmp(&a.package.version))
-                .then_with(|| a.archive.cmp(&b.archive))
-        });
-    }
-
-    async fn get_dependencies(&self, s: SolvableId) -> Dependencies {
-        let p = &self.cand(s).package;
-        let mut requirements = Vec::new();
-        for group in p.pre_depends().groups().chain(p.depends().groups()) {
-            requirements.push(ConditionalRequirement::from(self.requirement(group)));
-        }
-        let mut constrains = Vec::new();
-        self.conflicts(p, &mut constrains);
-        Dependencies::Known(KnownDependencies {
-            requirements,
-            constrains,
-        })
-    }
 }
 
 /// What to solve for.
@@ -481,6 +257,9 @@ pub struct Request {
     pub forbid: Vec<String>,
     /// Also install what the chosen packages recommend, where possible.
     pub recommends: bool,
+    /// Foreign architectures whose packages may be chosen (each must be
+    /// one of the universe's); empty for the native architecture only.
+    pub foreign: Vec<String>,
 }
 
 /// Solve `request` in `universe`; returns the chosen candidates sorted by
@@ -498,14 +277,14 @@ pub fn solve<'u, 'a>(
     if !request.recommends {
         return Ok(chosen);
     }
-    let mut extra: Vec<&'u [Relation<'a>]> = Vec::new();
+    let mut extra: Vec<(&'u [Relation<'a>], Slot)> = Vec::new();
     // Groups are identified by where they live in the universe.
     let mut tried = std::collections::HashSet::new();
     loop {
-        let pending: Vec<&'u [Relation<'a>]> = chosen
+        let pending: Vec<(&'u [Relation<'a>], Slot)> = chosen
             .iter()
-            .flat_map(|c| c.package.recommends().groups())
-            .filter(|g| tried.insert(g.as_ptr() as usize))
+            .flat_map(|c| c.package.recommends().groups().map(|g| (g, c.slot)))
+            .filter(|(g, _)| tried.insert(g.as_ptr() as usize))
             .collect();
         if pending.is_empty() {
             return Ok(chosen);
@@ -524,12 +303,27 @@ pub fn solve<'u, 'a>(
 fn solve_with<'u, 'a>(
     universe: &'u Universe<'a>,
     request: &'a Request,
-    extra: &[&[Relation<'a>]],
+    extra: &[(&[Relation<'a>], Slot)],
 ) -> Result<Vec<&'u Candidate<'a>>, SolveError> {
-    let provider = Provider::new(universe);
+    let mut allowed = vec![false; universe.arches.len()];
+    allowed[0] = true;
+    for arch in &request.foreign {
+        match universe.slot_of(arch) {
+            Some(s) => allowed[s as usize] = true,
+            None => {
+                return Err(SolveError::UnknownArchitecture {
+                    arch: arch.clone(),
+                    known: universe.arches.join(", "),
+                })
+            }
+        }
+    }
+    let provider = Provider::new(universe, allowed.clone());
     let mut requirements = Vec::new();
-    for group in extra {
-        requirements.push(ConditionalRequirement::from(provider.requirement(group)));
+    for (group, slot) in extra {
+        requirements.push(ConditionalRequirement::from(
+            provider.requirement(group, *slot),
+        ));
     }
     for text in &request.install {
         let rels =
@@ -538,7 +332,7 @@ fn solve_with<'u, 'a>(
                 source,
             })?;
         for group in rels.groups() {
-            requirements.push(ConditionalRequirement::from(provider.requirement(group)));
+            requirements.push(ConditionalRequirement::from(provider.requirement(group, 0)));
         }
     }
     let mut constraints = Vec::new();
@@ -549,12 +343,21 @@ fn solve_with<'u, 'a>(
                 source,
             }
         })?;
+        // A forbid names real packages (of every architecture, unless
+        // qualified), not what provides them.
         for rel in rels.iter() {
-            if universe.by_name.contains_key(rel.name) {
-                constraints.push(provider.set(Set::Not(Box::new(Set::Real(
-                    provider.name(rel.name),
-                    rel.version,
-                )))));
+            let rule = multiarch::ArchRule::negative(rel.arch_qualifier, |a| universe.slot_of(a));
+            for s in 0..allowed.len() as Slot {
+                if allowed[s as usize]
+                    && rule.may_admit(s)
+                    && universe.by_name.contains_key(&(rel.name, s))
+                {
+                    constraints.push(provider.set(Set::Not(Box::new(Set::Real(
+                        provider.name(rel.name, s),
+                        rel.version,
+                        rule,
+                    )))));
+                }
             }
         }
     }
@@ -568,7 +371,10 @@ fn solve_with<'u, 'a>(
                 .into_iter()
                 .map(|s| &universe.candidates[s.into_raw() as usize])
                 .collect();
-            out.sort_by(|a, b| a.package.name.cmp(b.package.name));
+            out.sort_by(|a, b| {
+                (a.package.name, &universe.arches[a.slot as usize])
+                    .cmp(&(b.package.name, &universe.arches[b.slot as usize]))
+            });
             Ok(out)
         }
         Err(UnsolvableOrCancelled::Unsolvable(conflict)) => Err(SolveError::Unsatisfiable(
@@ -586,7 +392,7 @@ impl fmt::Debug for Universe<'_> {
             f,
             "Universe({} candidates for {})",
             self.candidates.len(),
-            self.arch
+            self.arches.join(", ")
         )
     }
 }

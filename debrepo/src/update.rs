@@ -322,6 +322,7 @@ pub async fn update(
             install,
             forbid: resolved.exclude.clone(),
             recommends: resolved.recommends,
+            foreign: Vec::new(),
         };
         let chosen = solve(&universe, &request).map_err(|source| Error::Solve {
             spec: spec_label(&name),

@@ -89,6 +89,7 @@ fn minbase_matches_apt() {
         install,
         forbid: Vec::new(),
         recommends: false,
+        foreign: Vec::new(),
     };
     let set = solve(&u, &request).unwrap();
     let chosen: Vec<_> = set.iter().map(|c| &c.package).collect();

@@ -103,6 +103,7 @@ fn solutions_are_always_valid() {
             install: install.clone(),
             forbid: forbid.clone(),
             recommends: false,
+            foreign: Vec::new(),
         };
         match solve(&u, &request) {
             Ok(set) => {
@@ -182,6 +183,7 @@ fn unsatisfiable_means_no_combination_works() {
             install: install.clone(),
             forbid: vec![],
             recommends: false,
+            foreign: Vec::new(),
         };
         let result = solve(&u, &request);
         assert_eq!(result.is_ok(), exists, "{install:?} in\n{text}");

@@ -14,6 +14,7 @@ fn req(install: &[&str], forbid: &[&str]) -> Request {
         install: install.iter().map(|s| s.to_string()).collect(),
         forbid: forbid.iter().map(|s| s.to_string()).collect(),
         recommends: false,
+        foreign: Vec::new(),
     }
 }
 
@@ -201,6 +202,7 @@ fn real_trixie_minbase_set_is_consistent() {
         install,
         forbid: vec![],
         recommends: false,
+        foreign: Vec::new(),
     };
     let start = std::time::Instant::now();
     let s = solve(&u, &r).unwrap();
@@ -256,6 +258,7 @@ fn recommends_only_when_asked_and_only_what_fits() {
     assert_eq!(names(&solve(&u, &r).unwrap()), ["app=1"]);
     let r = Request {
         recommends: true,
+        foreign: Vec::new(),
         ..req(&["app"], &[])
     };
     let s = solve(&u, &r).unwrap();
