@@ -399,3 +399,5 @@ impl fmt::Debug for Universe<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_multiarch;

@@ -93,7 +93,7 @@ fn minbase_matches_apt() {
     };
     let set = solve(&u, &request).unwrap();
     let chosen: Vec<_> = set.iter().map(|c| &c.package).collect();
-    assert_eq!(validate(&chosen), vec![]);
+    assert_eq!(validate("amd64", &chosen), vec![]);
     let mut ours: Vec<String> = set
         .iter()
         .map(|c| format!("{}={}", c.package.name, c.package.version))

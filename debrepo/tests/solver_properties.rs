@@ -109,7 +109,7 @@ fn solutions_are_always_valid() {
             Ok(set) => {
                 solved += 1;
                 let pkgs: Vec<_> = set.iter().map(|c| &c.package).collect();
-                assert_eq!(validate(&pkgs), vec![], "{install:?} in\n{text}");
+                assert_eq!(validate("amd64", &pkgs), vec![], "{install:?} in\n{text}");
                 for want in &install {
                     assert!(
                         set.iter().any(|c| c.package.name == want),
@@ -163,7 +163,8 @@ fn unsatisfiable_means_no_combination_works() {
                 .filter(|&n| choice[n] > 0)
                 .map(|n| &pkgs[by_name[n][choice[n] - 1]])
                 .collect();
-            if install.iter().all(|w| set.iter().any(|p| p.name == w)) && validate(&set).is_empty()
+            if install.iter().all(|w| set.iter().any(|p| p.name == w))
+                && validate("amd64", &set).is_empty()
             {
                 exists = true;
                 break;
@@ -198,4 +199,147 @@ fn unsatisfiable_means_no_combination_works() {
         "{agree_sat} satisfiable, {agree_unsat} not"
     );
     eprintln!("{agree_sat} satisfiable and {agree_unsat} unsatisfiable, as exhaustive search says");
+}
+
+/// A random two-architecture archive (amd64 native, i386 foreign, `all`):
+/// random Multi-Arch fields and architecture qualifiers, 1-2 versions each.
+fn multiarch_archive(rng: &mut Rng, names: usize) -> String {
+    let qualifier = |rng: &mut Rng| match rng.below(8) {
+        0 => ":any",
+        1 => ":native",
+        2 => ":i386",
+        3 => ":amd64",
+        _ => "",
+    };
+    let mut out = String::new();
+    for i in 0..names {
+        for v in 1..=1 + rng.below(2) {
+            let arch = match rng.below(7) {
+                0 => "all",
+                1..=3 => "i386",
+                _ => "amd64",
+            };
+            out.push_str(&format!(
+                "Package: {}\nVersion: {v}\nArchitecture: {arch}\n",
+                name(i)
+            ));
+            let ma = match rng.below(10) {
+                0..=2 if arch != "all" => Some("same"),
+                3 | 4 => Some("foreign"),
+                5 => Some("allowed"),
+                _ => None,
+            };
+            if let Some(ma) = ma {
+                out.push_str(&format!("Multi-Arch: {ma}\n"));
+            }
+            let deps: Vec<String> = (0..rng.below(3))
+                .map(|_| {
+                    let n = name(rng.below(names as u64) as usize);
+                    let q = qualifier(rng);
+                    let c = constraint(rng);
+                    if rng.chance(20) {
+                        format!("{n}{q}{c} | v0")
+                    } else {
+                        format!("{n}{q}{c}")
+                    }
+                })
+                .collect();
+            if !deps.is_empty() {
+                out.push_str(&format!("Depends: {}\n", deps.join(", ")));
+            }
+            if rng.chance(20) {
+                out.push_str("Provides: v0\n");
+            }
+            if rng.chance(15) {
+                let n = name(rng.below(names as u64) as usize);
+                out.push_str(&format!("Conflicts: {n}{}\n", qualifier(rng)));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Multi-Arch: on small two-architecture archives, the solver finds a
+/// solution exactly when exhaustive search over every combination of
+/// instances (per name and architecture: none or one version) finds one
+/// that the independent validator accepts; its solutions pass the
+/// validator too.
+#[test]
+fn multiarch_agrees_with_exhaustive_search() {
+    const NAMES: usize = 4;
+    let mut rng = Rng(0x51_7c_c1_b7_27_22_0a_95);
+    let (mut agree_sat, mut agree_unsat) = (0, 0);
+    for _ in 0..300 {
+        let text = multiarch_archive(&mut rng, NAMES);
+        let pkgs = parse_all(&text).unwrap();
+        let install: Vec<String> = (0..1 + rng.below(2))
+            .map(|_| {
+                let q = match rng.below(4) {
+                    0 => ":i386",
+                    1 => ":amd64",
+                    _ => "",
+                };
+                format!("{}{q}", name(rng.below(NAMES as u64) as usize))
+            })
+            .collect();
+        // The request as a native package's dependencies.
+        let root_text = format!(
+            "Package: request\nVersion: 1\nArchitecture: amd64\nDepends: {}\n",
+            install.join(", ")
+        );
+        let root = parse_all(&root_text).unwrap().remove(0);
+        // Slots: per name, native (amd64 and all) and i386.
+        let slot = |p: &debrepo::packages::BinaryPackage<'_>| {
+            2 * p.name[1..].parse::<usize>().unwrap() + usize::from(p.architecture == "i386")
+        };
+        let mut by_slot: Vec<Vec<usize>> = vec![Vec::new(); 2 * NAMES];
+        for (i, p) in pkgs.iter().enumerate() {
+            by_slot[slot(p)].push(i);
+        }
+        let mut exists = false;
+        let mut choice = [0usize; 2 * NAMES];
+        'search: loop {
+            let mut set: Vec<_> = (0..2 * NAMES)
+                .filter(|&n| choice[n] > 0)
+                .map(|n| &pkgs[by_slot[n][choice[n] - 1]])
+                .collect();
+            set.push(&root);
+            if validate("amd64", &set).is_empty() {
+                exists = true;
+                break;
+            }
+            for n in 0..2 * NAMES {
+                choice[n] += 1;
+                if choice[n] <= by_slot[n].len() {
+                    continue 'search;
+                }
+                choice[n] = 0;
+            }
+            break;
+        }
+        let mut u = Universe::with_foreign("amd64", &["i386".to_owned()]);
+        u.add(0, 500, pkgs.iter().cloned());
+        let request = Request {
+            install: install.clone(),
+            forbid: vec![],
+            recommends: false,
+            foreign: vec!["i386".into()],
+        };
+        let result = solve(&u, &request);
+        assert_eq!(result.is_ok(), exists, "{install:?} in\n{text}");
+        if let Ok(chosen) = result {
+            let mut set: Vec<_> = chosen.iter().map(|c| &c.package).collect();
+            set.push(&root);
+            assert_eq!(validate("amd64", &set), vec![], "{install:?} in\n{text}");
+            agree_sat += 1;
+        } else {
+            agree_unsat += 1;
+        }
+    }
+    assert!(
+        agree_sat > 50 && agree_unsat > 10,
+        "{agree_sat} satisfiable, {agree_unsat} not"
+    );
+    eprintln!("multi-arch: {agree_sat} satisfiable and {agree_unsat} unsatisfiable, as exhaustive search says");
 }

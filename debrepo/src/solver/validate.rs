@@ -1,15 +1,16 @@
 //! An independent check of a solution, used by the tests: written without
-//! the solver's encoding, from the rules as Debian Policy states them.
+//! the solver's encoding, from the rules as Debian Policy and dpkg state
+//! them (architectures by name; `all` counts as native).
 
 use std::collections::HashMap;
 
-use crate::packages::BinaryPackage;
+use crate::packages::{BinaryPackage, MultiArch};
 use crate::relation::Relation;
 
 /// Something wrong with a set of packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
-    /// Two versions of one package.
+    /// Instances of one package that may not be installed together.
     Duplicate(String),
     /// `package`'s dependency group is satisfied by nothing in the set.
     Unsatisfied { package: String, group: String },
@@ -17,7 +18,15 @@ pub enum Violation {
     Conflict { package: String, other: String },
 }
 
-fn satisfies(p: &BinaryPackage<'_>, rel: &Relation<'_>) -> bool {
+fn effective<'a>(p: &BinaryPackage<'a>, native: &'a str) -> &'a str {
+    if p.architecture == crate::arch::ALL {
+        native
+    } else {
+        p.architecture
+    }
+}
+
+fn version_and_name(p: &BinaryPackage<'_>, rel: &Relation<'_>) -> bool {
     let direct = p.name == rel.name
         && rel
             .version
@@ -33,26 +42,61 @@ fn satisfies(p: &BinaryPackage<'_>, rel: &Relation<'_>) -> bool {
     direct || provided
 }
 
+/// Does `q` satisfy dependency `rel` written by a package of architecture
+/// `from` (already mapped from `all` to native)?
+fn satisfies(q: &BinaryPackage<'_>, rel: &Relation<'_>, from: &str, native: &str) -> bool {
+    let arch = effective(q, native);
+    let arch_ok = match rel.arch_qualifier {
+        None => arch == from || q.multi_arch == MultiArch::Foreign,
+        Some("any") => q.multi_arch == MultiArch::Allowed,
+        Some("native") => arch == native,
+        Some(a) => arch == a,
+    };
+    arch_ok && version_and_name(q, rel)
+}
+
+/// Is `q` hit by Conflicts/Breaks `rel`?
+fn hit(q: &BinaryPackage<'_>, rel: &Relation<'_>, native: &str) -> bool {
+    let arch = effective(q, native);
+    let arch_ok = match rel.arch_qualifier {
+        None | Some("any") => true,
+        Some("native") => arch == native,
+        Some(a) => arch == a,
+    };
+    arch_ok && version_and_name(q, rel)
+}
+
 /// Check that every Depends and Pre-Depends group is satisfied, nothing
-/// conflicts with or breaks anything else, and each name appears once.
-pub fn validate(set: &[&BinaryPackage<'_>]) -> Vec<Violation> {
+/// conflicts with or breaks anything else, and a name appears more than
+/// once only as `Multi-Arch: same` instances of one version in distinct
+/// architectures. `native` is the native architecture.
+pub fn validate(native: &str, set: &[&BinaryPackage<'_>]) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut seen: HashMap<&str, Vec<&BinaryPackage<'_>>> = HashMap::new();
     for p in set {
-        *seen.entry(p.name).or_default() += 1;
+        seen.entry(p.name).or_default().push(p);
     }
     let mut dups: Vec<&str> = seen
         .iter()
-        .filter(|(_, n)| **n > 1)
+        .filter(|(_, v)| {
+            let mut arches: Vec<&str> = v.iter().map(|p| effective(p, native)).collect();
+            arches.sort_unstable();
+            arches.dedup();
+            v.len() > 1
+                && (arches.len() != v.len()
+                    || v.iter()
+                        .any(|p| p.multi_arch != MultiArch::Same || p.version != v[0].version))
+        })
         .map(|(k, _)| *k)
         .collect();
     dups.sort_unstable();
     out.extend(dups.into_iter().map(|d| Violation::Duplicate(d.to_owned())));
     for p in set {
+        let from = effective(p, native);
         for group in p.pre_depends().groups().chain(p.depends().groups()) {
             if !group
                 .iter()
-                .any(|rel| set.iter().any(|q| satisfies(q, rel)))
+                .any(|rel| set.iter().any(|q| satisfies(q, rel, from, native)))
             {
                 let text = group
                     .iter()
@@ -68,7 +112,7 @@ pub fn validate(set: &[&BinaryPackage<'_>]) -> Vec<Violation> {
         for rel in p.conflicts().iter().chain(p.breaks().iter()) {
             for q in set {
                 // A package does not conflict with itself (own name or Provides).
-                if q.name != p.name && satisfies(q, rel) {
+                if q.name != p.name && hit(q, rel, native) {
                     out.push(Violation::Conflict {
                         package: p.name.to_owned(),
                         other: q.name.to_owned(),
