@@ -65,6 +65,7 @@ fn bench(c: &mut Criterion) {
         suite: "trixie".into(),
         components: vec!["main".into()],
         arch: "amd64".into(),
+        foreign: Vec::new(),
         snapshot: false,
     };
     let t = Transport::new(TransportOptions::default()).unwrap();

@@ -120,6 +120,12 @@ pub fn spec_hash(manifest: &Manifest, spec: &ResolvedSpec) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "variant {}", spec.variant.name());
     let _ = writeln!(s, "recommends {}", spec.recommends);
+    // Only when set, so that locks made before the key existed stay fresh.
+    let mut foreign = spec.foreign_architectures.clone();
+    foreign.sort();
+    for f in foreign {
+        let _ = writeln!(s, "foreign-architecture {f}");
+    }
     let mut include = spec.include.clone();
     include.sort();
     let mut exclude = spec.exclude.clone();

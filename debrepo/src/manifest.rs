@@ -191,6 +191,10 @@ pub struct Spec {
     pub exclude: Vec<String>,
     pub variant: Option<Variant>,
     pub recommends: Option<bool>,
+    /// Foreign architectures (as `dpkg --add-architecture`): their
+    /// packages become candidates, for `name:arch` requirements and for
+    /// `Multi-Arch` dependencies.
+    pub foreign_architectures: Vec<String>,
     pub stage: Vec<String>,
     pub build_env: BTreeMap<String, String>,
     pub build_script: Option<String>,
@@ -253,6 +257,17 @@ impl Manifest {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "Manifest".into());
         self.dir().join(format!("{stem}.{arch}.lock"))
+    }
+
+    /// Every foreign architecture any spec names, sorted (the indices to
+    /// fetch and the universe to build; each spec uses its own).
+    pub fn foreign_architectures(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<&String> = self
+            .specs
+            .values()
+            .flat_map(|s| &s.foreign_architectures)
+            .collect();
+        set.into_iter().cloned().collect()
     }
 }
 

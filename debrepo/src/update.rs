@@ -198,6 +198,7 @@ pub async fn fetch_archives(
                 suite: suite.clone(),
                 components: components.clone(),
                 arch: opts.arch.clone(),
+                foreign: manifest.foreign_architectures(),
                 snapshot: snap.is_some(),
             };
             let s = fetch_suite(transport, cache, &req, &trust, opts.now).await?;
@@ -261,7 +262,7 @@ pub async fn update(
 
     // One universe over every index; archive index = locked archive index,
     // local packages after the archives.
-    let mut universe = Universe::new(&opts.arch);
+    let mut universe = Universe::with_foreign(&opts.arch, &manifest.foreign_architectures());
     for (i, text) in controls.iter().enumerate() {
         let mut pkg = crate::packages::parse_control(text).map_err(|source| Error::Index {
             url: manifest
@@ -322,7 +323,7 @@ pub async fn update(
             install,
             forbid: resolved.exclude.clone(),
             recommends: resolved.recommends,
-            foreign: Vec::new(),
+            foreign: resolved.foreign_architectures.clone(),
         };
         let chosen = solve(&universe, &request).map_err(|source| Error::Solve {
             spec: spec_label(&name),

@@ -66,6 +66,7 @@ impl Fixture {
             suite: suite.into(),
             components: vec!["main".into()],
             arch: "amd64".into(),
+            foreign: Vec::new(),
             snapshot: false,
         }
     }
@@ -353,6 +354,7 @@ async fn snapshot_urls_and_expired_release_files() {
         suite: "trixie".into(),
         components: vec!["main".into()],
         arch: "amd64".into(),
+        foreign: Vec::new(),
         snapshot: true,
     };
     let t = Transport::new(TransportOptions::default()).unwrap();

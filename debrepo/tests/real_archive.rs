@@ -63,6 +63,7 @@ async fn real_debian_suites_verify_and_parse() {
             suite: suite.into(),
             components: vec!["main".into()],
             arch: "amd64".into(),
+            foreign: Vec::new(),
             snapshot: false,
         };
         let s = fetch_suite(&t, Some(&cache), &req, &trust, now)

@@ -268,6 +268,7 @@ fn archive(args: ArchiveArgs, global: &crate::Global) -> Result<()> {
             args.components
         },
         arch,
+        foreign: Vec::new(),
         snapshot: false,
     };
     let now = std::time::SystemTime::now()

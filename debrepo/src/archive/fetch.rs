@@ -39,7 +39,11 @@ pub struct SuiteRequest {
     pub suite: String,
     /// Ignored for flat repositories.
     pub components: Vec<String>,
+    /// Native architecture.
     pub arch: String,
+    /// Foreign architectures whose indices are fetched too, where the
+    /// suite has them (a flat repository's one index serves them all).
+    pub foreign: Vec<String>,
     /// Pinned to a snapshot: `Valid-Until` is not enforced.
     pub snapshot: bool,
 }
@@ -141,15 +145,26 @@ pub async fn fetch_suite(
     } else {
         req.components.iter().map(String::as_str).collect()
     };
+    let mut arches = vec![req.arch.as_str()];
+    if !location.is_flat() {
+        // A foreign architecture the suite does not list is skipped, as
+        // apt skips it.
+        arches.extend(req.foreign.iter().map(String::as_str).filter(|a| {
+            release.architectures.is_empty() || release.architectures.iter().any(|r| r == a)
+        }));
+    }
     let mut indices = Vec::new();
-    for component in components {
-        let base = location.packages_path(component, &req.arch);
+    for (component, arch) in components
+        .iter()
+        .flat_map(|c| arches.iter().map(move |a| (*c, *a)))
+    {
+        let base = location.packages_path(component, arch);
         let choice = choose_index(&release, &req.suite, &base)?;
         if let (Some(cache), Some((size, sha))) = (cache, choice.uncompressed) {
             if let Some(data) = cache.read(&sha, Some(size))? {
                 indices.push(FetchedIndex {
                     component: component.to_owned(),
-                    arch: req.arch.clone(),
+                    arch: arch.to_owned(),
                     sha256: sha,
                     data,
                     from_cache: true,
@@ -187,7 +202,7 @@ pub async fn fetch_suite(
         }
         indices.push(FetchedIndex {
             component: component.to_owned(),
-            arch: req.arch.clone(),
+            arch: arch.to_owned(),
             sha256: sha,
             data,
             from_cache: false,

@@ -22,6 +22,8 @@ pub struct ResolvedSpec {
     pub exclude: Vec<String>,
     pub variant: Variant,
     pub recommends: bool,
+    /// Foreign architectures of the spec and its ancestors.
+    pub foreign_architectures: Vec<String>,
     pub stage: Vec<String>,
     pub build_env: BTreeMap<String, String>,
     pub meta: Vec<String>,
@@ -158,9 +160,11 @@ impl Manifest {
         build_env.extend(own.build_env.clone());
         let mut meta = Vec::new();
         let mut stage = Vec::new();
+        let mut foreign_architectures = Vec::new();
         let mut build_scripts = Vec::new();
         for (n, s) in &specs {
             push_unique(&mut meta, &s.meta);
+            push_unique(&mut foreign_architectures, &s.foreign_architectures);
             push_unique(&mut stage, &s.stage);
             if let Some(script) = &s.build_script {
                 build_scripts.push(((*n).clone(), script.clone()));
@@ -169,6 +173,7 @@ impl Manifest {
         Ok(ResolvedSpec {
             name: own_name.clone(),
             recommends: specs.iter().any(|(_, s)| s.recommends == Some(true)),
+            foreign_architectures,
             chain,
             include,
             exclude,

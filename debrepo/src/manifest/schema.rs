@@ -14,8 +14,9 @@ use crate::archive::SNAPSHOT_PLACEHOLDER;
 /// apt's default pin priority.
 const DEFAULT_PRIORITY: i64 = 500;
 
-const SPEC_KEYS: [&str; 9] = [
+const SPEC_KEYS: [&str; 10] = [
     "extends",
+    "foreign-architectures",
     "include",
     "exclude",
     "variant",
@@ -480,8 +481,24 @@ fn spec(cx: &Ctx<'_>, t: &Table, what: &str, default: bool) -> Result<Spec, Mani
             build_env.insert(k.to_owned(), v.to_owned());
         }
     }
+    let foreign_architectures = cx.strings(t, "foreign-architectures", what, false)?;
+    if let Some(item) = t.get("foreign-architectures") {
+        for (i, a) in foreign_architectures.iter().enumerate() {
+            if a == crate::arch::ALL || crate::arch::tuple(a).is_none() {
+                let span = item
+                    .as_array()
+                    .and_then(|arr| arr.get(i))
+                    .and_then(|v| v.span());
+                return Err(cx.err(
+                    span,
+                    format!("'{a}' in {what} foreign-architectures is not an architecture dpkg knows (for example i386, arm64, armhf)"),
+                ));
+            }
+        }
+    }
     Ok(Spec {
         extends: cx.strings(t, "extends", what, true)?,
+        foreign_architectures,
         include: cx.strings(t, "include", what, false)?,
         exclude: cx.strings(t, "exclude", what, false)?,
         variant,

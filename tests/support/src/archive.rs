@@ -33,7 +33,7 @@ pub struct WrittenSuite {
     pub dir: PathBuf,
     /// Path of each .deb relative to the archive root, with its SHA256.
     pub debs: Vec<(String, String)>,
-    /// The uncompressed Packages text.
+    /// The uncompressed Packages text (of the suite's own architecture).
     pub packages: String,
 }
 
@@ -113,7 +113,8 @@ impl SuiteBuilder {
             root.join("dists").join(&self.codename)
         };
         std::fs::create_dir_all(&dir).unwrap();
-        let mut packages = String::new();
+        // (architecture, stanza) of every package.
+        let mut stanzas: Vec<(String, String)> = Vec::new();
         let mut debs = Vec::new();
         for deb in &self.packages {
             let bytes = deb.build();
@@ -139,35 +140,59 @@ impl SuiteBuilder {
             std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
             std::fs::write(&dest, &bytes).unwrap();
             let sha = sha256_hex(&bytes);
-            if !packages.is_empty() {
-                packages.push('\n');
-            }
-            packages.push_str(&text);
-            packages.push_str(&format!(
-                "Filename: {rel}\nSize: {}\nSHA256: {sha}\n",
-                bytes.len()
+            stanzas.push((
+                arch.clone(),
+                format!(
+                    "{text}Filename: {rel}\nSize: {}\nSHA256: {sha}\n",
+                    bytes.len()
+                ),
             ));
             debs.push((rel, sha));
         }
-        let base = if self.flat {
-            "Packages".to_owned()
-        } else {
-            format!("{}/binary-{}/Packages", self.component, self.arch)
-        };
+        // The suite's architectures: its own, then any other a package
+        // has. Each binary-ARCH index holds that architecture's packages
+        // and the `all` ones, as Debian's do; a flat repository has one
+        // index with everything.
+        let mut arches = vec![self.arch.clone()];
+        for (a, _) in &stanzas {
+            if a != "all" && !arches.contains(a) {
+                arches.push(a.clone());
+            }
+        }
+        let mut indices: Vec<(String, String)> = Vec::new();
+        for arch in &arches {
+            let base = if self.flat {
+                "Packages".to_owned()
+            } else {
+                format!("{}/binary-{arch}/Packages", self.component)
+            };
+            let text: Vec<&str> = stanzas
+                .iter()
+                .filter(|(a, _)| self.flat || a == arch || a == "all")
+                .map(|(_, t)| t.as_str())
+                .collect();
+            indices.push((base, text.join("\n")));
+            if self.flat {
+                break;
+            }
+        }
         // (path, bytes, published): the plain index is always listed in the
         // Release file, as real archives do, but served only if asked for.
-        let mut entries = vec![(
-            base.clone(),
-            packages.as_bytes().to_vec(),
-            self.compressions.contains(&Comp::None),
-        )];
-        for c in &self.compressions {
-            if *c != Comp::None {
-                entries.push((
-                    format!("{base}{}", c.suffix()),
-                    c.compress(packages.as_bytes()),
-                    true,
-                ));
+        let mut entries = Vec::new();
+        for (base, packages) in &indices {
+            entries.push((
+                base.clone(),
+                packages.as_bytes().to_vec(),
+                self.compressions.contains(&Comp::None),
+            ));
+            for c in &self.compressions {
+                if *c != Comp::None {
+                    entries.push((
+                        format!("{base}{}", c.suffix()),
+                        c.compress(packages.as_bytes()),
+                        true,
+                    ));
+                }
             }
         }
         let mut release = String::new();
@@ -182,7 +207,7 @@ impl SuiteBuilder {
         if let Some(v) = &self.valid_until {
             put("Valid-Until", v);
         }
-        put("Architectures", &self.arch);
+        put("Architectures", &arches.join(" "));
         if !self.flat {
             put("Components", &self.component);
         }
@@ -220,7 +245,7 @@ impl SuiteBuilder {
         WrittenSuite {
             dir,
             debs,
-            packages,
+            packages: indices.swap_remove(0).1,
         }
     }
 }
