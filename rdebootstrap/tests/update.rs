@@ -482,3 +482,80 @@ fn search_package_source_and_spec() {
         text(&o.stdout)
     );
 }
+
+#[test]
+fn foreign_architectures_through_update_and_list() {
+    let Some(site) = Served::start(
+        "multiarch-site",
+        SuiteBuilder::new("trixie")
+            .package(DebBuilder::new("libc6", "2.41", "amd64").field("Multi-Arch", "same"))
+            .package(DebBuilder::new("libc6", "2.41", "i386").field("Multi-Arch", "same"))
+            .package(
+                DebBuilder::new("tool", "1", "i386").field("Depends", "libc6 (>= 2.40), helper"),
+            )
+            .package(DebBuilder::new("helper", "1", "all").field("Multi-Arch", "foreign"))
+            .package(DebBuilder::new("native-app", "1", "amd64").field("Depends", "libc6")),
+    ) else {
+        return;
+    };
+    let work = TempDir::new("multiarch-work");
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    let archive = format!(
+        "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n",
+        site.url()
+    );
+    let cache = d.join("cache");
+    let update = || {
+        run(
+            d,
+            &[
+                "update",
+                "--arch",
+                "amd64",
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ],
+        )
+    };
+    // Without the architecture, an i386 package cannot be had.
+    std::fs::write(
+        d.join("Manifest.toml"),
+        format!("{archive}[spec]\ninclude = [\"native-app\", \"tool:i386\"]\n"),
+    )
+    .unwrap();
+    let o = update();
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("tool"), "{}", text(&o.stderr));
+    // With it, both libc6 instances (Multi-Arch: same) are locked.
+    std::fs::write(
+        d.join("Manifest.toml"),
+        format!("{archive}[spec]\nforeign-architectures = [\"i386\"]\ninclude = [\"native-app\", \"tool:i386\"]\n"),
+    )
+    .unwrap();
+    let o = update();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&run(d, &["list", "--arch", "amd64"]).stdout),
+        "helper 1 all\nlibc6 2.41 amd64\nlibc6 2.41 i386\nnative-app 1 amd64\ntool 1 i386\n"
+    );
+    let lock = std::fs::read_to_string(d.join("Manifest.amd64.lock")).unwrap();
+    assert!(
+        lock.contains("path = \"pool/main/l/libc6/libc6_2.41_i386.deb\""),
+        "{lock}"
+    );
+    // An architecture dpkg does not know is refused where it is written.
+    std::fs::write(
+        d.join("Manifest.toml"),
+        format!("{archive}[spec]\nforeign-architectures = [\"x86\"]\n"),
+    )
+    .unwrap();
+    let err = text(&update().stderr);
+    assert!(
+        err.contains("Manifest.toml:8:26:")
+            && err.contains(
+                "'x86' in [spec] foreign-architectures is not an architecture dpkg knows"
+            ),
+        "{err}"
+    );
+}
