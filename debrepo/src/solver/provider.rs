@@ -125,11 +125,10 @@ impl<'u, 'a> Provider<'u, 'a> {
     /// Slots to look at for a relation from `first`'s point of view: that
     /// slot first (the native or own architecture is preferred), then the
     /// others this request allows.
-    fn slots(&self, first: Slot) -> Vec<Slot> {
+    fn slots(&self, first: Slot) -> impl Iterator<Item = Slot> + use<'_, 'u, 'a> {
         std::iter::once(first)
-            .chain((0..self.allowed.len() as Slot).filter(|&s| s != first))
+            .chain((0..self.allowed.len() as Slot).filter(move |&s| s != first))
             .filter(|&s| self.allowed[s as usize])
-            .collect()
     }
 
     /// Candidate indices of `name` in `slot`.
@@ -237,7 +236,7 @@ impl<'u, 'a> Provider<'u, 'a> {
     /// Constraints keeping other architectures' instances of `c`'s name
     /// out unless they may sit beside it.
     fn beside(&self, c: &Candidate<'a>, out: &mut Vec<VersionSetId>) {
-        for s in self.slots(c.slot).into_iter().skip(1) {
+        for s in self.slots(c.slot).skip(1) {
             let others = self.ids(c.package.name, s);
             if others.is_empty() {
                 continue;
