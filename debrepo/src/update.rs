@@ -77,6 +77,8 @@ pub enum Error {
         path: String,
         message: String,
     },
+    #[error("{manifest}, [import] at line {line}: imports are read and checked but not applied yet, so the lock would miss the imported archives and specs: remove [import] (copy what it brings in) until import support lands")]
+    ImportUnsupported { manifest: String, line: usize },
     #[error(transparent)]
     Fetch(#[from] UpdateError),
     #[error("{url}: invalid Packages index")]
@@ -221,6 +223,14 @@ pub async fn update(
     opts: &UpdateOptions,
 ) -> Result<Lock, Error> {
     let mname = manifest.path.display().to_string();
+    if let Some(import) = &manifest.import {
+        // Refused rather than ignored: a lock without what the import
+        // brings would look complete and be wrong.
+        return Err(Error::ImportUnsupported {
+            manifest: mname,
+            line: import.line,
+        });
+    }
     let fetched = fetch_archives(manifest, transport, cache, opts).await?;
     // Local .debs: checked against their recorded hash, control data read.
     let mut locals = Vec::new();

@@ -559,3 +559,22 @@ fn foreign_architectures_through_update_and_list() {
         "{err}"
     );
 }
+
+#[test]
+fn update_refuses_an_import_it_cannot_apply_yet() {
+    let work = TempDir::new("import-work");
+    let d = work.path();
+    std::fs::write(
+        d.join("Manifest.toml"),
+        "[[archive]]\nurl = \"http://127.0.0.1:9/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"k.gpg\"\n\n[import]\npath = \"../base/Manifest.toml\"\nhash = \"blake3-x\"\n\n[spec]\ninclude = [\"curl\"]\n",
+    )
+    .unwrap();
+    let o = run(d, &["update", "--arch", "amd64", "--no-cache"]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("[import] at line 7: imports are read and checked but not applied yet"),
+        "{err}"
+    );
+    assert!(!d.join("Manifest.amd64.lock").exists());
+}
