@@ -1,8 +1,14 @@
-//! The correctness bars, end to end on the real Debian archive
-//! (opt-in: RDEBOOTSTRAP_E2E=1; `.ci/run` sets it and installs mmdebstrap):
-//! the lock holds exactly the packages and versions mmdebstrap installs
-//! for the same mirror, suites and variant (its `--simulate` run lists
-//! them without downloading anything).
+//! The correctness bars, end to end on real Debian data (opt-in:
+//! RDEBOOTSTRAP_E2E=1; `.ci/run` sets it and installs mmdebstrap): the lock
+//! holds exactly the packages and versions mmdebstrap installs for the same
+//! mirror, suites and variant (its `--simulate` run lists them without
+//! downloading anything).
+//!
+//! Both read a loopback partial mirror: a still-signed copy of the real
+//! suites made by the workplace's `partial-mirror.py` (found through
+//! `RDEBOOTSTRAP_PARTIAL_MIRROR_PY`, else `../shared/bench/` beside the
+//! checkout) and served by testkit's HTTP server, so that both see the same
+//! bytes. Without the script they read the host's Debian mirror directly.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -17,6 +23,59 @@ fn mirror() -> String {
     debrepo::aptsources::vendor_mirror(&sources, "debian")
         .expect("no Debian mirror in the host's APT sources: set DEBIAN_MIRROR")
         .to_owned()
+}
+
+/// The script that makes partial mirrors, if this machine has it.
+fn partial_mirror_script() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("RDEBOOTSTRAP_PARTIAL_MIRROR_PY") {
+        return Some(p.into());
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/partial-mirror.py");
+    p.exists().then_some(p)
+}
+
+/// A loopback copy of trixie, trixie-updates, bookworm and
+/// bookworm-updates (main, amd64) holding the closure of the devbox set;
+/// made once per test run (kept under the target directory, so a second
+/// run only checks it), served for the life of the test process. `None`
+/// when the script is not available.
+fn loopback_mirror() -> Option<String> {
+    static SERVED: std::sync::OnceLock<Option<(testkit::http::Server, String)>> =
+        std::sync::OnceLock::new();
+    SERVED
+        .get_or_init(|| {
+            let script = partial_mirror_script()?;
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror");
+            let packages = testkit::TempDir::new("devbox-list");
+            let list = packages.path().join("packages.txt");
+            std::fs::write(&list, DEVBOX.join("\n") + "\n").unwrap();
+            let mut cmd = Command::new("python3");
+            cmd.arg(&script).arg(&out);
+            for s in ["trixie", "trixie-updates", "bookworm", "bookworm-updates"] {
+                cmd.args(["--suite", s]);
+            }
+            cmd.env("DEBIAN_MIRROR", mirror());
+            let o = cmd.arg("--packages").arg(&list).output().unwrap();
+            assert!(
+                o.status.success(),
+                "partial-mirror.py: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let server = testkit::http::Server::serve_dir(&out);
+            let url = server.url();
+            eprintln!("loopback partial mirror of the real archive at {url}");
+            Some((server, url))
+        })
+        .as_ref()
+        .map(|(_, url)| url.clone())
+}
+
+/// The loopback partial mirror, else the real one.
+fn test_mirror() -> String {
+    loopback_mirror().unwrap_or_else(|| {
+        eprintln!("partial-mirror.py not found: reading the host's Debian mirror directly");
+        mirror()
+    })
 }
 
 fn enabled() -> bool {
@@ -37,14 +96,18 @@ fn enabled() -> bool {
     true
 }
 
-/// `name[:arch] version` of what mmdebstrap would install (the
-/// architecture written for foreign ones, as apt writes it).
-fn mmdebstrap(suites: &[&str], include: &[&str]) -> BTreeSet<String> {
-    mmdebstrap_arches(suites, include, &[])
+/// `name[:arch] version` of what mmdebstrap would install from mirror `m`
+/// (the architecture written for foreign ones, as apt writes it).
+fn mmdebstrap(m: &str, suites: &[&str], include: &[&str]) -> BTreeSet<String> {
+    mmdebstrap_arches(m, suites, include, &[])
 }
 
-fn mmdebstrap_arches(suites: &[&str], include: &[&str], foreign: &[&str]) -> BTreeSet<String> {
-    let m = mirror();
+fn mmdebstrap_arches(
+    m: &str,
+    suites: &[&str],
+    include: &[&str],
+    foreign: &[&str],
+) -> BTreeSet<String> {
     let out_dir = testkit::TempDir::new("mmdebstrap");
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--variant=minbase", "--simulate", "--verbose"]);
@@ -142,6 +205,56 @@ fn ours_arches(archives: &str, include: &[&str], foreign: &[&str]) -> BTreeSet<S
         .collect()
 }
 
+/// `name version` locked after `init --url URL --suite S,... --components
+/// main --signed-by <Debian keyring> --package P...` and `update`, as the
+/// issue's bars spell it.
+fn ours_init(url: &str, suites: &[&str], packages: &[&str]) -> BTreeSet<String> {
+    let work = testkit::TempDir::new("e2e-init");
+    let d = work.path();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    let suite_list = suites.join(",");
+    let mut init = vec![
+        "init",
+        "--url",
+        url,
+        "--suite",
+        &suite_list,
+        "--components",
+        "main",
+        "--signed-by",
+        "/usr/share/keyrings/debian-archive-keyring.gpg",
+    ];
+    for p in packages {
+        init.extend(["--package", p]);
+    }
+    run(&init);
+    let cache = d.join("cache");
+    run(&[
+        "update",
+        "-q",
+        "--arch",
+        "amd64",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    String::from_utf8_lossy(&run(&["list", "--arch", "amd64"]).stdout)
+        .lines()
+        .map(|l| l.rsplit_once(' ').unwrap().0.to_owned())
+        .collect()
+}
+
 fn archive(url: &str, suites: &[&str], priority: Option<i64>) -> String {
     let keyring = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../debrepo/keyrings/debian-archive-keyring.gpg");
@@ -155,13 +268,17 @@ fn archive(url: &str, suites: &[&str], priority: Option<i64>) -> String {
 }
 
 fn compare(what: &str, theirs: &BTreeSet<String>, ours: &BTreeSet<String>) {
+    compare_with("mmdebstrap", what, theirs, ours)
+}
+
+fn compare_with(who: &str, what: &str, theirs: &BTreeSet<String>, ours: &BTreeSet<String>) {
     let only_theirs: Vec<_> = theirs.difference(ours).collect();
     let only_ours: Vec<_> = ours.difference(theirs).collect();
     assert!(
         only_theirs.is_empty() && only_ours.is_empty(),
-        "{what}: only mmdebstrap: {only_theirs:?}; only rdebootstrap: {only_ours:?}"
+        "{what}: only {who}: {only_theirs:?}; only rdebootstrap: {only_ours:?}"
     );
-    eprintln!("{what}: {} packages, identical to mmdebstrap", ours.len());
+    eprintln!("{what}: {} packages, identical to {who}", ours.len());
 }
 
 const DEVBOX: [&str; 6] = [
@@ -178,17 +295,18 @@ fn trixie_minbase_and_devbox_match_mmdebstrap() {
     if !enabled() {
         return;
     }
-    let m = mirror();
+    let m = test_mirror();
     let suites = ["trixie", "trixie-updates"];
-    compare(
-        "trixie minbase",
-        &mmdebstrap(&suites, &[]),
-        &ours(&archive(&m, &suites, None), &[]),
+    let minbase = ours_init(&m, &suites, &[]);
+    assert!(
+        minbase.iter().any(|p| p.starts_with("tzdata ")),
+        "{minbase:?}"
     );
+    compare("trixie minbase", &mmdebstrap(&m, &suites, &[]), &minbase);
     compare(
         "trixie devbox",
-        &mmdebstrap(&suites, &DEVBOX),
-        &ours(&archive(&m, &suites, None), &DEVBOX),
+        &mmdebstrap(&m, &suites, &DEVBOX),
+        &ours_init(&m, &suites, &DEVBOX),
     );
 }
 
@@ -197,10 +315,10 @@ fn bookworm_minbase_matches_mmdebstrap_and_priority_wins() {
     if !enabled() {
         return;
     }
-    let m = mirror();
+    let m = test_mirror();
     let suites = ["bookworm", "bookworm-updates"];
-    let bookworm = ours(&archive(&m, &suites, None), &[]);
-    compare("bookworm minbase", &mmdebstrap(&suites, &[]), &bookworm);
+    let bookworm = ours_init(&m, &suites, &[]);
+    compare("bookworm minbase", &mmdebstrap(&m, &suites, &[]), &bookworm);
     // With trixie also present but bookworm at a higher priority, the older
     // bookworm versions win: the same set as bookworm alone.
     let both = format!(
@@ -208,7 +326,8 @@ fn bookworm_minbase_matches_mmdebstrap_and_priority_wins() {
         archive(&m, &suites, Some(900)),
         archive(&m, &["trixie", "trixie-updates"], None)
     );
-    compare(
+    compare_with(
+        "bookworm alone",
         "bookworm (priority 900) over trixie",
         &bookworm,
         &ours(&both, &[]),
@@ -223,6 +342,7 @@ fn trixie_with_i386_matches_mmdebstrap() {
     if !enabled() {
         return;
     }
+    // The real mirror: the partial copy has amd64 only.
     let m = mirror();
     // trixie alone: a mirror may lag on trixie-updates' i386 index (one
     // here served a Packages.xz that its InRelease does not list, which
@@ -235,7 +355,7 @@ fn trixie_with_i386_matches_mmdebstrap() {
     eprintln!("i386 instances: {i386:?}");
     compare(
         "trixie minbase + i386 libraries",
-        &mmdebstrap_arches(&suites, &include, &["i386"]),
+        &mmdebstrap_arches(&m, &suites, &include, &["i386"]),
         &ours,
     );
 }
