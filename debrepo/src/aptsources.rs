@@ -189,9 +189,22 @@ const VENDOR_SUITES: &[(&str, &[&str])] = &[
             "questing", "resolute", "devel",
         ],
     ),
+    // Devuan's release names only: its generic names (stable, ...) are
+    // Debian's too.
+    (
+        "devuan",
+        &[
+            "beowulf",
+            "chimaera",
+            "daedalus",
+            "excalibur",
+            "freia",
+            "ceres",
+        ],
+    ),
 ];
 
-/// The mirror URI of `vendor` (`debian`, `ubuntu`) among the host's
+/// The mirror URI of `vendor` (`debian`, `ubuntu`, `devuan`) among the host's
 /// sources: the first enabled `deb` entry, not a security archive, whose
 /// suites are that vendor's releases (with or without `-updates` etc.).
 ///
@@ -247,6 +260,16 @@ mod tests {
             vendor_mirror(&s, "debian-security"),
             Some("http://mirror.invalid/debian-security")
         );
+        let devuan = parse_sources(
+            "Types: deb\nURIs: http://devuan.invalid/merged\nSuites: excalibur excalibur-updates excalibur-security\nComponents: main\n",
+            "devuan.sources",
+        )
+        .unwrap();
+        assert_eq!(
+            vendor_mirror(&devuan, "devuan"),
+            Some("http://devuan.invalid/merged")
+        );
+        assert_eq!(vendor_mirror(&devuan, "debian"), None);
     }
 
     #[test]

@@ -12,11 +12,12 @@ use crate::Global;
 
 #[derive(clap::Args)]
 pub struct InitArgs {
-    /// A vendor preset: debian or ubuntu (its keyring, components and the
-    /// -updates and -security suites).
+    /// A vendor preset: debian, ubuntu or devuan (its keyring, components
+    /// and the -updates and -security suites; devuan needs --signed-by, as
+    /// no Devuan keyring ships with rdebootstrap).
     vendor: Option<String>,
-    /// Suite (preset default: debian trixie, ubuntu noble); with --url a
-    /// comma-separated list.
+    /// Suite (preset default: debian trixie, ubuntu noble, devuan
+    /// excalibur); with --url a comma-separated list.
     #[arg(long)]
     suite: Option<String>,
     /// Archive URL (default for presets: the vendor's mirror, found at update
@@ -107,8 +108,15 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
         format!("unknown variant '{}' (use custom, essential, required, minbase, buildd, important or standard)", args.variant)
     })?;
     let archives = match args.vendor.as_deref() {
-        Some(v @ ("debian" | "ubuntu")) => {
-            let suite = args.suite.clone().unwrap_or_else(|| if v == "debian" { "trixie" } else { "noble" }.into());
+        Some(v @ ("debian" | "ubuntu" | "devuan")) => {
+            if v == "devuan" && args.signed_by.is_none() {
+                bail!("no Devuan archive keyring ships with rdebootstrap (Debian has no devuan-keyring package to take it from): pass --signed-by KEYRING, such as devuan-archive-keyring.gpg from Devuan's devuan-keyring package");
+            }
+            let suite = args.suite.clone().unwrap_or_else(|| match v {
+                "debian" => "trixie",
+                "ubuntu" => "noble",
+                _ => "excalibur",
+            }.into());
             let components = args
                 .components
                 .as_deref()
@@ -147,16 +155,17 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
                 };
                 vec![main, security]
             } else {
+                // Ubuntu and Devuan serve -security from the same archive.
                 main.suites.push(format!("{suite}-security"));
                 vec![main]
             }
         }
         Some(other) => bail!(
-            "no preset for vendor '{other}' (presets: debian, ubuntu); for another archive use --url URL --suite SUITE --signed-by KEYRING"
+            "no preset for vendor '{other}' (presets: debian, ubuntu, devuan); for another archive use --url URL --suite SUITE --signed-by KEYRING"
         ),
         None => {
             let (Some(url), Some(suite)) = (&args.url, &args.suite) else {
-                bail!("give a vendor (debian, ubuntu) or --url URL --suite SUITE");
+                bail!("give a vendor (debian, ubuntu, devuan) or --url URL --suite SUITE");
             };
             let suites = list(suite);
             let flat = suites.iter().all(|s| s.ends_with('/'));

@@ -248,7 +248,34 @@ fn init_and_editing_verbs() {
     }
     let o = run(other.path(), &["init", "devuan"]);
     assert!(
-        text(&o.stderr).contains("no preset for vendor 'devuan'"),
+        text(&o.stderr).contains("no Devuan archive keyring ships with rdebootstrap")
+            && text(&o.stderr).contains("pass --signed-by KEYRING"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!other.path().join("Manifest.toml").exists());
+    let o = run(
+        other.path(),
+        &[
+            "init",
+            "devuan",
+            "--url",
+            "http://127.0.0.1:9/merged",
+            "--signed-by",
+            "devuan.gpg",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let m = std::fs::read_to_string(other.path().join("Manifest.toml")).unwrap();
+    assert!(
+        m.contains("suites = [\"excalibur\", \"excalibur-updates\", \"excalibur-security\"]")
+            && m.contains("signed-by = \"devuan.gpg\""),
+        "{m}"
+    );
+    std::fs::remove_file(other.path().join("Manifest.toml")).unwrap();
+    let o = run(other.path(), &["init", "gentoo"]);
+    assert!(
+        text(&o.stderr).contains("no preset for vendor 'gentoo'"),
         "{}",
         text(&o.stderr)
     );
