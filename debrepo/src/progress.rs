@@ -26,6 +26,11 @@ pub trait Progress: Send + Sync {
     fn warn(&self, message: &str) {
         let _ = message;
     }
+    /// Detail for debugging: each request and its answer, where an index
+    /// came from, solver figures. Shown only when asked for (`-d`).
+    fn debug(&self, message: &str) {
+        let _ = message;
+    }
 }
 
 /// Reports nothing.

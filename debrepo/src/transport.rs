@@ -313,6 +313,7 @@ impl Transport {
         let _global = self.global.acquire().await.expect("semaphore open");
         let _host = host.acquire().await.expect("semaphore open");
         self.progress.start(url, limit);
+        let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {
             let result = self
@@ -321,6 +322,8 @@ impl Transport {
             match result {
                 Ok(n) => {
                     self.progress.finish(url);
+                    self.progress
+                        .debug(&format!("{url}: {n} bytes in {:.0?}", started.elapsed()));
                     return Ok(n);
                 }
                 Err((e, retry_after)) if e.retryable() && attempt < self.opts.retries => {
@@ -378,6 +381,15 @@ impl Transport {
             .await
             .map_err(|e| (net("request failed", e), None))?;
         let status = resp.status().as_u16();
+        self.progress.debug(&format!(
+            "GET {url}{}: {status} over {:?}",
+            if have > 0 {
+                format!(" from byte {have}")
+            } else {
+                String::new()
+            },
+            resp.version()
+        ));
         let sink_err = |source| {
             (
                 FetchError::Sink {

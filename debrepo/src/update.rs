@@ -302,6 +302,11 @@ pub async fn update(
         }
     }
 
+    transport.progress().debug(&format!(
+        "universe: {} candidates for {}",
+        universe.candidates().len(),
+        universe.architectures().join(", ")
+    ));
     let n_archives = fetched.len();
     let mut lock = Lock {
         arch: opts.arch.clone(),
@@ -335,10 +340,18 @@ pub async fn update(
             recommends: resolved.recommends,
             foreign: resolved.foreign_architectures.clone(),
         };
+        let started = std::time::Instant::now();
         let chosen = solve(&universe, &request).map_err(|source| Error::Solve {
             spec: spec_label(&name),
             source,
         })?;
+        transport.progress().debug(&format!(
+            "spec {}: {} requirements, {} packages chosen in {:.1?}",
+            spec_label(&name),
+            request.install.len(),
+            chosen.len(),
+            started.elapsed()
+        ));
         let packages = chosen
             .iter()
             .map(|c| {

@@ -89,7 +89,7 @@ pub fn transport_and_cache(
         };
         Some(Cache::open(dir)?)
     };
-    let progress = Arc::new(crate::progress::Terminal::new(global.quiet));
+    let progress = Arc::new(crate::progress::Terminal::new(global.quiet, global.debug));
     let mut transport = Transport::new(TransportOptions {
         downloads: global.downloads.max(1),
         insecure: global.insecure,

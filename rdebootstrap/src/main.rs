@@ -29,8 +29,12 @@ struct Cli {
 #[derive(Args, Clone)]
 pub struct Global {
     /// Print nothing but errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "debug")]
     pub quiet: bool,
+    /// Print details for debugging: each request and its answer, where
+    /// indices came from, solver figures (rdebootstrap's own output only).
+    #[arg(short, long, global = true)]
+    pub debug: bool,
     /// Downloads at once.
     #[arg(
         short = 'n',

@@ -18,12 +18,14 @@ enum Mode {
 /// The command line's [`Progress`].
 pub struct Terminal {
     mode: Mode,
+    debug: bool,
     bars: Mutex<HashMap<String, (ProgressBar, u64)>>,
 }
 
 impl Terminal {
-    /// Bars on a terminal, lines elsewhere, nothing when `quiet`.
-    pub fn new(quiet: bool) -> Terminal {
+    /// Bars on a terminal, lines elsewhere, nothing when `quiet`; debug
+    /// lines too with `debug`.
+    pub fn new(quiet: bool, debug: bool) -> Terminal {
         let mode = if quiet {
             Mode::Quiet
         } else if std::io::stderr().is_terminal() {
@@ -33,6 +35,7 @@ impl Terminal {
         };
         Terminal {
             mode,
+            debug,
             bars: Mutex::default(),
         }
     }
@@ -96,5 +99,11 @@ impl Progress for Terminal {
 
     fn warn(&self, message: &str) {
         self.line(&format!("warning: {message}"));
+    }
+
+    fn debug(&self, message: &str) {
+        if self.debug {
+            self.line(&format!("debug: {message}"));
+        }
     }
 }

@@ -52,3 +52,45 @@ fn bars_on_a_terminal() {
     assert!(!drawn.contains("get http"), "{drawn:?}");
     assert!(drawn.contains("wrote Manifest.amd64.lock"), "{drawn:?}");
 }
+
+#[test]
+fn debug_lines_with_d() {
+    let Some((site, work)) = site() else { return };
+    let cache = work.path().join("cache");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .args(args)
+            .args(["--arch", "amd64", "--cache-dir", cache.to_str().unwrap()])
+            .current_dir(work.path())
+            .output()
+            .unwrap()
+    };
+    let o = run(&["-d", "update"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{err}");
+    let url = site.url();
+    for want in [
+        format!("debug: GET {url}/dists/trixie/InRelease: 200 over HTTP/1.1"),
+        "debug: universe: 1 candidates for amd64".to_owned(),
+        "debug: spec [spec]: 1 requirements, 1 packages chosen in".to_owned(),
+    ] {
+        assert!(err.contains(&want), "{want:?} not in\n{err}");
+    }
+    // A second run takes the index from the cache, and says so.
+    std::fs::remove_file(work.path().join("Manifest.amd64.lock")).unwrap();
+    let err = String::from_utf8_lossy(&run(&["-d", "update"]).stderr).into_owned();
+    assert!(
+        err.contains(&format!(
+            "debug: {url}/dists/trixie/main/binary-amd64/Packages: from the cache"
+        )),
+        "{err}"
+    );
+    // Without -d, none of this.
+    std::fs::remove_file(work.path().join("Manifest.amd64.lock")).unwrap();
+    let err = String::from_utf8_lossy(&run(&["update"]).stderr).into_owned();
+    assert!(!err.contains("debug:"), "{err}");
+    // -q and -d contradict each other.
+    let o = run(&["-q", "-d", "update"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be used with"));
+}

@@ -162,6 +162,9 @@ pub async fn fetch_suite(
         let choice = choose_index(&release, &req.suite, &base)?;
         if let (Some(cache), Some((size, sha))) = (cache, choice.uncompressed) {
             if let Some(data) = cache.read(&sha, Some(size))? {
+                transport
+                    .progress()
+                    .debug(&format!("{}: from the cache ({sha})", location.url(&base)));
                 indices.push(FetchedIndex {
                     component: component.to_owned(),
                     arch: arch.to_owned(),
