@@ -30,6 +30,7 @@ pub mod relation;
 pub mod release;
 pub mod solver;
 pub mod transport;
+pub mod unpack;
 pub mod update;
 pub mod vendor;
 pub mod verify;

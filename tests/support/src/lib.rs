@@ -326,6 +326,43 @@ impl DebBuilder {
             h.set_mtime(e.mtime);
             h.set_size(0);
             let path = Path::new(&e.path);
+            let dotdot = |p: &str| p.split('/').any(|c| c == "..");
+            let link = match &e.kind {
+                Kind::Symlink(t) | Kind::HardLink(t) => Some(t.as_str()),
+                _ => None,
+            };
+            if dotdot(&e.path)
+                || e.path.starts_with('/')
+                || (matches!(e.kind, Kind::HardLink(_)) && link.is_some_and(dotdot))
+            {
+                // The tar crate refuses `..` and absolute paths; hostile
+                // packages have them,
+                // so write the names into the header by hand.
+                let gnu = h.as_gnu_mut().expect("a GNU header");
+                gnu.name = [0; 100];
+                gnu.name[..e.path.len()].copy_from_slice(e.path.as_bytes());
+                let data: &[u8] = match &e.kind {
+                    Kind::File(d) => {
+                        h.set_entry_type(tar::EntryType::Regular);
+                        h.set_size(d.len() as u64);
+                        d
+                    }
+                    Kind::HardLink(t) => {
+                        h.set_entry_type(tar::EntryType::Link);
+                        let gnu = h.as_gnu_mut().expect("a GNU header");
+                        gnu.linkname = [0; 100];
+                        gnu.linkname[..t.len()].copy_from_slice(t.as_bytes());
+                        &[]
+                    }
+                    _ => {
+                        h.set_entry_type(tar::EntryType::Directory);
+                        &[]
+                    }
+                };
+                h.set_cksum();
+                b.append(&h, data).unwrap();
+                continue;
+            }
             match &e.kind {
                 Kind::File(data) => {
                     h.set_entry_type(tar::EntryType::Regular);

@@ -1,0 +1,726 @@
+//! Unpacking packages into a root tree, as dpkg lays their files out.
+//!
+//! Safety first: every path is resolved *inside* the root with
+//! `openat2(RESOLVE_IN_ROOT)`, so that `..`, absolute symlinks and symlinks
+//! planted by an earlier entry can never lead outside it; a symlink such as
+//! `bin -> usr/bin` (merged /usr) is followed as dpkg follows it, so files
+//! shipped under `./bin/` land in `usr/bin` and `bin` stays a symlink.
+//! Entry paths with `..` components are refused outright (no Debian
+//! package has them). Files are written under a temporary name and renamed
+//! into place, so a reader never sees half a file.
+//!
+//! Several packages may be unpacked at once (one [`Unpacker`], many
+//! threads). Which package owns a path is decided under one lock, by rules
+//! that do not depend on timing: directories are shared; a second package
+//! shipping the same non-directory path is an error unless one `Replaces`
+//! the other (the replacing package wins, whichever came first) or both
+//! ship the same symlink. Paths are compared after resolution in the root,
+//! so `/bin/x` and `/usr/bin/x` of a merged-/usr tree are the same file.
+//!
+//! Conffiles are written as `<path>.dpkg-new`, as dpkg stages them until
+//! `dpkg --configure` installs them.
+//!
+//! Ownership and device nodes need root. With [`Ownership::Record`]
+//! (rootless), files get the caller's ownership, device nodes become empty
+//! placeholder files, and the true metadata is returned in
+//! [`Unpacked::recorded`] for a later tar or OCI writer.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, Timestamps};
+
+use crate::deb::DebError;
+use crate::deb::{DataArchive, EntryKind, EntryMeta};
+use crate::relation::{self, FieldKind};
+use crate::version::Version;
+
+/// Whether ownership and device nodes are applied or recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// As root: chown, device nodes, capabilities.
+    Apply,
+    /// Rootless: kept in [`Unpacked::recorded`].
+    Record,
+}
+
+impl Ownership {
+    /// [`Ownership::Apply`] when running as root.
+    pub fn for_this_process() -> Ownership {
+        if rustix::process::geteuid().is_root() {
+            Ownership::Apply
+        } else {
+            Ownership::Record
+        }
+    }
+}
+
+/// What the unpacker needs to know of each package up front.
+#[derive(Debug, Clone)]
+pub struct PackageInfo {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// The raw `Replaces` field (empty if none).
+    pub replaces: String,
+    /// Conffile paths (`/etc/...`) from the package's `conffiles`.
+    pub conffiles: Vec<String>,
+}
+
+impl PackageInfo {
+    /// Read it from a package's control files.
+    pub fn from_control(control: &crate::deb::ControlFiles) -> Result<PackageInfo, DebError> {
+        let p = control.package()?;
+        Ok(PackageInfo {
+            name: p.name.to_owned(),
+            version: p.version.as_str().to_owned(),
+            arch: p.architecture.to_owned(),
+            replaces: p.field("Replaces").unwrap_or_default().to_owned(),
+            conffiles: control
+                .conffiles()?
+                .iter()
+                .map(|c| c.path.to_owned())
+                .collect(),
+        })
+    }
+}
+
+/// True metadata of an entry that a rootless unpack could not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// Path in the tree, relative to the root, after resolution.
+    pub path: PathBuf,
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub device: Option<(u32, u32)>,
+    pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// The result of unpacking a set of packages.
+#[derive(Debug, Default)]
+pub struct Unpacked {
+    /// Per package (in [`Unpacker::new`]'s order), the paths it installed,
+    /// as dpkg's `info/<pkg>.list` has them: `/.` first, then archive
+    /// order; files lost to a `Replaces` are not listed.
+    pub lists: Vec<Vec<String>>,
+    /// Rootless only: metadata not applied to the tree, sorted by path.
+    pub recorded: Vec<Recorded>,
+}
+
+/// Unpacking failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("{root}: cannot open the target directory")]
+    Root {
+        root: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{package}: reading the data archive")]
+    Deb {
+        package: String,
+        #[source]
+        source: DebError,
+    },
+    #[error("{package}: {path}: {what}")]
+    Fs {
+        package: String,
+        path: String,
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{package}: {path}: refusing a path with '..' in it")]
+    UnsafePath { package: String, path: String },
+    #[error("{package}: trying to overwrite {path}, which is also in package {other} (neither declares Replaces on the other)")]
+    Conflict {
+        package: String,
+        path: String,
+        other: String,
+    },
+    #[error("{package}: {path}: cannot put a {new} where the tree has a {existing}")]
+    KindClash {
+        package: String,
+        path: String,
+        new: &'static str,
+        existing: &'static str,
+    },
+}
+
+/// Who owns a path, and what it is.
+#[derive(Debug, Clone)]
+struct Claim {
+    owner: usize,
+    kind: EntryKind,
+    link: Option<PathBuf>,
+}
+
+/// A path as the package lists it, and where it landed in the tree.
+type Listed = (String, Option<PathBuf>);
+
+/// Unpacks packages into one root; share it between threads.
+pub struct Unpacker {
+    root: OwnedFd,
+    /// The root's canonical path, to map resolved paths back to the tree.
+    root_path: PathBuf,
+    ownership: Ownership,
+    packages: Vec<PackageInfo>,
+    claims: Mutex<HashMap<PathBuf, Claim>>,
+    lists: Mutex<Vec<Vec<Listed>>>,
+    recorded: Mutex<Vec<Recorded>>,
+}
+
+fn kind_name(k: EntryKind) -> &'static str {
+    match k {
+        EntryKind::Regular | EntryKind::HardLink => "file",
+        EntryKind::Directory => "directory",
+        EntryKind::Symlink => "symlink",
+        EntryKind::CharDevice => "character device",
+        EntryKind::BlockDevice => "block device",
+        EntryKind::Fifo => "fifo",
+    }
+}
+
+impl Unpacker {
+    /// Unpack into the existing directory `root`.
+    pub fn new(
+        root: &Path,
+        ownership: Ownership,
+        packages: Vec<PackageInfo>,
+    ) -> Result<Unpacker, UnpackError> {
+        let err = |source| UnpackError::Root {
+            root: root.to_owned(),
+            source,
+        };
+        let root_path = root.canonicalize().map_err(err)?;
+        let fd = rustix::fs::open(
+            &root_path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| err(e.into()))?;
+        let n = packages.len();
+        Ok(Unpacker {
+            root: fd,
+            root_path,
+            ownership,
+            packages,
+            claims: Mutex::default(),
+            lists: Mutex::new(vec![Vec::new(); n]),
+            recorded: Mutex::default(),
+        })
+    }
+
+    fn label(&self, i: usize) -> String {
+        let p = &self.packages[i];
+        format!("{}:{} {}", p.name, p.arch, p.version)
+    }
+
+    /// True if package `a` declares `Replaces` on package `b`.
+    fn replaces(&self, a: usize, b: usize) -> bool {
+        let (pa, pb) = (&self.packages[a], &self.packages[b]);
+        let Ok(rels) = relation::parse(FieldKind::Replaces, &pa.replaces) else {
+            return false;
+        };
+        let Ok(vb) = Version::parse(&pb.version) else {
+            return false;
+        };
+        let hit = rels.iter().any(|r| {
+            r.name == pb.name && r.version.as_ref().is_none_or(|(op, v)| op.holds(&vb, v))
+        });
+        hit
+    }
+
+    /// Unpack package `index`'s data archive.
+    pub fn unpack(&self, index: usize, data: &mut DataArchive<'_>) -> Result<(), UnpackError> {
+        let package = self.label(index);
+        let conffiles: HashSet<&str> = self.packages[index]
+            .conffiles
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut list = vec![("/.".to_owned(), None)];
+        let mut dirs = DirCache::default();
+        let entries = data.entries().map_err(|source| UnpackError::Deb {
+            package: package.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let mut entry = entry.map_err(|source| UnpackError::Deb {
+                package: package.clone(),
+                source,
+            })?;
+            let meta = entry.meta().clone();
+            if meta.path.as_os_str().is_empty() {
+                continue;
+            }
+            let shown = format!("/{}", meta.path.display());
+            if has_dotdot(&meta.path)
+                || meta
+                    .link_target
+                    .as_deref()
+                    .is_some_and(|t| meta.kind == EntryKind::HardLink && has_dotdot(t))
+            {
+                return Err(UnpackError::UnsafePath {
+                    package,
+                    path: shown,
+                });
+            }
+            let fs = |what: &'static str| {
+                let (package, path) = (package.clone(), shown.clone());
+                move |source: io::Error| UnpackError::Fs {
+                    package,
+                    path,
+                    what,
+                    source,
+                }
+            };
+            let parent_rel = meta.path.parent().unwrap_or(Path::new(""));
+            let name = meta.path.file_name().expect("a non-empty normalized path");
+            let (parent, canon_parent) = dirs
+                .get(self, parent_rel)
+                .map_err(fs("cannot open its directory in the tree"))?;
+            let canon = canon_parent.join(name);
+            let conffile = conffiles.contains(shown.as_str());
+            let written = match meta.kind {
+                EntryKind::Directory => {
+                    self.directory(&parent, name, &meta, &canon, &package)?;
+                    true
+                }
+                _ => {
+                    if !self.claim(index, &canon, &meta, &package, &shown)? {
+                        false
+                    } else {
+                        let final_name = if conffile {
+                            let mut n = name.to_owned();
+                            n.push(".dpkg-new");
+                            n
+                        } else {
+                            name.to_owned()
+                        };
+                        let tmp = format!(".{}.{index}.rdebootstrap-tmp", name.to_string_lossy());
+                        self.create(&parent, &tmp, &meta, &mut entry, &canon)
+                            .map_err(fs("cannot create it"))?;
+                        self.commit(
+                            index,
+                            &parent,
+                            &tmp,
+                            &final_name,
+                            &canon,
+                            &meta,
+                            &package,
+                            &shown,
+                        )?
+                    }
+                }
+            };
+            if written {
+                list.push((shown, Some(canon)));
+            }
+        }
+        self.lists.lock().expect("lists")[index] = list;
+        Ok(())
+    }
+
+    /// Directories are shared: an existing one (or a symlink to one, as
+    /// `bin -> usr/bin`) is kept as it is, as dpkg keeps it.
+    fn directory(
+        &self,
+        parent: &OwnedFd,
+        name: &std::ffi::OsStr,
+        meta: &EntryMeta,
+        canon: &Path,
+        package: &str,
+    ) -> Result<(), UnpackError> {
+        let shown = format!("/{}", meta.path.display());
+        let fs = |what: &'static str| {
+            let (package, path) = (package.to_owned(), shown.clone());
+            move |source: io::Error| UnpackError::Fs {
+                package,
+                path,
+                what,
+                source,
+            }
+        };
+        match self.open_in_root(&meta.path, true) {
+            Ok(_) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::NOENT => {}
+            Err(e) if e == rustix::io::Errno::NOTDIR => {
+                return Err(UnpackError::KindClash {
+                    package: package.to_owned(),
+                    path: shown,
+                    new: "directory",
+                    existing: "file",
+                })
+            }
+            Err(e) => return Err(fs("cannot look it up")(e.into())),
+        }
+        match rustix::fs::mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
+            Ok(()) => {}
+            // Another package made it meanwhile: shared.
+            Err(e) if e == rustix::io::Errno::EXIST => return Ok(()),
+            Err(e) => return Err(fs("cannot create the directory")(e.into())),
+        }
+        self.set_meta_at(parent, name, meta, canon)
+            .map_err(fs("cannot set its owner, mode or time"))
+    }
+
+    /// Decide whether `index` may write `canon`; false means another
+    /// package that replaces it owns the path.
+    fn claim(
+        &self,
+        index: usize,
+        canon: &Path,
+        meta: &EntryMeta,
+        package: &str,
+        shown: &str,
+    ) -> Result<bool, UnpackError> {
+        let mut claims = self.claims.lock().expect("claims");
+        let mine = Claim {
+            owner: index,
+            kind: meta.kind,
+            link: meta.link_target.clone(),
+        };
+        let Some(old) = claims.get(canon) else {
+            claims.insert(canon.to_owned(), mine);
+            return Ok(true);
+        };
+        if old.owner == index {
+            return Ok(true);
+        }
+        let same_symlink = old.kind == EntryKind::Symlink
+            && meta.kind == EntryKind::Symlink
+            && old.link == meta.link_target;
+        if self.replaces(index, old.owner) || (same_symlink && index > old.owner) {
+            claims.insert(canon.to_owned(), mine);
+            Ok(true)
+        } else if self.replaces(old.owner, index) || same_symlink {
+            Ok(false)
+        } else {
+            Err(UnpackError::Conflict {
+                package: package.to_owned(),
+                path: shown.to_owned(),
+                other: self.label(old.owner),
+            })
+        }
+    }
+
+    /// Rename the temporary into place if `index` still owns the path
+    /// (decided under the claims lock, so the owner's copy always wins).
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &self,
+        index: usize,
+        parent: &OwnedFd,
+        tmp: &str,
+        final_name: &std::ffi::OsStr,
+        canon: &Path,
+        meta: &EntryMeta,
+        package: &str,
+        shown: &str,
+    ) -> Result<bool, UnpackError> {
+        let claims = self.claims.lock().expect("claims");
+        let owner = claims.get(canon).map(|c| c.owner);
+        if owner != Some(index) {
+            let _ = rustix::fs::unlinkat(parent, tmp, AtFlags::empty());
+            return Ok(false);
+        }
+        if let Ok(st) = rustix::fs::statat(parent, final_name, AtFlags::SYMLINK_NOFOLLOW) {
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory {
+                let _ = rustix::fs::unlinkat(parent, tmp, AtFlags::empty());
+                return Err(UnpackError::KindClash {
+                    package: package.to_owned(),
+                    path: shown.to_owned(),
+                    new: kind_name(meta.kind),
+                    existing: "directory",
+                });
+            }
+        }
+        rustix::fs::renameat(parent, tmp, parent, final_name).map_err(|e| UnpackError::Fs {
+            package: package.to_owned(),
+            path: shown.to_owned(),
+            what: "cannot move it into place",
+            source: e.into(),
+        })?;
+        Ok(true)
+    }
+
+    /// Create a non-directory entry under the temporary name `tmp`.
+    fn create(
+        &self,
+        parent: &OwnedFd,
+        tmp: &str,
+        meta: &EntryMeta,
+        contents: &mut dyn io::Read,
+        canon: &Path,
+    ) -> io::Result<()> {
+        let _ = rustix::fs::unlinkat(parent, tmp, AtFlags::empty());
+        let apply = self.ownership == Ownership::Apply;
+        match meta.kind {
+            EntryKind::Regular => {
+                let fd = rustix::fs::openat(
+                    parent,
+                    tmp,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )?;
+                let mut file = std::fs::File::from(fd);
+                io::copy(contents, &mut file)?;
+                self.set_meta_fd(file.as_fd(), meta, canon)?;
+            }
+            EntryKind::Symlink => {
+                let target = meta.link_target.as_deref().unwrap_or(Path::new(""));
+                rustix::fs::symlinkat(target, parent, tmp)?;
+                if apply {
+                    chown_at(parent, tmp, meta)?;
+                }
+                rustix::fs::utimensat(parent, tmp, &times(meta), AtFlags::SYMLINK_NOFOLLOW)?;
+            }
+            EntryKind::HardLink => {
+                let target = meta.link_target.as_deref().unwrap_or(Path::new(""));
+                let tparent = self.open_in_root(target.parent().unwrap_or(Path::new("")), true)?;
+                let tname = target.file_name().unwrap_or_default();
+                rustix::fs::linkat(&tparent, tname, parent, tmp, AtFlags::empty())?;
+            }
+            EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo if apply => {
+                let ft = match meta.kind {
+                    EntryKind::CharDevice => rustix::fs::FileType::CharacterDevice,
+                    EntryKind::BlockDevice => rustix::fs::FileType::BlockDevice,
+                    _ => rustix::fs::FileType::Fifo,
+                };
+                let (major, minor) = meta.device.unwrap_or((0, 0));
+                let dev = rustix::fs::makedev(major, minor);
+                rustix::fs::mknodat(parent, tmp, ft, Mode::from_bits_truncate(0o600), dev)?;
+                self.set_meta_at(parent, std::ffi::OsStr::new(tmp), meta, canon)?;
+            }
+            EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo => {
+                // Rootless: a placeholder; the node is recorded.
+                let fd = rustix::fs::openat(
+                    parent,
+                    tmp,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )?;
+                self.set_meta_fd(fd.as_fd(), meta, canon)?;
+            }
+            EntryKind::Directory => unreachable!("directories are made by Unpacker::directory"),
+        }
+        Ok(())
+    }
+
+    /// Owner (as root), mode, xattrs (as root) and mtime of an open file.
+    fn set_meta_fd(
+        &self,
+        fd: std::os::fd::BorrowedFd<'_>,
+        meta: &EntryMeta,
+        canon: &Path,
+    ) -> io::Result<()> {
+        if self.ownership == Ownership::Apply {
+            rustix::fs::fchown(fd, Some(uid(meta.uid)), Some(gid(meta.gid)))?;
+        }
+        // After chown, which clears setuid/setgid.
+        rustix::fs::fchmod(fd, Mode::from_bits_truncate(meta.mode & 0o7777))?;
+        if self.ownership == Ownership::Apply {
+            for (name, value) in &meta.xattrs {
+                rustix::fs::fsetxattr(fd, name.as_str(), value, rustix::fs::XattrFlags::empty())?;
+            }
+        }
+        rustix::fs::futimens(fd, &times(meta))?;
+        self.record(meta, canon);
+        Ok(())
+    }
+
+    /// The same through the parent directory (directories, device nodes).
+    fn set_meta_at(
+        &self,
+        parent: &OwnedFd,
+        name: &std::ffi::OsStr,
+        meta: &EntryMeta,
+        canon: &Path,
+    ) -> io::Result<()> {
+        if self.ownership == Ownership::Apply {
+            chown_at(parent, name, meta)?;
+        }
+        rustix::fs::chmodat(
+            parent,
+            name,
+            Mode::from_bits_truncate(meta.mode & 0o7777),
+            AtFlags::empty(),
+        )?;
+        rustix::fs::utimensat(parent, name, &times(meta), AtFlags::SYMLINK_NOFOLLOW)?;
+        self.record(meta, canon);
+        Ok(())
+    }
+
+    /// Rootless: remember what could not be applied.
+    fn record(&self, meta: &EntryMeta, canon: &Path) {
+        if self.ownership == Ownership::Apply {
+            return;
+        }
+        let special = matches!(
+            meta.kind,
+            EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo
+        );
+        if meta.uid != 0 || meta.gid != 0 || special || !meta.xattrs.is_empty() {
+            self.recorded.lock().expect("recorded").push(Recorded {
+                path: canon.to_owned(),
+                kind: meta.kind,
+                mode: meta.mode & 0o7777,
+                uid: meta.uid,
+                gid: meta.gid,
+                device: meta.device,
+                xattrs: meta.xattrs.clone(),
+            });
+        }
+    }
+
+    /// Open `rel` (relative to the root) resolved inside the root.
+    fn open_in_root(&self, rel: &Path, dir: bool) -> rustix::io::Result<OwnedFd> {
+        let mut flags = OFlags::PATH | OFlags::CLOEXEC;
+        if dir {
+            flags |= OFlags::DIRECTORY;
+        }
+        let path = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        rustix::fs::openat2(
+            &self.root,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+    }
+
+    /// The path of an open directory relative to the root, as the kernel
+    /// resolved it.
+    fn canonical(&self, fd: &OwnedFd, fallback: &Path) -> PathBuf {
+        let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd));
+        std::fs::read_link(link)
+            .ok()
+            .and_then(|p| p.strip_prefix(&self.root_path).ok().map(Path::to_owned))
+            .unwrap_or_else(|| fallback.to_owned())
+    }
+
+    /// Create the missing directories of `rel` (as tar would, 0755 root).
+    fn make_dirs(&self, rel: &Path) -> rustix::io::Result<OwnedFd> {
+        match self.open_in_root(rel, true) {
+            Err(e) if e == rustix::io::Errno::NOENT => {
+                let parent = rel.parent().unwrap_or(Path::new(""));
+                let pfd = self.make_dirs(parent)?;
+                let name = rel.file_name().unwrap_or_default();
+                match rustix::fs::mkdirat(&pfd, name, Mode::from_bits_truncate(0o755)) {
+                    Ok(()) => {
+                        rustix::fs::chmodat(
+                            &pfd,
+                            name,
+                            Mode::from_bits_truncate(0o755),
+                            AtFlags::empty(),
+                        )?;
+                    }
+                    Err(e) if e == rustix::io::Errno::EXIST => {}
+                    Err(e) => return Err(e),
+                }
+                self.open_in_root(rel, true)
+            }
+            other => other,
+        }
+    }
+
+    /// Everything unpacked: the lists (without files another package
+    /// took over) and, rootless, the recorded metadata.
+    pub fn finish(self) -> Unpacked {
+        let claims = self.claims.into_inner().expect("claims");
+        let lists = self
+            .lists
+            .into_inner()
+            .expect("lists")
+            .into_iter()
+            .enumerate()
+            .map(|(i, list)| {
+                list.into_iter()
+                    .filter(|(_, canon)| {
+                        canon
+                            .as_ref()
+                            .and_then(|c| claims.get(c))
+                            .is_none_or(|c| c.owner == i)
+                    })
+                    .map(|(shown, _)| shown)
+                    .collect()
+            })
+            .collect();
+        let mut recorded = self.recorded.into_inner().expect("recorded");
+        recorded.sort_by(|a, b| a.path.cmp(&b.path));
+        recorded.dedup_by(|a, b| a.path == b.path);
+        Unpacked { lists, recorded }
+    }
+}
+
+/// Open parent directories of one package's entries, by their path in the
+/// archive (entries of one directory come together).
+#[derive(Default)]
+struct DirCache {
+    dirs: HashMap<PathBuf, (std::sync::Arc<OwnedFd>, PathBuf)>,
+}
+
+impl DirCache {
+    fn get(&mut self, u: &Unpacker, rel: &Path) -> io::Result<(std::sync::Arc<OwnedFd>, PathBuf)> {
+        if let Some(d) = self.dirs.get(rel) {
+            return Ok(d.clone());
+        }
+        let fd = u.make_dirs(rel)?;
+        let canon = u.canonical(&fd, rel);
+        let entry = (std::sync::Arc::new(fd), canon);
+        self.dirs.insert(rel.to_owned(), entry.clone());
+        Ok(entry)
+    }
+}
+
+fn has_dotdot(p: &Path) -> bool {
+    p.components().any(|c| c == Component::ParentDir)
+}
+
+fn uid(raw: u64) -> rustix::fs::Uid {
+    rustix::fs::Uid::from_raw(raw as u32)
+}
+
+fn gid(raw: u64) -> rustix::fs::Gid {
+    rustix::fs::Gid::from_raw(raw as u32)
+}
+
+fn chown_at(parent: &OwnedFd, name: impl rustix::path::Arg, meta: &EntryMeta) -> io::Result<()> {
+    rustix::fs::chownat(
+        parent,
+        name,
+        Some(uid(meta.uid)),
+        Some(gid(meta.gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?;
+    Ok(())
+}
+
+fn times(meta: &EntryMeta) -> Timestamps {
+    let t = rustix::fs::Timespec {
+        tv_sec: meta.mtime as i64,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
+}

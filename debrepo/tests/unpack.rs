@@ -1,0 +1,393 @@
+//! Unpacking synthetic packages into a tree: layout, metadata, merged /usr,
+//! hostile paths, conflicts and Replaces, conffiles, parallel determinism.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use debrepo::deb::DebReader;
+use debrepo::unpack::{Ownership, PackageInfo, UnpackError, Unpacker};
+use testkit::{DebBuilder, TempDir};
+
+fn is_root() -> bool {
+    Ownership::for_this_process() == Ownership::Apply
+}
+
+/// Unpack `debs` (in this order, or in parallel) into `root`.
+fn unpack_all(
+    root: &Path,
+    debs: &[DebBuilder],
+    parallel: bool,
+) -> Result<debrepo::unpack::Unpacked, UnpackError> {
+    let bytes: Vec<Vec<u8>> = debs.iter().map(DebBuilder::build).collect();
+    let infos = bytes
+        .iter()
+        .map(|b| {
+            let r = DebReader::new(std::io::Cursor::new(b.as_slice())).unwrap();
+            PackageInfo::from_control(r.control()).unwrap()
+        })
+        .collect();
+    let u = Unpacker::new(root, Ownership::for_this_process(), infos)?;
+    let one = |i: usize| -> Result<(), UnpackError> {
+        let mut r = DebReader::new(std::io::Cursor::new(bytes[i].as_slice())).unwrap();
+        let mut data = r.data().unwrap();
+        u.unpack(i, &mut data)
+    };
+    if parallel {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..bytes.len()).map(|i| s.spawn(move || one(i))).collect();
+            handles.into_iter().try_for_each(|h| h.join().unwrap())
+        })?;
+    } else {
+        (0..bytes.len()).try_for_each(one)?;
+    }
+    Ok(u.finish())
+}
+
+#[test]
+fn files_directories_links_and_metadata() {
+    let t = TempDir::new("unpack-basic");
+    let deb = DebBuilder::new("basic", "1.0", "amd64")
+        .dir("./")
+        .dir("./usr/")
+        .dir("./usr/bin/")
+        .file_mode("./usr/bin/tool", 0o4755, "#!/bin/sh\necho hi\n")
+        .hardlink("./usr/bin/tool2", "./usr/bin/tool")
+        .symlink("./usr/bin/t", "tool")
+        .dir("./var/")
+        .dir("./var/mail/")
+        .owner(0, 8, "root", "mail")
+        .file("./var/mail/x", "mail")
+        .owner(1000, 8, "someone", "mail")
+        .fifo("./var/fifo")
+        .char_device("./null", 1, 3)
+        .file("./usr/bin/capped", "cap")
+        .pax(
+            "SCHILY.xattr.security.capability",
+            &[
+                1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
+        );
+    let out = unpack_all(t.path(), &[deb], false).unwrap();
+    let r = t.path();
+    assert_eq!(
+        std::fs::read(r.join("usr/bin/tool")).unwrap(),
+        b"#!/bin/sh\necho hi\n"
+    );
+    let m = std::fs::metadata(r.join("usr/bin/tool")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o4755);
+    assert_eq!(m.mtime(), 1_700_000_000);
+    assert_eq!(
+        m.ino(),
+        std::fs::metadata(r.join("usr/bin/tool2")).unwrap().ino()
+    );
+    assert_eq!(
+        std::fs::read_link(r.join("usr/bin/t")).unwrap(),
+        Path::new("tool")
+    );
+    assert_eq!(
+        out.lists[0],
+        [
+            "/.",
+            "/usr",
+            "/usr/bin",
+            "/usr/bin/tool",
+            "/usr/bin/tool2",
+            "/usr/bin/t",
+            "/var",
+            "/var/mail",
+            "/var/mail/x",
+            "/var/fifo",
+            "/null",
+            "/usr/bin/capped"
+        ]
+    );
+    // No temporaries left behind.
+    let leftovers: Vec<_> = walk(r)
+        .into_iter()
+        .filter(|p| p.contains("rdebootstrap-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    if is_root() {
+        let x = std::fs::metadata(r.join("var/mail/x")).unwrap();
+        assert_eq!((x.uid(), x.gid()), (1000, 8));
+        assert_eq!(std::fs::metadata(r.join("var/mail")).unwrap().gid(), 8);
+        let n = std::fs::symlink_metadata(r.join("null")).unwrap();
+        assert!(n.file_type().is_char_device());
+        assert_eq!(n.rdev(), rustix_dev(1, 3));
+        assert!(std::fs::symlink_metadata(r.join("var/fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        assert!(out.recorded.is_empty());
+        // The capability is set where the file system keeps security
+        // attributes.
+        let cap = xattr(&r.join("usr/bin/capped"), "security.capability");
+        if let Some(cap) = cap {
+            assert_eq!(cap[0], 1);
+        }
+    } else {
+        let paths: Vec<_> = out
+            .recorded
+            .iter()
+            .map(|x| x.path.to_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            paths.contains(&"var/mail/x".to_owned()) && paths.contains(&"null".to_owned()),
+            "{paths:?}"
+        );
+    }
+}
+
+fn rustix_dev(major: u32, minor: u32) -> u64 {
+    rustix::fs::makedev(major, minor)
+}
+
+fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    let n = rustix::fs::lgetxattr(path, name, &mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+fn walk(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn merged_usr_symlinks_are_followed_and_kept() {
+    let t = TempDir::new("unpack-usrmerge");
+    std::fs::create_dir_all(t.path().join("usr/bin")).unwrap();
+    std::os::unix::fs::symlink("usr/bin", t.path().join("bin")).unwrap();
+    let deb = DebBuilder::new("old-layout", "1", "amd64")
+        .dir("./bin/")
+        .file("./bin/sh", "shell");
+    let other = DebBuilder::new("new-layout", "1", "amd64")
+        .dir("./usr/bin/")
+        .file("./usr/bin/sh", "another shell");
+    unpack_all(t.path(), std::slice::from_ref(&deb), false).unwrap();
+    let meta = std::fs::symlink_metadata(t.path().join("bin")).unwrap();
+    assert!(meta.file_type().is_symlink(), "bin must stay a symlink");
+    assert_eq!(
+        std::fs::read(t.path().join("usr/bin/sh")).unwrap(),
+        b"shell"
+    );
+    // /bin/sh and /usr/bin/sh are one file: two packages shipping them
+    // conflict, in either order.
+    for debs in [[deb.clone(), other.clone()], [other, deb]] {
+        let t = TempDir::new("unpack-usrmerge2");
+        std::fs::create_dir_all(t.path().join("usr/bin")).unwrap();
+        std::os::unix::fs::symlink("usr/bin", t.path().join("bin")).unwrap();
+        let e = unpack_all(t.path(), &debs, false).unwrap_err().to_string();
+        assert!(e.contains("trying to overwrite") && e.contains("sh"), "{e}");
+    }
+}
+
+#[test]
+fn nothing_is_written_outside_the_tree() {
+    let outside = TempDir::new("unpack-outside");
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    let t = TempDir::new("unpack-hostile");
+    let root = t.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let abs = outside.path().display().to_string();
+    // Through a symlink whose target does not exist in the tree, nothing
+    // can be written (dpkg fails the same way), and nothing leaks out.
+    let dangling = DebBuilder::new("dangling", "1", "amd64")
+        .symlink("./escape", &abs)
+        .file("./escape/victim", "pwned");
+    let e = unpack_all(&root, &[dangling], false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/escape/victim: cannot open its directory in the tree"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    // Where the target exists inside the tree, writes land there: a
+    // symlink to the outside directory (absolute and relative), then files
+    // written through it; an absolute entry path.
+    let root = t.path().join("root2");
+    std::fs::create_dir_all(root.join(abs.trim_start_matches('/'))).unwrap();
+    let deb = DebBuilder::new("hostile", "1", "amd64")
+        .symlink("./escape", &abs)
+        .file("./escape/victim", "pwned")
+        .symlink("./up", "../../../../../../../..")
+        .file(&format!("./up{abs}/victim"), "pwned too")
+        .file(&format!("{abs}/victim2"), "absolute");
+    unpack_all(&root, &[deb], false).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    assert!(!outside.path().join("victim2").exists());
+    // What the links pointed to was taken inside the root.
+    let inside = root.join(abs.trim_start_matches('/'));
+    assert_eq!(
+        std::fs::read_to_string(inside.join("victim")).unwrap(),
+        "pwned too"
+    );
+    assert!(std::fs::symlink_metadata(root.join("escape"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(inside.join("victim2")).unwrap(),
+        "absolute"
+    );
+    // `..` in a path or a hard link target is refused.
+    for deb in [
+        DebBuilder::new("dotdot", "1", "amd64").file("./../../victim", "pwned"),
+        DebBuilder::new("link", "1", "amd64").hardlink("./stolen", "../../victim"),
+    ] {
+        let e = unpack_all(&root, &[deb], false).unwrap_err().to_string();
+        assert!(e.contains("refusing a path with '..'"), "{e}");
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+}
+
+#[test]
+fn shared_paths_conflict_unless_replaced() {
+    let a = DebBuilder::new("a", "1", "amd64")
+        .dir("./etc/")
+        .file("./etc/shared", "from a")
+        .symlink("./etc/link", "shared");
+    let b = DebBuilder::new("b", "2", "amd64")
+        .dir("./etc/")
+        .file("./etc/shared", "from b")
+        .symlink("./etc/link", "shared");
+    let t = TempDir::new("unpack-conflict");
+    let e = unpack_all(t.path(), &[a.clone(), b.clone()], false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "b:amd64 2: trying to overwrite /etc/shared, which is also in package a:amd64 1"
+        ),
+        "{e}"
+    );
+    // With Replaces the replacing package wins, whatever the order; the
+    // same symlink in both is fine.
+    let b = b.field("Replaces", "a (<< 2)");
+    for (debs, b_index) in [([a.clone(), b.clone()], 1), ([b.clone(), a.clone()], 0)] {
+        for parallel in [false, true] {
+            let t = TempDir::new("unpack-replaces");
+            let out = unpack_all(t.path(), &debs, parallel).unwrap();
+            assert_eq!(
+                std::fs::read(t.path().join("etc/shared")).unwrap(),
+                b"from b"
+            );
+            assert!(out.lists[b_index].contains(&"/etc/shared".to_owned()));
+            assert!(!out.lists[1 - b_index].contains(&"/etc/shared".to_owned()));
+            let with_link = out
+                .lists
+                .iter()
+                .filter(|l| l.contains(&"/etc/link".to_owned()))
+                .count();
+            assert_eq!(with_link, 1, "{:?}", out.lists);
+        }
+    }
+    // A versioned Replaces that does not match is no Replaces.
+    let b = DebBuilder::new("b", "2", "amd64")
+        .file("./etc/shared", "from b")
+        .field("Replaces", "a (<< 1)");
+    let t = TempDir::new("unpack-replaces-version");
+    assert!(unpack_all(t.path(), &[a, b], false).is_err());
+}
+
+#[test]
+fn conffiles_are_staged_as_dpkg_new() {
+    let deb = DebBuilder::new("conf", "1", "all")
+        .control_file("conffiles", 0o644, "/etc/conf.conf\n")
+        .dir("./etc/")
+        .file("./etc/conf.conf", "setting=1\n")
+        .file("./etc/plain", "not a conffile\n");
+    let t = TempDir::new("unpack-conffiles");
+    let out = unpack_all(t.path(), &[deb], false).unwrap();
+    assert!(!t.path().join("etc/conf.conf").exists());
+    assert_eq!(
+        std::fs::read(t.path().join("etc/conf.conf.dpkg-new")).unwrap(),
+        b"setting=1\n"
+    );
+    assert!(t.path().join("etc/plain").exists());
+    assert!(out.lists[0].contains(&"/etc/conf.conf".to_owned()));
+}
+
+#[test]
+fn parallel_unpacking_gives_the_sequential_tree() {
+    let debs: Vec<DebBuilder> = (0..12)
+        .map(|i| {
+            let mut d = DebBuilder::new(&format!("p{i}"), "1", "amd64")
+                .dir("./usr/")
+                .dir("./usr/share/")
+                .dir(&format!("./usr/share/p{i}/"));
+            for j in 0..50 {
+                d = d.file(&format!("./usr/share/p{i}/f{j}"), format!("{i}/{j}"));
+            }
+            d.symlink("./usr/share/common-link", "p0")
+        })
+        .collect();
+    let seq = TempDir::new("unpack-seq");
+    let par = TempDir::new("unpack-par");
+    let a = unpack_all(seq.path(), &debs, false).unwrap();
+    let b = unpack_all(par.path(), &debs, true).unwrap();
+    assert_eq!(walk(seq.path()), walk(par.path()));
+    assert_eq!(a.lists, b.lists);
+    assert_eq!(walk(seq.path()).len(), 2 + 12 * 51 + 1);
+}
+
+/// Run as root (as CI does), the rootless path is checked too: these tests
+/// run again as `nobody` through util-linux `setpriv`, where ownership and
+/// device nodes are recorded instead of applied.
+#[test]
+fn rootless_as_an_unprivileged_user() {
+    if !is_root() || std::env::var_os("RDEBOOTSTRAP_UNPACK_CHILD").is_some() {
+        return;
+    }
+    if std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("setpriv not found: skipping");
+        return;
+    }
+    // A copy nobody can run, wherever the checkout lives.
+    let dir = TempDir::new("unpack-rootless-bin");
+    let me = dir.path().join("unpack-tests");
+    std::fs::copy(std::env::current_exe().unwrap(), &me).unwrap();
+    for p in [dir.path(), me.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&me)
+        .args([
+            "--test-threads=1",
+            "files_directories_links_and_metadata",
+            "nothing_is_written_outside_the_tree",
+            "shared_paths_conflict_unless_replaced",
+            "conffiles_are_staged_as_dpkg_new",
+        ])
+        .env("RDEBOOTSTRAP_UNPACK_CHILD", "1")
+        .env("TMPDIR", "/tmp")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("test result: ok. 4 passed"), "{out}");
+}
