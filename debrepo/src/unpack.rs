@@ -31,11 +31,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
-use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, Timestamps};
+use rustix::fs::{AtFlags, Mode, OFlags, Timestamps};
 
 use crate::deb::DebError;
 use crate::deb::{DataArchive, EntryKind, EntryMeta};
 use crate::relation::{self, FieldKind};
+use crate::tree::Tree;
 use crate::version::Version;
 
 /// Whether ownership and device nodes are applied or recorded.
@@ -68,6 +69,8 @@ pub struct PackageInfo {
     pub replaces: String,
     /// Conffile paths (`/etc/...`) from the package's `conffiles`.
     pub conffiles: Vec<String>,
+    /// The package ships an `md5sums`; without one, the unpacker makes it.
+    pub has_md5sums: bool,
 }
 
 impl PackageInfo {
@@ -84,6 +87,7 @@ impl PackageInfo {
                 .iter()
                 .map(|c| c.path.to_owned())
                 .collect(),
+            has_md5sums: control.file("md5sums").is_some(),
         })
     }
 }
@@ -105,9 +109,11 @@ pub struct Recorded {
 #[derive(Debug, Default)]
 pub struct Unpacked {
     /// Per package (in [`Unpacker::new`]'s order), the paths it installed,
-    /// as dpkg's `info/<pkg>.list` has them: `/.` first, then archive
-    /// order; files lost to a `Replaces` are not listed.
+    /// as dpkg's `info/<pkg>.list` has them (archive order, the root as
+    /// `/.`); files lost to a `Replaces` are not listed.
     pub lists: Vec<Vec<String>>,
+    /// Per package that ships no `md5sums`, the one dpkg would make.
+    pub md5sums: Vec<Option<String>>,
     /// Rootless only: metadata not applied to the tree, sorted by path.
     pub recorded: Vec<Recorded>,
 }
@@ -165,13 +171,12 @@ type Listed = (String, Option<PathBuf>);
 
 /// Unpacks packages into one root; share it between threads.
 pub struct Unpacker {
-    root: OwnedFd,
-    /// The root's canonical path, to map resolved paths back to the tree.
-    root_path: PathBuf,
+    tree: Tree,
     ownership: Ownership,
     packages: Vec<PackageInfo>,
     claims: Mutex<HashMap<PathBuf, Claim>>,
     lists: Mutex<Vec<Vec<Listed>>>,
+    md5sums: Mutex<Vec<Option<String>>>,
     recorded: Mutex<Vec<Recorded>>,
 }
 
@@ -193,25 +198,18 @@ impl Unpacker {
         ownership: Ownership,
         packages: Vec<PackageInfo>,
     ) -> Result<Unpacker, UnpackError> {
-        let err = |source| UnpackError::Root {
+        let tree = Tree::open(root).map_err(|source| UnpackError::Root {
             root: root.to_owned(),
             source,
-        };
-        let root_path = root.canonicalize().map_err(err)?;
-        let fd = rustix::fs::open(
-            &root_path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| err(e.into()))?;
+        })?;
         let n = packages.len();
         Ok(Unpacker {
-            root: fd,
-            root_path,
+            tree,
             ownership,
             packages,
             claims: Mutex::default(),
             lists: Mutex::new(vec![Vec::new(); n]),
+            md5sums: Mutex::new(vec![None; n]),
             recorded: Mutex::default(),
         })
     }
@@ -244,7 +242,8 @@ impl Unpacker {
             .iter()
             .map(String::as_str)
             .collect();
-        let mut list = vec![("/.".to_owned(), None)];
+        let mut list = Vec::new();
+        let mut md5sums = (!self.packages[index].has_md5sums).then(String::new);
         let mut dirs = DirCache::default();
         let entries = data.entries().map_err(|source| UnpackError::Deb {
             package: package.clone(),
@@ -257,6 +256,7 @@ impl Unpacker {
             })?;
             let meta = entry.meta().clone();
             if meta.path.as_os_str().is_empty() {
+                list.push(("/.".to_owned(), None));
                 continue;
             }
             let shown = format!("/{}", meta.path.display());
@@ -304,8 +304,13 @@ impl Unpacker {
                             name.to_owned()
                         };
                         let tmp = format!(".{}.{index}.rdebootstrap-tmp", name.to_string_lossy());
-                        self.create(&parent, &tmp, &meta, &mut entry, &canon)
+                        let digest = self
+                            .create(&parent, &tmp, &meta, &mut entry, &canon)
                             .map_err(fs("cannot create it"))?;
+                        if let (Some(sums), Some(d)) = (md5sums.as_mut(), digest) {
+                            use std::fmt::Write as _;
+                            let _ = writeln!(sums, "{d}  {}", meta.path.display());
+                        }
                         self.commit(
                             index,
                             &parent,
@@ -324,6 +329,7 @@ impl Unpacker {
             }
         }
         self.lists.lock().expect("lists")[index] = list;
+        self.md5sums.lock().expect("md5sums")[index] = md5sums;
         Ok(())
     }
 
@@ -347,7 +353,7 @@ impl Unpacker {
                 source,
             }
         };
-        match self.open_in_root(&meta.path, true) {
+        match self.tree.open_path(&meta.path, true) {
             Ok(_) => return Ok(()),
             Err(e) if e == rustix::io::Errno::NOENT => {}
             Err(e) if e == rustix::io::Errno::NOTDIR => {
@@ -458,8 +464,9 @@ impl Unpacker {
         meta: &EntryMeta,
         contents: &mut dyn io::Read,
         canon: &Path,
-    ) -> io::Result<()> {
+    ) -> io::Result<Option<String>> {
         let _ = rustix::fs::unlinkat(parent, tmp, AtFlags::empty());
+        let mut digest = None;
         let apply = self.ownership == Ownership::Apply;
         match meta.kind {
             EntryKind::Regular => {
@@ -473,8 +480,10 @@ impl Unpacker {
                         | OFlags::CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )?;
-                let mut file = std::fs::File::from(fd);
+                let mut file = Md5Writer::new(std::fs::File::from(fd));
                 io::copy(contents, &mut file)?;
+                let (file, md5) = file.finish();
+                digest = Some(md5);
                 self.set_meta_fd(file.as_fd(), meta, canon)?;
             }
             EntryKind::Symlink => {
@@ -487,7 +496,9 @@ impl Unpacker {
             }
             EntryKind::HardLink => {
                 let target = meta.link_target.as_deref().unwrap_or(Path::new(""));
-                let tparent = self.open_in_root(target.parent().unwrap_or(Path::new("")), true)?;
+                let tparent = self
+                    .tree
+                    .open_path(target.parent().unwrap_or(Path::new("")), true)?;
                 let tname = target.file_name().unwrap_or_default();
                 rustix::fs::linkat(&tparent, tname, parent, tmp, AtFlags::empty())?;
             }
@@ -518,7 +529,7 @@ impl Unpacker {
             }
             EntryKind::Directory => unreachable!("directories are made by Unpacker::directory"),
         }
-        Ok(())
+        Ok(digest)
     }
 
     /// Owner (as root), mode, xattrs (as root) and mtime of an open file.
@@ -587,61 +598,6 @@ impl Unpacker {
         }
     }
 
-    /// Open `rel` (relative to the root) resolved inside the root.
-    fn open_in_root(&self, rel: &Path, dir: bool) -> rustix::io::Result<OwnedFd> {
-        let mut flags = OFlags::PATH | OFlags::CLOEXEC;
-        if dir {
-            flags |= OFlags::DIRECTORY;
-        }
-        let path = if rel.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            rel
-        };
-        rustix::fs::openat2(
-            &self.root,
-            path,
-            flags,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-        )
-    }
-
-    /// The path of an open directory relative to the root, as the kernel
-    /// resolved it.
-    fn canonical(&self, fd: &OwnedFd, fallback: &Path) -> PathBuf {
-        let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd));
-        std::fs::read_link(link)
-            .ok()
-            .and_then(|p| p.strip_prefix(&self.root_path).ok().map(Path::to_owned))
-            .unwrap_or_else(|| fallback.to_owned())
-    }
-
-    /// Create the missing directories of `rel` (as tar would, 0755 root).
-    fn make_dirs(&self, rel: &Path) -> rustix::io::Result<OwnedFd> {
-        match self.open_in_root(rel, true) {
-            Err(e) if e == rustix::io::Errno::NOENT => {
-                let parent = rel.parent().unwrap_or(Path::new(""));
-                let pfd = self.make_dirs(parent)?;
-                let name = rel.file_name().unwrap_or_default();
-                match rustix::fs::mkdirat(&pfd, name, Mode::from_bits_truncate(0o755)) {
-                    Ok(()) => {
-                        rustix::fs::chmodat(
-                            &pfd,
-                            name,
-                            Mode::from_bits_truncate(0o755),
-                            AtFlags::empty(),
-                        )?;
-                    }
-                    Err(e) if e == rustix::io::Errno::EXIST => {}
-                    Err(e) => return Err(e),
-                }
-                self.open_in_root(rel, true)
-            }
-            other => other,
-        }
-    }
-
     /// Everything unpacked: the lists (without files another package
     /// took over) and, rootless, the recorded metadata.
     pub fn finish(self) -> Unpacked {
@@ -664,10 +620,15 @@ impl Unpacker {
                     .collect()
             })
             .collect();
+        let md5sums = self.md5sums.into_inner().expect("md5sums");
         let mut recorded = self.recorded.into_inner().expect("recorded");
         recorded.sort_by(|a, b| a.path.cmp(&b.path));
         recorded.dedup_by(|a, b| a.path == b.path);
-        Unpacked { lists, recorded }
+        Unpacked {
+            lists,
+            md5sums,
+            recorded,
+        }
     }
 }
 
@@ -683,8 +644,8 @@ impl DirCache {
         if let Some(d) = self.dirs.get(rel) {
             return Ok(d.clone());
         }
-        let fd = u.make_dirs(rel)?;
-        let canon = u.canonical(&fd, rel);
+        let fd = u.tree.make_dirs(rel)?;
+        let canon = u.tree.canonical(&fd, rel);
         let entry = (std::sync::Arc::new(fd), canon);
         self.dirs.insert(rel.to_owned(), entry.clone());
         Ok(entry)
@@ -722,5 +683,36 @@ fn times(meta: &EntryMeta) -> Timestamps {
     Timestamps {
         last_access: t,
         last_modification: t,
+    }
+}
+
+/// Writes through, hashing with MD5 (dpkg's `md5sums` digest).
+struct Md5Writer {
+    file: std::fs::File,
+    md5: md5::Md5,
+}
+
+impl Md5Writer {
+    fn new(file: std::fs::File) -> Self {
+        Md5Writer {
+            file,
+            md5: md5::Digest::new(),
+        }
+    }
+
+    fn finish(self) -> (std::fs::File, String) {
+        let d = md5::Digest::finalize(self.md5);
+        (self.file, d.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+impl io::Write for Md5Writer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        md5::Digest::update(&mut self.md5, &buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }

@@ -47,7 +47,6 @@ fn unpack_all(
 fn files_directories_links_and_metadata() {
     let t = TempDir::new("unpack-basic");
     let deb = DebBuilder::new("basic", "1.0", "amd64")
-        .dir("./")
         .dir("./usr/")
         .dir("./usr/bin/")
         .file_mode("./usr/bin/tool", 0o4755, "#!/bin/sh\necho hi\n")

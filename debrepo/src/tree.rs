@@ -1,0 +1,116 @@
+//! A root directory that every path is resolved inside of.
+//!
+//! All lookups go through `openat2(RESOLVE_IN_ROOT)`: `..`, absolute
+//! symlinks and symlinks planted in the tree are resolved as if the tree
+//! were `/`, so nothing reached through a [`Tree`] is ever outside it.
+//! Files are written under a temporary name and renamed into place.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
+
+/// An open root directory.
+#[derive(Debug)]
+pub struct Tree {
+    root: OwnedFd,
+    /// The root's canonical path, to map resolved paths back to the tree.
+    path: PathBuf,
+}
+
+impl Tree {
+    /// Open the existing directory `root`.
+    pub fn open(root: &Path) -> io::Result<Tree> {
+        let path = root.canonicalize()?;
+        let fd = rustix::fs::open(
+            &path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Tree { root: fd, path })
+    }
+
+    /// The root's canonical path on the host.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Open `rel` (relative to the root, `""` for the root) resolved inside
+    /// the root, as an `O_PATH` handle; `dir` demands a directory.
+    pub fn open_path(&self, rel: &Path, dir: bool) -> rustix::io::Result<OwnedFd> {
+        let mut flags = OFlags::PATH | OFlags::CLOEXEC;
+        if dir {
+            flags |= OFlags::DIRECTORY;
+        }
+        let path = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        rustix::fs::openat2(
+            &self.root,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+    }
+
+    /// Open directory `rel`, creating what is missing of it (mode 0755, as
+    /// tar would).
+    pub fn make_dirs(&self, rel: &Path) -> rustix::io::Result<OwnedFd> {
+        match self.open_path(rel, true) {
+            Err(e) if e == rustix::io::Errno::NOENT => {
+                let parent = rel.parent().unwrap_or(Path::new(""));
+                let pfd = self.make_dirs(parent)?;
+                let name = rel.file_name().unwrap_or_default();
+                match rustix::fs::mkdirat(&pfd, name, Mode::from_bits_truncate(0o755)) {
+                    Ok(()) => rustix::fs::chmodat(
+                        &pfd,
+                        name,
+                        Mode::from_bits_truncate(0o755),
+                        AtFlags::empty(),
+                    )?,
+                    Err(e) if e == rustix::io::Errno::EXIST => {}
+                    Err(e) => return Err(e),
+                }
+                self.open_path(rel, true)
+            }
+            other => other,
+        }
+    }
+
+    /// The path of an open handle relative to the root, as the kernel
+    /// resolved it (`fallback` where `/proc` cannot tell).
+    pub fn canonical(&self, fd: &OwnedFd, fallback: &Path) -> PathBuf {
+        let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd));
+        std::fs::read_link(link)
+            .ok()
+            .and_then(|p| p.strip_prefix(&self.path).ok().map(Path::to_owned))
+            .unwrap_or_else(|| fallback.to_owned())
+    }
+
+    /// Write `data` to `rel` with `mode` (root-owned when run as root),
+    /// atomically, creating missing directories.
+    pub fn write_file(&self, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+        let dir = self.make_dirs(rel.parent().unwrap_or(Path::new("")))?;
+        let name = rel
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+        let tmp = format!(".{}.rdebootstrap-tmp", name.to_string_lossy());
+        let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+        let fd = rustix::fs::openat(
+            &dir,
+            tmp.as_str(),
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )?;
+        let mut file = std::fs::File::from(fd);
+        io::Write::write_all(&mut file, data)?;
+        rustix::fs::fchmod(file.as_fd(), Mode::from_bits_truncate(mode))?;
+        drop(file);
+        rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)?;
+        Ok(())
+    }
+}
