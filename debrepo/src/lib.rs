@@ -17,6 +17,7 @@ pub mod aptsources;
 pub mod arch;
 pub mod archive;
 pub mod auth;
+pub mod build;
 pub mod cache;
 pub mod compression;
 pub mod deb;

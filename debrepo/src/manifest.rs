@@ -18,7 +18,7 @@ pub use resolve::{ResolvedSpec, SpecError};
 
 /// The package a requirement (`name`, `name:arch (>= 1)`, `name [arch]`) is
 /// about.
-pub(crate) fn requirement_name(req: &str) -> &str {
+pub fn requirement_name(req: &str) -> &str {
     let end = req
         .find(|c: char| c.is_whitespace() || c == '(' || c == ':' || c == '[')
         .unwrap_or(req.len());

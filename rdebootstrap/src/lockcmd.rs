@@ -49,7 +49,7 @@ fn load_manifest(path: &Path) -> Result<Manifest> {
     Ok(Manifest::load(path)?)
 }
 
-fn mirrors(manifest: &Manifest, given: &[String]) -> Result<HashMap<String, String>> {
+pub fn mirrors(manifest: &Manifest, given: &[String]) -> Result<HashMap<String, String>> {
     let mut out = HashMap::new();
     for g in given {
         let Some((v, u)) = g.split_once('=') else {
@@ -187,7 +187,7 @@ pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
     Ok(())
 }
 
-fn fresh_lock(global: &Global) -> Result<(Manifest, Lock, PathBuf)> {
+pub fn fresh_lock(global: &Global) -> Result<(Manifest, Lock, PathBuf)> {
     let manifest = load_manifest(&global.manifest)?;
     let path = manifest.lock_path(&arch(global)?);
     let lock = Lock::load(&path)?;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod buildcmd;
 mod edit;
 mod inspect;
 mod lockcmd;
@@ -103,6 +104,9 @@ enum Command {
     /// Inspect the manifest's specs.
     #[command(subcommand)]
     Spec(query::SpecCmd),
+    /// Build a spec's locked packages into a directory: download, unpack,
+    /// dpkg database (maintainer scripts: not yet).
+    Build(buildcmd::BuildArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         Command::Source(args) => query::source(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Spec(cmd) => query::spec(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::List(args) => lockcmd::list(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Build(args) => buildcmd::build(args, &cli.global).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,300 @@
+//! `build`: from a locked spec to a root tree.
+//!
+//! 1. [`download`]: every package of the spec, through the cache, several
+//!    at once; each is checked against the lock's size and SHA256 (local
+//!    .debs against their recorded hash).
+//! 2. [`unpack`]: the .debs unpacked into the tree on several threads
+//!    ([`crate::unpack`]), then the dpkg database written with every
+//!    package unpacked ([`crate::dpkgdb`]).
+//!
+//! Configuring the packages (their maintainer scripts, in the sandbox)
+//! follows these steps and is not part of this module yet.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::archive::pool::{fetch_to_cache, PoolError};
+use crate::cache::Cache;
+use crate::deb::{DebError, DebFileError, DebFileErrorKind, DebReader};
+use crate::dpkgdb::{self, DbError, DbPackage};
+use crate::hash::Sha256;
+use crate::lock::{Lock, LockedPackage, LockedSpec};
+use crate::manifest::Manifest;
+use crate::transport::Transport;
+use crate::unpack::{Ownership, PackageInfo, UnpackError, Unpacked, Unpacker};
+
+/// A build step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the lock's archive {source_name} is a vendor mirror, and no mirror for '{vendor}' is known: pass --mirror {vendor}=URL, set RDEBOOTSTRAP_MIRROR_{}, or configure it in the host's APT sources", vendor.to_uppercase())]
+    NoMirror { source_name: String, vendor: String },
+    #[error("the lock's archive {source_name} was locked at snapshot {id}, but the manifest has no snapshots template for it: run 'rdebootstrap update'")]
+    NoSnapshotTemplate { source_name: String, id: String },
+    #[error("{package}: the lock names archive {index}, which it does not have: run 'rdebootstrap update'")]
+    BadArchive { package: String, index: usize },
+    #[error("{package}: invalid SHA256 {sha256:?} in the lock: run 'rdebootstrap update'")]
+    BadHash { package: String, sha256: String },
+    #[error("{path}: local package changed since the lock was written (expected {expected}, {size} bytes): run 'rdebootstrap update'")]
+    LocalChanged {
+        path: PathBuf,
+        expected: String,
+        size: u64,
+    },
+    #[error("{path}: cannot read the local package")]
+    Local {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{package}: download")]
+    Download {
+        package: String,
+        #[source]
+        source: Box<PoolError>,
+    },
+    #[error("{0}: the target directory is not empty: give a new or empty directory")]
+    NotEmpty(PathBuf),
+    #[error("{path}: cannot create the target directory")]
+    Target {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reading a package")]
+    Deb(#[from] DebFileError),
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The base URL of each locked archive: its URL, or the vendor's mirror,
+/// through the snapshot template when it was locked at a snapshot.
+pub fn archive_urls(
+    manifest: &Manifest,
+    lock: &Lock,
+    mirrors: &HashMap<String, String>,
+) -> Result<Vec<String>, BuildError> {
+    lock.archives
+        .iter()
+        .map(|a| {
+            let decl = manifest.archives.iter().find(|d| match &d.mirror {
+                Some(v) => a.source == format!("mirror:{v}"),
+                None => d.url.as_deref() == Some(a.source.as_str()),
+            });
+            if let (Some(id), Some(template)) =
+                (&a.snapshot, decl.and_then(|d| d.snapshots.as_ref()))
+            {
+                return crate::archive::snapshot_url(template, id).map_err(|_| {
+                    BuildError::NoSnapshotTemplate {
+                        source_name: a.source.clone(),
+                        id: id.clone(),
+                    }
+                });
+            }
+            if let Some(id) = &a.snapshot {
+                return Err(BuildError::NoSnapshotTemplate {
+                    source_name: a.source.clone(),
+                    id: id.clone(),
+                });
+            }
+            match a.source.strip_prefix("mirror:") {
+                Some(v) => mirrors.get(v).cloned().ok_or_else(|| BuildError::NoMirror {
+                    source_name: a.source.clone(),
+                    vendor: v.to_owned(),
+                }),
+                None => Ok(a.source.clone()),
+            }
+        })
+        .collect()
+}
+
+/// Download (or find in the cache) every package of `spec`; returns the
+/// .deb paths in the spec's package order.
+pub async fn download(
+    manifest: &Manifest,
+    lock: &Lock,
+    spec: &LockedSpec,
+    urls: &[String],
+    transport: &Transport,
+    cache: &Cache,
+) -> Result<Vec<PathBuf>, BuildError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut out: Vec<Option<PathBuf>> = vec![None; spec.packages.len()];
+    for (i, p) in spec.packages.iter().enumerate() {
+        let label = format!("{} {} {}", p.name, p.version, p.arch);
+        let sha256: Sha256 = p.sha256.parse().map_err(|_| BuildError::BadHash {
+            package: label.clone(),
+            sha256: p.sha256.clone(),
+        })?;
+        if let Some(l) = p.archive.checked_sub(lock.archives.len()) {
+            let local = lock.locals.get(l).ok_or(BuildError::BadArchive {
+                package: label.clone(),
+                index: p.archive,
+            })?;
+            out[i] = Some(check_local(manifest, &local.path, &sha256, p.size)?);
+            continue;
+        }
+        let base = urls.get(p.archive).ok_or(BuildError::BadArchive {
+            package: label.clone(),
+            index: p.archive,
+        })?;
+        let url = format!("{}/{}", base.trim_end_matches('/'), p.path);
+        let (transport, cache, size) = (transport.clone(), cache.clone(), p.size);
+        tasks.spawn(async move {
+            let r = fetch_to_cache(&transport, &cache, &url, &sha256, size).await;
+            (i, label, r)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (i, label, r) = joined.expect("download task");
+        out[i] = Some(r.map_err(|source| BuildError::Download {
+            package: label,
+            source: Box::new(source),
+        })?);
+    }
+    Ok(out.into_iter().map(|p| p.expect("every package")).collect())
+}
+
+fn check_local(
+    manifest: &Manifest,
+    rel: &str,
+    sha256: &Sha256,
+    size: u64,
+) -> Result<PathBuf, BuildError> {
+    let path = manifest.dir().join(rel);
+    let bytes = std::fs::read(&path).map_err(|source| BuildError::Local {
+        path: path.clone(),
+        source,
+    })?;
+    if bytes.len() as u64 != size || crate::hash::sha256(&bytes) != *sha256 {
+        return Err(BuildError::LocalChanged {
+            path,
+            expected: sha256.to_string(),
+            size,
+        });
+    }
+    Ok(path)
+}
+
+/// What [`unpack`] did.
+#[derive(Debug)]
+pub struct UnpackReport {
+    pub packages: usize,
+    /// Rootless: metadata the tree could not hold (see [`Unpacked`]).
+    pub unpacked: Unpacked,
+}
+
+/// Make sure `root` is a new or empty directory to build in.
+pub fn prepare_target(root: &Path) -> Result<(), BuildError> {
+    match std::fs::read_dir(root) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(BuildError::NotEmpty(root.to_owned()));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(root)
+            .map_err(|source| BuildError::Target {
+                path: root.to_owned(),
+                source,
+            })?,
+        Err(source) => {
+            return Err(BuildError::Target {
+                path: root.to_owned(),
+                source,
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Unpack `debs` (the spec's packages, in `packages` order) into `root`
+/// (see [`prepare_target`]) with `jobs` threads, and write the dpkg
+/// database: every package unpacked, those named in `manual` marked as
+/// requested for apt, the rest automatic.
+pub fn unpack(
+    root: &Path,
+    packages: &[LockedPackage],
+    debs: &[PathBuf],
+    manual: &HashSet<String>,
+    native: &str,
+    foreign: &[String],
+    jobs: usize,
+) -> Result<UnpackReport, BuildError> {
+    let readers = debs
+        .iter()
+        .map(DebReader::open)
+        .collect::<Result<Vec<_>, _>>()?;
+    let infos = readers
+        .iter()
+        .zip(debs)
+        .map(|(r, path)| {
+            PackageInfo::from_control(r.control())
+                .map_err(|source| BuildError::Deb(deb_error(path, source)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let unpacker = Unpacker::new(root, Ownership::for_this_process(), infos)?;
+    let slots: Vec<std::sync::Mutex<Option<DebReader<std::io::BufReader<std::fs::File>>>>> =
+        readers
+            .into_iter()
+            .map(|r| std::sync::Mutex::new(Some(r)))
+            .collect();
+    let controls: Vec<std::sync::Mutex<Option<crate::deb::ControlFiles>>> = (0..debs.len())
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    let next = AtomicUsize::new(0);
+    // Largest first would balance better; archive order keeps it simple.
+    std::thread::scope(|s| -> Result<(), BuildError> {
+        let workers: Vec<_> = (0..jobs.max(1).min(debs.len().max(1)))
+            .map(|_| {
+                s.spawn(|| -> Result<(), BuildError> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= debs.len() {
+                            return Ok(());
+                        }
+                        let mut reader = slots[i].lock().expect("slot").take().expect("once");
+                        let mut data = reader
+                            .data()
+                            .map_err(|source| deb_error(&debs[i], source))?;
+                        unpacker.unpack(i, &mut data)?;
+                        drop(data);
+                        *controls[i].lock().expect("control") = Some(reader.into_control());
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().expect("unpack worker")?;
+        }
+        Ok(())
+    })?;
+    let unpacked = unpacker.finish();
+    let controls: Vec<crate::deb::ControlFiles> = controls
+        .into_iter()
+        .map(|c| c.into_inner().expect("control").expect("unpacked"))
+        .collect();
+    let db: Vec<DbPackage<'_>> = controls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| DbPackage {
+            control: c,
+            list: &unpacked.lists[i],
+            md5sums: unpacked.md5sums[i].as_deref(),
+            manual: manual.contains(&packages[i].name),
+        })
+        .collect();
+    dpkgdb::write_unpacked(root, native, foreign, &db)?;
+    Ok(UnpackReport {
+        packages: debs.len(),
+        unpacked,
+    })
+}
+
+fn deb_error(path: &Path, source: DebError) -> DebFileError {
+    DebFileError {
+        path: path.to_owned(),
+        source: DebFileErrorKind::Deb(source),
+    }
+}

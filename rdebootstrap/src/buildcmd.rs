@@ -1,0 +1,95 @@
+//! `build`: a fresh lock's spec into a root tree (download, unpack, dpkg
+//! database; configuring comes with the sandbox helper).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use debrepo::cache::Cache;
+use debrepo::manifest::{requirement_name, spec_label};
+
+use crate::Global;
+
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// The spec (default: the unnamed `[spec]`).
+    #[arg(short, long, default_value = "")]
+    spec: String,
+    /// The directory to build in (new or empty).
+    #[arg(short, long)]
+    path: PathBuf,
+    /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL.
+    #[arg(long = "mirror", value_name = "VENDOR=URL")]
+    mirrors: Vec<String>,
+    /// Packages unpacked at once (default: the number of CPUs).
+    #[arg(short, long)]
+    jobs: Option<usize>,
+}
+
+pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
+    let started = Instant::now();
+    let (manifest, lock, lock_path) = crate::lockcmd::fresh_lock(global)?;
+    let spec = lock.spec(&args.spec).with_context(|| {
+        format!(
+            "{} has no spec {}",
+            lock_path.display(),
+            spec_label(&args.spec)
+        )
+    })?;
+    let resolved = manifest.resolve(&args.spec)?;
+    let manual: HashSet<String> = resolved
+        .include
+        .iter()
+        .map(|r| requirement_name(r).to_owned())
+        .collect();
+    debrepo::build::prepare_target(&args.path)?;
+    let urls = debrepo::build::archive_urls(
+        &manifest,
+        &lock,
+        &crate::lockcmd::mirrors(&manifest, &args.mirrors)?,
+    )?;
+    let (transport, cache) = crate::lockcmd::transport_and_cache(global, Some(manifest.dir()))?;
+    // Without a cache, the .debs wait where apt keeps them, inside the
+    // tree, and are removed after unpacking.
+    let tree_cache = args.path.join("var/cache/apt/archives/rdebootstrap");
+    let (cache, temporary) = match cache {
+        Some(c) => (c, false),
+        None => (Cache::open(&tree_cache)?, true),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let debs = runtime.block_on(debrepo::build::download(
+        &manifest, &lock, spec, &urls, &transport, &cache,
+    ))?;
+    let downloaded = started.elapsed();
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let report = debrepo::build::unpack(
+        &args.path,
+        &spec.packages,
+        &debs,
+        &manual,
+        &lock.arch,
+        &resolved.foreign_architectures,
+        jobs,
+    )?;
+    if temporary {
+        std::fs::remove_dir_all(&tree_cache)
+            .with_context(|| format!("cannot remove {}", tree_cache.display()))?;
+    }
+    if !global.quiet {
+        eprintln!(
+            "unpacked {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?})",
+            report.packages,
+            args.path.display(),
+            started.elapsed(),
+            downloaded,
+            started.elapsed() - downloaded
+        );
+        eprintln!("warning: maintainer scripts are not run yet: the packages are unpacked, not configured ('dpkg --configure -a' inside the tree, as root, finishes them)");
+    }
+    Ok(())
+}
