@@ -275,16 +275,7 @@ pub fn unpack(
         .into_iter()
         .map(|c| c.into_inner().expect("control").expect("unpacked"))
         .collect();
-    let db: Vec<DbPackage<'_>> = controls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| DbPackage {
-            control: c,
-            list: &unpacked.lists[i],
-            md5sums: unpacked.md5sums[i].as_deref(),
-            manual: manual.contains(&packages[i].name),
-        })
-        .collect();
+    let db = DbPackage::all(&controls, &unpacked, |i| manual.contains(&packages[i].name));
     dpkgdb::write_unpacked(root, native, foreign, &db)?;
     Ok(UnpackReport {
         packages: debs.len(),

@@ -20,6 +20,7 @@ use crate::deb::{ControlFiles, DebError};
 use crate::deb822;
 use crate::packages::MultiArch;
 use crate::tree::Tree;
+use crate::unpack::Unpacked;
 
 /// dpkg's order of the fields it knows; others follow in their own order.
 const FIELD_ORDER: &[&str] = &[
@@ -79,6 +80,28 @@ pub struct DbPackage<'a> {
     pub md5sums: Option<&'a str>,
     /// Requested by the user (not marked automatic for apt).
     pub manual: bool,
+}
+
+impl<'a> DbPackage<'a> {
+    /// The packages of one unpack, in its order: their control files and
+    /// what [`Unpacked`] says of each; `manual(i)` tells which were
+    /// requested.
+    pub fn all(
+        controls: &'a [ControlFiles],
+        unpacked: &'a Unpacked,
+        manual: impl Fn(usize) -> bool,
+    ) -> Vec<DbPackage<'a>> {
+        controls
+            .iter()
+            .enumerate()
+            .map(|(i, control)| DbPackage {
+                control,
+                list: &unpacked.lists[i],
+                md5sums: unpacked.md5sums[i].as_deref(),
+                manual: manual(i),
+            })
+            .collect()
+    }
 }
 
 /// Writing the database failed.

@@ -470,16 +470,7 @@ impl Unpacker {
         let apply = self.ownership == Ownership::Apply;
         match meta.kind {
             EntryKind::Regular => {
-                let fd = rustix::fs::openat(
-                    parent,
-                    tmp,
-                    OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::WRONLY
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )?;
+                let fd = new_file(parent, tmp)?;
                 let mut file = Md5Writer::new(std::fs::File::from(fd));
                 io::copy(contents, &mut file)?;
                 let (file, md5) = file.finish();
@@ -515,16 +506,7 @@ impl Unpacker {
             }
             EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo => {
                 // Rootless: a placeholder; the node is recorded.
-                let fd = rustix::fs::openat(
-                    parent,
-                    tmp,
-                    OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::WRONLY
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )?;
+                let fd = new_file(parent, tmp)?;
                 self.set_meta_fd(fd.as_fd(), meta, canon)?;
             }
             EntryKind::Directory => unreachable!("directories are made by Unpacker::directory"),
@@ -650,6 +632,16 @@ impl DirCache {
         self.dirs.insert(rel.to_owned(), entry.clone());
         Ok(entry)
     }
+}
+
+/// Create `tmp` in `parent`: a new, private, regular file.
+fn new_file(parent: &OwnedFd, tmp: &str) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::openat(
+        parent,
+        tmp,
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?)
 }
 
 fn has_dotdot(p: &Path) -> bool {

@@ -145,16 +145,7 @@ fn unpack_and_database_match_dpkg_unpack() {
         controls.push(r.into_control());
     }
     let unpacked = u.finish();
-    let db: Vec<DbPackage<'_>> = controls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| DbPackage {
-            control: c,
-            list: &unpacked.lists[i],
-            md5sums: unpacked.md5sums[i].as_deref(),
-            manual: true,
-        })
-        .collect();
+    let db = DbPackage::all(&controls, &unpacked, |_| true);
     dpkgdb::write_unpacked(&b, "amd64", &[], &db).unwrap();
 
     let status = |r: &Path| std::fs::read_to_string(r.join("var/lib/dpkg/status")).unwrap();
