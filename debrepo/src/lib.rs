@@ -30,6 +30,7 @@ pub mod packages;
 pub mod progress;
 pub mod relation;
 pub mod release;
+pub mod sandbox;
 pub mod solver;
 pub mod transport;
 pub mod tree;

@@ -1,0 +1,140 @@
+//! Driving `rdebootstrap-sandbox-helper`, the separate program that runs
+//! commands inside a tree in new namespaces (see its documentation).
+//!
+//! The helper is found through `RDEBOOTSTRAP_SANDBOX_HELPER`, next to the
+//! running program (an installed rdebootstrap, or cargo's target
+//! directory, also from a test binary in `deps/`), or on `PATH`. The two
+//! talk through [`sandbox_protocol`]'s typed, versioned messages.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub use sandbox_protocol::{Event, Request, Step, PROTOCOL};
+
+/// The helper's file name.
+pub const HELPER: &str = "rdebootstrap-sandbox-helper";
+
+/// Running commands in the sandbox failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{HELPER} not found (looked at $RDEBOOTSTRAP_SANDBOX_HELPER, beside this program and on PATH): install it beside rdebootstrap, or build it with 'cargo build --workspace'")]
+    NotFound,
+    #[error("{helper}: cannot start it")]
+    Start {
+        helper: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{helper}: unexpected answer {line:?} (is it from another release?)")]
+    Protocol { helper: PathBuf, line: String },
+    #[error("sandbox: {what}: {error}")]
+    Setup { what: String, error: String },
+    #[error("{label} failed with exit status {status}{}", if stderr.trim().is_empty() { String::new() } else { format!(":\n{}", stderr.trim_end()) })]
+    Step {
+        label: String,
+        status: i32,
+        stderr: String,
+    },
+    #[error("{helper}: ended before reporting every step")]
+    Incomplete { helper: PathBuf },
+}
+
+/// The helper program.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    helper: PathBuf,
+}
+
+impl Sandbox {
+    /// Find the helper.
+    pub fn find() -> Result<Sandbox, SandboxError> {
+        if let Some(p) = std::env::var_os("RDEBOOTSTRAP_SANDBOX_HELPER") {
+            return Ok(Sandbox { helper: p.into() });
+        }
+        let mut places = Vec::new();
+        if let Ok(me) = std::env::current_exe() {
+            if let Some(dir) = me.parent() {
+                places.push(dir.join(HELPER));
+                // A test binary lives in target/<profile>/deps.
+                if dir.ends_with("deps") {
+                    if let Some(up) = dir.parent() {
+                        places.push(up.join(HELPER));
+                    }
+                }
+            }
+        }
+        if let Some(path) = std::env::var_os("PATH") {
+            places.extend(std::env::split_paths(&path).map(|d| d.join(HELPER)));
+        }
+        places
+            .into_iter()
+            .find(|p| p.is_file())
+            .map(|helper| Sandbox { helper })
+            .ok_or(SandboxError::NotFound)
+    }
+
+    /// Use this helper program.
+    pub fn at(helper: &Path) -> Sandbox {
+        Sandbox {
+            helper: helper.to_owned(),
+        }
+    }
+
+    /// Run `request`'s steps; the first failing step is the error, with
+    /// its label, exit status and the end of its standard error. The steps'
+    /// own output goes to `log` (standard output and error together).
+    pub fn run(&self, request: &Request, log: Stdio) -> Result<(), SandboxError> {
+        let mut child = Command::new(&self.helper)
+            .arg("run")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|source| SandboxError::Start {
+                helper: self.helper.clone(),
+                source,
+            })?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let _ = stdin.write_all(request.to_line().as_bytes());
+        drop(stdin);
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut result = Err(SandboxError::Incomplete {
+            helper: self.helper.clone(),
+        });
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            let event: Event = serde_json::from_str(&line).map_err(|_| SandboxError::Protocol {
+                helper: self.helper.clone(),
+                line: line.clone(),
+            })?;
+            match event {
+                Event::Step { status: 0, .. } => {}
+                Event::Step {
+                    index,
+                    status,
+                    stderr,
+                } => {
+                    result = Err(SandboxError::Step {
+                        label: request
+                            .steps
+                            .get(index)
+                            .map_or_else(|| format!("step {index}"), |s| s.label.clone()),
+                        status,
+                        stderr,
+                    });
+                }
+                Event::Done => {
+                    if matches!(result, Err(SandboxError::Incomplete { .. })) {
+                        result = Ok(());
+                    }
+                }
+                Event::Failed { what, error } => {
+                    result = Err(SandboxError::Setup { what, error });
+                }
+            }
+        }
+        let _ = child.wait();
+        result
+    }
+}

@@ -1,0 +1,300 @@
+//! The helper end to end, on a small tree made of the host's own shell
+//! tools and their libraries: namespaces, mounts, environment, hostname,
+//! no network, no process left behind, failures reported, nothing mounted
+//! in the tree afterwards; as root and as an unprivileged user.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sandbox_protocol::{Event, Request, Step, PROTOCOL};
+
+const HELPER: &str = env!("CARGO_BIN_EXE_rdebootstrap-sandbox-helper");
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp(tag: &str) -> Dir {
+    let p = std::env::temp_dir().join(format!("rdebootstrap-sandbox-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    Dir(p)
+}
+
+/// Copy host programs and the libraries they load into `root`.
+fn mini_tree(root: &Path, programs: &[&str]) {
+    for d in ["proc", "sys", "dev", "tmp", "run", "out"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::set_permissions(
+        root.join("out"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in programs {
+        let path = which(p);
+        let ldd = Command::new("ldd").arg(&path).output().unwrap();
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            if let Some(lib) = line.split_whitespace().find(|w| w.starts_with('/')) {
+                files.push(PathBuf::from(lib));
+            }
+        }
+        files.push(path);
+    }
+    for f in files {
+        let real = std::fs::canonicalize(&f).unwrap();
+        for p in [&f, &real] {
+            let dest = root.join(p.strip_prefix("/").unwrap());
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            let _ = std::fs::copy(&real, &dest);
+        }
+    }
+}
+
+fn which(p: &str) -> PathBuf {
+    for d in ["/usr/bin", "/bin"] {
+        let c = Path::new(d).join(p);
+        if c.exists() {
+            return c;
+        }
+    }
+    panic!("{p} not found on the host");
+}
+
+fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
+    Request {
+        protocol: PROTOCOL,
+        root: root.to_owned(),
+        network: false,
+        hostname: "rdebootstrap-test".into(),
+        env: vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("LC_ALL".into(), "C.UTF-8".into()),
+        ],
+        steps: steps
+            .iter()
+            .map(|(label, script)| Step {
+                label: (*label).into(),
+                argv: vec![
+                    which("sh").display().to_string(),
+                    "-c".into(),
+                    (*script).into(),
+                ],
+                env: vec![("STEP".into(), (*label).into())],
+            })
+            .collect(),
+    }
+}
+
+/// Run the helper (through `wrapper` if given) and collect its events.
+fn run(req: &Request, wrapper: &[&str]) -> Vec<Event> {
+    let (program, args): (&str, Vec<&str>) = match wrapper.split_first() {
+        Some((w, rest)) => (w, rest.iter().copied().chain([HELPER, "run"]).collect()),
+        None => (HELPER, vec!["run"]),
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.to_line().as_bytes())
+        .unwrap();
+    let events = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    child.wait().unwrap();
+    events
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+fn check_inside(root: &Path, wrapper: &[&str]) {
+    mini_tree(root, &["sh", "cat", "ls", "sleep"]);
+    let req = request(
+        root,
+        &[
+            (
+                "look around",
+                "echo $$ > /out/pid; cat /proc/sys/kernel/hostname > /out/hostname; \
+                 test -c /dev/null && echo yes > /out/devnull; cat /proc/net/dev > /out/netdev; \
+                 echo \"$PATH|$LC_ALL|$STEP|$HOME\" > /out/env; ls / > /out/root",
+            ),
+            ("leave a process behind", "sleep 4242 & echo started"),
+            ("fail", "echo boom >&2; exit 3"),
+            ("never", "echo ran > /out/never"),
+        ],
+    );
+    let events = run(&req, wrapper);
+    assert_eq!(
+        events,
+        [
+            Event::Step {
+                index: 0,
+                status: 0,
+                stderr: String::new()
+            },
+            Event::Step {
+                index: 1,
+                status: 0,
+                stderr: String::new()
+            },
+            Event::Step {
+                index: 2,
+                status: 3,
+                stderr: "boom\n".into()
+            },
+            Event::Done
+        ]
+    );
+    let out = |f: &str| std::fs::read_to_string(root.join("out").join(f)).unwrap_or_default();
+    // The step is the second process of a fresh PID namespace.
+    assert_eq!(out("pid"), "2\n");
+    assert_eq!(out("hostname"), "rdebootstrap-test\n");
+    assert_eq!(out("devnull"), "yes\n");
+    // No network: the loopback interface only.
+    let netdev = out("netdev");
+    let ifaces: Vec<&str> = netdev
+        .lines()
+        .skip(2)
+        .map(|l| l.split(':').next().unwrap().trim())
+        .collect();
+    assert_eq!(ifaces, ["lo"], "{netdev}");
+    assert_eq!(out("env"), "/usr/bin:/bin|C.UTF-8|look around|\n");
+    assert!(!root.join("out/never").exists());
+    // Nothing is left mounted in the tree, and nothing was made in it.
+    for d in ["proc", "dev", "tmp", "run", "sys"] {
+        assert_eq!(std::fs::read_dir(root.join(d)).unwrap().count(), 0, "{d}");
+    }
+    // The background process ended with the namespace.
+    let ps = Command::new("ps").args(["-eo", "args"]).output();
+    if let Ok(ps) = ps {
+        assert!(!String::from_utf8_lossy(&ps.stdout).contains("sleep 4242"));
+    }
+}
+
+#[test]
+fn as_root() {
+    if !is_root() {
+        eprintln!("not root: the rootless test covers this");
+        return;
+    }
+    let t = temp("root");
+    check_inside(&t.0, &[]);
+}
+
+#[test]
+fn as_an_unprivileged_user() {
+    if !is_root() {
+        let t = temp("user");
+        check_inside(&t.0, &[]);
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("setpriv not found: skipping");
+        return;
+    }
+    // The helper as `nobody`, from a copy it may run, on a tree it owns.
+    let t = temp("nobody");
+    std::fs::set_permissions(&t.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let helper = t.0.join("helper");
+    std::fs::copy(HELPER, &helper).unwrap();
+    let root = t.0.join("root");
+    std::fs::create_dir(&root).unwrap();
+    let helper_s = helper.display().to_string();
+    let wrapper = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    // check_inside runs HELPER; run the copy instead through the wrapper.
+    mini_tree(&root, &["sh", "cat", "ls", "sleep"]);
+    Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&root)
+        .status()
+        .unwrap();
+    let req = request(
+        &root,
+        &[(
+            "who",
+            "cat /proc/self/uid_map > /out/map; echo $$ > /out/pid",
+        )],
+    );
+    let mut child = Command::new(wrapper[0])
+        .args(&wrapper[1..])
+        .args([helper_s.as_str(), "run"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.to_line().as_bytes())
+        .unwrap();
+    let events: Vec<Event> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    child.wait().unwrap();
+    assert_eq!(
+        events,
+        [
+            Event::Step {
+                index: 0,
+                status: 0,
+                stderr: String::new()
+            },
+            Event::Done
+        ]
+    );
+    let map = std::fs::read_to_string(root.join("out/map")).unwrap();
+    assert_eq!(
+        map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "65534", "1"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/pid")).unwrap(),
+        "2\n"
+    );
+}
+
+#[test]
+fn bad_requests_are_refused_clearly() {
+    let t = temp("bad");
+    // A tree without /proc.
+    std::fs::create_dir_all(t.0.join("dev")).unwrap();
+    let events = run(&request(&t.0, &[("x", "true")]), &[]);
+    match &events[..] {
+        [Event::Failed { what, error }] => {
+            assert!(
+                what.contains("proc") && error.contains("is missing in the tree"),
+                "{what}: {error}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Another protocol version.
+    let mut req = request(&t.0, &[]);
+    req.protocol = 99;
+    match &run(&req, &[])[..] {
+        [Event::Failed { error, .. }] => assert!(error.contains("protocol 99"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+}
