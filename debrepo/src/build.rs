@@ -7,8 +7,8 @@
 //!    ([`crate::unpack`]), then the dpkg database written with every
 //!    package unpacked ([`crate::dpkgdb`]).
 //!
-//! Configuring the packages (their maintainer scripts, in the sandbox)
-//! follows these steps and is not part of this module yet.
+//! 3. [`crate::configure::configure`] then runs the maintainer scripts in
+//!    the sandbox helper.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -182,6 +182,9 @@ fn check_local(
 #[derive(Debug)]
 pub struct UnpackReport {
     pub packages: usize,
+    /// Each package's control files, in the spec's order (for
+    /// [`crate::configure::configure`]).
+    pub controls: Vec<crate::deb::ControlFiles>,
     /// Rootless: metadata the tree could not hold (see [`Unpacked`]).
     pub unpacked: Unpacked,
 }
@@ -279,6 +282,7 @@ pub fn unpack(
     dpkgdb::write_unpacked(root, native, foreign, &db)?;
     Ok(UnpackReport {
         packages: debs.len(),
+        controls,
         unpacked,
     })
 }

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod build;
 pub mod cache;
 pub mod compression;
+pub mod configure;
 pub mod deb;
 pub mod deb822;
 pub mod dpkgdb;

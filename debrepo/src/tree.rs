@@ -113,4 +113,31 @@ impl Tree {
         rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)?;
         Ok(())
     }
+
+    /// Remove the file `rel` if it is there.
+    pub fn remove_file(&self, rel: &Path) -> io::Result<()> {
+        let dir = match self.open_path(rel.parent().unwrap_or(Path::new("")), true) {
+            Ok(d) => d,
+            Err(e) if e == rustix::io::Errno::NOENT => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let name = rel.file_name().unwrap_or_default();
+        match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+            Err(e) if e != rustix::io::Errno::NOENT => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// True if `rel` exists (not following a final symlink).
+    pub fn exists(&self, rel: &Path) -> bool {
+        let Ok(dir) = self.open_path(rel.parent().unwrap_or(Path::new("")), true) else {
+            return false;
+        };
+        rustix::fs::statat(
+            &dir,
+            rel.file_name().unwrap_or_default(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .is_ok()
+    }
 }

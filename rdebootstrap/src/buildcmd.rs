@@ -1,5 +1,5 @@
-//! `build`: a fresh lock's spec into a root tree (download, unpack, dpkg
-//! database; configuring comes with the sandbox helper).
+//! `build`: a fresh lock's spec into a root tree: download, unpack, dpkg
+//! database, then the maintainer scripts in the sandbox helper.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -25,6 +25,15 @@ pub struct BuildArgs {
     /// Packages unpacked at once (default: the number of CPUs).
     #[arg(short, long)]
     jobs: Option<usize>,
+    /// Let maintainer scripts use the network (the host's resolv.conf is
+    /// copied into the tree when it has none).
+    #[arg(long)]
+    network: bool,
+    /// Stop after unpacking: packages unpacked, not configured (no
+    /// maintainer script runs; `dpkg --configure -a` in the tree later
+    /// finishes them, after each package's `preinst install`).
+    #[arg(long)]
+    unpack_only: bool,
 }
 
 pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
@@ -80,16 +89,58 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         std::fs::remove_dir_all(&tree_cache)
             .with_context(|| format!("cannot remove {}", tree_cache.display()))?;
     }
+    let unpacked = started.elapsed();
+    if args.unpack_only {
+        if !global.quiet {
+            eprintln!(
+                "unpacked {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?}); not configured (--unpack-only)",
+                report.packages,
+                args.path.display(),
+                unpacked,
+                downloaded,
+                unpacked - downloaded
+            );
+        }
+        return Ok(());
+    }
+    let sandbox = debrepo::sandbox::Sandbox::find()?;
+    if args.network {
+        let resolv = args.path.join("etc/resolv.conf");
+        if std::fs::symlink_metadata(&resolv).is_err() {
+            if let Ok(host) = std::fs::read("/etc/resolv.conf") {
+                debrepo::tree::Tree::open(&args.path)?.write_file(
+                    std::path::Path::new("etc/resolv.conf"),
+                    &host,
+                    0o644,
+                )?;
+            }
+        }
+    }
+    let log = if global.debug {
+        std::process::Stdio::inherit()
+    } else {
+        std::process::Stdio::null()
+    };
+    debrepo::configure::configure(
+        &args.path,
+        &report.controls,
+        &sandbox,
+        &debrepo::configure::ConfigureOptions {
+            network: args.network,
+            ..Default::default()
+        },
+        log,
+    )?;
     if !global.quiet {
         eprintln!(
-            "unpacked {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?})",
+            "built {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?}, configure {:.1?})",
             report.packages,
             args.path.display(),
             started.elapsed(),
             downloaded,
-            started.elapsed() - downloaded
+            unpacked - downloaded,
+            started.elapsed() - unpacked
         );
-        eprintln!("warning: maintainer scripts are not run yet: the packages are unpacked, not configured ('dpkg --configure -a' inside the tree, as root, finishes them)");
     }
     Ok(())
 }
