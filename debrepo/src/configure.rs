@@ -6,11 +6,13 @@
 //! configure` in dependency order, installs the staged conffiles and
 //! processes triggers. Our unpack has laid out the files and the database
 //! exactly as `dpkg --unpack` leaves them, minus the preinsts; so we run
-//! each `preinst install` (with the environment dpkg gives it) in
-//! pre-dependency order — base-passwd's creates /etc/passwd and
-//! /etc/group, which later scripts need — and then let the tree's own
-//! dpkg do the rest with `dpkg --configure -a`. Everything dpkg decides
-//! (order, conffiles, triggers, alternatives) is decided by dpkg.
+//! each `preinst install` in pre-dependency order — base-passwd's creates
+//! /etc/passwd and /etc/group, which later scripts need — the way dpkg
+//! runs it: from `/var/lib/dpkg/tmp.ci/` holding the package's control
+//! members (debconf reads the package name there), with dpkg's
+//! `DPKG_MAINTSCRIPT_*` environment. Then the tree's own dpkg does the
+//! rest with `dpkg --configure -a`: everything dpkg decides (order,
+//! conffiles, triggers, alternatives) is decided by dpkg.
 //!
 //! A `policy-rc.d` that denies every action keeps services from starting
 //! meanwhile; it is removed afterwards. Files that record the build
@@ -22,7 +24,6 @@ use std::path::Path;
 use std::process::Stdio;
 
 use crate::deb::{ControlFiles, DebError};
-use crate::packages::MultiArch;
 use crate::sandbox::{Request, Sandbox, SandboxError, Step, PROTOCOL};
 use crate::tree::Tree;
 
@@ -156,23 +157,33 @@ pub fn configure(
         let path = path.to_owned();
         move |source| ConfigureError::Tree { path, source }
     };
+    // Each preinst's control members, staged where dpkg would have them
+    // while installing (moved into tmp.ci just before the script runs).
     let mut steps = Vec::new();
+    let mut staged = Vec::new();
     for i in preinst_order(controls)? {
         let c = &controls[i];
         if c.script("preinst").is_none() {
             continue;
         }
         let p = c.package()?;
-        let info = if p.multi_arch == MultiArch::Same {
-            format!("{}:{}", p.name, p.architecture)
-        } else {
-            p.name.to_owned()
-        };
+        let stage = format!("var/lib/dpkg/tmp.ci.rdebootstrap-{i}");
+        for name in c.names() {
+            let rel = format!("{stage}/{name}");
+            let data = c.file(name).unwrap_or_default();
+            tree.write_file(Path::new(&rel), data, c.mode(name).unwrap_or(0o644))
+                .map_err(tree_err(&rel))?;
+        }
+        staged.push(stage.clone());
         steps.push(Step {
             label: format!("{} preinst", p.name),
             argv: vec![
-                format!("/var/lib/dpkg/info/{info}.preinst"),
-                "install".into(),
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "rm -rf /var/lib/dpkg/tmp.ci && mv /{stage} /var/lib/dpkg/tmp.ci && \
+                     /var/lib/dpkg/tmp.ci/preinst install; rc=$?; rm -rf /var/lib/dpkg/tmp.ci; exit $rc"
+                ),
             ],
             env: vec![
                 ("DPKG_MAINTSCRIPT_PACKAGE".into(), p.name.to_owned()),
@@ -206,6 +217,15 @@ pub fn configure(
     if ours {
         tree.remove_file(Path::new(POLICY_RC_D))
             .map_err(tree_err(POLICY_RC_D))?;
+    }
+    // What a failed run left staged.
+    for stage in staged
+        .iter()
+        .map(String::as_str)
+        .chain(["var/lib/dpkg/tmp.ci"])
+    {
+        tree.remove_dir_all(Path::new(stage))
+            .map_err(tree_err(stage))?;
     }
     result?;
     for f in BUILD_RECORDS {

@@ -140,4 +140,23 @@ impl Tree {
         )
         .is_ok()
     }
+
+    /// Remove the directory `rel` and everything in it, if it is there
+    /// (symlinks inside are removed, never followed).
+    pub fn remove_dir_all(&self, rel: &Path) -> io::Result<()> {
+        let dir = match self.open_path(rel.parent().unwrap_or(Path::new("")), true) {
+            Ok(d) => d,
+            Err(e) if e == rustix::io::Errno::NOENT => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        // The parent as the kernel resolved it inside the root, then the
+        // last component, which remove_dir_all does not follow.
+        let path = Path::new("/proc/self/fd")
+            .join(std::os::fd::AsRawFd::as_raw_fd(&dir).to_string())
+            .join(rel.file_name().unwrap_or_default());
+        match std::fs::remove_dir_all(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
 }
