@@ -359,3 +359,235 @@ fn trixie_with_i386_matches_mmdebstrap() {
         &ours,
     );
 }
+
+/// Paths only mmdebstrap's tree has: what it writes itself after
+/// installing (device nodes, `fstab`, `hostname` and `resolv.conf` copied
+/// from the host, `sources.list`) and what apt leaves when it runs
+/// (`run/lock`, its lock files). rdebootstrap's `/dev` stays empty; a
+/// runtime mounts one.
+const ONLY_MMDEBSTRAP: &[&str] = &[
+    "dev/",
+    "etc/apt/sources.list",
+    "etc/fstab",
+    "etc/hostname",
+    "etc/resolv.conf",
+    "run/lock",
+    "var/cache/apt/archives/lock",
+    "var/lib/apt/lists/lock",
+];
+
+/// Paths in both whose metadata or content may differ: apt makes its
+/// `partial` directories its own when it runs; the `-old` backups record
+/// a different history; `extended_states` marks what the spec did not
+/// ask for as automatic (mmdebstrap leaves the packages it installs with
+/// dpkg unmarked).
+const MAY_DIFFER: &[&str] = &[
+    "var/cache/apt/archives/partial",
+    "var/lib/apt/lists/partial",
+    "var/cache/debconf/config.dat-old",
+    "var/cache/debconf/templates.dat-old",
+    "var/lib/dpkg/status-old",
+    "var/lib/dpkg/diversions-old",
+    "var/lib/apt/extended_states",
+];
+
+/// path → type, mode, owner, and content digest or link target.
+fn tree_snapshot(root: &Path) -> std::collections::BTreeMap<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let what = if m.is_dir() {
+                stack.push(p.clone());
+                "dir".to_owned()
+            } else if m.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_file() {
+                debrepo::hash::sha256(&std::fs::read(&p).unwrap()).to_string()
+            } else {
+                format!("special {:o}", m.mode() >> 12)
+            };
+            out.insert(
+                rel,
+                format!("{what} {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid()),
+            );
+        }
+    }
+    out
+}
+
+fn in_tree(root: &Path, args: &[&str]) -> String {
+    let o = Command::new("chroot")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// Build with `init` + `update` + `build`, and with mmdebstrap (root
+/// mode, directory output) from the same mirror; compare the trees.
+fn compare_trees(what: &str, m: &str, suites: &[&str], packages: &[&str]) {
+    let work = testkit::TempDir::new("e2e-tree");
+    let d = work.path();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let suite_list = suites.join(",");
+    let mut init = vec![
+        "init",
+        "--url",
+        m,
+        "--suite",
+        &suite_list,
+        "--components",
+        "main",
+        "--signed-by",
+        "/usr/share/keyrings/debian-archive-keyring.gpg",
+    ];
+    for p in packages {
+        init.extend(["--package", p]);
+    }
+    run(&init);
+    let cache = d.join("cache");
+    let cache = cache.to_str().unwrap();
+    run(&["update", "-q", "--arch", "amd64", "--cache-dir", cache]);
+    run(&[
+        "build",
+        "-q",
+        "--arch",
+        "amd64",
+        "--cache-dir",
+        cache,
+        "-p",
+        "ours",
+    ]);
+    let ours = d.join("ours");
+    let theirs = d.join("theirs");
+    let mut cmd = Command::new("mmdebstrap");
+    cmd.args(["--variant=minbase", "--mode=root", "--architectures=amd64"]);
+    if !packages.is_empty() {
+        cmd.arg(format!("--include={}", packages.join(",")));
+    }
+    cmd.arg(suites[0]).arg(&theirs);
+    for s in suites {
+        cmd.arg(format!("deb {m} {s} main"));
+    }
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "mmdebstrap: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    assert_eq!(
+        in_tree(&ours, &["dpkg-query", "-W"]),
+        in_tree(&theirs, &["dpkg-query", "-W"]),
+        "{what}: dpkg-query -W"
+    );
+    assert_eq!(
+        in_tree(&ours, &["dpkg", "--audit"]),
+        "",
+        "{what}: dpkg --audit"
+    );
+    assert_eq!(
+        in_tree(&ours, &["dpkg", "--verify"]),
+        "",
+        "{what}: dpkg --verify"
+    );
+    for f in ["etc/passwd", "etc/group"] {
+        assert_eq!(
+            std::fs::read(ours.join(f)).unwrap(),
+            std::fs::read(theirs.join(f)).unwrap(),
+            "{what}: {f}"
+        );
+    }
+    // /etc/shadow apart from the date of the last password change.
+    let shadow = |r: &Path| -> Vec<String> {
+        std::fs::read_to_string(r.join("etc/shadow"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(':').collect();
+                if f.len() > 2 {
+                    f[2] = "";
+                }
+                f.join(":")
+            })
+            .collect()
+    };
+    assert_eq!(shadow(&ours), shadow(&theirs), "{what}: /etc/shadow");
+    let (a, b) = (tree_snapshot(&ours), tree_snapshot(&theirs));
+    let only_theirs = |p: &str| {
+        ONLY_MMDEBSTRAP
+            .iter()
+            .any(|x| p == x.trim_end_matches('/') || (x.ends_with('/') && p.starts_with(x)))
+    };
+    let mut differ = Vec::new();
+    for (p, v) in &b {
+        match a.get(p) {
+            None if only_theirs(p) => {}
+            Some(mine) if mine == v || MAY_DIFFER.contains(&p.as_str()) => {}
+            mine => differ.push(format!("{p}: mmdebstrap {v}, ours {mine:?}")),
+        }
+    }
+    for p in a.keys() {
+        if !b.contains_key(p) {
+            differ.push(format!("{p}: only ours"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{what}: {} differences:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+    eprintln!(
+        "{what}: {} paths, identical to mmdebstrap's tree apart from the documented list",
+        a.len()
+    );
+}
+
+#[test]
+fn trixie_minbase_tree_matches_mmdebstrap() {
+    if !enabled() {
+        return;
+    }
+    if !rustix_is_root() {
+        eprintln!("building trees needs root (the rootless build is tested elsewhere): skipping");
+        return;
+    }
+    let m = test_mirror();
+    compare_trees(
+        "trixie minbase tree",
+        &m,
+        &["trixie", "trixie-updates"],
+        &[],
+    );
+}
+
+fn rustix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}

@@ -228,7 +228,7 @@ fn handle<S: Read + Write>(stream: S, root: &Path, state: &Mutex<State>) -> std:
             .map_or("/".to_owned(), |i| rest[i..].to_owned()),
         None => target,
     };
-    let path = target.split('?').next().unwrap_or("/").to_owned();
+    let path = percent_decode(target.split('?').next().unwrap_or("/"));
     let out = reader.get_mut();
     let (fault, auth, no_range, header) = {
         let mut s = state.lock().unwrap();
@@ -374,4 +374,24 @@ pub(crate) fn safe_join(root: &Path, path: &str) -> Option<PathBuf> {
     }
     let p = root.join(rel);
     p.is_file().then_some(p)
+}
+
+/// `%2b` → `+` and the like (apt escapes `+` and `:` in pool paths).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
