@@ -229,7 +229,7 @@ pub fn unpack(
         .iter()
         .map(DebReader::open)
         .collect::<Result<Vec<_>, _>>()?;
-    let infos = readers
+    let mut infos = readers
         .iter()
         .zip(debs)
         .map(|(r, path)| {
@@ -237,6 +237,11 @@ pub fn unpack(
                 .map_err(|source| BuildError::Deb(deb_error(path, source)))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let controls_read: Vec<&crate::deb::ControlFiles> =
+        readers.iter().map(|r| r.control()).collect();
+    for i in essential_closure(&controls_read) {
+        infos[i].conffiles_in_place = true;
+    }
     let unpacker = Unpacker::new(root, Ownership::for_this_process(), infos)?;
     let slots: Vec<std::sync::Mutex<Option<DebReader<std::io::BufReader<std::fs::File>>>>> =
         readers
@@ -285,6 +290,39 @@ pub fn unpack(
         controls,
         unpacked,
     })
+}
+
+/// The packages mmdebstrap installs in its first, "essential" phase:
+/// those marked `Essential: yes` and everything they (pre-)depend on.
+fn essential_closure(controls: &[&crate::deb::ControlFiles]) -> Vec<usize> {
+    let pkgs: Vec<_> = controls.iter().filter_map(|c| c.package().ok()).collect();
+    if pkgs.len() != controls.len() {
+        return Vec::new();
+    }
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for (i, p) in pkgs.iter().enumerate() {
+        by_name.insert(p.name, i);
+        for pr in p.provides().iter() {
+            by_name.entry(pr.name).or_insert(i);
+        }
+    }
+    let mut seen = vec![false; pkgs.len()];
+    let mut todo: Vec<usize> = (0..pkgs.len()).filter(|&i| pkgs[i].essential).collect();
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        for g in pkgs[i]
+            .pre_depends()
+            .groups()
+            .chain(pkgs[i].depends().groups())
+        {
+            if let Some(j) = g.iter().find_map(|r| by_name.get(r.name).copied()) {
+                todo.push(j);
+            }
+        }
+    }
+    (0..pkgs.len()).filter(|&i| seen[i]).collect()
 }
 
 fn deb_error(path: &Path, source: DebError) -> DebFileError {

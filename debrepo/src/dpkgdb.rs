@@ -8,8 +8,10 @@
 //! `.list` of installed paths and the control members dpkg keeps, named
 //! `<pkg>:<arch>.*` for `Multi-Arch: same` packages), `info/format`,
 //! `triggers/` (interests: `File` for file triggers, one file per named
-//! trigger; `Unincorp`, `Lock`), `updates/`, the lock files, `arch` and
-//! `arch-native`. Under `var/lib/apt`: `extended_states`.
+//! trigger; `Unincorp`, `Lock`), `updates/`, the lock files, `arch` (as
+//! `dpkg --add-architecture` writes it; the dpkg in the tree adds
+//! `arch-native` itself where its version keeps one). Under
+//! `var/lib/apt`: `extended_states`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -299,11 +301,6 @@ pub fn write_unpacked(
         arches.push('\n');
     }
     write("var/lib/dpkg/arch", arches.as_bytes(), 0o644)?;
-    write(
-        "var/lib/dpkg/arch-native",
-        format!("{native}\n").as_bytes(),
-        0o644,
-    )?;
     let mut states = String::new();
     for (name, arch) in auto.keys() {
         if !states.is_empty() {

@@ -71,6 +71,11 @@ pub struct PackageInfo {
     pub conffiles: Vec<String>,
     /// The package ships an `md5sums`; without one, the unpacker makes it.
     pub has_md5sums: bool,
+    /// Put its conffiles at their own paths too, not only as `.dpkg-new`:
+    /// mmdebstrap extracts the essential packages before dpkg installs
+    /// them, so their conffiles (`/etc/login.defs`, ...) are in place
+    /// while the other packages are configured.
+    pub conffiles_in_place: bool,
 }
 
 impl PackageInfo {
@@ -88,6 +93,7 @@ impl PackageInfo {
                 .map(|c| c.path.to_owned())
                 .collect(),
             has_md5sums: control.file("md5sums").is_some(),
+            conffiles_in_place: false,
         })
     }
 }
@@ -244,6 +250,7 @@ impl Unpacker {
             .collect();
         let mut list = Vec::new();
         let mut md5sums = (!self.packages[index].has_md5sums).then(String::new);
+        let in_place = self.packages[index].conffiles_in_place;
         let mut dirs = DirCache::default();
         let entries = data.entries().map_err(|source| UnpackError::Deb {
             package: package.clone(),
@@ -310,6 +317,17 @@ impl Unpacker {
                         if let (Some(sums), Some(d)) = (md5sums.as_mut(), digest) {
                             use std::fmt::Write as _;
                             let _ = writeln!(sums, "{d}  {}", meta.path.display());
+                        }
+                        if conffile && in_place && meta.kind == EntryKind::Regular {
+                            // Also at its own path, as an extracted
+                            // essential package has it before dpkg runs.
+                            let copy =
+                                format!(".{}.{index}.rdebootstrap-conf", name.to_string_lossy());
+                            self.copy_file(&parent, &tmp, &copy, &meta, &canon)
+                                .map_err(fs("cannot create it"))?;
+                            self.commit(
+                                index, &parent, &copy, name, &canon, &meta, &package, &shown,
+                            )?;
                         }
                         self.commit(
                             index,
@@ -512,6 +530,27 @@ impl Unpacker {
             EntryKind::Directory => unreachable!("directories are made by Unpacker::directory"),
         }
         Ok(digest)
+    }
+
+    /// Copy the file `from` to the new file `to` in `parent`, with `meta`.
+    fn copy_file(
+        &self,
+        parent: &OwnedFd,
+        from: &str,
+        to: &str,
+        meta: &EntryMeta,
+        canon: &Path,
+    ) -> io::Result<()> {
+        let src = rustix::fs::openat(
+            parent,
+            from,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let _ = rustix::fs::unlinkat(parent, to, AtFlags::empty());
+        let mut dst = std::fs::File::from(new_file(parent, to)?);
+        io::copy(&mut std::fs::File::from(src), &mut dst)?;
+        self.set_meta_fd(dst.as_fd(), meta, canon)
     }
 
     /// Owner (as root), mode, xattrs (as root) and mtime of an open file.

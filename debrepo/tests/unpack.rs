@@ -390,3 +390,35 @@ fn rootless_as_an_unprivileged_user() {
     );
     assert!(out.contains("test result: ok. 4 passed"), "{out}");
 }
+
+#[test]
+fn essential_conffiles_can_also_be_put_in_place() {
+    let deb = DebBuilder::new("login", "1", "amd64")
+        .field("Essential", "yes")
+        .control_file("conffiles", 0o644, "/etc/login.defs\n")
+        .dir("./etc/")
+        .file_mode("./etc/login.defs", 0o640, "PASS_MAX_DAYS 99999\n");
+    let bytes = deb.build();
+    let mut r = DebReader::new(std::io::Cursor::new(bytes.as_slice())).unwrap();
+    let mut info = PackageInfo::from_control(r.control()).unwrap();
+    info.conffiles_in_place = true;
+    let t = TempDir::new("unpack-in-place");
+    let u = Unpacker::new(t.path(), Ownership::for_this_process(), vec![info]).unwrap();
+    u.unpack(0, &mut r.data().unwrap()).unwrap();
+    let out = u.finish();
+    for f in ["etc/login.defs", "etc/login.defs.dpkg-new"] {
+        let p = t.path().join(f);
+        assert_eq!(std::fs::read(&p).unwrap(), b"PASS_MAX_DAYS 99999\n", "{f}");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+    }
+    assert_eq!(
+        out.lists[0]
+            .iter()
+            .filter(|p| *p == "/etc/login.defs")
+            .count(),
+        1
+    );
+}

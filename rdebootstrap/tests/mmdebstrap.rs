@@ -591,3 +591,23 @@ fn rustix_is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+#[test]
+fn trixie_devbox_and_bookworm_minbase_trees_match_mmdebstrap() {
+    if !enabled() || !rustix_is_root() {
+        return;
+    }
+    let m = test_mirror();
+    compare_trees(
+        "trixie devbox tree",
+        &m,
+        &["trixie", "trixie-updates"],
+        &DEVBOX,
+    );
+    compare_trees(
+        "bookworm minbase tree",
+        &m,
+        &["bookworm", "bookworm-updates"],
+        &[],
+    );
+}
