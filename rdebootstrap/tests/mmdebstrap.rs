@@ -205,27 +205,26 @@ fn ours_arches(archives: &str, include: &[&str], foreign: &[&str]) -> BTreeSet<S
         .collect()
 }
 
-/// `name version` locked after `init --url URL --suite S,... --components
-/// main --signed-by <Debian keyring> --package P...` and `update`, as the
-/// issue's bars spell it.
-fn ours_init(url: &str, suites: &[&str], packages: &[&str]) -> BTreeSet<String> {
-    let work = testkit::TempDir::new("e2e-init");
-    let d = work.path();
-    let run = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
-            .args(args)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        o
-    };
+/// Run rdebootstrap in `dir`; it must succeed.
+fn rdeb(dir: &Path, args: &[&str]) -> std::process::Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// `init --url URL --suite S,... --components main --signed-by <Debian
+/// keyring> --package P...` in `dir`, as the bars spell it.
+fn init(dir: &Path, url: &str, suites: &[&str], packages: &[&str]) {
     let suite_list = suites.join(",");
-    let mut init = vec![
+    let mut args = vec![
         "init",
         "--url",
         url,
@@ -237,9 +236,17 @@ fn ours_init(url: &str, suites: &[&str], packages: &[&str]) -> BTreeSet<String> 
         "/usr/share/keyrings/debian-archive-keyring.gpg",
     ];
     for p in packages {
-        init.extend(["--package", p]);
+        args.extend(["--package", p]);
     }
-    run(&init);
+    rdeb(dir, &args);
+}
+
+/// `name version` locked after [`init`] and `update`.
+fn ours_init(url: &str, suites: &[&str], packages: &[&str]) -> BTreeSet<String> {
+    let work = testkit::TempDir::new("e2e-init");
+    let d = work.path();
+    let run = |args: &[&str]| rdeb(d, args);
+    init(d, url, suites, packages);
     let cache = d.join("cache");
     run(&[
         "update",
@@ -440,33 +447,9 @@ fn compare_trees(what: &str, m: &str, suites: &[&str], packages: &[&str]) {
     let work = testkit::TempDir::new("e2e-tree");
     let d = work.path();
     let run = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
-            .args(args)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        rdeb(d, args);
     };
-    let suite_list = suites.join(",");
-    let mut init = vec![
-        "init",
-        "--url",
-        m,
-        "--suite",
-        &suite_list,
-        "--components",
-        "main",
-        "--signed-by",
-        "/usr/share/keyrings/debian-archive-keyring.gpg",
-    ];
-    for p in packages {
-        init.extend(["--package", p]);
-    }
-    run(&init);
+    init(d, m, suites, packages);
     let cache = d.join("cache");
     let cache = cache.to_str().unwrap();
     run(&["update", "-q", "--arch", "amd64", "--cache-dir", cache]);

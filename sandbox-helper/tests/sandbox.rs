@@ -92,11 +92,11 @@ fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
     }
 }
 
-/// Run the helper (through `wrapper` if given) and collect its events.
-fn run(req: &Request, wrapper: &[&str]) -> Vec<Event> {
+/// Run `helper` (through `wrapper` if given) and collect its events.
+fn run_helper(helper: &str, req: &Request, wrapper: &[&str]) -> Vec<Event> {
     let (program, args): (&str, Vec<&str>) = match wrapper.split_first() {
-        Some((w, rest)) => (w, rest.iter().copied().chain([HELPER, "run"]).collect()),
-        None => (HELPER, vec!["run"]),
+        Some((w, rest)) => (w, rest.iter().copied().chain([helper, "run"]).collect()),
+        None => (helper, vec!["run"]),
     };
     let mut child = Command::new(program)
         .args(args)
@@ -116,6 +116,10 @@ fn run(req: &Request, wrapper: &[&str]) -> Vec<Event> {
         .collect();
     child.wait().unwrap();
     events
+}
+
+fn run(req: &Request, wrapper: &[&str]) -> Vec<Event> {
+    run_helper(HELPER, req, wrapper)
 }
 
 fn is_root() -> bool {
@@ -221,7 +225,6 @@ fn as_an_unprivileged_user() {
         "--regid=65534",
         "--clear-groups",
     ];
-    // check_inside runs HELPER; run the copy instead through the wrapper.
     mini_tree(&root, &["sh", "cat", "ls", "sleep"]);
     Command::new("chown")
         .args(["-R", "65534:65534"])
@@ -235,24 +238,7 @@ fn as_an_unprivileged_user() {
             "cat /proc/self/uid_map > /out/map; echo $$ > /out/pid",
         )],
     );
-    let mut child = Command::new(wrapper[0])
-        .args(&wrapper[1..])
-        .args([helper_s.as_str(), "run"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(req.to_line().as_bytes())
-        .unwrap();
-    let events: Vec<Event> = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
-    child.wait().unwrap();
+    let events = run_helper(&helper_s, &req, &wrapper);
     assert_eq!(
         events,
         [
