@@ -48,7 +48,8 @@ fn loopback_mirror() -> Option<String> {
             let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror");
             let packages = testkit::TempDir::new("devbox-list");
             let list = packages.path().join("packages.txt");
-            std::fs::write(&list, DEVBOX.join("\n") + "\n").unwrap();
+            // hello: for the check that apt works inside a built tree.
+            std::fs::write(&list, DEVBOX.join("\n") + "\nhello\n").unwrap();
             let mut cmd = Command::new("python3");
             cmd.arg(&script).arg(&out);
             for s in ["trixie", "trixie-updates", "bookworm", "bookworm-updates"] {
@@ -592,5 +593,85 @@ fn trixie_devbox_and_bookworm_minbase_trees_match_mmdebstrap() {
         &m,
         &["bookworm", "bookworm-updates"],
         &[],
+    );
+}
+
+/// Inside a built tree, through the sandbox with the network on: `apt-get
+/// update` against the mirror, `apt-get install -y hello`, `hello`, and
+/// `dpkg -i` of a local package all work.
+#[test]
+fn apt_and_dpkg_work_inside_a_built_tree() {
+    if !enabled() || !rustix_is_root() {
+        return;
+    }
+    let m = test_mirror();
+    let work = testkit::TempDir::new("e2e-inside");
+    let d = work.path();
+    init(d, &m, &["trixie", "trixie-updates"], &[]);
+    let cache = d.join("cache");
+    let cache = cache.to_str().unwrap();
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", cache],
+    );
+    rdeb(
+        d,
+        &[
+            "build",
+            "-q",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            cache,
+            "-p",
+            "tree",
+        ],
+    );
+    let tree = d.join("tree");
+    std::fs::write(
+        tree.join("etc/apt/sources.list"),
+        format!("deb {m} trixie main\ndeb {m} trixie-updates main\n"),
+    )
+    .unwrap();
+    testkit::DebBuilder::new("local-demo", "1.0", "all")
+        .dir("./usr/")
+        .dir("./usr/share/")
+        .dir("./usr/share/local-demo/")
+        .file("./usr/share/local-demo/README", "installed with dpkg -i\n")
+        .write_to(&tree.join("root"), "local-demo");
+    let helper =
+        Path::new(env!("CARGO_BIN_EXE_rdebootstrap")).with_file_name(debrepo::sandbox::HELPER);
+    let step = |label: &str, argv: &[&str]| debrepo::sandbox::Step {
+        label: label.into(),
+        argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+        env: Vec::new(),
+    };
+    let request = debrepo::sandbox::Request {
+        protocol: debrepo::sandbox::PROTOCOL,
+        root: tree.clone(),
+        network: true,
+        hostname: "inside".into(),
+        env: debrepo::configure::environment(),
+        steps: vec![
+            step("apt-get update", &["/usr/bin/apt-get", "update"]),
+            step(
+                "apt-get install hello",
+                &["/usr/bin/apt-get", "install", "-y", "hello"],
+            ),
+            step("hello", &["/usr/bin/hello"]),
+            step("dpkg -i", &["/usr/bin/dpkg", "-i", "/root/local-demo.deb"]),
+            step("dpkg -s", &["/usr/bin/dpkg", "-s", "local-demo"]),
+        ],
+    };
+    let log_path = d.join("inside.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let result = debrepo::sandbox::Sandbox::at(&helper).run(&request, log.into());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(result.is_ok(), "{result:?}\n{log}");
+    assert!(log.contains("Hello, world!"), "{log}");
+    assert!(log.contains("Status: install ok installed"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(tree.join("usr/share/local-demo/README")).unwrap(),
+        "installed with dpkg -i\n"
     );
 }
