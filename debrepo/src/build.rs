@@ -299,13 +299,7 @@ fn essential_closure(controls: &[&crate::deb::ControlFiles]) -> Vec<usize> {
     if pkgs.len() != controls.len() {
         return Vec::new();
     }
-    let mut by_name: HashMap<&str, usize> = HashMap::new();
-    for (i, p) in pkgs.iter().enumerate() {
-        by_name.insert(p.name, i);
-        for pr in p.provides().iter() {
-            by_name.entry(pr.name).or_insert(i);
-        }
-    }
+    let by_name = crate::configure::name_index(&pkgs);
     let mut seen = vec![false; pkgs.len()];
     let mut todo: Vec<usize> = (0..pkgs.len()).filter(|&i| pkgs[i].essential).collect();
     while let Some(i) = todo.pop() {

@@ -85,6 +85,24 @@ pub fn environment() -> Vec<(String, String)> {
     .collect()
 }
 
+/// Each package's index by its name and by the names it provides (a real
+/// name wins over a provided one): how dependencies among the packages of
+/// one build are followed.
+pub(crate) fn name_index<'a>(
+    pkgs: &[crate::packages::BinaryPackage<'a>],
+) -> HashMap<&'a str, usize> {
+    let mut by_name = HashMap::new();
+    for (i, p) in pkgs.iter().enumerate() {
+        by_name.insert(p.name, i);
+    }
+    for (i, p) in pkgs.iter().enumerate() {
+        for pr in p.provides().iter() {
+            by_name.entry(pr.name).or_insert(i);
+        }
+    }
+    by_name
+}
+
 /// The order to run the preinsts in: a package after those it
 /// pre-depends on (then after those it depends on), ties by name; a cycle
 /// is broken at the first name.
@@ -93,13 +111,7 @@ pub fn preinst_order(controls: &[ControlFiles]) -> Result<Vec<usize>, DebError> 
         .iter()
         .map(ControlFiles::package)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut by_name: HashMap<&str, usize> = HashMap::new();
-    for (i, p) in pkgs.iter().enumerate() {
-        by_name.insert(p.name, i);
-        for pr in p.provides().iter() {
-            by_name.entry(pr.name).or_insert(i);
-        }
-    }
+    let by_name = name_index(&pkgs);
     let mut done = vec![false; pkgs.len()];
     let mut order = Vec::with_capacity(pkgs.len());
     let names: BTreeMap<&str, usize> = pkgs.iter().enumerate().map(|(i, p)| (p.name, i)).collect();

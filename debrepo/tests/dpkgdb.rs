@@ -5,48 +5,13 @@
 //! (those without a preinst, which `dpkg --unpack` would run) and
 //! synthetic ones for what they lack (named triggers, Multi-Arch: same).
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use debrepo::deb::DebReader;
 use debrepo::dpkgdb::{self, DbPackage};
 use debrepo::unpack::{Ownership, PackageInfo, Unpacker};
-use testkit::{DebBuilder, TempDir};
-
-/// path → (type, mode, uid, gid, content or link target).
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().display().to_string();
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            let ft = m.file_type();
-            let what = if ft.is_dir() {
-                stack.push(p.clone());
-                "dir".to_owned()
-            } else if ft.is_symlink() {
-                format!("link {}", std::fs::read_link(&p).unwrap().display())
-            } else if ft.is_file() {
-                format!("file {}", testkit_hash(&std::fs::read(&p).unwrap()))
-            } else {
-                "special".to_owned()
-            };
-            out.insert(
-                rel,
-                format!("{what} {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid()),
-            );
-        }
-    }
-    out
-}
-
-fn testkit_hash(data: &[u8]) -> String {
-    debrepo::hash::sha256(data).to_string()
-}
+use testkit::{tree_snapshot, DebBuilder, TempDir};
 
 fn synthetic(dir: &Path) -> Vec<PathBuf> {
     vec![
@@ -150,7 +115,7 @@ fn unpack_and_database_match_dpkg_unpack() {
 
     let status = |r: &Path| std::fs::read_to_string(r.join("var/lib/dpkg/status")).unwrap();
     assert_eq!(status(&b), status(&a));
-    let (mut sa, mut sb) = (snapshot(&a), snapshot(&b));
+    let (mut sa, mut sb) = (tree_snapshot(&a), tree_snapshot(&b));
     // Written by dpkg as it works (backups, locks), or by us for what
     // follows (dpkg --configure writes the arch files too).
     for p in [

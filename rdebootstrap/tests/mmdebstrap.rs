@@ -97,6 +97,33 @@ fn enabled() -> bool {
     true
 }
 
+/// `mmdebstrap --variant=minbase OPTIONS [--include=...] SUITE TARGET
+/// "deb M SUITE main"...`; it must succeed.
+fn run_mmdebstrap(
+    m: &str,
+    suites: &[&str],
+    include: &[&str],
+    options: &[&str],
+    target: &Path,
+) -> std::process::Output {
+    let mut cmd = Command::new("mmdebstrap");
+    cmd.arg("--variant=minbase").args(options);
+    if !include.is_empty() {
+        cmd.arg(format!("--include={}", include.join(",")));
+    }
+    cmd.arg(suites[0]).arg(target);
+    for s in suites {
+        cmd.arg(format!("deb {m} {s} main"));
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "mmdebstrap: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// `name[:arch] version` of what mmdebstrap would install from mirror `m`
 /// (the architecture written for foreign ones, as apt writes it).
 fn mmdebstrap(m: &str, suites: &[&str], include: &[&str]) -> BTreeSet<String> {
@@ -110,27 +137,19 @@ fn mmdebstrap_arches(
     foreign: &[&str],
 ) -> BTreeSet<String> {
     let out_dir = testkit::TempDir::new("mmdebstrap");
-    let mut cmd = Command::new("mmdebstrap");
-    cmd.args(["--variant=minbase", "--simulate", "--verbose"]);
-    cmd.arg(format!(
-        "--architectures={}",
-        std::iter::once("amd64")
-            .chain(foreign.iter().copied())
-            .collect::<Vec<_>>()
-            .join(",")
-    ));
-    if !include.is_empty() {
-        cmd.arg(format!("--include={}", include.join(",")));
-    }
-    cmd.arg(suites[0]).arg(out_dir.path().join("root.tar"));
-    for s in suites {
-        cmd.arg(format!("deb {m} {s} main"));
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "mmdebstrap: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let arches: Vec<&str> = std::iter::once("amd64")
+        .chain(foreign.iter().copied())
+        .collect();
+    let out = run_mmdebstrap(
+        m,
+        suites,
+        include,
+        &[
+            "--simulate",
+            "--verbose",
+            &format!("--architectures={}", arches.join(",")),
+        ],
+        &out_dir.path().join("root.tar"),
     );
     let text =
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
@@ -399,35 +418,6 @@ const MAY_DIFFER: &[&str] = &[
     "var/lib/apt/extended_states",
 ];
 
-/// path → type, mode, owner, and content digest or link target.
-fn tree_snapshot(root: &Path) -> std::collections::BTreeMap<String, String> {
-    use std::os::unix::fs::MetadataExt;
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().display().to_string();
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            let what = if m.is_dir() {
-                stack.push(p.clone());
-                "dir".to_owned()
-            } else if m.file_type().is_symlink() {
-                format!("-> {}", std::fs::read_link(&p).unwrap().display())
-            } else if m.is_file() {
-                debrepo::hash::sha256(&std::fs::read(&p).unwrap()).to_string()
-            } else {
-                format!("special {:o}", m.mode() >> 12)
-            };
-            out.insert(
-                rel,
-                format!("{what} {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid()),
-            );
-        }
-    }
-    out
-}
-
 fn in_tree(root: &Path, args: &[&str]) -> String {
     let o = Command::new("chroot")
         .arg(root)
@@ -466,20 +456,12 @@ fn compare_trees(what: &str, m: &str, suites: &[&str], packages: &[&str]) {
     ]);
     let ours = d.join("ours");
     let theirs = d.join("theirs");
-    let mut cmd = Command::new("mmdebstrap");
-    cmd.args(["--variant=minbase", "--mode=root", "--architectures=amd64"]);
-    if !packages.is_empty() {
-        cmd.arg(format!("--include={}", packages.join(",")));
-    }
-    cmd.arg(suites[0]).arg(&theirs);
-    for s in suites {
-        cmd.arg(format!("deb {m} {s} main"));
-    }
-    let o = cmd.output().unwrap();
-    assert!(
-        o.status.success(),
-        "mmdebstrap: {}",
-        String::from_utf8_lossy(&o.stderr)
+    run_mmdebstrap(
+        m,
+        suites,
+        packages,
+        &["--mode=root", "--architectures=amd64"],
+        &theirs,
     );
 
     assert_eq!(
@@ -519,7 +501,10 @@ fn compare_trees(what: &str, m: &str, suites: &[&str], packages: &[&str]) {
             .collect()
     };
     assert_eq!(shadow(&ours), shadow(&theirs), "{what}: /etc/shadow");
-    let (a, b) = (tree_snapshot(&ours), tree_snapshot(&theirs));
+    let (a, b) = (
+        testkit::tree_snapshot(&ours),
+        testkit::tree_snapshot(&theirs),
+    );
     let only_theirs = |p: &str| {
         ONLY_MMDEBSTRAP
             .iter()

@@ -151,10 +151,12 @@ fn init(k: &dyn Kernel) -> ExitCode {
             .stdin(Stdio::null())
             // Standard output is the protocol channel: a step's output
             // goes to the helper's standard error.
-            .stdout(match std::io::stderr().as_fd_owned() {
-                Some(fd) => Stdio::from(fd),
-                None => Stdio::null(),
-            })
+            .stdout(
+                match std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
+                    Ok(fd) => Stdio::from(fd),
+                    Err(_) => Stdio::null(),
+                },
+            )
             .stderr(Stdio::piped())
             .spawn();
         let mut child = match child {
@@ -204,15 +206,4 @@ fn init(k: &dyn Kernel) -> ExitCode {
     }
     emit(&Event::Done);
     ExitCode::SUCCESS
-}
-
-/// A duplicate of a standard stream's descriptor, for a child.
-trait AsFdOwned {
-    fn as_fd_owned(&self) -> Option<std::os::fd::OwnedFd>;
-}
-
-impl AsFdOwned for std::io::Stderr {
-    fn as_fd_owned(&self) -> Option<std::os::fd::OwnedFd> {
-        std::os::fd::AsFd::as_fd(self).try_clone_to_owned().ok()
-    }
 }

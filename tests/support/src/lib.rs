@@ -507,3 +507,34 @@ impl Rng {
         self.below(100) < percent
     }
 }
+
+/// Every path under `root` (relative), with its type, permission bits,
+/// owner, and the SHA-256 of a regular file's content or a symlink's
+/// target: what two trees are compared by.
+pub fn tree_snapshot(root: &Path) -> std::collections::BTreeMap<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let what = if m.is_dir() {
+                stack.push(p.clone());
+                "dir".to_owned()
+            } else if m.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_file() {
+                archive::sha256_hex(&std::fs::read(&p).unwrap())
+            } else {
+                format!("special {:o}", m.mode() >> 12)
+            };
+            out.insert(
+                rel,
+                format!("{what} {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid()),
+            );
+        }
+    }
+    out
+}
