@@ -325,3 +325,21 @@ fn deb_error(path: &Path, source: DebError) -> DebFileError {
         source: DebFileErrorKind::Deb(source),
     }
 }
+
+/// Keep what the tree at `root`, built as `users`, could not hold (see
+/// [`crate::ownership`]); returns how many paths that is.
+pub fn record_ownership(
+    root: &Path,
+    users: &crate::sandbox::Users,
+    recorded: &[crate::unpack::Recorded],
+    chowns: &[crate::sandbox::Chown],
+) -> Result<usize, BuildError> {
+    let target = |source| BuildError::Target {
+        path: root.join(crate::ownership::FILE),
+        source,
+    };
+    let tree = crate::tree::Tree::open(root).map_err(target)?;
+    let entries = crate::ownership::entries(&tree, users, recorded, chowns);
+    crate::ownership::write(&tree, &entries).map_err(target)?;
+    Ok(entries.len())
+}

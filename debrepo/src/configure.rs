@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use crate::deb::{ControlFiles, DebError};
-use crate::sandbox::{Request, Sandbox, SandboxError, Step, PROTOCOL};
+use crate::sandbox::{Chown, Owner, Request, Sandbox, SandboxError, Step, Users, PROTOCOL};
 use crate::tree::Tree;
 
 /// What the build leaves behind that mmdebstrap's trees do not have.
@@ -57,6 +57,11 @@ pub struct ConfigureOptions {
     /// Keep the network (off by default).
     pub network: bool,
     pub hostname: String,
+    /// Who root is inside (default: [`crate::sandbox::users`]).
+    pub users: Users,
+    /// Owners to give before the scripts run (see
+    /// [`crate::ownership::owners`]).
+    pub owners: Vec<Owner>,
 }
 
 impl Default for ConfigureOptions {
@@ -64,6 +69,8 @@ impl Default for ConfigureOptions {
         ConfigureOptions {
             network: false,
             hostname: "localhost".into(),
+            users: crate::sandbox::users(),
+            owners: Vec::new(),
         }
     }
 }
@@ -153,14 +160,15 @@ pub fn preinst_order(controls: &[ControlFiles]) -> Result<Vec<usize>, DebError> 
 
 /// Run the preinsts and `dpkg --configure -a` in the tree at `root`,
 /// whose packages (`controls`) were unpacked by [`crate::build::unpack`].
-/// The scripts' output goes to `log`.
+/// The scripts' output goes to `log`. Returns the changes of owner the
+/// sandbox could not hold (see [`crate::sandbox::Sandbox::run`]).
 pub fn configure(
     root: &Path,
     controls: &[ControlFiles],
     sandbox: &Sandbox,
     opts: &ConfigureOptions,
     log: Stdio,
-) -> Result<(), ConfigureError> {
+) -> Result<Vec<Chown>, ConfigureError> {
     let tree = Tree::open(root).map_err(|source| ConfigureError::Tree {
         path: root.display().to_string(),
         source,
@@ -223,6 +231,8 @@ pub fn configure(
         network: opts.network,
         hostname: opts.hostname.clone(),
         env: environment(),
+        users: opts.users.clone(),
+        owners: opts.owners.clone(),
         steps,
     };
     let result = sandbox.run(&request, log);
@@ -239,9 +249,38 @@ pub fn configure(
         tree.remove_dir_all(Path::new(stage))
             .map_err(tree_err(stage))?;
     }
-    result?;
+    let chowns = result?;
     for f in BUILD_RECORDS {
         tree.remove_file(Path::new(f)).map_err(tree_err(f))?;
     }
+    Ok(chowns)
+}
+
+/// Give `opts.owners` to the tree at `root` in the sandbox, running
+/// nothing else (for a tree that is only unpacked).
+pub fn give_owners(
+    root: &Path,
+    sandbox: &Sandbox,
+    opts: &ConfigureOptions,
+    log: Stdio,
+) -> Result<(), ConfigureError> {
+    if opts.owners.is_empty() {
+        return Ok(());
+    }
+    let tree = Tree::open(root).map_err(|source| ConfigureError::Tree {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let request = Request {
+        protocol: PROTOCOL,
+        root: tree.path().to_owned(),
+        network: false,
+        hostname: opts.hostname.clone(),
+        env: environment(),
+        users: opts.users.clone(),
+        owners: opts.owners.clone(),
+        steps: Vec::new(),
+    };
+    sandbox.run(&request, log)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub use sandbox_protocol::{Event, Request, Step, PROTOCOL};
+pub use sandbox_protocol::{Event, IdRange, Owner, Request, Step, Users, PROTOCOL};
 
 /// The helper's file name.
 pub const HELPER: &str = "rdebootstrap-sandbox-helper";
@@ -38,6 +38,55 @@ pub enum SandboxError {
     },
     #[error("{helper}: ended before reporting every step")]
     Incomplete { helper: PathBuf },
+}
+
+/// A change of owner a step made that a [`Users::Single`] namespace could
+/// not hold (see [`Event::Chown`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chown {
+    /// Absolute, inside the tree.
+    pub path: String,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// Who root is in a sandbox started by this process: the host's root when
+/// running as root; otherwise the caller, with the caller's subordinate
+/// ids when `/etc/subuid` and `/etc/subgid` have ranges for it and
+/// newuidmap and newgidmap are installed, else alone.
+pub fn users() -> Users {
+    if rustix::process::geteuid().is_root() {
+        return Users::Host;
+    }
+    let (uid, gid) = (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    );
+    let name = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_owned())
+            })
+        })
+        .unwrap_or_default();
+    let range = |file: &str, id: u32| {
+        let text = std::fs::read_to_string(file).ok()?;
+        sandbox_protocol::subordinate_range(&text, &name, id)
+    };
+    let tools = ["newuidmap", "newgidmap"].iter().all(|t| on_path(t));
+    match (range("/etc/subuid", uid), range("/etc/subgid", gid)) {
+        (Some(uids), Some(gids)) if tools => Users::Subordinate { uids, gids },
+        _ => Users::Single,
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+        || Path::new("/usr/bin").join(program).is_file()
 }
 
 /// The helper program.
@@ -84,7 +133,9 @@ impl Sandbox {
     /// Run `request`'s steps; the first failing step is the error, with
     /// its label, exit status and the end of its standard error. The steps'
     /// own output goes to `log` (standard output and error together).
-    pub fn run(&self, request: &Request, log: Stdio) -> Result<(), SandboxError> {
+    /// Returns the changes of owner the namespace could not hold, in the
+    /// order they were made ([`Users::Single`] only).
+    pub fn run(&self, request: &Request, log: Stdio) -> Result<Vec<Chown>, SandboxError> {
         let mut child = Command::new(&self.helper)
             .arg("run")
             .stdin(Stdio::piped())
@@ -102,6 +153,7 @@ impl Sandbox {
         let mut result = Err(SandboxError::Incomplete {
             helper: self.helper.clone(),
         });
+        let mut chowns = Vec::new();
         for line in stdout.lines() {
             let Ok(line) = line else { break };
             let event: Event = serde_json::from_str(&line).map_err(|_| SandboxError::Protocol {
@@ -124,6 +176,7 @@ impl Sandbox {
                         stderr,
                     });
                 }
+                Event::Chown { path, uid, gid } => chowns.push(Chown { path, uid, gid }),
                 Event::Done => {
                     if matches!(result, Err(SandboxError::Incomplete { .. })) {
                         result = Ok(());
@@ -135,6 +188,6 @@ impl Sandbox {
             }
         }
         let _ = child.wait();
-        result
+        result.map(|()| chowns)
     }
 }

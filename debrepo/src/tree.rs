@@ -130,15 +130,17 @@ impl Tree {
 
     /// True if `rel` exists (not following a final symlink).
     pub fn exists(&self, rel: &Path) -> bool {
-        let Ok(dir) = self.open_path(rel.parent().unwrap_or(Path::new("")), true) else {
-            return false;
-        };
-        rustix::fs::statat(
+        self.lstat(rel).is_ok()
+    }
+
+    /// The metadata of `rel`, not following a final symlink.
+    pub fn lstat(&self, rel: &Path) -> io::Result<rustix::fs::Stat> {
+        let dir = self.open_path(rel.parent().unwrap_or(Path::new("")), true)?;
+        Ok(rustix::fs::statat(
             &dir,
             rel.file_name().unwrap_or_default(),
             AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .is_ok()
+        )?)
     }
 
     /// Remove the directory `rel` and everything in it, if it is there

@@ -53,6 +53,9 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         .map(|r| requirement_name(r).to_owned())
         .collect();
     debrepo::build::prepare_target(&args.path)?;
+    // Who root is in the sandbox; without root, what the tree cannot hold
+    // is kept in its ownership file.
+    let users = debrepo::sandbox::users();
     let urls = debrepo::build::archive_urls(
         &manifest,
         &lock,
@@ -90,7 +93,29 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
             .with_context(|| format!("cannot remove {}", tree_cache.display()))?;
     }
     let unpacked = started.elapsed();
+    let log = || {
+        if global.debug {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        }
+    };
+    let options = debrepo::configure::ConfigureOptions {
+        network: args.network,
+        owners: debrepo::ownership::owners(&users, &report.unpacked.recorded),
+        users: users.clone(),
+        ..Default::default()
+    };
     if args.unpack_only {
+        if !options.owners.is_empty() {
+            debrepo::configure::give_owners(
+                &args.path,
+                &debrepo::sandbox::Sandbox::find()?,
+                &options,
+                log(),
+            )?;
+        }
+        debrepo::build::record_ownership(&args.path, &users, &report.unpacked.recorded, &[])?;
         if !global.quiet {
             eprintln!(
                 "unpacked {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?}); not configured (--unpack-only)",
@@ -116,21 +141,9 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
             }
         }
     }
-    let log = if global.debug {
-        std::process::Stdio::inherit()
-    } else {
-        std::process::Stdio::null()
-    };
-    debrepo::configure::configure(
-        &args.path,
-        &report.controls,
-        &sandbox,
-        &debrepo::configure::ConfigureOptions {
-            network: args.network,
-            ..Default::default()
-        },
-        log,
-    )?;
+    let chowns =
+        debrepo::configure::configure(&args.path, &report.controls, &sandbox, &options, log())?;
+    debrepo::build::record_ownership(&args.path, &users, &report.unpacked.recorded, &chowns)?;
     if !global.quiet {
         eprintln!(
             "built {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?}, configure {:.1?})",

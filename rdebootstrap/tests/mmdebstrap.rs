@@ -637,6 +637,8 @@ fn apt_and_dpkg_work_inside_a_built_tree() {
         network: true,
         hostname: "inside".into(),
         env: debrepo::configure::environment(),
+        users: debrepo::sandbox::Users::Host,
+        owners: Vec::new(),
         steps: vec![
             step("apt-get update", &["/usr/bin/apt-get", "update"]),
             step(

@@ -6,13 +6,16 @@
 //! [`Event::Failed`] when the sandbox could not be set up). Both sides
 //! check [`PROTOCOL`]; a helper from another release refuses the request
 //! instead of misreading it.
+//!
+//! Version 2 added [`Request::users`], [`Request::owners`] and
+//! [`Event::Chown`].
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// What the helper is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,8 +29,50 @@ pub struct Request {
     pub hostname: String,
     /// The environment of every step (nothing else is inherited).
     pub env: Vec<(String, String)>,
+    /// Who root inside is.
+    pub users: Users,
+    /// Ownership to give paths of the tree before the steps run (with
+    /// [`Users::Subordinate`], where the ids exist inside).
+    pub owners: Vec<Owner>,
     /// Commands to run, in order; the first failure stops the rest.
     pub steps: Vec<Step>,
+}
+
+/// The user namespace, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Users {
+    /// Started as root: no user namespace, ids are the host's.
+    Host,
+    /// A user namespace where root is the caller and no other id exists.
+    /// Changing a file's owner to another id cannot work there: the
+    /// helper lets such a change seem to succeed and reports it as
+    /// [`Event::Chown`], so the caller can keep the true ownership.
+    Single,
+    /// A user namespace where root is the caller and ids 1..=count are
+    /// the caller's subordinate ranges (`/etc/subuid`, `/etc/subgid`),
+    /// mapped with newuidmap and newgidmap: ownership inside is real.
+    Subordinate { uids: IdRange, gids: IdRange },
+}
+
+/// A range of host ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRange {
+    pub start: u32,
+    pub count: u32,
+}
+
+/// The true owner and mode of a path in the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// Absolute, as seen inside the tree; not followed if a symlink.
+    pub path: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits, set again after the owner (which clears
+    /// setuid/setgid); `None` for symlinks.
+    pub mode: Option<u32>,
+    /// Extended attributes (`security.capability`, ...).
+    pub xattrs: Vec<(String, Vec<u8>)>,
 }
 
 /// One command.
@@ -51,6 +96,14 @@ pub enum Event {
         /// The end of its standard error (at most 64 KiB).
         stderr: String,
     },
+    /// With [`Users::Single`]: a step changed the owner of `path` (as
+    /// seen inside, symlinks resolved) to ids the namespace lacks; the
+    /// change was not made. `None` leaves that id unchanged.
+    Chown {
+        path: String,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    },
     /// Every step ran (or one failed and the rest were skipped).
     Done,
     /// The sandbox could not be made or a step not started.
@@ -68,5 +121,49 @@ impl Event {
     /// One JSON line.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).expect("an event serializes") + "\n"
+    }
+}
+
+/// The caller's subordinate range in `/etc/subuid` or `/etc/subgid` form
+/// (`name-or-id:start:count` lines): the first line for `name` or `id`.
+pub fn subordinate_range(text: &str, name: &str, id: u32) -> Option<IdRange> {
+    text.lines().find_map(|line| {
+        let mut f = line.trim().split(':');
+        let (who, start, count) = (f.next()?, f.next()?, f.next()?);
+        if who != name && who.parse::<u32>().ok() != Some(id) {
+            return None;
+        }
+        let range = IdRange {
+            start: start.parse().ok()?,
+            count: count.parse().ok()?,
+        };
+        (range.count > 0).then_some(range)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subordinate_ranges_by_name_or_id() {
+        let text = "# comment\nalice:100000:65536\n1002:200000:1000\nbob:x:1\ncarol:300000:0\n";
+        assert_eq!(
+            subordinate_range(text, "alice", 1001),
+            Some(IdRange {
+                start: 100000,
+                count: 65536
+            })
+        );
+        assert_eq!(
+            subordinate_range(text, "dave", 1002),
+            Some(IdRange {
+                start: 200000,
+                count: 1000
+            })
+        );
+        assert_eq!(subordinate_range(text, "bob", 1003), None);
+        assert_eq!(subordinate_range(text, "carol", 1004), None);
+        assert_eq!(subordinate_range(text, "erin", 1005), None);
     }
 }

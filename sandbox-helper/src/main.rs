@@ -12,12 +12,13 @@
 //! nothing a script started outlives the helper. The mounts live only in
 //! the helper's mount namespace: the tree keeps none of them.
 
+mod chown;
 mod sys;
 
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, ExitCode, Stdio};
 
-use sandbox_protocol::{Event, Request, PROTOCOL};
+use sandbox_protocol::{Event, IdRange, Request, Users, PROTOCOL};
 
 use sys::{Kernel, Linux};
 
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("run") => outer(&Linux),
+        Some("mapped") => mapped(&Linux),
         Some("init") => init(&Linux),
         _ => {
             eprintln!("rdebootstrap-sandbox-helper: started by rdebootstrap, not by hand (usage: run, with a request on standard input)");
@@ -69,21 +71,127 @@ fn read_request(input: &mut dyn BufRead) -> Result<(Request, String), String> {
     Ok((req, line))
 }
 
-/// Unshare, then run `init` as PID 1 of the new namespace.
+/// Unshare, then run `init` as PID 1 of the new namespace. With
+/// subordinate ids, a second helper process does the unsharing while this
+/// one, still outside, maps the ids with newuidmap and newgidmap (only a
+/// process outside the namespace can).
 fn outer(k: &dyn Kernel) -> ExitCode {
-    let (req, line) = match read_request(&mut std::io::stdin().lock()) {
+    let mut input = std::io::stdin().lock();
+    let (req, line) = match read_request(&mut input) {
         Ok(r) => r,
         Err(e) => return fail("request", e),
     };
-    let root_user = rustix::process::geteuid().is_root();
+    match req.users {
+        Users::Subordinate { uids, gids } => map_subordinate(&line, uids, gids),
+        _ => namespaces(k, &req, &line, &mut input, false),
+    }
+}
+
+/// The process in the new namespaces that `map_subordinate` maps.
+fn mapped(k: &dyn Kernel) -> ExitCode {
+    let mut input = std::io::stdin().lock();
+    let (req, line) = match read_request(&mut input) {
+        Ok(r) => r,
+        Err(e) => return fail("request", e),
+    };
+    namespaces(k, &req, &line, &mut input, true)
+}
+
+/// Start `mapped`, map its ids once it has unshared, then pass its events on.
+fn map_subordinate(line: &str, uids: IdRange, gids: IdRange) -> ExitCode {
+    let me = match std::env::current_exe() {
+        Ok(m) => m,
+        Err(e) => return fail("find this program", e),
+    };
+    let child = Command::new(me)
+        .arg("mapped")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return fail("start the process to map", e),
+    };
+    let mut to_child = child.stdin.take().expect("piped");
+    let mut from_child = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let _ = to_child.write_all(line.as_bytes());
+    let mut first = String::new();
+    let _ = from_child.read_line(&mut first);
+    if first == UNSHARED {
+        let pid = child.id().to_string();
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
+        for (tool, own, range) in [("newuidmap", uid, uids), ("newgidmap", gid, gids)] {
+            let out = Command::new(tool)
+                .args([&pid, "0", &own.to_string(), "1", "1"])
+                .args([range.start.to_string(), range.count.to_string()])
+                .stdin(Stdio::null())
+                .output();
+            let error = match out {
+                Ok(o) if o.status.success() => continue,
+                Ok(o) => format!(
+                    "{}: {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+                Err(e) => format!(
+                    "{e} (it comes with the uidmap package; without subordinate ids in /etc/subuid and /etc/subgid, the helper maps root to you alone)"
+                ),
+            };
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail(tool, error);
+        }
+        let _ = to_child.write_all(MAPPED.as_bytes());
+    } else {
+        // An event (the unsharing failed): pass it on.
+        let _ = std::io::stdout().write_all(first.as_bytes());
+    }
+    drop(to_child);
+    let _ = std::io::copy(&mut from_child, &mut std::io::stdout().lock());
+    match child.wait() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) if s.code().is_none() => fail("the mapped process", format!("ended by {s}")),
+        Ok(_) => ExitCode::from(1),
+        Err(e) => fail("wait for the mapped process", e),
+    }
+}
+
+/// Sent by `mapped` once it has unshared, and answered once it is mapped:
+/// not JSON, so never mistaken for an event.
+const UNSHARED: &str = "unshared\n";
+const MAPPED: &str = "mapped\n";
+
+/// Unshare the namespaces (and map root to the caller, or wait for
+/// `map_subordinate` to map), then start `init`.
+fn namespaces(
+    k: &dyn Kernel,
+    req: &Request,
+    line: &str,
+    input: &mut dyn BufRead,
+    wait_for_map: bool,
+) -> ExitCode {
+    let user = req.users != Users::Host;
     let (uid, gid) = (
         rustix::process::getuid().as_raw(),
         rustix::process::getgid().as_raw(),
     );
-    if let Err(e) = k.unshare(!root_user, !req.network) {
+    if let Err(e) = k.unshare(user, !req.network) {
         return fail("unshare the namespaces", e);
     }
-    if !root_user {
+    if wait_for_map {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(UNSHARED.as_bytes());
+        let _ = out.flush();
+        drop(out);
+        let mut answer = String::new();
+        if input.read_line(&mut answer).is_err() || answer != MAPPED {
+            // The outer process reports why.
+            return ExitCode::from(1);
+        }
+    } else if user {
         // Root inside is the caller outside: one id each.
         let maps = [
             ("/proc/self/setgroups", "deny".to_owned()),
@@ -137,6 +245,19 @@ fn init(k: &dyn Kernel) -> ExitCode {
     }
     if let Err(e) = k.sethostname(&req.hostname) {
         return fail("set the hostname", e);
+    }
+    for owner in &req.owners {
+        if let Err(e) = k.set_owner(owner) {
+            return fail(&format!("give {} its owner", owner.path), e);
+        }
+    }
+    if req.users == Users::Single {
+        match k.intercept_chown() {
+            Ok(listener) => {
+                std::thread::spawn(move || chown::serve(&Linux, listener));
+            }
+            Err(e) => return fail("intercept changes of owner (seccomp)", e),
+        }
     }
     for (index, step) in req.steps.iter().enumerate() {
         let Some((program, args)) = step.argv.split_first() else {

@@ -2,7 +2,10 @@
 //! plan can be checked without privileges. `unsafe` is here only.
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use sandbox_protocol::Owner;
 
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 use rustix::thread::UnshareFlags;
@@ -155,6 +158,75 @@ pub trait Kernel {
     /// Make `root` the root directory and drop the old one.
     fn pivot_root(&self, root: &Path) -> io::Result<()>;
     fn sethostname(&self, name: &str) -> io::Result<()>;
+    /// Give a path (not followed) its owner, then its mode and xattrs.
+    fn set_owner(&self, owner: &Owner) -> io::Result<()>;
+    /// From now on, stop every change of owner by this process and the
+    /// processes it starts, and queue it on the returned listener
+    /// (seccomp user notification).
+    fn intercept_chown(&self) -> io::Result<OwnedFd>;
+    /// Wait for the next intercepted call.
+    fn next_call(&self, listener: BorrowedFd<'_>) -> io::Result<Call>;
+    /// Whether the process that made call `id` is still waiting for it
+    /// (so that what was read of its memory belongs to the call).
+    fn still_waiting(&self, listener: BorrowedFd<'_>, id: u64) -> bool;
+    /// Answer call `id`: let the kernel carry it out, or report success
+    /// without doing anything.
+    fn answer(&self, listener: BorrowedFd<'_>, id: u64, carry_out: bool) -> io::Result<()>;
+}
+
+/// An intercepted system call: which, by whom, with what arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    pub id: u64,
+    pub pid: u32,
+    pub syscall: i64,
+    pub args: [u64; 6],
+}
+
+/// The system calls that change an owner, on this architecture.
+pub const CHOWN_CALLS: &[i64] = &[
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_chown,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_lchown,
+    libc::SYS_fchown,
+    libc::SYS_fchownat,
+];
+
+/// The audit architecture seccomp reports for this build's system calls.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+/// The classic BPF program: calls in [`CHOWN_CALLS`] of this architecture
+/// go to the listener, everything else is allowed.
+fn chown_filter() -> Vec<libc::sock_filter> {
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let m = CHOWN_CALLS.len() as u8;
+    // seccomp_data: nr at offset 0, arch at 4.
+    let mut prog = vec![stmt(load, 4), jeq(AUDIT_ARCH, 0, m + 1), stmt(load, 0)];
+    for (i, nr) in CHOWN_CALLS.iter().enumerate() {
+        prog.push(jeq(*nr as u32, m - i as u8, 0));
+    }
+    prog.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
+    prog.push(stmt(
+        libc::BPF_RET | libc::BPF_K,
+        libc::SECCOMP_RET_USER_NOTIF,
+    ));
+    prog
 }
 
 /// The real kernel.
@@ -247,6 +319,119 @@ impl Kernel for Linux {
 
     fn sethostname(&self, name: &str) -> io::Result<()> {
         rustix::system::sethostname(name.as_bytes())?;
+        Ok(())
+    }
+
+    fn set_owner(&self, owner: &Owner) -> io::Result<()> {
+        let path = Path::new(&owner.path);
+        rustix::fs::chownat(
+            rustix::fs::CWD,
+            path,
+            Some(rustix::fs::Uid::from_raw(owner.uid)),
+            Some(rustix::fs::Gid::from_raw(owner.gid)),
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )?;
+        if let Some(mode) = owner.mode {
+            rustix::fs::chmodat(
+                rustix::fs::CWD,
+                path,
+                rustix::fs::Mode::from_bits_truncate(mode & 0o7777),
+                rustix::fs::AtFlags::empty(),
+            )?;
+        }
+        for (name, value) in &owner.xattrs {
+            rustix::fs::lsetxattr(path, name.as_str(), value, rustix::fs::XattrFlags::empty())?;
+        }
+        Ok(())
+    }
+
+    fn intercept_chown(&self) -> io::Result<OwnedFd> {
+        let mut filter = chown_filter();
+        let prog = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_mut_ptr(),
+        };
+        // SAFETY: `prog` points at `filter`, a valid BPF program of `len`
+        // instructions that outlives the call (the kernel copies it). The
+        // helper is root in its user namespace, which seccomp accepts in
+        // place of no_new_privs. On success the call returns a new file
+        // descriptor (close-on-exec) that nothing else owns.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by the kernel and is ours alone.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    fn next_call(&self, listener: BorrowedFd<'_>) -> io::Result<Call> {
+        // SAFETY: seccomp_notif is plain integers; all zero is valid (and
+        // the kernel requires it zeroed).
+        let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: the ioctl writes one seccomp_notif into `notif`, which
+        // is that type and lives across the call.
+        let rc = unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV,
+                &mut notif as *mut libc::seccomp_notif,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Call {
+            id: notif.id,
+            pid: notif.pid,
+            syscall: i64::from(notif.data.nr),
+            args: notif.data.args,
+        })
+    }
+
+    fn still_waiting(&self, listener: BorrowedFd<'_>, id: u64) -> bool {
+        let mut id = id;
+        // SAFETY: the ioctl reads one u64 from `id`, which lives across
+        // the call.
+        let rc = unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+                &mut id as *mut u64,
+            )
+        };
+        rc == 0
+    }
+
+    fn answer(&self, listener: BorrowedFd<'_>, id: u64, carry_out: bool) -> io::Result<()> {
+        let mut resp = libc::seccomp_notif_resp {
+            id,
+            val: 0,
+            error: 0,
+            flags: if carry_out {
+                libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
+            } else {
+                0
+            },
+        };
+        // SAFETY: the ioctl reads one seccomp_notif_resp from `resp`,
+        // which is that type and lives across the call.
+        let rc = unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND,
+                &mut resp as *mut libc::seccomp_notif_resp,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use sandbox_protocol::{Event, Request, Step, PROTOCOL};
+use sandbox_protocol::{Event, Owner, Request, Step, Users, PROTOCOL};
 
 const HELPER: &str = env!("CARGO_BIN_EXE_rdebootstrap-sandbox-helper");
 
@@ -77,6 +77,12 @@ fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
             ("PATH".into(), "/usr/bin:/bin".into()),
             ("LC_ALL".into(), "C.UTF-8".into()),
         ],
+        users: if is_root() {
+            Users::Host
+        } else {
+            Users::Single
+        },
+        owners: Vec::new(),
         steps: steps
             .iter()
             .map(|(label, script)| Step {
@@ -165,8 +171,9 @@ fn check_inside(root: &Path, wrapper: &[&str]) {
         ]
     );
     let out = |f: &str| std::fs::read_to_string(root.join("out").join(f)).unwrap_or_default();
-    // The step is the second process of a fresh PID namespace.
-    assert_eq!(out("pid"), "2\n");
+    // The step is the second process of a fresh PID namespace (the third
+    // id without root: a thread of the first answers intercepted chowns).
+    assert_eq!(out("pid"), if is_root() { "2\n" } else { "3\n" });
     assert_eq!(out("hostname"), "rdebootstrap-test\n");
     assert_eq!(out("devnull"), "yes\n");
     // No network: the loopback interface only.
@@ -225,23 +232,43 @@ fn as_an_unprivileged_user() {
         "--regid=65534",
         "--clear-groups",
     ];
-    mini_tree(&root, &["sh", "cat", "ls", "sleep"]);
+    mini_tree(&root, &["sh", "cat", "ls", "sleep", "chown", "ln"]);
     Command::new("chown")
         .args(["-R", "65534:65534"])
         .arg(&root)
         .status()
         .unwrap();
-    let req = request(
+    let mut req = request(
         &root,
         &[(
             "who",
-            "cat /proc/self/uid_map > /out/map; echo $$ > /out/pid",
+            "cat /proc/self/uid_map > /out/map; echo $$ > /out/pid; \
+             cd /out && ln -s pid link && chown 0:0 map && chown 42:43 link && chown -h :8 link \
+             && chown 7 /out/map",
         )],
     );
+    req.users = Users::Single;
     let events = run_helper(&helper_s, &req, &wrapper);
+    // Changes to root are made; others are reported, not made, and the
+    // step goes on as if they had been (symlinks resolved as chown does).
     assert_eq!(
         events,
         [
+            Event::Chown {
+                path: "/out/pid".into(),
+                uid: Some(42),
+                gid: Some(43)
+            },
+            Event::Chown {
+                path: "/out/link".into(),
+                uid: None,
+                gid: Some(8)
+            },
+            Event::Chown {
+                path: "/out/map".into(),
+                uid: Some(7),
+                gid: None
+            },
             Event::Step {
                 index: 0,
                 status: 0,
@@ -250,14 +277,24 @@ fn as_an_unprivileged_user() {
             Event::Done
         ]
     );
+    let owner = |p: &str| {
+        let m = std::fs::symlink_metadata(root.join(p)).unwrap();
+        (
+            std::os::unix::fs::MetadataExt::uid(&m),
+            std::os::unix::fs::MetadataExt::gid(&m),
+        )
+    };
+    assert_eq!(owner("out/pid"), (65534, 65534));
+    assert_eq!(owner("out/map"), (65534, 65534));
     let map = std::fs::read_to_string(root.join("out/map")).unwrap();
     assert_eq!(
         map.split_whitespace().collect::<Vec<_>>(),
         ["0", "65534", "1"]
     );
+    // A thread of the first process, answering intercepted chowns, is 2.
     assert_eq!(
         std::fs::read_to_string(root.join("out/pid")).unwrap(),
-        "2\n"
+        "3\n"
     );
 }
 
@@ -283,4 +320,123 @@ fn bad_requests_are_refused_clearly() {
         [Event::Failed { error, .. }] => assert!(error.contains("protocol 99"), "{error}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// The subordinate range of `user` in `file`.
+fn range(file: &str, user: &str) -> Option<sandbox_protocol::IdRange> {
+    let text = std::fs::read_to_string(file).ok()?;
+    sandbox_protocol::subordinate_range(&text, user, u32::MAX)
+}
+
+/// As an unprivileged user with subordinate ids (a user made for the test
+/// when missing): ids inside are mapped with newuidmap/newgidmap, owners
+/// are given and scripts' chown works, landing on the subordinate ids.
+#[test]
+fn as_a_user_with_subordinate_ids() {
+    const USER: &str = "rdbsandbox";
+    if !is_root() {
+        eprintln!("not root: cannot make a user with subordinate ids; skipping");
+        return;
+    }
+    for tool in ["setpriv", "newuidmap", "useradd"] {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            eprintln!("{tool} not found (packages util-linux, uidmap, passwd): skipping");
+            return;
+        }
+    }
+    if range("/etc/subuid", USER).is_none() {
+        // useradd gives a new user ranges in /etc/subuid and /etc/subgid.
+        let _ = Command::new("useradd")
+            .args(["--no-create-home", USER])
+            .status();
+    }
+    let (Some(uids), Some(gids)) = (range("/etc/subuid", USER), range("/etc/subgid", USER)) else {
+        panic!("useradd made {USER} without subordinate ids");
+    };
+    let id = |flag: &str| {
+        let o = Command::new("id").args([flag, USER]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
+    let t = temp("subids");
+    std::fs::set_permissions(&t.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let helper = t.0.join("helper");
+    std::fs::copy(HELPER, &helper).unwrap();
+    let root = t.0.join("root");
+    std::fs::create_dir(&root).unwrap();
+    mini_tree(&root, &["sh", "cat", "chown"]);
+    std::fs::write(root.join("out/owned"), "").unwrap();
+    Command::new("chown")
+        .args(["-R", &format!("{uid}:{gid}")])
+        .arg(&root)
+        .status()
+        .unwrap();
+    let mut req = request(
+        &root,
+        &[(
+            "map",
+            "cat /proc/self/uid_map > /out/map; echo > /out/chowned; chown 7:8 /out/chowned",
+        )],
+    );
+    req.users = Users::Subordinate { uids, gids };
+    req.owners = vec![Owner {
+        path: "/out/owned".into(),
+        uid: 42,
+        gid: 43,
+        mode: Some(0o2750),
+        xattrs: Vec::new(),
+    }];
+    let wrapper = [
+        "setpriv",
+        &format!("--reuid={uid}"),
+        &format!("--regid={gid}"),
+        "--clear-groups",
+    ];
+    let events = run_helper(&helper.display().to_string(), &req, &wrapper);
+    assert_eq!(
+        events,
+        [
+            Event::Step {
+                index: 0,
+                status: 0,
+                stderr: String::new()
+            },
+            Event::Done
+        ]
+    );
+    let map: Vec<String> = std::fs::read_to_string(root.join("out/map"))
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        map,
+        [
+            "0",
+            &uid.to_string(),
+            "1",
+            "1",
+            &uids.start.to_string(),
+            &uids.count.to_string()
+        ]
+    );
+    let meta = |p: &str| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(root.join(p)).unwrap();
+        (m.uid(), m.gid(), m.mode() & 0o7777)
+    };
+    assert_eq!(
+        meta("out/owned"),
+        (uids.start + 41, gids.start + 42, 0o2750)
+    );
+    let chowned = meta("out/chowned");
+    assert_eq!((chowned.0, chowned.1), (uids.start + 6, gids.start + 7));
+    let _ = Command::new("chown").args(["-R", "0:0"]).arg(&t.0).status();
 }
