@@ -275,3 +275,124 @@ pub fn read(root: &Path) -> Result<Vec<Entry>, OwnershipError> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(path: &str, kind: EntryKind, uid: u64, gid: u64) -> Recorded {
+        Recorded {
+            path: path.into(),
+            kind,
+            mode: 0o640,
+            uid,
+            gid,
+            device: (kind == EntryKind::CharDevice).then_some((1, 3)),
+            xattrs: Vec::new(),
+        }
+    }
+
+    fn temp_tree(tag: &str) -> (PathBuf, Tree) {
+        let root = std::env::temp_dir().join(format!("ownership-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("dev")).unwrap();
+        for f in ["etc/shadow", "etc/group", "dev/null"] {
+            std::fs::write(root.join(f), "").unwrap();
+        }
+        let tree = Tree::open(&root).unwrap();
+        (root, tree)
+    }
+
+    #[test]
+    fn entries_follow_the_tree_and_the_chowns() {
+        let (root, tree) = temp_tree("entries");
+        let rec = [
+            recorded("dev/null", EntryKind::CharDevice, 0, 0),
+            recorded("etc/gone", EntryKind::Regular, 0, 42),
+            recorded("etc/shadow", EntryKind::Regular, 0, 42),
+        ];
+        let chowns = [
+            Chown {
+                path: "/etc/group".into(),
+                uid: None,
+                gid: Some(8),
+            },
+            Chown {
+                path: "/etc/shadow".into(),
+                uid: Some(0),
+                gid: Some(0),
+            },
+            Chown {
+                path: "/etc/shadow".into(),
+                uid: None,
+                gid: Some(43),
+            },
+        ];
+        let single = entries(&tree, &Users::Single, &rec, &chowns);
+        let paths: Vec<_> = single
+            .iter()
+            .map(|e| (e.path.as_str(), e.kind, e.gid, e.device))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("/dev/null", Kind::Char, 0, Some((1, 3))),
+                ("/etc/group", Kind::File, 8, None),
+                ("/etc/shadow", Kind::File, 43, None)
+            ]
+        );
+        // With subordinate ids only the node is kept; as root nothing.
+        let ids = crate::sandbox::IdRange {
+            start: 100000,
+            count: 65536,
+        };
+        let sub = Users::Subordinate {
+            uids: ids,
+            gids: ids,
+        };
+        assert_eq!(entries(&tree, &sub, &rec, &[]).len(), 1);
+        assert_eq!(owners(&sub, &rec).len(), 2);
+        assert!(entries(&tree, &Users::Host, &rec, &chowns).is_empty());
+
+        write(&tree, &single).unwrap();
+        let text = std::fs::read_to_string(root.join(FILE)).unwrap();
+        assert!(text.starts_with("{\"format\":\"rdebootstrap-ownership\",\"version\":1}\n"));
+        assert!(text.contains(
+            "{\"path\":\"/dev/null\",\"type\":\"char\",\"mode\":\"0644\",\"uid\":0,\"gid\":0,\"device\":[1,3]}\n"
+        ));
+        assert_eq!(read(&root).unwrap(), single);
+        // Nothing to keep: no file.
+        write(&tree, &[]).unwrap();
+        assert!(!root.join(FILE).exists());
+        assert!(read(&root).unwrap().is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let (root, _tree) = temp_tree("bad");
+        std::fs::create_dir_all(root.join("var/lib/rdebootstrap")).unwrap();
+        std::fs::write(
+            root.join(FILE),
+            "{\"format\":\"rdebootstrap-ownership\",\"version\":1}\n{\"path\":\"/x\"}\n",
+        )
+        .unwrap();
+        let e = read(&root).unwrap_err();
+        assert!(matches!(e, OwnershipError::Syntax { line: 2, .. }), "{e}");
+        assert!(e
+            .to_string()
+            .ends_with("ownership:2: not an ownership entry"));
+        std::fs::write(
+            root.join(FILE),
+            "{\"format\":\"rdebootstrap-ownership\",\"version\":9}\n",
+        )
+        .unwrap();
+        let e = read(&root).unwrap_err().to_string();
+        assert!(
+            e.contains("use the rdebootstrap that built the tree"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

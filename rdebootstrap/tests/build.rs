@@ -129,3 +129,148 @@ fn build_unpacks_the_locked_packages_and_writes_the_dpkg_database() {
     );
     assert!(!d.join("tree2").exists());
 }
+
+/// `security.capability` granting cap_net_raw (VFS_CAP_REVISION_2).
+const NET_RAW: [u8; 20] = [
+    0x01, 0, 0, 0x02, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// Rootless: `update` and `build --unpack-only` as unprivileged users made
+/// for the test. Without subordinate ids, the tree is all the user's and
+/// the owners, device nodes, fifos and capabilities are kept in its
+/// ownership file; with them, owners are real (on the user's subordinate
+/// ids) and only the nodes the tree cannot hold are kept.
+#[test]
+fn rootless_unpack_keeps_what_the_tree_cannot_hold() {
+    use debrepo::ownership::{Entry, Kind};
+    use std::os::unix::fs::MetadataExt;
+    use testkit::users::test_user;
+    let (Some(solo), Some(sub)) = (test_user("rdbt-solo", false), test_user("rdbt-sub", true))
+    else {
+        return;
+    };
+    let Some(site) = Served::start(
+        "rootless-site",
+        SuiteBuilder::new("trixie").package(
+            // The mount points base-files ships: the owners are given in
+            // the sandbox.
+            DebBuilder::new("perms", "1", "amd64")
+                .dir("./proc/")
+                .dir("./sys/")
+                .dir("./tmp/")
+                .dir("./run/")
+                .dir("./dev/")
+                .char_device("./dev/null", 1, 3)
+                .dir("./etc/")
+                .file_mode("./etc/secret", 0o640, "s\n")
+                .owner(0, 42, "root", "shadow")
+                .dir("./usr/")
+                .dir("./usr/bin/")
+                .file_mode("./usr/bin/ping", 0o755, "ELF")
+                .pax("SCHILY.xattr.security.capability", &NET_RAW)
+                .file_mode("./usr/bin/tool", 0o2755, "ELF")
+                .owner(0, 42, "root", "shadow")
+                .dir("./var/")
+                .fifo("./var/fifo"),
+        ),
+    ) else {
+        return;
+    };
+    let rdeb = std::path::Path::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    let helper = rdeb.with_file_name(debrepo::sandbox::HELPER);
+    let entry = |path: &str, kind, mode, gid, device, cap: bool| Entry {
+        path: path.into(),
+        kind,
+        mode,
+        uid: 0,
+        gid,
+        device,
+        xattrs: if cap {
+            [(
+                "security.capability".to_owned(),
+                "AQAAAgAgAAAAAAAAAAAAAAAAAAA=".to_owned(),
+            )]
+            .into()
+        } else {
+            Default::default()
+        },
+    };
+    let nodes = vec![
+        entry("/dev/null", Kind::Char, 0o666, 0, Some((1, 3)), false),
+        entry("/var/fifo", Kind::Fifo, 0o644, 0, None, false),
+    ];
+    for (user, subordinate) in [(solo, false), (sub, true)] {
+        let work = TempDir::new("rootless");
+        let d = work.path();
+        let bin = d.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let programs = testkit::users::copy_programs(&bin, &[rdeb, &helper]);
+        site.write_keyring(&d.join("archive.gpg"));
+        std::fs::write(
+            d.join("Manifest.toml"),
+            format!(
+                "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec]\ninclude = [\"perms\"]\n",
+                site.url()
+            ),
+        )
+        .unwrap();
+        user.own(d);
+        for args in [
+            &["update", "--no-cache"][..],
+            &["build", "-p", "tree", "--no-cache", "--unpack-only"],
+        ] {
+            let o = user
+                .command(&programs[0])
+                .args(args)
+                .args(["--arch", "amd64"])
+                .current_dir(d)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{}: {args:?}: {}",
+                user.name,
+                text(&o.stderr)
+            );
+        }
+        let tree = d.join("tree");
+        let kept = debrepo::ownership::read(&tree).unwrap();
+        let meta = |p: &str| std::fs::symlink_metadata(tree.join(p)).unwrap();
+        // Nodes are empty files standing in for them.
+        assert!(meta("dev/null").is_file() && meta("dev/null").len() == 0);
+        assert!(meta("var/fifo").is_file());
+        let secret = meta("etc/secret");
+        assert_eq!(secret.mode() & 0o7777, 0o640);
+        assert_eq!(meta("usr/bin/tool").mode() & 0o7777, 0o2755);
+        if subordinate {
+            assert_eq!(kept, nodes, "{}", user.name);
+            let gids = std::fs::read_to_string("/etc/subgid").unwrap();
+            let start: u32 = gids
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{}:", user.name)))
+                .and_then(|r| r.split(':').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!((secret.uid(), secret.gid()), (user.uid, start + 41));
+            let cap = rustix::fs::lgetxattr(
+                &tree.join("usr/bin/ping"),
+                "security.capability",
+                &mut [0u8; 64][..],
+            );
+            assert!(cap.is_ok(), "{cap:?}");
+        } else {
+            let mut all = vec![
+                entry("/etc/secret", Kind::File, 0o640, 42, None, false),
+                entry("/usr/bin/ping", Kind::File, 0o755, 0, None, true),
+                entry("/usr/bin/tool", Kind::File, 0o2755, 42, None, false),
+            ];
+            all.extend(nodes.clone());
+            all.sort_by(|a, b| a.path.cmp(&b.path));
+            assert_eq!(kept, all, "{}", user.name);
+            assert_eq!((secret.uid(), secret.gid()), (user.uid, user.gid));
+        }
+        // Root can remove what the subordinate ids own.
+        drop(work);
+    }
+}

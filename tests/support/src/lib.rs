@@ -10,6 +10,7 @@ pub mod gpg;
 pub mod http;
 pub mod http2;
 pub mod tls;
+pub mod users;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,110 @@
+//! Unprivileged users for the rootless tests: made with `useradd` when
+//! missing (the tests run as root in CI), with or without subordinate ids,
+//! and commands run as them through `setpriv`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A user on this machine.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+fn id(flag: &str, name: &str) -> Option<u32> {
+    let o = Command::new("id").args([flag, name]).output().ok()?;
+    String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+}
+
+fn has_tool(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether `name` has a line in `/etc/subuid`.
+pub fn has_subordinate_ids(name: &str) -> bool {
+    std::fs::read_to_string("/etc/subuid")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(':').next() == Some(name))
+}
+
+/// The user `name`, made if missing: with subordinate ids (useradd's
+/// default for a new user) when `subordinate`, else without. `None` (with
+/// the reason printed) when not root or the tools are missing.
+pub fn test_user(name: &str, subordinate: bool) -> Option<User> {
+    let me = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&me.stdout).trim() != "0" {
+        eprintln!("not root: cannot make the test user {name}; skipping");
+        return None;
+    }
+    let mut tools = vec!["useradd", "setpriv"];
+    if subordinate {
+        tools.push("newuidmap");
+    }
+    for tool in tools {
+        if !has_tool(tool) {
+            eprintln!("{tool} not found (packages passwd, util-linux, uidmap): skipping");
+            return None;
+        }
+    }
+    if id("-u", name).is_none() {
+        let mut cmd = Command::new("useradd");
+        cmd.arg("--no-create-home");
+        if !subordinate {
+            cmd.args(["-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"]);
+        }
+        let ok = cmd.arg(name).status().is_ok_and(|s| s.success());
+        assert!(ok, "useradd {name} failed");
+    }
+    assert_eq!(
+        has_subordinate_ids(name),
+        subordinate,
+        "{name}: subordinate ids in /etc/subuid are not as the test needs"
+    );
+    Some(User {
+        name: name.into(),
+        uid: id("-u", name)?,
+        gid: id("-g", name)?,
+    })
+}
+
+impl User {
+    /// `program` run as this user (its groups only, environment kept).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .arg("--init-groups")
+            .arg(program);
+        cmd
+    }
+
+    /// Make `path` (recursively) this user's.
+    pub fn own(&self, path: &Path) {
+        let ok = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{}:{}", self.uid, self.gid))
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "chown -R {}", path.display());
+    }
+}
+
+/// Copy `programs` into `dir` (mode 0755), where any user may run them:
+/// the build's target directory may be under a home only root can enter.
+pub fn copy_programs(dir: &Path, programs: &[&Path]) -> Vec<PathBuf> {
+    programs
+        .iter()
+        .map(|p| {
+            let dest = dir.join(p.file_name().expect("a file"));
+            std::fs::copy(p, &dest).unwrap();
+            dest
+        })
+        .collect()
+}
