@@ -254,7 +254,7 @@ fn rootless_unpack_keeps_what_the_tree_cannot_hold() {
                 .unwrap();
             assert_eq!((secret.uid(), secret.gid()), (user.uid, start + 41));
             let cap = rustix::fs::lgetxattr(
-                &tree.join("usr/bin/ping"),
+                tree.join("usr/bin/ping"),
                 "security.capability",
                 &mut [0u8; 64][..],
             );
