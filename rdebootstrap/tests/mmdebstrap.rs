@@ -662,3 +662,137 @@ fn apt_and_dpkg_work_inside_a_built_tree() {
         "installed with dpkg -i\n"
     );
 }
+
+/// Rootless builds of trixie minbase, by users made for the test, match
+/// the root build: with subordinate ids the owners are real (shifted onto
+/// the user's ranges); without, the tree is all the user's and its
+/// ownership file holds every other owner. Both have the same packages,
+/// paths, types, modes and contents, and dpkg finds nothing wrong.
+#[test]
+fn rootless_builds_match_the_root_build() {
+    if !enabled() {
+        return;
+    }
+    let (Some(solo), Some(sub)) = (
+        testkit::users::test_user("rdbt-solo", false),
+        testkit::users::test_user("rdbt-sub", true),
+    ) else {
+        return;
+    };
+    let m = test_mirror();
+    let work = testkit::TempDir::new("e2e-rootless");
+    let d = work.path();
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    init(d, &m, &["trixie", "trixie-updates"], &[]);
+    rdeb(d, &["update", "-q", "--arch", "amd64", "--no-cache"]);
+    rdeb(
+        d,
+        &["build", "-q", "--arch", "amd64", "--no-cache", "-p", "root"],
+    );
+    let reference = testkit::tree_snapshot(&d.join("root"));
+    let bin = d.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let rdebootstrap = Path::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    let programs = testkit::users::copy_programs(
+        &bin,
+        &[
+            rdebootstrap,
+            &rdebootstrap.with_file_name(debrepo::sandbox::HELPER),
+        ],
+    );
+    let range = |file: &str, name: &str| -> u32 {
+        std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|r| r.split(':').next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for (user, subordinate) in [(sub, true), (solo, false)] {
+        let mine = d.join(&user.name);
+        std::fs::create_dir(&mine).unwrap();
+        for f in ["Manifest.toml", "Manifest.amd64.lock"] {
+            std::fs::copy(d.join(f), mine.join(f)).unwrap();
+        }
+        user.own(&mine);
+        let o = user
+            .command(&programs[0])
+            .args(["build", "--arch", "amd64", "--no-cache", "-p", "tree"])
+            .current_dir(&mine)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{}: {err}", user.name);
+        eprintln!("{}: {}", user.name, err.lines().last().unwrap_or_default());
+        let tree = mine.join("tree");
+        assert_eq!(
+            in_tree(&tree, &["dpkg-query", "-W"]),
+            in_tree(&d.join("root"), &["dpkg-query", "-W"]),
+            "{}: dpkg-query -W",
+            user.name
+        );
+        assert_eq!(in_tree(&tree, &["dpkg", "--audit"]), "", "{}", user.name);
+        assert_eq!(in_tree(&tree, &["dpkg", "--verify"]), "", "{}", user.name);
+        // The owner each path would have in the root build.
+        let kept: std::collections::BTreeMap<String, (u32, u32)> = debrepo::ownership::read(&tree)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.path.trim_start_matches('/').to_owned(), (e.uid, e.gid)))
+            .collect();
+        let (ustart, gstart) = if subordinate {
+            (
+                range("/etc/subuid", &user.name),
+                range("/etc/subgid", &user.name),
+            )
+        } else {
+            (0, 0)
+        };
+        let unshift = |id: u32, own: u32, start: u32| {
+            if id == own {
+                0
+            } else {
+                id - start + 1
+            }
+        };
+        let mut snapshot = testkit::tree_snapshot(&tree);
+        snapshot.remove("var/lib/rdebootstrap/ownership");
+        snapshot.remove("var/lib/rdebootstrap");
+        let mut differ = Vec::new();
+        for (p, v) in &snapshot {
+            let (rest, owner) = v.rsplit_once(' ').unwrap();
+            let (u, g) = owner.split_once(':').unwrap();
+            let (u, g): (u32, u32) = (u.parse().unwrap(), g.parse().unwrap());
+            let (u, g) = if subordinate {
+                (unshift(u, user.uid, ustart), unshift(g, user.gid, gstart))
+            } else {
+                assert_eq!((u, g), (user.uid, user.gid), "{p}");
+                kept.get(p).copied().unwrap_or((0, 0))
+            };
+            let as_root = format!("{rest} {u}:{g}");
+            match reference.get(p) {
+                Some(r) if *r == as_root || MAY_DIFFER.contains(&p.as_str()) => {}
+                r => differ.push(format!("{p}: root build {r:?}, {} {as_root}", user.name)),
+            }
+        }
+        for p in reference.keys() {
+            if !snapshot.contains_key(p) {
+                differ.push(format!("{p}: only in the root build"));
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "{}: {} differences:\n{}",
+            user.name,
+            differ.len(),
+            differ.join("\n")
+        );
+        eprintln!(
+            "{}: {} paths as the root build's ({} owners kept in the ownership file)",
+            user.name,
+            snapshot.len(),
+            kept.len()
+        );
+    }
+}
