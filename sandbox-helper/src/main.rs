@@ -11,6 +11,13 @@
 //! process exits, the kernel ends every process left in the namespace, so
 //! nothing a script started outlives the helper. The mounts live only in
 //! the helper's mount namespace: the tree keeps none of them.
+//!
+//! Not started as root, it makes a user namespace in which root is the
+//! caller. With [`Users::Subordinate`], `run` starts a second helper
+//! process (`mapped`) that unshares, and maps that process's ids with
+//! newuidmap and newgidmap from outside (only a process outside may),
+//! then passes its events on. With [`Users::Single`], root is the only id
+//! inside, and `init` intercepts changes of owner (see `chown`).
 
 mod chown;
 mod sys;
