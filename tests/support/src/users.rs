@@ -53,6 +53,13 @@ pub fn test_user(name: &str, subordinate: bool) -> Option<User> {
         }
     }
     if id("-u", name).is_none() {
+        // useradd gives ranges only when the files exist (the passwd
+        // package makes them; a trimmed system may lack them).
+        for f in ["/etc/subuid", "/etc/subgid"] {
+            if !Path::new(f).exists() {
+                std::fs::write(f, "").unwrap();
+            }
+        }
         let mut cmd = Command::new("useradd");
         cmd.arg("--no-create-home");
         if !subordinate {
