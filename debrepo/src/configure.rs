@@ -160,8 +160,8 @@ pub fn preinst_order(controls: &[ControlFiles]) -> Result<Vec<usize>, DebError> 
 
 /// Run the preinsts and `dpkg --configure -a` in the tree at `root`,
 /// whose packages (`controls`) were unpacked by [`crate::build::unpack`].
-/// The scripts' output goes to `log`. Returns the changes of owner the
-/// sandbox could not hold (see [`crate::sandbox::Sandbox::run`]).
+/// The scripts' output goes to `log`. Returns the scripts' changes
+/// of owner (see [`crate::sandbox::Sandbox::run`]).
 pub fn configure(
     root: &Path,
     controls: &[ControlFiles],

@@ -161,7 +161,8 @@ fn absolute(rel: &Path) -> String {
 
 /// What the tree at `tree` lacks after a build as `users`: the unpacker's
 /// `recorded` metadata and the scripts' `chowns`, checked against what the
-/// tree now has (paths since removed are left out, modes are the tree's).
+/// tree now has (paths since removed are left out, as are records of
+/// files a script replaced; modes are the tree's).
 pub fn entries(tree: &Tree, users: &Users, recorded: &[Recorded], chowns: &[Chown]) -> Vec<Entry> {
     let mut by_path: BTreeMap<String, Entry> = BTreeMap::new();
     let subordinate = match users {
@@ -175,6 +176,12 @@ pub fn entries(tree: &Tree, users: &Users, recorded: &[Recorded], chowns: &[Chow
             continue;
         }
         let path = absolute(&r.path);
+        let st = tree.lstat(&r.path).ok();
+        if st.is_none_or(|st| st.st_ino != r.inode) {
+            // Removed, or replaced by a maintainer script: the new file
+            // is root's unless a chown below says otherwise.
+            continue;
+        }
         by_path.insert(
             path.clone(),
             Entry {
@@ -280,7 +287,8 @@ pub fn read(root: &Path) -> Result<Vec<Entry>, OwnershipError> {
 mod tests {
     use super::*;
 
-    fn recorded(path: &str, kind: EntryKind, uid: u64, gid: u64) -> Recorded {
+    fn recorded(root: &Path, path: &str, kind: EntryKind, uid: u64, gid: u64) -> Recorded {
+        use std::os::unix::fs::MetadataExt;
         Recorded {
             path: path.into(),
             kind,
@@ -289,6 +297,7 @@ mod tests {
             gid,
             device: (kind == EntryKind::CharDevice).then_some((1, 3)),
             xattrs: Vec::new(),
+            inode: std::fs::symlink_metadata(root.join(path)).map_or(0, |m| m.ino()),
         }
     }
 
@@ -297,7 +306,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("etc")).unwrap();
         std::fs::create_dir_all(root.join("dev")).unwrap();
-        for f in ["etc/shadow", "etc/group", "dev/null"] {
+        for f in ["etc/shadow", "etc/group", "etc/replaced", "dev/null"] {
             std::fs::write(root.join(f), "").unwrap();
         }
         let tree = Tree::open(&root).unwrap();
@@ -308,10 +317,14 @@ mod tests {
     fn entries_follow_the_tree_and_the_chowns() {
         let (root, tree) = temp_tree("entries");
         let rec = [
-            recorded("dev/null", EntryKind::CharDevice, 0, 0),
-            recorded("etc/gone", EntryKind::Regular, 0, 42),
-            recorded("etc/shadow", EntryKind::Regular, 0, 42),
+            recorded(&root, "dev/null", EntryKind::CharDevice, 0, 0),
+            recorded(&root, "etc/gone", EntryKind::Regular, 0, 42),
+            recorded(&root, "etc/replaced", EntryKind::Regular, 0, 42),
+            recorded(&root, "etc/shadow", EntryKind::Regular, 0, 42),
         ];
+        // A script put a new file in its place: root's, like its maker.
+        std::fs::write(root.join("etc/new"), "").unwrap();
+        std::fs::rename(root.join("etc/new"), root.join("etc/replaced")).unwrap();
         let chowns = [
             Chown {
                 path: "/etc/group".into(),
@@ -352,7 +365,7 @@ mod tests {
             gids: ids,
         };
         assert_eq!(entries(&tree, &sub, &rec, &[]).len(), 1);
-        assert_eq!(owners(&sub, &rec).len(), 2);
+        assert_eq!(owners(&sub, &rec).len(), 3);
         assert!(entries(&tree, &Users::Host, &rec, &chowns).is_empty());
 
         write(&tree, &single).unwrap();

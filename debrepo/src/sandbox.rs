@@ -40,8 +40,8 @@ pub enum SandboxError {
     Incomplete { helper: PathBuf },
 }
 
-/// A change of owner a step made that a [`Users::Single`] namespace could
-/// not hold (see [`Event::Chown`]).
+/// A change of owner a step made in a [`Users::Single`] namespace (see
+/// [`Event::Chown`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chown {
     /// Absolute, inside the tree.
@@ -133,8 +133,8 @@ impl Sandbox {
     /// Run `request`'s steps; the first failing step is the error, with
     /// its label, exit status and the end of its standard error. The steps'
     /// own output goes to `log` (standard output and error together).
-    /// Returns the changes of owner the namespace could not hold, in the
-    /// order they were made ([`Users::Single`] only).
+    /// Returns the steps' changes of owner, in the order they were made
+    /// ([`Users::Single`] only).
     pub fn run(&self, request: &Request, log: Stdio) -> Result<Vec<Chown>, SandboxError> {
         let mut child = Command::new(&self.helper)
             .arg("run")

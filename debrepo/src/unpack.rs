@@ -109,6 +109,9 @@ pub struct Recorded {
     pub gid: u64,
     pub device: Option<(u32, u32)>,
     pub xattrs: Vec<(String, Vec<u8>)>,
+    /// The inode it was written to: a path a maintainer script replaced
+    /// later has another, and this record no longer applies to it.
+    pub inode: u64,
 }
 
 /// The result of unpacking a set of packages.
@@ -571,7 +574,9 @@ impl Unpacker {
             }
         }
         rustix::fs::futimens(fd, &times(meta))?;
-        self.record(meta, canon);
+        if self.ownership == Ownership::Record {
+            self.record(meta, canon, rustix::fs::fstat(fd)?.st_ino);
+        }
         Ok(())
     }
 
@@ -593,15 +598,15 @@ impl Unpacker {
             AtFlags::empty(),
         )?;
         rustix::fs::utimensat(parent, name, &times(meta), AtFlags::SYMLINK_NOFOLLOW)?;
-        self.record(meta, canon);
+        if self.ownership == Ownership::Record {
+            let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            self.record(meta, canon, st.st_ino);
+        }
         Ok(())
     }
 
     /// Rootless: remember what could not be applied.
-    fn record(&self, meta: &EntryMeta, canon: &Path) {
-        if self.ownership == Ownership::Apply {
-            return;
-        }
+    fn record(&self, meta: &EntryMeta, canon: &Path, inode: u64) {
         let special = matches!(
             meta.kind,
             EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo
@@ -615,6 +620,7 @@ impl Unpacker {
                 gid: meta.gid,
                 device: meta.device,
                 xattrs: meta.xattrs.clone(),
+                inode,
             });
         }
     }

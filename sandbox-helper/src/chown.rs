@@ -5,9 +5,9 @@
 //! /etc/shadow` would fail (EINVAL) and the package with it. `init`
 //! intercepts the system calls that change owners (seccomp user
 //! notification): a change to ids that exist (root, or "unchanged") is
-//! carried out by the kernel as usual; any other is reported to the
-//! caller as [`Event::Chown`] and answered as a success without touching
-//! the file. The caller keeps those owners beside the tree, as it keeps
+//! carried out by the kernel as usual; any other is answered as a success
+//! without touching the file. Every one is reported to the caller as
+//! [`Event::Chown`]. The caller keeps those owners beside the tree, as it keeps
 //! the ones from the packages, so that an image made later has them.
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -83,11 +83,10 @@ pub fn serve(k: &dyn Kernel, listener: OwnedFd) {
             let _ = k.answer(fd, call.id, true);
             continue;
         };
-        // Root is the one id the namespace has.
-        if uid.is_none_or(|u| u == 0) && gid.is_none_or(|g| g == 0) {
-            let _ = k.answer(fd, call.id, true);
-            continue;
-        }
+        // Root is the one id the namespace has: a change to it is made;
+        // any other only reported. Both are reported, so that the caller's
+        // record follows a later `chown root:root` too.
+        let possible = uid.is_none_or(|u| u == 0) && gid.is_none_or(|g| g == 0);
         let path = resolve(call.pid, &target);
         if !k.still_waiting(fd, call.id) {
             continue;
@@ -95,7 +94,7 @@ pub fn serve(k: &dyn Kernel, listener: OwnedFd) {
         match path {
             Some(path) => {
                 crate::emit(&Event::Chown { path, uid, gid });
-                let _ = k.answer(fd, call.id, false);
+                let _ = k.answer(fd, call.id, possible);
             }
             // No such file, or a bad pointer: let the kernel say so.
             None => {

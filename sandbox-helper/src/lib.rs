@@ -45,8 +45,9 @@ pub enum Users {
     Host,
     /// A user namespace where root is the caller and no other id exists.
     /// Changing a file's owner to another id cannot work there: the
-    /// helper lets such a change seem to succeed and reports it as
-    /// [`Event::Chown`], so the caller can keep the true ownership.
+    /// helper lets such a change seem to succeed, and reports every
+    /// change of owner as [`Event::Chown`], so the caller can keep the
+    /// true ownership.
     Single,
     /// A user namespace where root is the caller and ids 1..=count are
     /// the caller's subordinate ranges (`/etc/subuid`, `/etc/subgid`),
@@ -97,8 +98,8 @@ pub enum Event {
         stderr: String,
     },
     /// With [`Users::Single`]: a step changed the owner of `path` (as
-    /// seen inside, symlinks resolved) to ids the namespace lacks; the
-    /// change was not made. `None` leaves that id unchanged.
+    /// seen inside, symlinks resolved). A change to ids the namespace
+    /// lacks (other than 0) was not made. `None` leaves that id unchanged.
     Chown {
         path: String,
         uid: Option<u32>,

@@ -249,11 +249,16 @@ fn as_an_unprivileged_user() {
     );
     req.users = Users::Single;
     let events = run_helper(&helper_s, &req, &wrapper);
-    // Changes to root are made; others are reported, not made, and the
-    // step goes on as if they had been (symlinks resolved as chown does).
+    // Changes to root are made; others are not, and the step goes on as
+    // if they had been; all are reported (symlinks resolved as chown does).
     assert_eq!(
         events,
         [
+            Event::Chown {
+                path: "/out/map".into(),
+                uid: Some(0),
+                gid: Some(0)
+            },
             Event::Chown {
                 path: "/out/pid".into(),
                 uid: Some(42),
