@@ -244,14 +244,7 @@ fn rootless_unpack_keeps_what_the_tree_cannot_hold() {
         assert_eq!(meta("usr/bin/tool").mode() & 0o7777, 0o2755);
         if subordinate {
             assert_eq!(kept, nodes, "{}", user.name);
-            let gids = std::fs::read_to_string("/etc/subgid").unwrap();
-            let start: u32 = gids
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{}:", user.name)))
-                .and_then(|r| r.split(':').next())
-                .unwrap()
-                .parse()
-                .unwrap();
+            let start = testkit::users::subordinate_start("/etc/subgid", &user.name).unwrap();
             assert_eq!((secret.uid(), secret.gid()), (user.uid, start + 41));
             let cap = rustix::fs::lgetxattr(
                 tree.join("usr/bin/ping"),

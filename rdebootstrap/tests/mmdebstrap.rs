@@ -700,16 +700,7 @@ fn rootless_builds_match_the_root_build() {
             &rdebootstrap.with_file_name(debrepo::sandbox::HELPER),
         ],
     );
-    let range = |file: &str, name: &str| -> u32 {
-        std::fs::read_to_string(file)
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}:")))
-            .and_then(|r| r.split(':').next())
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let range = |file: &str, name: &str| testkit::users::subordinate_start(file, name).unwrap();
     for (user, subordinate) in [(sub, true), (solo, false)] {
         let mine = d.join(&user.name);
         std::fs::create_dir(&mine).unwrap();

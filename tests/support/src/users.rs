@@ -27,10 +27,16 @@ fn has_tool(tool: &str) -> bool {
 
 /// Whether `name` has a line in `/etc/subuid`.
 pub fn has_subordinate_ids(name: &str) -> bool {
-    std::fs::read_to_string("/etc/subuid")
+    subordinate_start("/etc/subuid", name).is_some()
+}
+
+/// The first id of `name`'s range in `file` (`/etc/subuid`, `/etc/subgid`).
+pub fn subordinate_start(file: &str, name: &str) -> Option<u32> {
+    std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
-        .any(|l| l.split(':').next() == Some(name))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|rest| rest.split(':').next()?.parse().ok())
 }
 
 /// The user `name`, made if missing: with subordinate ids (useradd's
