@@ -169,10 +169,7 @@ pub fn configure(
     opts: &ConfigureOptions,
     log: Stdio,
 ) -> Result<Vec<Chown>, ConfigureError> {
-    let tree = Tree::open(root).map_err(|source| ConfigureError::Tree {
-        path: root.display().to_string(),
-        source,
-    })?;
+    let tree = open_tree(root)?;
     let tree_err = |path: &str| {
         let path = path.to_owned();
         move |source| ConfigureError::Tree { path, source }
@@ -225,16 +222,7 @@ pub fn configure(
         tree.write_file(Path::new(POLICY_RC_D), b"#!/bin/sh\nexit 101\n", 0o755)
             .map_err(tree_err(POLICY_RC_D))?;
     }
-    let request = Request {
-        protocol: PROTOCOL,
-        root: tree.path().to_owned(),
-        network: opts.network,
-        hostname: opts.hostname.clone(),
-        env: environment(),
-        users: opts.users.clone(),
-        owners: opts.owners.clone(),
-        steps,
-    };
+    let request = request(&tree, opts, opts.network, steps);
     let result = sandbox.run(&request, log);
     if ours {
         tree.remove_file(Path::new(POLICY_RC_D))
@@ -267,20 +255,28 @@ pub fn give_owners(
     if opts.owners.is_empty() {
         return Ok(());
     }
-    let tree = Tree::open(root).map_err(|source| ConfigureError::Tree {
+    let tree = open_tree(root)?;
+    sandbox.run(&request(&tree, opts, false, Vec::new()), log)?;
+    Ok(())
+}
+
+fn open_tree(root: &Path) -> Result<Tree, ConfigureError> {
+    Tree::open(root).map_err(|source| ConfigureError::Tree {
         path: root.display().to_string(),
         source,
-    })?;
-    let request = Request {
+    })
+}
+
+/// The sandbox request for `steps` in `tree`.
+fn request(tree: &Tree, opts: &ConfigureOptions, network: bool, steps: Vec<Step>) -> Request {
+    Request {
         protocol: PROTOCOL,
         root: tree.path().to_owned(),
-        network: false,
+        network,
         hostname: opts.hostname.clone(),
         env: environment(),
         users: opts.users.clone(),
         owners: opts.owners.clone(),
-        steps: Vec::new(),
-    };
-    sandbox.run(&request, log)?;
-    Ok(())
+        steps,
+    }
 }

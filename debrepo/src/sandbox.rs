@@ -84,8 +84,7 @@ pub fn users() -> Users {
 
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         || Path::new("/usr/bin").join(program).is_file()
 }
 

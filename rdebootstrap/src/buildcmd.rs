@@ -53,9 +53,6 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         .map(|r| requirement_name(r).to_owned())
         .collect();
     debrepo::build::prepare_target(&args.path)?;
-    // Who root is in the sandbox; without root, what the tree cannot hold
-    // is kept in its ownership file.
-    let users = debrepo::sandbox::users();
     let urls = debrepo::build::archive_urls(
         &manifest,
         &lock,
@@ -100,12 +97,14 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
             std::process::Stdio::null()
         }
     };
-    let options = debrepo::configure::ConfigureOptions {
+    // Who root is in the sandbox (the default: see sandbox::users); without
+    // root, what the tree cannot hold is kept in its ownership file.
+    let mut options = debrepo::configure::ConfigureOptions {
         network: args.network,
-        owners: debrepo::ownership::owners(&users, &report.unpacked.recorded),
-        users: users.clone(),
         ..Default::default()
     };
+    let users = options.users.clone();
+    options.owners = debrepo::ownership::owners(&users, &report.unpacked.recorded);
     if args.unpack_only {
         if !options.owners.is_empty() {
             debrepo::configure::give_owners(
