@@ -18,8 +18,15 @@
 //! meanwhile; it is removed afterwards. Files that record the build
 //! itself and not the system (dpkg's and update-alternatives' logs,
 //! ldconfig's cache of file times) are removed, as mmdebstrap removes them.
+//!
+//! Before the sandbox starts, the tree's mount points ([`MOUNT_POINTS`])
+//! are checked: the helper mounts its own `/dev`, `/proc`, `/sys`, `/tmp`
+//! and `/run` there, so a package that ships one as a symlink (or as
+//! anything but a directory) is refused by name, and a missing one is made
+//! (as a tree without base-files has none).
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read as _;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -36,6 +43,9 @@ pub const BUILD_RECORDS: &[&str] = &[
 
 const POLICY_RC_D: &str = "usr/sbin/policy-rc.d";
 
+/// Where the sandbox mounts its own file systems, relative to the root.
+pub const MOUNT_POINTS: &[&str] = &["dev", "proc", "sys", "tmp", "run"];
+
 /// Configuring failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigureError {
@@ -46,6 +56,19 @@ pub enum ConfigureError {
         path: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("{package}: ships {path} as a symbolic link to {target}; the sandbox mounts its own {path} there and refuses to follow links out of the tree")]
+    MountPointLink {
+        /// The package(s) whose dpkg file list has the path.
+        package: String,
+        path: String,
+        target: String,
+    },
+    #[error("{package}: ships {path} as {kind}; the sandbox mounts its own {path} there and needs a directory")]
+    MountPointNotDir {
+        package: String,
+        path: String,
+        kind: &'static str,
     },
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
@@ -170,6 +193,7 @@ pub fn configure(
     log: Stdio,
 ) -> Result<Vec<Chown>, ConfigureError> {
     let tree = open_tree(root)?;
+    mount_points(&tree)?;
     let tree_err = |path: &str| {
         let path = path.to_owned();
         move |source| ConfigureError::Tree { path, source }
@@ -256,8 +280,115 @@ pub fn give_owners(
         return Ok(());
     }
     let tree = open_tree(root)?;
+    mount_points(&tree)?;
     sandbox.run(&request(&tree, opts, false, Vec::new()), log)?;
     Ok(())
+}
+
+/// Check the tree's [`MOUNT_POINTS`] before the sandbox mounts on them:
+/// each must be a directory, never a symlink (the helper would mount
+/// through it, out of the tree); a missing one is made, mode 0755 (`tmp`
+/// 1777, as base-files ships it), never through a link.
+pub fn mount_points(tree: &Tree) -> Result<(), ConfigureError> {
+    use rustix::fs::FileType;
+    for name in MOUNT_POINTS {
+        let rel = Path::new(name);
+        let path = format!("/{name}");
+        let st = match tree.lstat(rel) {
+            Ok(st) => st,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                make_mount_point(tree, name).map_err(|source| ConfigureError::Tree {
+                    path: path.clone(),
+                    source,
+                })?;
+                continue;
+            }
+            Err(source) => return Err(ConfigureError::Tree { path, source }),
+        };
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if kind == FileType::Directory {
+            continue;
+        }
+        let package = shipped_by(tree, &path);
+        return Err(if kind == FileType::Symlink {
+            let target = tree
+                .open_path(Path::new(""), true)
+                .and_then(|root| rustix::fs::readlinkat(&root, *name, Vec::new()))
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "(unreadable)".into());
+            ConfigureError::MountPointLink {
+                package,
+                path,
+                target,
+            }
+        } else {
+            ConfigureError::MountPointNotDir {
+                package,
+                path,
+                kind: match kind {
+                    FileType::RegularFile => "a regular file",
+                    FileType::CharacterDevice => "a character device",
+                    FileType::BlockDevice => "a block device",
+                    FileType::Fifo => "a fifo",
+                    FileType::Socket => "a socket",
+                    _ => "something other than a directory",
+                },
+            }
+        });
+    }
+    Ok(())
+}
+
+/// `mkdir` in the root itself: a link planted meanwhile makes it fail
+/// (`EEXIST`), never followed.
+fn make_mount_point(tree: &Tree, name: &str) -> std::io::Result<()> {
+    let root = tree.open_path(Path::new(""), true)?;
+    let mode = rustix::fs::Mode::from_bits_truncate(if name == "tmp" { 0o1777 } else { 0o755 });
+    rustix::fs::mkdirat(&root, name, mode)?;
+    // Past the umask.
+    rustix::fs::chmodat(&root, name, mode, rustix::fs::AtFlags::empty())?;
+    Ok(())
+}
+
+/// The packages whose dpkg file list (`var/lib/dpkg/info/*.list`) has
+/// `path`, as `dpkg -S` would name them. The unpacker lists a path that
+/// one package ships as a link and another as a directory only for the
+/// former, so this names the package that shipped the link.
+fn shipped_by(tree: &Tree, path: &str) -> String {
+    let mut found = Vec::new();
+    let info = Path::new("var/lib/dpkg/info");
+    if let Ok(dir) = tree.open_path(info, true) {
+        let proc_dir =
+            Path::new("/proc/self/fd").join(std::os::fd::AsRawFd::as_raw_fd(&dir).to_string());
+        for entry in std::fs::read_dir(proc_dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(package) = name.strip_suffix(".list") else {
+                continue;
+            };
+            let Ok(fd) = rustix::fs::openat(
+                &dir,
+                name.as_str(),
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::NOFOLLOW
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            ) else {
+                continue;
+            };
+            let mut list = String::new();
+            if std::fs::File::from(fd).read_to_string(&mut list).is_ok()
+                && list.lines().any(|l| l == path)
+            {
+                found.push(package.to_owned());
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        "the tree (no package lists it)".into()
+    } else {
+        found.join(", ")
+    }
 }
 
 fn open_tree(root: &Path) -> Result<Tree, ConfigureError> {
@@ -278,5 +409,83 @@ fn request(tree: &Tree, opts: &ConfigureOptions, network: bool, steps: Vec<Step>
         users: opts.users.clone(),
         owners: opts.owners.clone(),
         steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn tree_with(lists: &[(&str, &str)]) -> testkit::TempDir {
+        let t = testkit::TempDir::new("mount-points");
+        let info = t.path().join("var/lib/dpkg/info");
+        std::fs::create_dir_all(&info).unwrap();
+        for (name, list) in lists {
+            std::fs::write(info.join(format!("{name}.list")), list).unwrap();
+        }
+        t
+    }
+
+    #[test]
+    fn missing_mount_points_are_made() {
+        let t = tree_with(&[]);
+        std::fs::create_dir(t.path().join("proc")).unwrap();
+        mount_points(&Tree::open(t.path()).unwrap()).unwrap();
+        for (name, mode) in [
+            ("dev", 0o755),
+            ("sys", 0o755),
+            ("run", 0o755),
+            ("tmp", 0o1777),
+        ] {
+            let meta = std::fs::symlink_metadata(t.path().join(name)).unwrap();
+            assert!(meta.is_dir(), "{name}");
+            assert_eq!(meta.permissions().mode() & 0o7777, mode, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_linked_mount_point_is_refused_naming_its_package() {
+        let victim = testkit::TempDir::new("mount-points-victim");
+        let t = tree_with(&[
+            ("aaa-evil", "/.\n/dev\n"),
+            ("base-files", "/.\n/etc\n/proc\n/sys\n"),
+        ]);
+        symlink(victim.path(), t.path().join("dev")).unwrap();
+        let err = mount_points(&Tree::open(t.path()).unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "aaa-evil: ships /dev as a symbolic link to {}; the sandbox mounts its own /dev there and refuses to follow links out of the tree",
+                victim.path().display()
+            )
+        );
+        assert!(matches!(
+            &err,
+            ConfigureError::MountPointLink { package, path, .. } if package == "aaa-evil" && path == "/dev"
+        ));
+        assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0);
+        // A dangling link is not "missing": nothing is made through it.
+        std::fs::remove_file(t.path().join("dev")).unwrap();
+        symlink(victim.path().join("new"), t.path().join("dev")).unwrap();
+        assert!(mount_points(&Tree::open(t.path()).unwrap()).is_err());
+        assert!(!victim.path().join("new").exists());
+    }
+
+    #[test]
+    fn a_file_mount_point_is_refused() {
+        let t = tree_with(&[("odd:amd64", "/.\n/run\n")]);
+        std::fs::write(t.path().join("run"), "").unwrap();
+        let tree = Tree::open(t.path()).unwrap();
+        assert_eq!(
+            mount_points(&tree).unwrap_err().to_string(),
+            "odd:amd64: ships /run as a regular file; the sandbox mounts its own /run there and needs a directory"
+        );
+        // Unlisted: the tree is named instead.
+        std::fs::remove_file(t.path().join("var/lib/dpkg/info/odd:amd64.list")).unwrap();
+        assert!(mount_points(&tree)
+            .unwrap_err()
+            .to_string()
+            .starts_with("the tree (no package lists it): ships /run as a regular file"));
     }
 }
