@@ -9,6 +9,10 @@
 //!
 //! 3. [`crate::configure::configure`] then runs the maintainer scripts in
 //!    the sandbox helper.
+//!
+//! A tree being built holds [`INCOMPLETE`] at its root from
+//! [`prepare_target`] until [`finish_target`], so a build that failed or
+//! was killed cannot pass for a finished one, and is not built over.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -55,6 +59,8 @@ pub enum BuildError {
     },
     #[error("{0}: the target directory is not empty: give a new or empty directory")]
     NotEmpty(PathBuf),
+    #[error("{0} holds an interrupted build ({INCOMPLETE} marker): remove the directory (as root, or rootless without subordinate ids: rm -rf {0}; rootless with subordinate ids: unshare --map-auto --map-root-user rm -rf {0}) and build again")]
+    Interrupted(PathBuf),
     #[error("{path}: cannot create the target directory")]
     Target {
         path: PathBuf,
@@ -189,10 +195,21 @@ pub struct UnpackReport {
     pub unpacked: Unpacked,
 }
 
-/// Make sure `root` is a new or empty directory to build in.
+/// The marker file at the root of a tree whose build has not finished.
+pub const INCOMPLETE: &str = ".rdebootstrap-incomplete";
+
+const INCOMPLETE_TEXT: &str =
+    "This tree is incomplete: rdebootstrap is building it, or a build of it \
+     failed or was interrupted. Remove the directory and build again.\n";
+
+/// Make sure `root` is a new or empty directory to build in, and mark it
+/// as incomplete ([`INCOMPLETE`]) until [`finish_target`].
 pub fn prepare_target(root: &Path) -> Result<(), BuildError> {
     match std::fs::read_dir(root) {
         Ok(mut entries) => {
+            if std::fs::symlink_metadata(root.join(INCOMPLETE)).is_ok() {
+                return Err(BuildError::Interrupted(root.to_owned()));
+            }
             if entries.next().is_some() {
                 return Err(BuildError::NotEmpty(root.to_owned()));
             }
@@ -209,7 +226,24 @@ pub fn prepare_target(root: &Path) -> Result<(), BuildError> {
             })
         }
     }
-    Ok(())
+    std::fs::write(root.join(INCOMPLETE), INCOMPLETE_TEXT).map_err(|source| BuildError::Target {
+        path: root.join(INCOMPLETE),
+        source,
+    })
+}
+
+/// The build of `root` is finished: remove its [`INCOMPLETE`] marker (the
+/// last step of a successful build). Through the tree, so that a link a
+/// package put in its place is removed, not followed.
+pub fn finish_target(root: &Path) -> Result<(), BuildError> {
+    let target = |source| BuildError::Target {
+        path: root.join(INCOMPLETE),
+        source,
+    };
+    crate::tree::Tree::open(root)
+        .map_err(target)?
+        .remove_file(Path::new(INCOMPLETE))
+        .map_err(target)
 }
 
 /// Unpack `debs` (the spec's packages, in `packages` order) into `root`
@@ -342,4 +376,37 @@ pub fn record_ownership(
     let entries = crate::ownership::entries(&tree, users, recorded, chowns);
     crate::ownership::write(&tree, &entries).map_err(target)?;
     Ok(entries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unfinished_target_is_marked_and_refused() {
+        let t = testkit::TempDir::new("incomplete");
+        let root = t.path().join("tree");
+        prepare_target(&root).unwrap();
+        assert!(root.join(INCOMPLETE).is_file());
+        match prepare_target(&root) {
+            Err(e @ BuildError::Interrupted(_)) => assert!(
+                e.to_string().starts_with(&format!(
+                    "{} holds an interrupted build (.rdebootstrap-incomplete marker): remove the directory",
+                    root.display()
+                )),
+                "{e}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        finish_target(&root).unwrap();
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+        // Finished and empty again: it may be built in.
+        prepare_target(&root).unwrap();
+        std::fs::write(root.join("other"), "").unwrap();
+        finish_target(&root).unwrap();
+        assert!(matches!(
+            prepare_target(&root),
+            Err(BuildError::NotEmpty(_))
+        ));
+    }
 }

@@ -16,7 +16,8 @@ pub struct BuildArgs {
     /// The spec (default: the unnamed `[spec]`).
     #[arg(short, long, default_value = "")]
     spec: String,
-    /// The directory to build in (new or empty).
+    /// The directory to build in (new or empty); marked incomplete
+    /// (`.rdebootstrap-incomplete`) until the build finishes.
     #[arg(short, long)]
     path: PathBuf,
     /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL.
@@ -115,6 +116,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
             )?;
         }
         debrepo::build::record_ownership(&args.path, &users, &report.unpacked.recorded, &[])?;
+        debrepo::build::finish_target(&args.path)?;
         if !global.quiet {
             eprintln!(
                 "unpacked {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?}); not configured (--unpack-only)",
@@ -143,6 +145,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     let chowns =
         debrepo::configure::configure(&args.path, &report.controls, &sandbox, &options, log())?;
     debrepo::build::record_ownership(&args.path, &users, &report.unpacked.recorded, &chowns)?;
+    debrepo::build::finish_target(&args.path)?;
     if !global.quiet {
         eprintln!(
             "built {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?}, configure {:.1?})",
