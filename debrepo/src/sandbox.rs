@@ -147,7 +147,8 @@ impl Sandbox {
             })?;
         let mut stdin = child.stdin.take().expect("piped");
         let _ = stdin.write_all(request.to_line().as_bytes());
-        drop(stdin);
+        // Kept open until the helper is done: if this process dies, the
+        // helper sees its standard input close and kills the steps.
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut result = Err(SandboxError::Incomplete {
             helper: self.helper.clone(),
@@ -186,6 +187,7 @@ impl Sandbox {
                 }
             }
         }
+        drop(stdin);
         let _ = child.wait();
         result.map(|()| chowns)
     }

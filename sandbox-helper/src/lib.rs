@@ -3,19 +3,22 @@
 //! The parent writes one [`Request`] as a JSON line on the helper's
 //! standard input; the helper answers with [`Event`] JSON lines on its
 //! standard output, one per step, then [`Event::Done`] (or
-//! [`Event::Failed`] when the sandbox could not be set up). Both sides
-//! check [`PROTOCOL`]; a helper from another release refuses the request
-//! instead of misreading it.
+//! [`Event::Failed`] when the sandbox could not be set up). The parent
+//! keeps the helper's standard input open until the events end: when it
+//! closes early (the parent died), the helper kills every process it
+//! started. Both sides check [`PROTOCOL`]; a helper from another release
+//! refuses the request instead of misreading it.
 //!
 //! Version 2 added [`Request::users`], [`Request::owners`] and
-//! [`Event::Chown`].
+//! [`Event::Chown`]; version 3 runs [`Users::Host`] in a user namespace
+//! too, and aborts when standard input closes.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// What the helper is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,10 +41,12 @@ pub struct Request {
     pub steps: Vec<Step>,
 }
 
-/// The user namespace, if any.
+/// Who root is in the sandbox's user namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Users {
-    /// Started as root: no user namespace, ids are the host's.
+    /// Started as root: every id is mapped to itself, so owners in the
+    /// tree are the host's, while root's capabilities inside count only
+    /// in the namespace.
     Host,
     /// A user namespace where root is the caller and no other id exists.
     /// Changing a file's owner to another id cannot work there: the

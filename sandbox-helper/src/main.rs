@@ -1,28 +1,68 @@
-//! rdebootstrap-sandbox-helper: runs commands inside a tree, in new mount,
-//! PID, UTS and IPC namespaces (and network, unless asked to keep it; and
-//! user, when not started as root).
+//! rdebootstrap-sandbox-helper: runs commands inside a tree, in new user,
+//! mount, PID, UTS and IPC namespaces (and network, unless asked to keep
+//! it).
 //!
 //! `rdebootstrap-sandbox-helper run` reads a [`Request`] on standard input
 //! and answers with [`Event`] lines on standard output (see the library).
-//! It unshares the namespaces, then starts itself again as the first
-//! process of the new PID namespace (`init`), which mounts `/proc`, a
+//! It starts a second helper process (`mapped`) that unshares the
+//! namespaces; `run`, still outside, gives the new user namespace its ids
+//! (only a process outside may), then passes the events on. `mapped`
+//! starts itself again as the first process of the new PID namespace
+//! (`init`), which mounts `/proc` (its kernel settings read-only), a
 //! read-only `/sys`, a minimal `/dev`, and tmpfs on `/tmp` and `/run`
-//! inside the tree, pivots into it and runs the steps. When that first
-//! process exits, the kernel ends every process left in the namespace, so
-//! nothing a script started outlives the helper. The mounts live only in
-//! the helper's mount namespace: the tree keeps none of them.
+//! inside the tree, pivots into it, forbids new privileges and the system
+//! calls of [`sys::DENIED`] (seccomp), and runs the steps. The mounts
+//! live only in the helper's mount namespace: the tree keeps none of them.
 //!
-//! Not started as root, it makes a user namespace in which root is the
-//! caller. With [`Users::Subordinate`], `run` starts a second helper
-//! process (`mapped`) that unshares, and maps that process's ids with
-//! newuidmap and newgidmap from outside (only a process outside may),
-//! then passes its events on. With [`Users::Single`], root is the only id
-//! inside, and `init` intercepts changes of owner (see `chown`).
+//! # Threat model
+//!
+//! Packages are hostile: a maintainer script (or anything it starts) may
+//! try anything root can. Whoever runs the helper, the steps run as root
+//! of a user namespace, so their capabilities reach only what that
+//! namespace owns:
+//!
+//! - Started as root ([`Users::Host`]), the namespace maps every id to
+//!   itself: the tree's owners are real, but no capability counts on the
+//!   host. Device nodes cannot be made (only the sandbox's own `/dev`
+//!   exists), and the tree is mounted `nosuid,nodev`, so a node a package
+//!   shipped cannot be opened. Host sysctls, the SysRq trigger and the
+//!   kernel's hardware interfaces under `/proc` are bound read-only, and
+//!   `/sys` is read-only; no file system can be mounted, nor these
+//!   mounts undone (mount calls are refused by the filter).
+//! - Not started as root, root inside is the caller (with its
+//!   subordinate ids, [`Users::Subordinate`], or alone, [`Users::Single`]):
+//!   a script can do no more than the caller could.
+//! - Either way the steps see only the tree: the host's root is detached
+//!   after pivot_root, the PID namespace shows no host process (none can
+//!   be traced or signalled), the network is a new empty namespace unless
+//!   asked for, and the filter refuses new namespaces (which would give a
+//!   fresh set of capabilities), kernel modules, kexec, reboot, swap, the
+//!   keyring, BPF, perf, io_uring, file handles, clock changes and tracing.
+//! - Mount targets are opened inside the tree without following symbolic
+//!   links: a tree whose `dev`, `proc`, `sys`, `tmp` or `run` is a link is
+//!   refused (rdebootstrap checks first, and names the package).
+//! - Nothing outlives the helper: the steps are in its PID namespace,
+//!   whose first process dies with `mapped` (parent-death signal), which
+//!   dies with `run`; `run` kills it when its standard input closes, as it
+//!   does when rdebootstrap dies.
+//!
+//! What a hostile package can still do: anything inside the tree (which
+//! is what installing it means), use CPU, memory and disk space (no
+//! limits are set), and, with `--network`, reach the network as the
+//! caller's processes can. Inside a chroot whose root is not a mount
+//! point, pivot_root is impossible: the tree's mount is moved onto `/`
+//! and chrooted into instead, and the filter refuses `chroot` too (the
+//! classic way out of one).
+//!
+//! With [`Users::Single`], root is the only id inside, and `init`
+//! intercepts changes of owner (see `chown`).
 
 mod chown;
 mod sys;
 
 use std::io::{BufRead, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use sandbox_protocol::{Event, IdRange, Request, Users, PROTOCOL};
@@ -78,92 +118,46 @@ fn read_request(input: &mut dyn BufRead) -> Result<(Request, String), String> {
     Ok((req, line))
 }
 
-/// Unshare, then run `init` as PID 1 of the new namespace. With
-/// subordinate ids, a second helper process does the unsharing while this
-/// one, still outside, maps the ids with newuidmap and newgidmap (only a
-/// process outside the namespace can).
-fn outer(k: &dyn Kernel) -> ExitCode {
-    let mut input = std::io::stdin().lock();
-    let (req, line) = match read_request(&mut input) {
-        Ok(r) => r,
-        Err(e) => return fail("request", e),
-    };
-    match req.users {
-        Users::Subordinate { uids, gids } => map_subordinate(&line, uids, gids),
-        _ => namespaces(k, &req, &line, &mut input, false),
+/// This program, to start again: through `/proc/self/exe`, else as it was
+/// called (rdebootstrap calls it by its full path). Found before any
+/// namespace is entered.
+fn this_program() -> Result<PathBuf, String> {
+    if let Ok(p) = std::env::current_exe() {
+        return Ok(p);
     }
+    let arg0 = std::env::args_os().next().unwrap_or_default();
+    let p = PathBuf::from(arg0);
+    if p.is_absolute() && p.is_file() {
+        return Ok(p);
+    }
+    Err(format!(
+        "cannot find this program ({} is not a full path and /proc is not mounted)",
+        p.display()
+    ))
 }
 
-/// The process in the new namespaces that `map_subordinate` maps.
-fn mapped(k: &dyn Kernel) -> ExitCode {
-    let mut input = std::io::stdin().lock();
-    let (req, line) = match read_request(&mut input) {
-        Ok(r) => r,
-        Err(e) => return fail("request", e),
-    };
-    namespaces(k, &req, &line, &mut input, true)
-}
-
-/// Start `mapped`, map its ids once it has unshared, then pass its events on.
-fn map_subordinate(line: &str, uids: IdRange, gids: IdRange) -> ExitCode {
-    let me = match std::env::current_exe() {
-        Ok(m) => m,
-        Err(e) => return fail("find this program", e),
-    };
-    let child = Command::new(me)
-        .arg("mapped")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return fail("start the process to map", e),
-    };
-    let mut to_child = child.stdin.take().expect("piped");
-    let mut from_child = std::io::BufReader::new(child.stdout.take().expect("piped"));
-    let _ = to_child.write_all(line.as_bytes());
-    let mut first = String::new();
-    let _ = from_child.read_line(&mut first);
-    if first == UNSHARED {
-        let pid = child.id().to_string();
-        let (uid, gid) = (
-            rustix::process::getuid().as_raw(),
-            rustix::process::getgid().as_raw(),
-        );
-        for (tool, own, range) in [("newuidmap", uid, uids), ("newgidmap", gid, gids)] {
-            let out = Command::new(tool)
-                .args([&pid, "0", &own.to_string(), "1", "1"])
-                .args([range.start.to_string(), range.count.to_string()])
-                .stdin(Stdio::null())
-                .output();
-            let error = match out {
-                Ok(o) if o.status.success() => continue,
-                Ok(o) => format!(
-                    "{}: {}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ),
-                Err(e) => format!(
-                    "{e} (it comes with the uidmap package; without subordinate ids in /etc/subuid and /etc/subgid, the helper maps root to you alone)"
-                ),
-            };
-            let _ = child.kill();
-            let _ = child.wait();
-            return fail(tool, error);
-        }
-        let _ = to_child.write_all(MAPPED.as_bytes());
-    } else {
-        // An event (the unsharing failed): pass it on.
-        let _ = std::io::stdout().write_all(first.as_bytes());
+/// `program` with `arg`, to die with this process (parent-death signal).
+fn child_command(program: &Path, arg: &str) -> Command {
+    let mut c = Command::new(program);
+    c.arg(arg);
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs in the child between fork and exec, and
+    // makes only async-signal-safe system calls (prctl, getppid), with no
+    // allocation; a failure is returned as an error, which std reports
+    // to the parent.
+    unsafe {
+        c.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            // The parent died before the signal was armed. (The first
+            // process of a new PID namespace sees no parent: None.)
+            let ppid = rustix::process::getppid();
+            if ppid.is_some() && ppid != Some(parent) {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+            }
+            Ok(())
+        });
     }
-    drop(to_child);
-    let _ = std::io::copy(&mut from_child, &mut std::io::stdout().lock());
-    match child.wait() {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
-        Ok(s) if s.code().is_none() => fail("the mapped process", format!("ended by {s}")),
-        Ok(_) => ExitCode::from(1),
-        Err(e) => fail("wait for the mapped process", e),
-    }
+    c
 }
 
 /// Sent by `mapped` once it has unshared, and answered once it is mapped:
@@ -171,51 +165,161 @@ fn map_subordinate(line: &str, uids: IdRange, gids: IdRange) -> ExitCode {
 const UNSHARED: &str = "unshared\n";
 const MAPPED: &str = "mapped\n";
 
-/// Unshare the namespaces (and map root to the caller, or wait for
-/// `map_subordinate` to map), then start `init`.
-fn namespaces(
-    k: &dyn Kernel,
-    req: &Request,
-    line: &str,
-    input: &mut dyn BufRead,
-    wait_for_map: bool,
-) -> ExitCode {
-    let user = req.users != Users::Host;
+/// Start `mapped`, give its user namespace its ids once it has unshared,
+/// pass its events on; kill it if standard input closes first (the
+/// caller died).
+fn outer(k: &dyn Kernel) -> ExitCode {
+    let (req, line) = match read_request(&mut std::io::stdin().lock()) {
+        Ok(r) => r,
+        Err(e) => return fail("request", e),
+    };
+    if !Path::new("/proc/self").exists() {
+        // A bare chroot: the ids are written through /proc.
+        if req.users != Users::Host {
+            return fail(
+                "/proc",
+                "not mounted: inside a chroot, mount it first (mount -t proc proc /proc)",
+            );
+        }
+        if let Err(e) = k.private_proc() {
+            return fail("mount /proc for the helper", e);
+        }
+    }
+    let me = match this_program() {
+        Ok(m) => m,
+        Err(e) => return fail("find this program", e),
+    };
+    let child = child_command(&me, "mapped")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return fail("start the process to map", e),
+    };
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::PidfdFlags::empty(),
+    );
+    let mut to_child = child.stdin.take().expect("piped");
+    let mut from_child = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let _ = to_child.write_all(line.as_bytes());
+    let mut first = String::new();
+    let _ = from_child.read_line(&mut first);
+    if first == UNSHARED {
+        if let Err((what, error)) = map_ids(child.id(), &req.users) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail(&what, error);
+        }
+        let _ = to_child.write_all(MAPPED.as_bytes());
+    } else {
+        // An event (the unsharing failed): pass it on.
+        let _ = std::io::stdout().write_all(first.as_bytes());
+    }
+    drop(to_child);
+    // The caller keeps our standard input open while it waits for us:
+    // end of file means it is gone, and so must everything we started.
+    if let Ok(pidfd) = pidfd {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let mut input = std::io::stdin();
+            while matches!(input.read(&mut buf), Ok(n) if n > 0) {}
+            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+        });
+    }
+    let _ = std::io::copy(&mut from_child, &mut std::io::stdout().lock());
+    match child.wait() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) if s.code().is_none() => fail("the sandbox", format!("ended by {s}")),
+        Ok(_) => ExitCode::from(1),
+        Err(e) => fail("wait for the sandbox", e),
+    }
+}
+
+/// Give the user namespace of process `pid` its ids: every id as itself
+/// (root), the caller's subordinate ranges (newuidmap, newgidmap), or the
+/// caller alone.
+fn map_ids(pid: u32, users: &Users) -> Result<(), (String, String)> {
     let (uid, gid) = (
         rustix::process::getuid().as_raw(),
         rustix::process::getgid().as_raw(),
     );
-    if let Err(e) = k.unshare(user, !req.network) {
-        return fail("unshare the namespaces", e);
-    }
-    if wait_for_map {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(UNSHARED.as_bytes());
-        let _ = out.flush();
-        drop(out);
-        let mut answer = String::new();
-        if input.read_line(&mut answer).is_err() || answer != MAPPED {
-            // The outer process reports why.
-            return ExitCode::from(1);
+    let write = |file: &str, text: &str| {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text).map_err(|e| (path, e.to_string()))
+    };
+    match users {
+        Users::Host => {
+            // Every id but the invalid one (2^32 - 1).
+            write("uid_map", "0 0 4294967295")?;
+            write("gid_map", "0 0 4294967295")?;
         }
-    } else if user {
-        // Root inside is the caller outside: one id each.
-        let maps = [
-            ("/proc/self/setgroups", "deny".to_owned()),
-            ("/proc/self/uid_map", format!("0 {uid} 1")),
-            ("/proc/self/gid_map", format!("0 {gid} 1")),
-        ];
-        for (file, text) in maps {
-            if let Err(e) = std::fs::write(file, text) {
-                return fail(file, e);
+        Users::Single => {
+            write("setgroups", "deny")?;
+            write("uid_map", &format!("0 {uid} 1"))?;
+            write("gid_map", &format!("0 {gid} 1"))?;
+        }
+        Users::Subordinate { uids, gids } => {
+            for (tool, own, range) in [("newuidmap", uid, uids), ("newgidmap", gid, gids)] {
+                subordinate_map(tool, pid, own, range).map_err(|e| (tool.to_owned(), e))?;
             }
         }
     }
-    let me = match std::env::current_exe() {
+    Ok(())
+}
+
+/// `newuidmap PID 0 OWN 1 1 START COUNT` (or newgidmap).
+fn subordinate_map(tool: &str, pid: u32, own: u32, range: &IdRange) -> Result<(), String> {
+    let out = Command::new(tool)
+        .args([
+            pid.to_string(),
+            "0".into(),
+            own.to_string(),
+            "1".into(),
+            "1".into(),
+        ])
+        .args([range.start.to_string(), range.count.to_string()])
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "{}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "{e} (it comes with the uidmap package; without subordinate ids in /etc/subuid and /etc/subgid, the helper maps root to you alone)"
+        )),
+    }
+}
+
+/// In new namespaces, once `run` has mapped the ids: start `init`.
+fn mapped(k: &dyn Kernel) -> ExitCode {
+    let mut input = std::io::stdin().lock();
+    let (req, line) = match read_request(&mut input) {
+        Ok(r) => r,
+        Err(e) => return fail("request", e),
+    };
+    let me = match this_program() {
         Ok(m) => m,
         Err(e) => return fail("find this program", e),
     };
-    let child = Command::new(me).arg("init").stdin(Stdio::piped()).spawn();
+    if let Err(e) = k.unshare(!req.network) {
+        return fail("unshare the namespaces", e);
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(UNSHARED.as_bytes());
+        let _ = out.flush();
+    }
+    let mut answer = String::new();
+    if input.read_line(&mut answer).is_err() || answer != MAPPED {
+        // `run` reports why.
+        return ExitCode::from(1);
+    }
+    let child = child_command(&me, "init").stdin(Stdio::piped()).spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => return fail("start the namespace's first process", e),
@@ -242,14 +346,15 @@ fn init(k: &dyn Kernel) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail("request", e),
     };
-    for op in sys::plan(&req.root) {
-        if let Err(e) = k.apply(&op) {
-            return fail(&op.describe(), e);
+    for op in sys::plan() {
+        if let Err(e) = k.apply(&req.root, &op) {
+            return fail(&op.describe(&req.root), e);
         }
     }
-    if let Err(e) = k.pivot_root(&req.root) {
-        return fail("pivot_root into the tree", e);
-    }
+    let entered = match k.enter(&req.root) {
+        Ok(e) => e,
+        Err(e) => return fail("enter the tree (pivot_root)", e),
+    };
     if let Err(e) = k.sethostname(&req.hostname) {
         return fail("set the hostname", e);
     }
@@ -265,6 +370,9 @@ fn init(k: &dyn Kernel) -> ExitCode {
             }
             Err(e) => return fail("intercept changes of owner (seccomp)", e),
         }
+    }
+    if let Err(e) = k.lock_down(entered) {
+        return fail("forbid new privileges and system calls (seccomp)", e);
     }
     for (index, step) in req.steps.iter().enumerate() {
         let Some((program, args)) = step.argv.split_first() else {

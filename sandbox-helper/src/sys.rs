@@ -1,5 +1,11 @@
 //! Kernel calls behind one trait, and the mount plan as data, so that the
 //! plan can be checked without privileges. `unsafe` is here only.
+//!
+//! Every mount target is a path relative to the tree, opened inside it
+//! with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)` and mounted on
+//! through `/proc/self/fd/N`: a symbolic link a package put at `dev`,
+//! `proc`, `sys`, `tmp` or `run` (or anywhere below) is refused, never
+//! followed out of the tree.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -7,16 +13,25 @@ use std::path::{Path, PathBuf};
 
 use sandbox_protocol::Owner;
 
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 use rustix::thread::UnshareFlags;
 
-/// One step of setting up the tree's mounts.
+/// One step of setting up the tree's mounts. Targets are relative to the
+/// tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
     /// Make every mount private, so nothing propagates back to the host.
     PrivateRoot,
-    /// Bind `source` onto `target` (recursively).
-    Bind { source: PathBuf, target: PathBuf },
+    /// Bind the tree onto itself (pivot_root needs a mount point), then
+    /// make that mount `nosuid,nodev`: a device node a package shipped
+    /// cannot be opened, a setuid file gives nothing.
+    Tree,
+    /// Bind the host's `source` onto `target` (a file of ours).
+    Bind {
+        source: &'static str,
+        target: PathBuf,
+    },
     /// A fresh file system of `fstype` at `target`.
     Fs {
         fstype: &'static str,
@@ -27,6 +42,10 @@ pub enum Mount {
     /// `/sys`: sysfs read-only, or (where a user namespace may not mount
     /// one) the host's, bound and made read-only.
     Sys { target: PathBuf },
+    /// Bind `target` (in a file system of ours) onto itself read-only,
+    /// if it exists: the kernel settings under `/proc` that root inside
+    /// could otherwise write.
+    ReadOnly { target: PathBuf },
     /// Create an empty file or a directory (on a tmpfs of ours) to mount on.
     Create { path: PathBuf, dir: bool },
     /// A symbolic link (on a tmpfs of ours).
@@ -35,59 +54,78 @@ pub enum Mount {
 
 impl Mount {
     /// For error messages.
-    pub fn describe(&self) -> String {
+    pub fn describe(&self, root: &Path) -> String {
+        let at = |p: &Path| root.join(p).display().to_string();
         match self {
             Mount::PrivateRoot => "make mounts private".into(),
-            Mount::Bind { source, target } => {
-                format!("bind {} to {}", source.display(), target.display())
+            Mount::Tree => format!("bind {} onto itself", root.display()),
+            Mount::Bind { source, target } => format!("bind {source} to {}", at(target)),
+            Mount::Fs { fstype, target, .. } => format!("mount {fstype} on {}", at(target)),
+            Mount::Sys { target } => format!("mount sysfs on {}", at(target)),
+            Mount::ReadOnly { target } => format!("make {} read-only", at(target)),
+            Mount::Create { path, .. } | Mount::Symlink { path, .. } => {
+                format!("create {}", at(path))
             }
-            Mount::Fs { fstype, target, .. } => {
-                format!("mount {fstype} on {}", target.display())
-            }
-            Mount::Sys { target } => format!("mount sysfs on {}", target.display()),
-            Mount::Create { path, .. } => format!("create {}", path.display()),
-            Mount::Symlink { path, .. } => format!("create {}", path.display()),
         }
     }
 }
 
-/// The mounts that make `root` a place to run maintainer scripts: the
-/// tree bound onto itself (pivot_root needs a mount point), `/proc`, a
+/// What under the sandbox's `/proc` is made read-only: kernel settings
+/// (sysctl), the magic SysRq trigger, and interfaces to hardware.
+pub const PROC_READ_ONLY: &[&str] = &[
+    "proc/sys",
+    "proc/sysrq-trigger",
+    "proc/irq",
+    "proc/bus",
+    "proc/fs",
+];
+
+/// The mounts that make a tree a place to run maintainer scripts: the
+/// tree bound onto itself, `/proc` (its kernel settings read-only), a
 /// read-only `/sys`, a minimal `/dev`, tmpfs on `/tmp` and `/run`. Every
-/// target is inside `root`, and mounts onto the tree's own directories
-/// only; files and links are made on the tmpfs mounted on its `/dev`.
-pub fn plan(root: &Path) -> Vec<Mount> {
+/// target is inside the tree; mounts go onto the tree's own directories
+/// only; files and links are made on the tmpfs mounted on its `dev`.
+pub fn plan() -> Vec<Mount> {
     let nosuid = MountFlags::NOSUID | MountFlags::NODEV;
-    let dev = root.join("dev");
+    let dev = Path::new("dev");
     let mut ops = vec![
         Mount::PrivateRoot,
-        Mount::Bind {
-            source: root.to_owned(),
-            target: root.to_owned(),
-        },
+        Mount::Tree,
         Mount::Fs {
             fstype: "proc",
-            target: root.join("proc"),
+            target: "proc".into(),
             flags: nosuid | MountFlags::NOEXEC,
             data: "",
         },
+    ];
+    ops.extend(PROC_READ_ONLY.iter().map(|p| Mount::ReadOnly {
+        target: (*p).into(),
+    }));
+    ops.extend([
         Mount::Sys {
-            target: root.join("sys"),
+            target: "sys".into(),
         },
         Mount::Fs {
             fstype: "tmpfs",
-            target: dev.clone(),
+            target: dev.into(),
             flags: MountFlags::NOSUID,
             data: "mode=755",
         },
-    ];
+    ]);
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
         ops.push(Mount::Create {
             path: dev.join(node),
             dir: false,
         });
         ops.push(Mount::Bind {
-            source: Path::new("/dev").join(node),
+            source: match node {
+                "null" => "/dev/null",
+                "zero" => "/dev/zero",
+                "full" => "/dev/full",
+                "random" => "/dev/random",
+                "urandom" => "/dev/urandom",
+                _ => "/dev/tty",
+            },
             target: dev.join(node),
         });
     }
@@ -134,13 +172,13 @@ pub fn plan(root: &Path) -> Vec<Mount> {
         },
         Mount::Fs {
             fstype: "tmpfs",
-            target: root.join("tmp"),
+            target: "tmp".into(),
             flags: nosuid,
             data: "mode=1777",
         },
         Mount::Fs {
             fstype: "tmpfs",
-            target: root.join("run"),
+            target: "run".into(),
             flags: nosuid,
             data: "mode=755",
         },
@@ -148,15 +186,29 @@ pub fn plan(root: &Path) -> Vec<Mount> {
     ops
 }
 
+/// How the helper entered the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entered {
+    /// pivot_root: the host's root is detached, out of reach.
+    Pivoted,
+    /// Inside a chroot, whose root is not a mount point, pivot_root is
+    /// refused: the tree's mount is moved onto `/` and chrooted into, so
+    /// the steps must not call chroot (the classic escape from one).
+    Chrooted,
+}
+
 /// What the helper asks of the kernel.
 pub trait Kernel {
-    /// New mount, PID, UTS and IPC namespaces; a user namespace with
-    /// `user`, a network namespace with `net`.
-    fn unshare(&self, user: bool, net: bool) -> io::Result<()>;
-    /// Carry out one mount step.
-    fn apply(&self, op: &Mount) -> io::Result<()>;
-    /// Make `root` the root directory and drop the old one.
-    fn pivot_root(&self, root: &Path) -> io::Result<()>;
+    /// New user, mount, PID, UTS and IPC namespaces; a network namespace
+    /// with `net`.
+    fn unshare(&self, net: bool) -> io::Result<()>;
+    /// Without a `/proc` (a bare chroot), as root: mount one on `/proc`
+    /// in a mount namespace of this process's own, to map the ids with.
+    fn private_proc(&self) -> io::Result<()>;
+    /// Carry out one mount step in the tree at `root`.
+    fn apply(&self, root: &Path, op: &Mount) -> io::Result<()>;
+    /// Make `root` the root directory, out of reach of the old one.
+    fn enter(&self, root: &Path) -> io::Result<Entered>;
     fn sethostname(&self, name: &str) -> io::Result<()>;
     /// Give a path (not followed) its owner, then its mode and xattrs.
     fn set_owner(&self, owner: &Owner) -> io::Result<()>;
@@ -172,6 +224,9 @@ pub trait Kernel {
     /// Answer call `id`: let the kernel carry it out, or report success
     /// without doing anything.
     fn answer(&self, listener: BorrowedFd<'_>, id: u64, carry_out: bool) -> io::Result<()>;
+    /// For this process and every one it starts: no new privileges on
+    /// exec, and the system calls of [`DENIED`] refused.
+    fn lock_down(&self, entered: Entered) -> io::Result<()>;
 }
 
 /// An intercepted system call: which, by whom, with what arguments.
@@ -229,18 +284,339 @@ fn chown_filter() -> Vec<libc::sock_filter> {
     prog
 }
 
+/// The system calls the steps may not make, by name: what container
+/// runtimes deny by default. Loading kernel modules, kexec, reboot, swap,
+/// the kernel keyring, BPF, perf, io_uring (which would bypass this
+/// filter), file handles (`open_by_handle_at` reaches any file of a file
+/// system), setting clocks, tracing or reading other processes (the
+/// helper's own `init` among them), new mounts and new namespaces (to
+/// undo the read-only mounts, or to gain a fresh set of capabilities).
+/// Most of these are refused by the kernel already in a user namespace;
+/// the filter refuses them whoever runs the helper, with EPERM.
+/// `clone` with a new-namespace flag is refused too, and `clone3` says it
+/// does not exist (ENOSYS), so that the C library falls back to `clone`,
+/// whose flags the filter can read.
+pub const DENIED: &[&str] = &[
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "init_module",
+    "io_uring_enter",
+    "io_uring_register",
+    "io_uring_setup",
+    "ioperm",
+    "iopl",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pidfd_getfd",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "quotactl",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "swapoff",
+    "swapon",
+    "syslog",
+    "umount2",
+    "unshare",
+    "userfaultfd",
+    "vhangup",
+];
+
+/// The flags of `clone` that make new namespaces.
+const CLONE_NEW_NAMESPACES: u32 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET) as u32;
+
+/// One architecture's numbers for the filter.
+struct Numbers {
+    audit_arch: u32,
+    /// [`DENIED`]'s calls that exist there.
+    denied: Vec<u32>,
+    clone: u32,
+    clone3: u32,
+    chroot: u32,
+    /// Numbers at or above this belong to another ABI sharing the audit
+    /// architecture (x32 on x86_64): refused whole.
+    abi_limit: Option<u32>,
+}
+
+/// The numbers of this build's architecture.
+fn native_numbers() -> Numbers {
+    // One line per name of DENIED, where the architecture has the call.
+    let table: &[(&str, i64)] = &[
+        ("acct", libc::SYS_acct),
+        ("add_key", libc::SYS_add_key),
+        ("bpf", libc::SYS_bpf),
+        ("clock_adjtime", libc::SYS_clock_adjtime),
+        ("clock_settime", libc::SYS_clock_settime),
+        ("delete_module", libc::SYS_delete_module),
+        ("finit_module", libc::SYS_finit_module),
+        ("fsconfig", libc::SYS_fsconfig),
+        ("fsmount", libc::SYS_fsmount),
+        ("fsopen", libc::SYS_fsopen),
+        ("fspick", libc::SYS_fspick),
+        ("init_module", libc::SYS_init_module),
+        ("io_uring_enter", libc::SYS_io_uring_enter),
+        ("io_uring_register", libc::SYS_io_uring_register),
+        ("io_uring_setup", libc::SYS_io_uring_setup),
+        #[cfg(target_arch = "x86_64")]
+        ("ioperm", libc::SYS_ioperm),
+        #[cfg(target_arch = "x86_64")]
+        ("iopl", libc::SYS_iopl),
+        ("kexec_file_load", libc::SYS_kexec_file_load),
+        ("kexec_load", libc::SYS_kexec_load),
+        ("keyctl", libc::SYS_keyctl),
+        ("lookup_dcookie", libc::SYS_lookup_dcookie),
+        ("mount", libc::SYS_mount),
+        ("mount_setattr", libc::SYS_mount_setattr),
+        ("move_mount", libc::SYS_move_mount),
+        ("name_to_handle_at", libc::SYS_name_to_handle_at),
+        ("open_by_handle_at", libc::SYS_open_by_handle_at),
+        ("open_tree", libc::SYS_open_tree),
+        ("perf_event_open", libc::SYS_perf_event_open),
+        ("pidfd_getfd", libc::SYS_pidfd_getfd),
+        ("pivot_root", libc::SYS_pivot_root),
+        ("process_vm_readv", libc::SYS_process_vm_readv),
+        ("process_vm_writev", libc::SYS_process_vm_writev),
+        ("ptrace", libc::SYS_ptrace),
+        ("quotactl", libc::SYS_quotactl),
+        ("reboot", libc::SYS_reboot),
+        ("request_key", libc::SYS_request_key),
+        ("setns", libc::SYS_setns),
+        ("settimeofday", libc::SYS_settimeofday),
+        ("swapoff", libc::SYS_swapoff),
+        ("swapon", libc::SYS_swapon),
+        ("syslog", libc::SYS_syslog),
+        ("umount2", libc::SYS_umount2),
+        ("unshare", libc::SYS_unshare),
+        ("userfaultfd", libc::SYS_userfaultfd),
+        ("vhangup", libc::SYS_vhangup),
+    ];
+    debug_assert!(table.iter().all(|(n, _)| DENIED.contains(n)));
+    Numbers {
+        audit_arch: AUDIT_ARCH,
+        denied: table.iter().map(|(_, nr)| *nr as u32).collect(),
+        clone: libc::SYS_clone as u32,
+        clone3: libc::SYS_clone3 as u32,
+        chroot: libc::SYS_chroot as u32,
+        abi_limit: cfg!(target_arch = "x86_64").then_some(0x4000_0000),
+    }
+}
+
+/// i386's numbers (`asm/unistd_32.h`): an amd64 tree may hold i386
+/// programs, which enter the kernel with these.
+#[cfg(target_arch = "x86_64")]
+fn compat_numbers() -> Option<Numbers> {
+    Some(Numbers {
+        audit_arch: 0x4000_0003,
+        denied: vec![
+            51, 286, 357, 343, 405, 264, 404, 129, 350, 431, 432, 430, 433, 128, 426, 427, 425,
+            101, 110, 283, 288, 253, 21, 442, 429, 341, 342, 428, 336, 438, 217, 347, 348, 26, 131,
+            88, 287, 346, 79, 25, 115, 87, 103, 22, 52, 310, 374, 111,
+        ],
+        clone: 120,
+        clone3: 435,
+        chroot: 61,
+        abi_limit: None,
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn compat_numbers() -> Option<Numbers> {
+    None
+}
+
+/// The classic BPF program of [`Kernel::lock_down`].
+fn deny_filter(entered: Entered) -> Vec<libc::sock_filter> {
+    let ins = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let ld = |offset: u32| ins(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, offset);
+    let ret = |k: u32| ins(libc::BPF_RET | libc::BPF_K, 0, 0, k);
+    let errno = |e: i32| ret(libc::SECCOMP_RET_ERRNO | (e as u32 & libc::SECCOMP_RET_DATA));
+    let jeq = |k: u32, jt: u8, jf: u8| ins(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, jt, jf, k);
+    let allow = ret(libc::SECCOMP_RET_ALLOW);
+    // seccomp_data: nr at offset 0, arch at 4, the first argument at 16
+    // (its low half, on these little-endian architectures).
+    let block = |n: &Numbers| {
+        let mut b = vec![ld(0)];
+        if let Some(limit) = n.abi_limit {
+            b.push(ins(
+                libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K,
+                0,
+                1,
+                limit,
+            ));
+            b.push(errno(libc::ENOSYS));
+        }
+        b.extend([
+            jeq(n.clone, 0, 4),
+            ld(16),
+            ins(
+                libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K,
+                0,
+                1,
+                CLONE_NEW_NAMESPACES,
+            ),
+            errno(libc::EPERM),
+            allow,
+            jeq(n.clone3, 0, 1),
+            errno(libc::ENOSYS),
+        ]);
+        let chroot = (entered == Entered::Chrooted).then_some(n.chroot);
+        for nr in n.denied.iter().copied().chain(chroot) {
+            b.push(jeq(nr, 0, 1));
+            b.push(errno(libc::EPERM));
+        }
+        b.push(allow);
+        b
+    };
+    let native = block(&native_numbers());
+    let compat = compat_numbers().map(|n| (n.audit_arch, block(&n)));
+    let ja = |k: usize| ins(libc::BPF_JMP | libc::BPF_JA, 0, 0, k as u32);
+    // Dispatch on the architecture; an unknown one gets nothing.
+    let mut prog = vec![ld(4), jeq(AUDIT_ARCH, 0, 1), ja(0)];
+    if let Some((arch, _)) = &compat {
+        prog.extend([jeq(*arch, 0, 1), ja(0)]);
+    }
+    prog.push(errno(libc::ENOSYS));
+    let native_at = prog.len();
+    prog.extend(native);
+    prog[2] = ja(native_at - 3);
+    if let Some((_, block)) = compat {
+        let compat_at = prog.len();
+        prog.extend(block);
+        prog[4] = ja(compat_at - 5);
+    }
+    prog
+}
+
 /// The real kernel.
 pub struct Linux;
 
+/// `/proc/self/fd/N`: a path the mount calls take for a file we opened.
+fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// Open `rel` inside the tree at `root`, refusing symbolic links on the
+/// way (the tree's own, `..` cannot leave it either), as an `O_PATH`
+/// handle to mount on.
+fn open_in(root: &Path, rel: &Path, dir: bool) -> io::Result<OwnedFd> {
+    let top = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let flags = if dir {
+        flags | OFlags::DIRECTORY
+    } else {
+        flags
+    };
+    rustix::fs::openat2(
+        &top,
+        rel,
+        flags,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| {
+        let what = root.join(rel);
+        let why = match e {
+            rustix::io::Errno::LOOP => {
+                "is a symbolic link, or is reached through one: the sandbox does not follow links in the tree"
+            }
+            rustix::io::Errno::NOTDIR => "is not a directory, or is reached through a file",
+            rustix::io::Errno::NOENT => "is missing in the tree",
+            _ => return io::Error::new(io::Error::from(e).kind(), format!("{}: {e}", what.display())),
+        };
+        io::Error::new(io::Error::from(e).kind(), format!("{} {why}", what.display()))
+    })
+}
+
+/// The parent directory (opened inside the tree) and the name of `rel`.
+fn parent_in(root: &Path, rel: &Path) -> io::Result<(OwnedFd, PathBuf)> {
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    let name = rel
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = open_in(root, parent, true)?;
+    // O_PATH handles cannot be used to create in: open it for real.
+    let dir = rustix::fs::openat(
+        rustix::fs::CWD,
+        fd_path(&dir).as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok((dir, PathBuf::from(name)))
+}
+
+/// Bind the mount at `target` (opened inside the tree) onto itself, then
+/// remount that new mount with `flags` added to what it has.
+fn rebind(root: &Path, target: &Path, dir: bool, flags: MountFlags) -> io::Result<()> {
+    let fd = open_in(root, target, dir)?;
+    rustix::mount::mount_bind_recursive(fd_path(&fd).as_str(), fd_path(&fd).as_str())?;
+    // Opened again, the path reaches the new mount on top.
+    remount_adding(&open_in(root, target, dir)?, flags)
+}
+
+/// Remount the bind mount `top` with `flags` added to the ones it has (a
+/// mount inherited from the host may have flags that cannot be dropped
+/// in a user namespace).
+fn remount_adding(top: &OwnedFd, flags: MountFlags) -> io::Result<()> {
+    let mut keep = flags;
+    let have = rustix::fs::fstatvfs(top)?.f_flag;
+    for (st, ms) in [
+        (rustix::fs::StatVfsMountFlags::RDONLY, MountFlags::RDONLY),
+        (rustix::fs::StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
+        (rustix::fs::StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
+        (rustix::fs::StatVfsMountFlags::NODEV, MountFlags::NODEV),
+    ] {
+        if have.contains(st) {
+            keep |= ms;
+        }
+    }
+    rustix::mount::mount_remount(fd_path(top).as_str(), MountFlags::BIND | keep, "")?;
+    Ok(())
+}
+
 impl Kernel for Linux {
-    fn unshare(&self, user: bool, net: bool) -> io::Result<()> {
-        let mut flags = UnshareFlags::NEWNS
+    fn unshare(&self, net: bool) -> io::Result<()> {
+        let mut flags = UnshareFlags::NEWUSER
+            | UnshareFlags::NEWNS
             | UnshareFlags::NEWPID
             | UnshareFlags::NEWUTS
             | UnshareFlags::NEWIPC;
-        if user {
-            flags |= UnshareFlags::NEWUSER;
-        }
         if net {
             flags |= UnshareFlags::NEWNET;
         }
@@ -251,25 +627,42 @@ impl Kernel for Linux {
         Ok(())
     }
 
-    fn apply(&self, op: &Mount) -> io::Result<()> {
-        let needs = |p: &Path| -> io::Result<()> {
-            if p.exists() {
-                Ok(())
-            } else {
-                Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{} is missing in the tree", p.display()),
-                ))
-            }
-        };
+    fn private_proc(&self) -> io::Result<()> {
+        // SAFETY: CLONE_NEWNS alone; it does not touch the file
+        // descriptor table.
+        unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }?;
+        rustix::mount::mount_change(
+            "/",
+            MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+        )?;
+        rustix::mount::mount(
+            "proc",
+            "/proc",
+            "proc",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            None,
+        )?;
+        Ok(())
+    }
+
+    fn apply(&self, root: &Path, op: &Mount) -> io::Result<()> {
         match op {
             Mount::PrivateRoot => rustix::mount::mount_change(
                 "/",
                 MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
             )?,
+            Mount::Tree => {
+                rustix::mount::mount_bind_recursive(root, root)?;
+                let top = rustix::fs::open(
+                    root,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                remount_adding(&top, MountFlags::NOSUID | MountFlags::NODEV)?;
+            }
             Mount::Bind { source, target } => {
-                needs(target)?;
-                rustix::mount::mount_bind_recursive(source.as_path(), target.as_path())?
+                let fd = open_in(root, target, false)?;
+                rustix::mount::mount_bind(*source, fd_path(&fd).as_str())?
             }
             Mount::Fs {
                 fstype,
@@ -277,44 +670,94 @@ impl Kernel for Linux {
                 flags,
                 data,
             } => {
-                needs(target)?;
+                let fd = open_in(root, target, true)?;
                 let data = std::ffi::CString::new(*data)?;
                 rustix::mount::mount(
                     *fstype,
-                    target.as_path(),
+                    fd_path(&fd).as_str(),
                     *fstype,
                     *flags,
                     Some(data.as_c_str()).filter(|d| !d.is_empty()),
                 )?
             }
             Mount::Sys { target } => {
-                needs(target)?;
+                let fd = open_in(root, target, true)?;
                 let ro = MountFlags::RDONLY
                     | MountFlags::NOSUID
                     | MountFlags::NODEV
                     | MountFlags::NOEXEC;
-                if rustix::mount::mount("sysfs", target.as_path(), "sysfs", ro, None).is_err() {
-                    rustix::mount::mount_bind_recursive("/sys", target.as_path())?;
-                    rustix::mount::mount_remount(target.as_path(), MountFlags::BIND | ro, "")?;
+                let at = fd_path(&fd);
+                if rustix::mount::mount("sysfs", at.as_str(), "sysfs", ro, None).is_err() {
+                    rustix::mount::mount_bind_recursive("/sys", at.as_str())?;
+                    remount_adding(&open_in(root, target, true)?, ro)?;
                 }
             }
-            Mount::Create { path, dir: true } => std::fs::create_dir(path)?,
-            Mount::Create { path, dir: false } => {
-                std::fs::File::create(path)?;
+            Mount::ReadOnly { target } => {
+                let dir = match open_in(root, target, false) {
+                    Ok(fd) => rustix::fs::fstat(&fd)?.st_mode & libc::S_IFMT == libc::S_IFDIR,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e),
+                };
+                rebind(
+                    root,
+                    target,
+                    dir,
+                    MountFlags::RDONLY
+                        | MountFlags::NOSUID
+                        | MountFlags::NODEV
+                        | MountFlags::NOEXEC,
+                )?;
             }
-            Mount::Symlink { target, path } => std::os::unix::fs::symlink(target, path)?,
+            Mount::Create { path, dir } => {
+                let (parent, name) = parent_in(root, path)?;
+                if *dir {
+                    rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(0o755))?;
+                } else {
+                    rustix::fs::openat(
+                        &parent,
+                        &name,
+                        OFlags::CREATE
+                            | OFlags::EXCL
+                            | OFlags::WRONLY
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(0o644),
+                    )?;
+                }
+            }
+            Mount::Symlink { target, path } => {
+                let (parent, name) = parent_in(root, path)?;
+                rustix::fs::symlinkat(*target, &parent, &name)?;
+            }
         }
         Ok(())
     }
 
-    fn pivot_root(&self, root: &Path) -> io::Result<()> {
+    fn enter(&self, root: &Path) -> io::Result<Entered> {
+        let top = rustix::fs::open(
+            root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        rustix::process::fchdir(&top)?;
+        drop(top);
         // The old root is stacked under the new one and detached at once,
         // so no directory for it is needed in the tree.
-        rustix::process::chdir(root)?;
-        rustix::process::pivot_root(".", ".")?;
-        rustix::mount::unmount(".", UnmountFlags::DETACH)?;
-        rustix::process::chdir("/")?;
-        Ok(())
+        match rustix::process::pivot_root(".", ".") {
+            Ok(()) => {
+                rustix::mount::unmount(".", UnmountFlags::DETACH)?;
+                rustix::process::chdir("/")?;
+                Ok(Entered::Pivoted)
+            }
+            // In a chroot, the current root is not a mount point.
+            Err(rustix::io::Errno::INVAL) => {
+                rustix::mount::mount_move(".", "/")?;
+                rustix::process::chroot(".")?;
+                rustix::process::chdir("/")?;
+                Ok(Entered::Chrooted)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn sethostname(&self, name: &str) -> io::Result<()> {
@@ -434,6 +877,30 @@ impl Kernel for Linux {
         }
         Ok(())
     }
+
+    fn lock_down(&self, entered: Entered) -> io::Result<()> {
+        rustix::thread::set_no_new_privs(true)?;
+        let mut filter = deny_filter(entered);
+        let prog = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_mut_ptr(),
+        };
+        // SAFETY: `prog` points at `filter`, a valid BPF program of `len`
+        // instructions that outlives the call (the kernel copies it);
+        // no_new_privs is set, as seccomp requires.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -442,33 +909,36 @@ mod tests {
 
     #[test]
     fn the_plan_stays_inside_the_tree() {
-        let root = Path::new("/build/tree");
-        let ops = plan(root);
-        assert_eq!(ops[0], Mount::PrivateRoot);
-        assert!(
-            matches!(&ops[1], Mount::Bind { source, target } if source == root && target == root)
-        );
+        let ops = plan();
+        assert_eq!(ops[..2], [Mount::PrivateRoot, Mount::Tree]);
         for op in &ops {
             match op {
                 Mount::Bind { target, .. }
                 | Mount::Fs { target, .. }
                 | Mount::Sys { target }
+                | Mount::ReadOnly { target }
                 | Mount::Create { path: target, .. }
                 | Mount::Symlink { path: target, .. } => {
-                    assert!(target.starts_with(root), "{op:?}");
+                    assert!(target.is_relative(), "{op:?}");
+                    assert!(
+                        target
+                            .components()
+                            .all(|c| matches!(c, std::path::Component::Normal(_))),
+                        "{op:?}"
+                    );
                 }
-                Mount::PrivateRoot => {}
+                Mount::PrivateRoot | Mount::Tree => {}
             }
         }
         // Files and links are only made on the tmpfs on /dev.
-        let dev = root.join("dev");
+        let dev = Path::new("dev");
         let dev_mounted = ops
             .iter()
             .position(|o| matches!(o, Mount::Fs { target, .. } if *target == dev))
             .unwrap();
         for (i, op) in ops.iter().enumerate() {
             if let Mount::Create { path, .. } | Mount::Symlink { path, .. } = op {
-                assert!(path.starts_with(&dev) && i > dev_mounted, "{op:?}");
+                assert!(path.starts_with(dev) && i > dev_mounted, "{op:?}");
             }
         }
         let fs: Vec<_> = ops
@@ -481,13 +951,54 @@ mod tests {
         assert_eq!(
             fs,
             [
-                "proc /build/tree/proc",
-                "tmpfs /build/tree/dev",
-                "devpts /build/tree/dev/pts",
-                "tmpfs /build/tree/dev/shm",
-                "tmpfs /build/tree/tmp",
-                "tmpfs /build/tree/run"
+                "proc proc",
+                "tmpfs dev",
+                "devpts dev/pts",
+                "tmpfs dev/shm",
+                "tmpfs tmp",
+                "tmpfs run"
             ]
         );
+        // /proc's kernel settings are made read-only once it is mounted.
+        let proc_at = ops
+            .iter()
+            .position(|o| matches!(o, Mount::Fs { fstype: "proc", .. }));
+        let sys_ro = ops.iter().position(
+            |o| matches!(o, Mount::ReadOnly { target } if target == Path::new("proc/sys")),
+        );
+        assert!(proc_at < sys_ro && sys_ro.is_some());
+    }
+
+    #[test]
+    fn every_jump_of_the_filter_lands_in_it() {
+        for entered in [Entered::Pivoted, Entered::Chrooted] {
+            let prog = deny_filter(entered);
+            assert!(prog.len() < 4096);
+            for (i, ins) in prog.iter().enumerate() {
+                let class = u32::from(ins.code) & 0x07;
+                if class == libc::BPF_JMP {
+                    let op = u32::from(ins.code) & 0xf0;
+                    let targets = if op == libc::BPF_JA {
+                        vec![ins.k as usize]
+                    } else {
+                        vec![ins.jt as usize, ins.jf as usize]
+                    };
+                    for t in targets {
+                        assert!(i + 1 + t < prog.len(), "jump at {i}");
+                    }
+                }
+            }
+            // It ends in a return on every path: the last instruction is one.
+            assert_eq!(u32::from(prog.last().unwrap().code) & 0x07, libc::BPF_RET);
+        }
+        // Every denied name is known on this architecture (or is one it
+        // lacks), and the compat table is as long as the names it has.
+        let native = native_numbers();
+        assert!(native.denied.len() >= DENIED.len() - 2);
+        if let Some(compat) = compat_numbers() {
+            // i386 has umount and stime, and the 64-bit-time clock calls;
+            // not kexec_file_load.
+            assert_eq!(compat.denied.len(), DENIED.len() - 1 + 4);
+        }
     }
 }

@@ -110,16 +110,15 @@ fn run_helper(helper: &str, req: &Request, wrapper: &[&str]) -> Vec<Event> {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(req.to_line().as_bytes())
-        .unwrap();
+    // Standard input stays open until the events end: closing it early
+    // tells the helper its caller is gone.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(req.to_line().as_bytes()).unwrap();
     let events = BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
         .collect();
+    drop(stdin);
     child.wait().unwrap();
     events
 }
