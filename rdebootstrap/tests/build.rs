@@ -86,6 +86,8 @@ fn build_unpacks_the_locked_packages_and_writes_the_dpkg_database() {
         std::fs::read(tree.join("etc/issue.dpkg-new")).unwrap(),
         b"Test GNU/Linux\n"
     );
+    // Finished: not marked as incomplete.
+    assert!(!tree.join(".rdebootstrap-incomplete").exists());
     // Without a cache, the downloads did not stay in the tree.
     assert!(!tree.join("var/cache/apt/archives/rdebootstrap").exists());
     let status = std::fs::read_to_string(tree.join("var/lib/dpkg/status")).unwrap();
@@ -266,4 +268,341 @@ fn rootless_unpack_keeps_what_the_tree_cannot_hold() {
         // Root can remove what the subordinate ids own.
         drop(work);
     }
+}
+
+/// Where a prerequisite (gpg, root, a tool, a user) is missing: skip, but
+/// fail where CI or the end-to-end run promises everything is there.
+fn required<T>(found: Option<T>, what: &str) -> Option<T> {
+    if found.is_none()
+        && (std::env::var_os("CI").is_some() || std::env::var_os("RDEBOOTSTRAP_E2E").is_some())
+    {
+        panic!("{what} is missing, and CI or RDEBOOTSTRAP_E2E is set");
+    }
+    found
+}
+
+const MARKER: &str = ".rdebootstrap-incomplete";
+
+/// base-files' mount points (and a file the rootless test gives an owner
+/// to), and packages that sort before it shipping two of them as links out
+/// of the tree.
+fn hostile_suite() -> SuiteBuilder {
+    SuiteBuilder::new("trixie")
+        .package(
+            DebBuilder::new("base-files", "13", "amd64")
+                .field("Priority", "required")
+                .dir("./dev/")
+                .dir("./proc/")
+                .dir("./sys/")
+                .dir("./tmp/")
+                .dir("./run/")
+                .dir("./etc/")
+                .file_mode("./etc/secret", 0o640, "s\n")
+                .owner(0, 42, "root", "shadow"),
+        )
+        .package(DebBuilder::new("aaa-evil", "1", "amd64").symlink("./dev", "/proc/self/cwd"))
+        .package(DebBuilder::new("aab-evil", "1", "amd64").symlink("./proc", "/"))
+        .package(DebBuilder::new("plain", "1", "amd64").file("./plain", "p\n"))
+}
+
+fn plain_manifest(url: &str) -> String {
+    format!(
+        "[[archive]]\nurl = \"{url}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n\
+         [spec.plain]\ninclude = [\"plain\"]\n"
+    )
+}
+
+fn hostile_manifest(url: &str) -> String {
+    format!(
+        "[[archive]]\nurl = \"{url}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n\
+         [spec.dev]\ninclude = [\"aaa-evil\", \"base-files\"]\n\n\
+         [spec.proc]\ninclude = [\"aab-evil\", \"base-files\"]\n\n\
+         [spec.plain]\ninclude = [\"plain\"]\n"
+    )
+}
+
+/// A stand-in for the sandbox helper that records that it was started
+/// (its pid in `started`), then waits `sleep` seconds and fails.
+fn fake_helper(dir: &std::path::Path, started: &std::path::Path, sleep: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let helper = dir.join("fake-helper");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\necho $$ > '{}'\nsleep {sleep}\nexit 1\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    helper
+}
+
+fn names(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A package that sorts before base-files ships `./dev -> /proc/self/cwd`
+/// (base-files then accepts the link for its `./dev/`, as dpkg does), or
+/// `./proc -> /`: the build is refused, naming the package, before the
+/// sandbox starts, and nothing appears in rdebootstrap's working
+/// directory, the root directory or a victim directory.
+#[test]
+fn a_package_shipping_a_mount_point_as_a_link_is_refused_before_the_sandbox() {
+    let Some(site) = required(
+        Served::start("hostile-mounts", hostile_suite()),
+        "gpg (for the test archive)",
+    ) else {
+        return;
+    };
+    let work = TempDir::new("hostile-mounts");
+    let victim = TempDir::new("hostile-victim");
+    std::fs::write(victim.path().join("zero"), "precious\n").unwrap();
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(d.join("Manifest.toml"), hostile_manifest(&site.url())).unwrap();
+    std::fs::write(d.join("zero"), "precious\n").unwrap();
+    let o = run(d, &["update", "--no-cache"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let started = victim.path().join("helper-started");
+    let helper = fake_helper(d, &started, 0);
+
+    for (spec, package, path, target) in [
+        ("dev", "aaa-evil", "/dev", "/proc/self/cwd"),
+        ("proc", "aab-evil", "/proc", "/"),
+    ] {
+        let (cwd, root, victim_before) = (
+            testkit::tree_snapshot(d),
+            names(std::path::Path::new("/")),
+            testkit::tree_snapshot(victim.path()),
+        );
+        let tree = format!("tree-{spec}");
+        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .args(["build", "-s", spec, "-p", &tree, "--no-cache", "-j", "1"])
+            .args(["--arch", "amd64"])
+            .env("RDEBOOTSTRAP_SANDBOX_HELPER", &helper)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let err = text(&o.stderr);
+        assert!(!o.status.success(), "{err}");
+        // (`/` comes back from the tar writer as `//`.)
+        assert!(
+            err.contains(&format!("{package}: ships {path} as a symbolic link to {target}"))
+                && err.contains(&format!(
+                    "; the sandbox mounts its own {path} there and refuses to follow links out of the tree"
+                )),
+            "{err}"
+        );
+        assert!(!started.exists(), "the sandbox helper was started");
+        // Nothing new or changed outside the target.
+        let mut after = testkit::tree_snapshot(d);
+        after.retain(|p, _| p != &tree && !p.starts_with(&format!("{tree}/")));
+        assert_eq!(after, cwd, "{spec}: the working directory changed");
+        assert_eq!(names(std::path::Path::new("/")), root, "{spec}: / changed");
+        assert_eq!(testkit::tree_snapshot(victim.path()), victim_before);
+        // The tree says it is unfinished.
+        assert!(d.join(&tree).join(MARKER).is_file(), "{spec}");
+    }
+}
+
+/// The same refusal on the rootless path that gives the packages' owners
+/// in the sandbox after `--unpack-only` (a user with subordinate ids).
+#[test]
+fn a_linked_mount_point_is_refused_before_giving_owners_rootless() {
+    use testkit::users::test_user;
+    let Some(user) = required(
+        test_user("rdbt-mounts", true),
+        "root, useradd, setpriv and newuidmap (for a user with subordinate ids)",
+    ) else {
+        return;
+    };
+    let Some(site) = required(
+        Served::start("hostile-mounts-rootless", hostile_suite()),
+        "gpg (for the test archive)",
+    ) else {
+        return;
+    };
+    let work = TempDir::new("hostile-mounts-rootless");
+    let d = work.path();
+    let bin = d.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let programs = testkit::users::copy_programs(
+        &bin,
+        &[std::path::Path::new(env!("CARGO_BIN_EXE_rdebootstrap"))],
+    );
+    site.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(d.join("Manifest.toml"), hostile_manifest(&site.url())).unwrap();
+    let started = d.join("helper-started");
+    let helper = fake_helper(&bin, &started, 0);
+    user.own(d);
+    let before = testkit::tree_snapshot(d);
+    let root = names(std::path::Path::new("/"));
+    let mut o = None;
+    for args in [
+        &["update", "--no-cache"][..],
+        &[
+            "build",
+            "-s",
+            "dev",
+            "-p",
+            "tree",
+            "--no-cache",
+            "-j",
+            "1",
+            "--unpack-only",
+        ],
+    ] {
+        o = Some(
+            user.command(&programs[0])
+                .args(args)
+                .args(["--arch", "amd64"])
+                .env("RDEBOOTSTRAP_SANDBOX_HELPER", &helper)
+                .current_dir(d)
+                .output()
+                .unwrap(),
+        );
+    }
+    let o = o.unwrap();
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("aaa-evil: ships /dev as a symbolic link to /proc/self/cwd; the sandbox mounts its own /dev there and refuses to follow links out of the tree"),
+        "{err}"
+    );
+    assert!(!started.exists(), "the sandbox helper was started");
+    let mut after = testkit::tree_snapshot(d);
+    after.retain(|p, _| p != "tree" && !p.starts_with("tree/") && !p.starts_with("Manifest."));
+    let mut before = before;
+    before.retain(|p, _| !p.starts_with("Manifest."));
+    assert_eq!(after, before);
+    assert_eq!(names(std::path::Path::new("/")), root);
+    assert!(d.join("tree").join(MARKER).is_file());
+}
+
+/// A build that fails in the configure step leaves its target marked as
+/// incomplete (and no policy-rc.d or staged preinst data); building into
+/// it again is refused as an interrupted build.
+#[test]
+fn a_failed_build_leaves_its_target_marked_and_a_rerun_is_refused() {
+    let Some(site) = required(
+        Served::start(
+            "interrupted",
+            SuiteBuilder::new("trixie").package(
+                DebBuilder::new("plain", "1", "amd64")
+                    .control_file("preinst", 0o755, "#!/bin/sh\nexit 0\n")
+                    .file("./plain", "p\n"),
+            ),
+        ),
+        "gpg (for the test archive)",
+    ) else {
+        return;
+    };
+    let work = TempDir::new("interrupted");
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(d.join("Manifest.toml"), plain_manifest(&site.url())).unwrap();
+    let o = run(d, &["update", "--no-cache"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let started = d.join("helper-started");
+    let helper = fake_helper(d, &started, 0);
+    let build = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .args(["build", "-s", "plain", "-p", "tree", "--no-cache"])
+            .args(extra)
+            .args(["--arch", "amd64"])
+            .env("RDEBOOTSTRAP_SANDBOX_HELPER", &helper)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let o = build(&[]);
+    assert!(!o.status.success(), "{}", text(&o.stderr));
+    assert!(started.exists(), "the configure step did not run");
+    let tree = d.join("tree");
+    let marker = std::fs::read_to_string(tree.join(MARKER)).unwrap();
+    assert!(marker.contains("incomplete"), "{marker}");
+    assert!(tree.join("plain").exists());
+    assert!(!tree.join("usr/sbin/policy-rc.d").exists());
+    let staged: Vec<_> = names(&tree.join("var/lib/dpkg"))
+        .into_iter()
+        .filter(|n| n.starts_with("tmp.ci"))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+
+    for extra in [&[][..], &["--unpack-only"]] {
+        let o = build(extra);
+        let err = text(&o.stderr);
+        assert!(!o.status.success(), "{err}");
+        let dir = "tree";
+        assert!(
+            err.contains(&format!("{dir} holds an interrupted build (.rdebootstrap-incomplete marker): remove the directory (as root, or rootless without subordinate ids: rm -rf {dir}; rootless with subordinate ids: unshare --map-auto --map-root-user rm -rf {dir}) and build again")),
+            "{err}"
+        );
+    }
+
+    // A build that finishes leaves no marker.
+    std::fs::remove_dir_all(&tree).unwrap();
+    let o = build(&["--unpack-only"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!tree.join(MARKER).exists());
+}
+
+/// SIGKILL of rdebootstrap while the sandbox runs the scripts leaves the
+/// target marked as incomplete.
+#[test]
+fn a_killed_build_leaves_its_target_marked() {
+    let Some(site) = required(
+        Served::start(
+            "killed",
+            SuiteBuilder::new("trixie")
+                .package(DebBuilder::new("plain", "1", "amd64").file("./plain", "p\n")),
+        ),
+        "gpg (for the test archive)",
+    ) else {
+        return;
+    };
+    let work = TempDir::new("killed");
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(d.join("Manifest.toml"), plain_manifest(&site.url())).unwrap();
+    let o = run(d, &["update", "--no-cache"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let started = d.join("helper-started");
+    let helper = fake_helper(d, &started, 60);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["build", "-s", "plain", "-p", "tree", "--no-cache"])
+        .args(["--arch", "amd64"])
+        .env("RDEBOOTSTRAP_SANDBOX_HELPER", &helper)
+        .current_dir(d)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&started)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the helper never started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "rdebootstrap ended first"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The stand-in does not die with its parent; the real helper does.
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    assert!(d.join("tree").join(MARKER).is_file());
+    assert!(d.join("tree/plain").exists());
 }
