@@ -107,11 +107,19 @@ impl Tree {
             Mode::from_bits_truncate(0o600),
         )?;
         let mut file = std::fs::File::from(fd);
-        io::Write::write_all(&mut file, data)?;
-        rustix::fs::fchmod(file.as_fd(), Mode::from_bits_truncate(mode))?;
-        drop(file);
-        rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)?;
-        Ok(())
+        let written = io::Write::write_all(&mut file, data)
+            .and_then(|()| {
+                Ok(rustix::fs::fchmod(
+                    file.as_fd(),
+                    Mode::from_bits_truncate(mode),
+                )?)
+            })
+            .and_then(|()| Ok(rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)?));
+        if written.is_err() {
+            // No temporary left behind in the tree.
+            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+        }
+        written
     }
 
     /// Remove the file `rel` if it is there.

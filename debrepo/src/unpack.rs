@@ -5,9 +5,24 @@
 //! planted by an earlier entry can never lead outside it; a symlink such as
 //! `bin -> usr/bin` (merged /usr) is followed as dpkg follows it, so files
 //! shipped under `./bin/` land in `usr/bin` and `bin` stays a symlink.
-//! Entry paths with `..` components are refused outright (no Debian
-//! package has them). Files are written under a temporary name and renamed
-//! into place, so a reader never sees half a file.
+//! What the archive itself may not hold (newlines and `..` in names, hard
+//! links to anything but an earlier file of the same package, malformed or
+//! truncated tar streams, ...) is refused by the reader, [`crate::deb`],
+//! whose module docs list it with the reasons.
+//!
+//! No half state: each entry is written under a temporary name
+//! (`.NAME.N.rdebootstrap-tmp`), read to its end and its tar padding (so
+//! the archive is known whole up to it), and only then renamed into
+//! place; a truncated entry never appears under its final name. When an
+//! entry fails, its temporaries are removed before the error is returned;
+//! the entries before it are complete.
+//!
+//! Beyond dpkg: an absolute entry path is taken inside the root, as dpkg
+//! takes it; a symlink is created where it comes in the archive (dpkg
+//! defers symlinks to the end), which cannot matter for containment, since
+//! every later path is resolved inside the root anyway. As root, device
+//! nodes are made as the package ships them (the tree is for a system that
+//! needs them); rootless, they are recorded.
 //!
 //! Several packages may be unpacked at once (one [`Unpacker`], many
 //! threads). Which package owns a path is decided under one lock, by rules
@@ -28,7 +43,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rustix::fs::{AtFlags, Mode, OFlags, Timestamps};
@@ -150,8 +165,6 @@ pub enum UnpackError {
         #[source]
         source: io::Error,
     },
-    #[error("{package}: {path}: refusing a path with '..' in it")]
-    UnsafePath { package: String, path: String },
     #[error("{package}: trying to overwrite {path}, which is also in package {other} (neither declares Replaces on the other)")]
     Conflict {
         package: String,
@@ -259,28 +272,19 @@ impl Unpacker {
             package: package.clone(),
             source,
         })?;
+        let deb_err = |source| UnpackError::Deb {
+            package: package.clone(),
+            source,
+        };
         for entry in entries {
-            let mut entry = entry.map_err(|source| UnpackError::Deb {
-                package: package.clone(),
-                source,
-            })?;
+            let mut entry = entry.map_err(deb_err)?;
             let meta = entry.meta().clone();
             if meta.path.as_os_str().is_empty() {
+                entry.finish().map_err(deb_err)?;
                 list.push(("/.".to_owned(), None));
                 continue;
             }
             let shown = format!("/{}", meta.path.display());
-            if has_dotdot(&meta.path)
-                || meta
-                    .link_target
-                    .as_deref()
-                    .is_some_and(|t| meta.kind == EntryKind::HardLink && has_dotdot(t))
-            {
-                return Err(UnpackError::UnsafePath {
-                    package,
-                    path: shown,
-                });
-            }
             let fs = |what: &'static str| {
                 let (package, path) = (package.clone(), shown.clone());
                 move |source: io::Error| UnpackError::Fs {
@@ -299,50 +303,47 @@ impl Unpacker {
             let conffile = conffiles.contains(shown.as_str());
             let written = match meta.kind {
                 EntryKind::Directory => {
+                    entry.finish().map_err(deb_err)?;
                     self.directory(&parent, name, &meta, &canon, &package)?;
                     true
                 }
+                _ if !self.claim(index, &canon, &meta, &package, &shown)? => {
+                    entry.finish().map_err(deb_err)?;
+                    false
+                }
                 _ => {
-                    if !self.claim(index, &canon, &meta, &package, &shown)? {
-                        false
-                    } else {
-                        let final_name = if conffile {
-                            let mut n = name.to_owned();
-                            n.push(".dpkg-new");
-                            n
-                        } else {
-                            name.to_owned()
-                        };
-                        let tmp = format!(".{}.{index}.rdebootstrap-tmp", name.to_string_lossy());
-                        let digest = self
-                            .create(&parent, &tmp, &meta, &mut entry, &canon)
-                            .map_err(fs("cannot create it"))?;
-                        if let (Some(sums), Some(d)) = (md5sums.as_mut(), digest) {
-                            use std::fmt::Write as _;
-                            let _ = writeln!(sums, "{d}  {}", meta.path.display());
+                    let tmp = format!(".{}.{index}.rdebootstrap-tmp", name.to_string_lossy());
+                    let copy = format!(".{}.{index}.rdebootstrap-conf", name.to_string_lossy());
+                    let target_conffile = meta.kind == EntryKind::HardLink
+                        && meta.link_target.as_deref().is_some_and(|t| {
+                            conffiles.contains(format!("/{}", t.display()).as_str())
+                        });
+                    let step = Step {
+                        index,
+                        parent: &parent,
+                        name,
+                        canon: &canon,
+                        meta: &meta,
+                        package: &package,
+                        shown: &shown,
+                        tmp: &tmp,
+                        copy: &copy,
+                    };
+                    let result = self.write_entry(
+                        &step,
+                        &mut entry,
+                        conffile,
+                        conffile && in_place,
+                        target_conffile,
+                        md5sums.as_mut(),
+                    );
+                    if result.is_err() {
+                        // Nothing half-made stays in the tree.
+                        for t in [&tmp, &copy] {
+                            let _ = rustix::fs::unlinkat(&*parent, t.as_str(), AtFlags::empty());
                         }
-                        if conffile && in_place && meta.kind == EntryKind::Regular {
-                            // Also at its own path, as an extracted
-                            // essential package has it before dpkg runs.
-                            let copy =
-                                format!(".{}.{index}.rdebootstrap-conf", name.to_string_lossy());
-                            self.copy_file(&parent, &tmp, &copy, &meta, &canon)
-                                .map_err(fs("cannot create it"))?;
-                            self.commit(
-                                index, &parent, &copy, name, &canon, &meta, &package, &shown,
-                            )?;
-                        }
-                        self.commit(
-                            index,
-                            &parent,
-                            &tmp,
-                            &final_name,
-                            &canon,
-                            &meta,
-                            &package,
-                            &shown,
-                        )?
                     }
+                    result?
                 }
             };
             if written {
@@ -352,6 +353,70 @@ impl Unpacker {
         self.lists.lock().expect("lists")[index] = list;
         self.md5sums.lock().expect("md5sums")[index] = md5sums;
         Ok(())
+    }
+
+    /// Write a non-directory entry under its temporary name, read it to
+    /// its end (and its padding: the archive is whole up to here), then
+    /// give it its final name. The caller removes the temporaries if this
+    /// fails.
+    #[allow(clippy::too_many_arguments)]
+    fn write_entry(
+        &self,
+        step: &Step<'_>,
+        entry: &mut crate::deb::DataEntry<'_, '_>,
+        conffile: bool,
+        also_in_place: bool,
+        target_conffile: bool,
+        md5sums: Option<&mut String>,
+    ) -> Result<bool, UnpackError> {
+        let Step {
+            index,
+            parent,
+            name,
+            canon,
+            meta,
+            package,
+            shown,
+            tmp,
+            copy,
+        } = *step;
+        let fs = |what: &'static str| {
+            move |source: io::Error| UnpackError::Fs {
+                package: package.to_owned(),
+                path: shown.to_owned(),
+                what,
+                source,
+            }
+        };
+        let deb_err = |source| UnpackError::Deb {
+            package: package.to_owned(),
+            source,
+        };
+        let digest = match self.create(parent, tmp, meta, entry, canon, target_conffile) {
+            Ok(d) => d,
+            Err(Create::Archive(e)) => return Err(deb_err(entry.read_error(e))),
+            Err(Create::Fs(e)) => return Err(fs("cannot create it")(e)),
+        };
+        entry.finish().map_err(deb_err)?;
+        if let (Some(sums), Some(d)) = (md5sums, digest) {
+            use std::fmt::Write as _;
+            let _ = writeln!(sums, "{d}  {}", meta.path.display());
+        }
+        let final_name = if conffile {
+            let mut n = name.to_owned();
+            n.push(".dpkg-new");
+            n
+        } else {
+            name.to_owned()
+        };
+        if also_in_place && meta.kind == EntryKind::Regular {
+            // Also at its own path, as an extracted essential package has
+            // it before dpkg runs.
+            self.copy_file(parent, tmp, copy, meta, canon)
+                .map_err(fs("cannot create it"))?;
+            self.commit(index, parent, copy, name, canon, meta, package, shown)?;
+        }
+        self.commit(index, parent, tmp, &final_name, canon, meta, package, shown)
     }
 
     /// Directories are shared: an existing one (or a symlink to one, as
@@ -485,7 +550,8 @@ impl Unpacker {
         meta: &EntryMeta,
         contents: &mut dyn io::Read,
         canon: &Path,
-    ) -> io::Result<Option<String>> {
+        target_conffile: bool,
+    ) -> Result<Option<String>, Create> {
         let _ = rustix::fs::unlinkat(parent, tmp, AtFlags::empty());
         let mut digest = None;
         let apply = self.ownership == Ownership::Apply;
@@ -493,7 +559,16 @@ impl Unpacker {
             EntryKind::Regular => {
                 let fd = new_file(parent, tmp)?;
                 let mut file = Md5Writer::new(std::fs::File::from(fd));
-                io::copy(contents, &mut file)?;
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = match contents.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(Create::Archive(e)),
+                    };
+                    io::Write::write_all(&mut file, &buf[..n])?;
+                }
                 let (file, md5) = file.finish();
                 digest = Some(md5);
                 self.set_meta_fd(file.as_fd(), meta, canon)?;
@@ -511,8 +586,12 @@ impl Unpacker {
                 let tparent = self
                     .tree
                     .open_path(target.parent().unwrap_or(Path::new("")), true)?;
-                let tname = target.file_name().unwrap_or_default();
-                rustix::fs::linkat(&tparent, tname, parent, tmp, AtFlags::empty())?;
+                let mut tname = target.file_name().unwrap_or_default().to_owned();
+                if target_conffile {
+                    // Its file is still staged, as dpkg links it then.
+                    tname.push(".dpkg-new");
+                }
+                rustix::fs::linkat(&tparent, &tname, parent, tmp, AtFlags::empty())?;
             }
             EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo if apply => {
                 let ft = match meta.kind {
@@ -659,6 +738,38 @@ impl Unpacker {
     }
 }
 
+/// Why creating an entry failed: reading the archive, or writing the tree.
+enum Create {
+    Archive(io::Error),
+    Fs(io::Error),
+}
+
+impl From<io::Error> for Create {
+    fn from(e: io::Error) -> Self {
+        Create::Fs(e)
+    }
+}
+
+impl From<rustix::io::Errno> for Create {
+    fn from(e: rustix::io::Errno) -> Self {
+        Create::Fs(e.into())
+    }
+}
+
+/// Where one non-directory entry goes.
+#[derive(Clone, Copy)]
+struct Step<'s> {
+    index: usize,
+    parent: &'s OwnedFd,
+    name: &'s std::ffi::OsStr,
+    canon: &'s Path,
+    meta: &'s EntryMeta,
+    package: &'s str,
+    shown: &'s str,
+    tmp: &'s str,
+    copy: &'s str,
+}
+
 /// Open parent directories of one package's entries, by their path in the
 /// archive (entries of one directory come together).
 #[derive(Default)]
@@ -687,10 +798,6 @@ fn new_file(parent: &OwnedFd, tmp: &str) -> io::Result<OwnedFd> {
         OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_bits_truncate(0o600),
     )?)
-}
-
-fn has_dotdot(p: &Path) -> bool {
-    p.components().any(|c| c == Component::ParentDir)
 }
 
 fn uid(raw: u64) -> rustix::fs::Uid {

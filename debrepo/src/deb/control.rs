@@ -187,15 +187,18 @@ impl ControlFiles {
             .filter_map(|&n| self.file(n).map(|d| (n, d)))
     }
 
-    /// The `triggers` directives (`#` comments and blank lines ignored).
+    /// The `triggers` directives (blank lines and lines starting with `#`
+    /// ignored, as dpkg reads them). Names dpkg cannot classify are
+    /// refused, as dpkg refuses them (`lib/dpkg/triglib.c`): they would
+    /// otherwise name files under `triggers/`.
     pub fn triggers(&self) -> Result<Vec<Trigger<'_>>, DebError> {
         let Some(text) = self.text("triggers")? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for (i, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let mut words = line.split_whitespace();
@@ -218,6 +221,16 @@ impl ControlFiles {
                     },
                 ));
             }
+            if let Err(reason) = check_trigger_name(name) {
+                return Err(self.err(
+                    "triggers",
+                    ControlFileError::TriggerName {
+                        line: i + 1,
+                        name: name.to_owned(),
+                        reason,
+                    },
+                ));
+            }
             out.push(Trigger { directive, name });
         }
         Ok(out)
@@ -237,4 +250,32 @@ impl ControlFiles {
     pub fn templates(&self) -> Option<&[u8]> {
         self.file("templates")
     }
+}
+
+/// dpkg's checks of a trigger name (`trig_name_is_invalid`, then
+/// `trig_classify_byname`): printable ASCII; a file trigger is an absolute
+/// path without empty components or a trailing slash; any other is a legal
+/// package name without `_`. dpkg ignores an unclassifiable name in an
+/// `activate` directive and refuses it in an `interest`; we refuse both,
+/// as no package has one.
+pub(crate) fn check_trigger_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("empty trigger names are not permitted");
+    }
+    if name.bytes().any(|c| c <= b' ' || c >= 0o177) {
+        return Err("trigger name contains invalid character");
+    }
+    if let Some(path) = name.strip_prefix('/') {
+        if path.split('/').any(str::is_empty) {
+            return Err("a file trigger may not have an empty component or a trailing slash");
+        }
+        return Ok(());
+    }
+    let mut chars = name.chars();
+    let legal = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "-+.".contains(c));
+    if !legal {
+        return Err("not a file trigger (starting with '/') nor a legal package name without '_'");
+    }
+    Ok(())
 }

@@ -1,10 +1,15 @@
-//! Streaming the data member's tar entries with their metadata.
+//! Streaming the data member's tar entries with their metadata, refusing
+//! what dpkg refuses (see the module docs of [`crate::deb`]).
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::DebError;
+use super::tar::{RawEntry, RawKind, TarError, TarReader};
+use super::{DebError, Refusal};
 
 /// The decompressed data member.
 pub type DataStream<'a> = Box<dyn Read + Send + 'a>;
@@ -52,14 +57,14 @@ pub struct EntryMeta {
 /// The data member as a tar archive.
 pub struct DataArchive<'a> {
     member: String,
-    tar: tar::Archive<DataStream<'a>>,
+    tar: RefCell<TarReader<DataStream<'a>>>,
 }
 
 impl<'a> DataArchive<'a> {
     pub(crate) fn new(member: String, stream: DataStream<'a>) -> Self {
         DataArchive {
             member,
-            tar: tar::Archive::new(stream),
+            tar: RefCell::new(TarReader::new(stream)),
         }
     }
 
@@ -70,59 +75,130 @@ impl<'a> DataArchive<'a> {
 
     /// Iterate over the entries in archive order. Call once.
     pub fn entries(&mut self) -> Result<DataEntries<'_, 'a>, DebError> {
-        let member = self.member.clone();
-        let entries = self.tar.entries().map_err(|source| DebError::Member {
-            member: member.clone(),
-            source,
-        })?;
-        Ok(DataEntries { member, entries })
+        Ok(DataEntries {
+            member: &self.member,
+            tar: &self.tar,
+            files: HashSet::new(),
+            done: false,
+        })
     }
 }
 
-/// Iterator over data entries.
+/// Iterator over data entries; it stops at the first error.
 pub struct DataEntries<'e, 'a> {
-    member: String,
-    entries: tar::Entries<'e, DataStream<'a>>,
+    member: &'e str,
+    tar: &'e RefCell<TarReader<DataStream<'a>>>,
+    /// Regular files so far: the only targets a hard link may have.
+    files: HashSet<PathBuf>,
+    done: bool,
 }
 
 impl<'e, 'a> Iterator for DataEntries<'e, 'a> {
     type Item = Result<DataEntry<'e, 'a>, DebError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let entry = match self.entries.next()? {
-            Ok(e) => e,
-            Err(source) => {
-                return Some(Err(DebError::Member {
-                    member: self.member.clone(),
-                    source,
-                }))
+        if self.done {
+            return None;
+        }
+        let raw = self.tar.borrow_mut().next_entry();
+        let result = match raw {
+            Ok(None) => {
+                self.done = true;
+                return None;
             }
-        };
-        Some(DataEntry::new(entry).map_err(|e| match e {
-            MetaError::Io(source) => DebError::Member {
-                member: self.member.clone(),
+            Ok(Some(raw)) => self.check(raw),
+            Err(source) => Err(DebError::Tar {
+                member: self.member.to_owned(),
                 source,
-            },
-            MetaError::Unsupported { path, kind } => DebError::UnsupportedEntry { path, kind },
+            }),
+        };
+        self.done = result.is_err();
+        Some(result.map(|meta| DataEntry {
+            meta,
+            member: self.member,
+            tar: self.tar,
         }))
     }
+}
+
+impl DataEntries<'_, '_> {
+    /// dpkg's checks of an entry (`tarobject` in `src/main/archives.c`),
+    /// and ours.
+    fn check(&mut self, raw: RawEntry) -> Result<EntryMeta, DebError> {
+        let refuse = |raw: &RawEntry, reason| DebError::Entry {
+            member: self.member.to_owned(),
+            path: String::from_utf8_lossy(&raw.name).into_owned(),
+            reason,
+        };
+        check_name(&raw.name).map_err(|r| refuse(&raw, r))?;
+        let path = normalize(Path::new(OsStr::from_bytes(&raw.name)));
+        let kind = match raw.kind {
+            RawKind::File => EntryKind::Regular,
+            RawKind::Directory => EntryKind::Directory,
+            RawKind::Symlink => EntryKind::Symlink,
+            RawKind::HardLink => EntryKind::HardLink,
+            RawKind::CharDevice => EntryKind::CharDevice,
+            RawKind::BlockDevice => EntryKind::BlockDevice,
+            RawKind::Fifo => EntryKind::Fifo,
+        };
+        let link_target = match kind {
+            EntryKind::Symlink => Some(PathBuf::from(OsStr::from_bytes(&raw.link))),
+            EntryKind::HardLink => {
+                // dpkg links to whatever the path is in its root; we only
+                // to a file this archive wrote, so a link can never reach
+                // a file of another package or of the host.
+                let target = normalize(Path::new(OsStr::from_bytes(&raw.link)));
+                if !self.files.contains(&target) {
+                    let target = String::from_utf8_lossy(&raw.link).into_owned();
+                    return Err(refuse(&raw, Refusal::HardLinkTarget { target }));
+                }
+                Some(target)
+            }
+            _ => None,
+        };
+        if kind == EntryKind::Regular {
+            self.files.insert(path.clone());
+        }
+        Ok(EntryMeta {
+            kind,
+            path,
+            link_target,
+            mode: raw.mode,
+            uid: raw.uid,
+            gid: raw.gid,
+            uname: raw.uname,
+            gname: raw.gname,
+            mtime: raw.mtime,
+            size: if kind == EntryKind::Regular {
+                raw.size
+            } else {
+                0
+            },
+            device: matches!(kind, EntryKind::CharDevice | EntryKind::BlockDevice)
+                .then_some(raw.device),
+            xattrs: raw.xattrs,
+        })
+    }
+}
+
+/// Refuse a name with a newline (it would split its `.list` line, as dpkg
+/// says) or a `..` component (no package has one; it names a path outside
+/// the root).
+pub(crate) fn check_name(name: &[u8]) -> Result<(), Refusal> {
+    if name.contains(&b'\n') {
+        return Err(Refusal::Newline);
+    }
+    if name.split(|&b| b == b'/').any(|c| c == b"..") {
+        return Err(Refusal::DotDot);
+    }
+    Ok(())
 }
 
 /// One entry: its metadata, and for regular files a reader of its contents.
 pub struct DataEntry<'e, 'a> {
     meta: EntryMeta,
-    inner: tar::Entry<'e, DataStream<'a>>,
-}
-
-enum MetaError {
-    Io(io::Error),
-    Unsupported { path: PathBuf, kind: u8 },
-}
-
-impl From<io::Error> for MetaError {
-    fn from(e: io::Error) -> Self {
-        MetaError::Io(e)
-    }
+    member: &'e str,
+    tar: &'e RefCell<TarReader<DataStream<'a>>>,
 }
 
 /// Drop leading `./` and `/` and a trailing `/`; `.` is the root.
@@ -146,94 +222,7 @@ pub fn normalize(path: &Path) -> PathBuf {
     PathBuf::from(std::ffi::OsStr::from_bytes(s))
 }
 
-impl<'e, 'a> DataEntry<'e, 'a> {
-    fn new(mut inner: tar::Entry<'e, DataStream<'a>>) -> Result<Self, MetaError> {
-        let header = inner.header();
-        let raw_type = header.entry_type();
-        let path = normalize(&inner.path()?);
-        let kind = match raw_type {
-            tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::Regular,
-            tar::EntryType::Directory => EntryKind::Directory,
-            tar::EntryType::Symlink => EntryKind::Symlink,
-            tar::EntryType::Link => EntryKind::HardLink,
-            tar::EntryType::Char => EntryKind::CharDevice,
-            tar::EntryType::Block => EntryKind::BlockDevice,
-            tar::EntryType::Fifo => EntryKind::Fifo,
-            other => {
-                return Err(MetaError::Unsupported {
-                    path,
-                    kind: other.as_byte(),
-                })
-            }
-        };
-        let mode = header.mode()? & 0o7777;
-        let mut uid = header.uid()?;
-        let mut gid = header.gid()?;
-        let mut mtime = header.mtime()?;
-        let mut uname = header.username().ok().flatten().map(str::to_owned);
-        let mut gname = header.groupname().ok().flatten().map(str::to_owned);
-        let device = match kind {
-            EntryKind::CharDevice | EntryKind::BlockDevice => Some((
-                header.device_major()?.unwrap_or(0),
-                header.device_minor()?.unwrap_or(0),
-            )),
-            _ => None,
-        };
-        let link_target = match kind {
-            EntryKind::Symlink => inner.link_name()?.map(|p| p.into_owned()),
-            EntryKind::HardLink => inner.link_name()?.map(|p| normalize(&p)),
-            _ => None,
-        };
-        let mut xattrs = Vec::new();
-        if let Some(pax) = inner.pax_extensions()? {
-            for ext in pax {
-                let ext = ext?;
-                let Ok(key) = ext.key() else { continue };
-                let value = ext.value_bytes();
-                let text = || std::str::from_utf8(value).ok();
-                match key {
-                    "uid" => uid = text().and_then(|v| v.parse().ok()).unwrap_or(uid),
-                    "gid" => gid = text().and_then(|v| v.parse().ok()).unwrap_or(gid),
-                    "uname" => uname = text().map(str::to_owned),
-                    "gname" => gname = text().map(str::to_owned),
-                    "mtime" => {
-                        mtime = text()
-                            .and_then(|v| v.split('.').next())
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(mtime)
-                    }
-                    k => {
-                        if let Some(name) = k.strip_prefix("SCHILY.xattr.") {
-                            xattrs.push((name.to_owned(), value.to_vec()));
-                        }
-                    }
-                }
-            }
-        }
-        let size = if kind == EntryKind::Regular {
-            inner.size()
-        } else {
-            0
-        };
-        Ok(DataEntry {
-            meta: EntryMeta {
-                kind,
-                path,
-                link_target,
-                mode,
-                uid,
-                gid,
-                uname,
-                gname,
-                mtime,
-                size,
-                device,
-                xattrs,
-            },
-            inner,
-        })
-    }
-
+impl DataEntry<'_, '_> {
     /// The entry's metadata.
     pub fn meta(&self) -> &EntryMeta {
         &self.meta
@@ -243,11 +232,41 @@ impl<'e, 'a> DataEntry<'e, 'a> {
     pub fn into_meta(self) -> EntryMeta {
         self.meta
     }
+
+    /// Read the rest of the entry and its padding: once this succeeds, the
+    /// entry is complete in the archive, and may be given its final name.
+    pub fn finish(&mut self) -> Result<(), DebError> {
+        self.tar
+            .borrow_mut()
+            .finish_entry()
+            .map_err(|source| DebError::Tar {
+                member: self.member.to_owned(),
+                source,
+            })
+    }
+
+    /// The data member's name.
+    pub fn member(&self) -> &str {
+        self.member
+    }
+
+    /// The [`DebError`] for an error its reader returned.
+    pub fn read_error(&self, e: io::Error) -> DebError {
+        DebError::Tar {
+            member: self.member.to_owned(),
+            source: TarError::from_io(e),
+        }
+    }
 }
 
 impl Read for DataEntry<'_, '_> {
-    /// The contents of a regular file (nothing for other kinds).
+    /// The contents of a regular file (nothing for other kinds). A stream
+    /// that ends early is an error (`UnexpectedEof`), never a short file;
+    /// [`DataEntry::read_error`] turns it back into a [`DebError`].
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
+        self.tar
+            .borrow_mut()
+            .read_data(buf)
+            .map_err(TarError::into_io)
     }
 }
