@@ -606,3 +606,59 @@ fn a_killed_build_leaves_its_target_marked() {
     assert!(d.join("tree").join(MARKER).is_file());
     assert!(d.join("tree/plain").exists());
 }
+
+/// A spec without base-files has no mount points: they are made (not
+/// through links), so the real sandbox starts and the build fails only
+/// where it must, at the tree's missing dpkg, leaving the marker.
+#[test]
+fn missing_mount_points_are_made_for_the_sandbox() {
+    use std::os::unix::fs::PermissionsExt;
+    let helper = std::path::Path::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .with_file_name(debrepo::sandbox::HELPER);
+    let Some(helper) = required(
+        helper.is_file().then_some(helper),
+        "the sandbox helper beside rdebootstrap (cargo build --workspace)",
+    ) else {
+        return;
+    };
+    let Some(site) = required(
+        Served::start(
+            "no-mount-points",
+            SuiteBuilder::new("trixie")
+                .package(DebBuilder::new("plain", "1", "amd64").file("./plain", "p\n")),
+        ),
+        "gpg (for the test archive)",
+    ) else {
+        return;
+    };
+    let work = TempDir::new("no-mount-points");
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(d.join("Manifest.toml"), plain_manifest(&site.url())).unwrap();
+    let o = run(d, &["update", "--no-cache"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["build", "-s", "plain", "-p", "tree", "--no-cache"])
+        .args(["--arch", "amd64"])
+        .env("RDEBOOTSTRAP_SANDBOX_HELPER", &helper)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("dpkg --configure -a"), "{err}");
+    assert!(!err.contains("missing in the tree"), "{err}");
+    let tree = d.join("tree");
+    for (name, mode) in [
+        ("dev", 0o755),
+        ("proc", 0o755),
+        ("sys", 0o755),
+        ("run", 0o755),
+        ("tmp", 0o1777),
+    ] {
+        let meta = std::fs::symlink_metadata(tree.join(name)).unwrap();
+        assert!(meta.is_dir(), "{name}");
+        assert_eq!(meta.permissions().mode() & 0o7777, mode, "{name}");
+    }
+    assert!(tree.join(MARKER).is_file());
+}
