@@ -173,6 +173,18 @@ fn outer(k: &dyn Kernel) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail("request", e),
     };
+    // Found first: once out of a chroot, /proc/self/exe names a file
+    // outside the namespace.
+    let me = match this_program() {
+        Ok(m) => m,
+        Err(e) => return fail("find this program", e),
+    };
+    if req.users == Users::Host {
+        match k.leave_chroot(&req.root) {
+            Ok(_) => {}
+            Err(e) => return fail("leave the chroot this helper runs in", e),
+        }
+    }
     if !Path::new("/proc/self").exists() {
         // A bare chroot: the ids are written through /proc.
         if req.users != Users::Host {
@@ -185,10 +197,6 @@ fn outer(k: &dyn Kernel) -> ExitCode {
             return fail("mount /proc for the helper", e);
         }
     }
-    let me = match this_program() {
-        Ok(m) => m,
-        Err(e) => return fail("find this program", e),
-    };
     let child = child_command(&me, "mapped")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -40,7 +40,8 @@ pub enum Mount {
         data: &'static str,
     },
     /// `/sys`: sysfs read-only, or (where a user namespace may not mount
-    /// one) the host's, bound and made read-only.
+    /// one) the host's, bound and made read-only, or (where there is
+    /// none, inside a chroot) an empty read-only tmpfs.
     Sys { target: PathBuf },
     /// Bind `target` (in a file system of ours) onto itself read-only,
     /// if it exists: the kernel settings under `/proc` that root inside
@@ -202,6 +203,11 @@ pub trait Kernel {
     /// New user, mount, PID, UTS and IPC namespaces; a network namespace
     /// with `net`.
     fn unshare(&self, net: bool) -> io::Result<()>;
+    /// As root inside a chroot (where no user namespace may be made):
+    /// give this process a mount namespace whose root is the chroot's
+    /// directory, as if it had been entered by pivot_root. `inside` is a
+    /// directory in the chroot. Returns whether there was a chroot.
+    fn leave_chroot(&self, inside: &Path) -> io::Result<bool>;
     /// Without a `/proc` (a bare chroot), as root: mount one on `/proc`
     /// in a mount namespace of this process's own, to map the ids with.
     fn private_proc(&self) -> io::Result<()>;
@@ -537,7 +543,8 @@ fn open_in(root: &Path, rel: &Path, dir: bool) -> io::Result<OwnedFd> {
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    // RESOLVE_NO_SYMLINKS refuses a link as the last component too.
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
     let flags = if dir {
         flags | OFlags::DIRECTORY
     } else {
@@ -627,6 +634,55 @@ impl Kernel for Linux {
         Ok(())
     }
 
+    fn leave_chroot(&self, inside: &Path) -> io::Result<bool> {
+        let step = |what: &str, e: rustix::io::Errno| {
+            io::Error::new(io::Error::from(e).kind(), format!("{what}: {e}"))
+        };
+        // In a chroot, no mount shows "/" as its mount point: the
+        // namespace's root mount lies outside the process's root (and
+        // without /proc this is a bare chroot).
+        if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
+            if info.lines().any(|l| l.split(' ').nth(4) == Some("/")) {
+                return Ok(false);
+            }
+        }
+        // SAFETY: CLONE_NEWNS alone; it does not touch the file
+        // descriptor table.
+        unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }?;
+        // Opened in the new namespace, whose mounts the path below names.
+        let jail = rustix::fs::open(
+            "/",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        // Out of the chroot (root may): a root below the working
+        // directory, then up to the namespace's own root.
+        rustix::process::fchdir(&jail).map_err(|e| step("fchdir", e))?;
+        rustix::process::chroot(inside).map_err(|e| step("chroot inside", e))?;
+        for _ in 0..256 {
+            rustix::process::chdir("..").map_err(|e| step("chdir ..", e))?;
+        }
+        rustix::process::chroot(".").map_err(|e| step("chroot .", e))?;
+        rustix::mount::mount_change(
+            "/",
+            MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+        )
+        .map_err(|e| step("make private", e))?;
+        // The chroot's directory, seen from there, made the root of this
+        // namespace.
+        let path = rustix::fs::readlink(fd_path(&jail).as_str(), Vec::new())?;
+        let path = Path::new(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path.as_bytes()),
+        );
+        drop(jail);
+        rustix::mount::mount_bind_recursive(path, path).map_err(|e| step("bind", e))?;
+        rustix::process::chdir(path).map_err(|e| step("chdir jail", e))?;
+        rustix::process::pivot_root(".", ".").map_err(|e| step("pivot_root", e))?;
+        rustix::mount::unmount(".", UnmountFlags::DETACH).map_err(|e| step("detach", e))?;
+        rustix::process::chdir("/")?;
+        Ok(true)
+    }
+
     fn private_proc(&self) -> io::Result<()> {
         // SAFETY: CLONE_NEWNS alone; it does not touch the file
         // descriptor table.
@@ -661,6 +717,12 @@ impl Kernel for Linux {
                 remount_adding(&top, MountFlags::NOSUID | MountFlags::NODEV)?;
             }
             Mount::Bind { source, target } => {
+                if !Path::new(source).exists() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("{source} is missing on the host (inside a chroot, give it a /dev first)"),
+                    ));
+                }
                 let fd = open_in(root, target, false)?;
                 rustix::mount::mount_bind(*source, fd_path(&fd).as_str())?
             }
@@ -687,9 +749,14 @@ impl Kernel for Linux {
                     | MountFlags::NODEV
                     | MountFlags::NOEXEC;
                 let at = fd_path(&fd);
-                if rustix::mount::mount("sysfs", at.as_str(), "sysfs", ro, None).is_err() {
+                if rustix::mount::mount("sysfs", at.as_str(), "sysfs", ro, None).is_ok() {
+                } else if Path::new("/sys/kernel").is_dir() {
                     rustix::mount::mount_bind_recursive("/sys", at.as_str())?;
                     remount_adding(&open_in(root, target, true)?, ro)?;
+                } else {
+                    // No sysfs to show (a chroot without one): an empty,
+                    // read-only directory, as a chroot would have.
+                    rustix::mount::mount("tmpfs", at.as_str(), "tmpfs", ro, None)?;
                 }
             }
             Mount::ReadOnly { target } => {

@@ -3,69 +3,14 @@
 //! no network, no process left behind, failures reported, nothing mounted
 //! in the tree afterwards; as root and as an unprivileged user.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{is_root, mini_tree, run, run_helper, temp, which, HELPER};
 
 use sandbox_protocol::{Event, Owner, Request, Step, Users, PROTOCOL};
-
-const HELPER: &str = env!("CARGO_BIN_EXE_rdebootstrap-sandbox-helper");
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp(tag: &str) -> Dir {
-    let p = std::env::temp_dir().join(format!("rdebootstrap-sandbox-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    Dir(p)
-}
-
-/// Copy host programs and the libraries they load into `root`.
-fn mini_tree(root: &Path, programs: &[&str]) {
-    for d in ["proc", "sys", "dev", "tmp", "run", "out"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    std::fs::set_permissions(
-        root.join("out"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    )
-    .unwrap();
-    let mut files: Vec<PathBuf> = Vec::new();
-    for p in programs {
-        let path = which(p);
-        let ldd = Command::new("ldd").arg(&path).output().unwrap();
-        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
-            if let Some(lib) = line.split_whitespace().find(|w| w.starts_with('/')) {
-                files.push(PathBuf::from(lib));
-            }
-        }
-        files.push(path);
-    }
-    for f in files {
-        let real = std::fs::canonicalize(&f).unwrap();
-        for p in [&f, &real] {
-            let dest = root.join(p.strip_prefix("/").unwrap());
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            let _ = std::fs::copy(&real, &dest);
-        }
-    }
-}
-
-fn which(p: &str) -> PathBuf {
-    for d in ["/usr/bin", "/bin"] {
-        let c = Path::new(d).join(p);
-        if c.exists() {
-            return c;
-        }
-    }
-    panic!("{p} not found on the host");
-}
 
 fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
     Request {
@@ -96,39 +41,6 @@ fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
             })
             .collect(),
     }
-}
-
-/// Run `helper` (through `wrapper` if given) and collect its events.
-fn run_helper(helper: &str, req: &Request, wrapper: &[&str]) -> Vec<Event> {
-    let (program, args): (&str, Vec<&str>) = match wrapper.split_first() {
-        Some((w, rest)) => (w, rest.iter().copied().chain([helper, "run"]).collect()),
-        None => (helper, vec!["run"]),
-    };
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Standard input stays open until the events end: closing it early
-    // tells the helper its caller is gone.
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(req.to_line().as_bytes()).unwrap();
-    let events = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
-    drop(stdin);
-    child.wait().unwrap();
-    events
-}
-
-fn run(req: &Request, wrapper: &[&str]) -> Vec<Event> {
-    run_helper(HELPER, req, wrapper)
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
 }
 
 fn check_inside(root: &Path, wrapper: &[&str]) {

@@ -1,0 +1,126 @@
+//! What the helper's end-to-end tests share: trees made of the host's own
+//! programs, and running the helper on a request.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sandbox_protocol::{Event, Request};
+
+pub const HELPER: &str = env!("CARGO_BIN_EXE_rdebootstrap-sandbox-helper");
+
+pub struct Dir(pub PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp(tag: &str) -> Dir {
+    let p = std::env::temp_dir().join(format!("rdebootstrap-sandbox-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    Dir(p)
+}
+
+/// Copy host programs and the libraries they load into `root`.
+pub fn mini_tree(root: &Path, programs: &[&str]) {
+    for d in ["proc", "sys", "dev", "tmp", "run", "out"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::set_permissions(
+        root.join("out"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    for p in programs {
+        copy_with_libraries(root, &which(p));
+    }
+}
+
+pub fn which(p: &str) -> PathBuf {
+    for d in ["/usr/bin", "/bin"] {
+        let c = Path::new(d).join(p);
+        if c.exists() {
+            return c;
+        }
+    }
+    panic!("{p} not found on the host");
+}
+
+/// Run `helper` (through `wrapper` if given) and collect its events.
+pub fn run_helper(helper: &str, req: &Request, wrapper: &[&str]) -> Vec<Event> {
+    run_in(helper, req, wrapper, None)
+}
+
+/// [`run_helper`] from the working directory `cwd`.
+pub fn run_in(helper: &str, req: &Request, wrapper: &[&str], cwd: Option<&Path>) -> Vec<Event> {
+    let (program, args): (&str, Vec<&str>) = match wrapper.split_first() {
+        Some((w, rest)) => (w, rest.iter().copied().chain([helper, "run"]).collect()),
+        None => (helper, vec!["run"]),
+    };
+    let mut command = Command::new(program);
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Standard input stays open until the events end: closing it early
+    // tells the helper its caller is gone.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(req.to_line().as_bytes()).unwrap();
+    let events = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    drop(stdin);
+    child.wait().unwrap();
+    events
+}
+
+pub fn run(req: &Request, wrapper: &[&str]) -> Vec<Event> {
+    run_helper(HELPER, req, wrapper)
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Whether a prerequisite holds; when it does not, the test fails under
+/// CI (`CI` or `RDEBOOTSTRAP_E2E` set) and is skipped, saying so, elsewhere.
+pub fn require(holds: bool, what: &str) -> bool {
+    if holds {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() || std::env::var_os("RDEBOOTSTRAP_E2E").is_some() {
+        panic!("{what}: this test needs it, and CI must provide it");
+    }
+    eprintln!("{what}: skipping (set CI=1 to make this a failure)");
+    false
+}
+
+/// Copy `program` (a path on the host) and the libraries it loads into
+/// `root`, at the same paths.
+pub fn copy_with_libraries(root: &Path, program: &Path) {
+    let mut files = vec![program.to_owned()];
+    let ldd = Command::new("ldd").arg(program).output().unwrap();
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        if let Some(lib) = line.split_whitespace().find(|w| w.starts_with('/')) {
+            files.push(PathBuf::from(lib));
+        }
+    }
+    for f in files {
+        let real = std::fs::canonicalize(&f).unwrap();
+        for p in [&f, &real] {
+            let dest = root.join(p.strip_prefix("/").unwrap());
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            let _ = std::fs::copy(&real, &dest);
+        }
+    }
+}
