@@ -93,6 +93,8 @@ pub enum Kind {
     CharDevice(u32, u32),
     BlockDevice(u32, u32),
     Fifo,
+    /// Any tar type byte, with data.
+    Raw(u8, Vec<u8>),
 }
 
 /// A data entry to put in the package.
@@ -123,6 +125,13 @@ pub struct DebBuilder {
     extra_members: Vec<(usize, String, Vec<u8>)>,
     mtime: u64,
     omit_control: bool,
+    /// Keep only this many bytes of the uncompressed data.tar.
+    data_tar_len: Option<usize>,
+    /// Keep only this many bytes of the uncompressed control.tar.
+    control_tar_len: Option<usize>,
+    /// Members given as bytes, replacing the built ones: (name, bytes).
+    control_member: Option<(String, Vec<u8>)>,
+    data_member: Option<(String, Vec<u8>)>,
 }
 
 impl DebBuilder {
@@ -150,6 +159,10 @@ impl DebBuilder {
             extra_members: Vec::new(),
             mtime: 1_700_000_000,
             omit_control: false,
+            data_tar_len: None,
+            control_tar_len: None,
+            control_member: None,
+            data_member: None,
         }
         .dir("./")
     }
@@ -216,6 +229,37 @@ impl DebBuilder {
             mtime: self.mtime,
             pax: Vec::new(),
         });
+        self
+    }
+
+    /// An entry with any tar type byte (`b'7'`, `b'V'`, ...) and data.
+    pub fn raw_entry(self, path: &str, typeflag: u8, data: impl Into<Vec<u8>>) -> Self {
+        self.push(path, Kind::Raw(typeflag, data.into()), 0o644)
+    }
+
+    /// Cut the uncompressed data.tar to its first `len` bytes (a truncated
+    /// package; see [`DebBuilder::data_tar`] for the offsets).
+    pub fn truncate_data_tar(mut self, len: usize) -> Self {
+        self.data_tar_len = Some(len);
+        self
+    }
+
+    /// Cut the uncompressed control.tar to its first `len` bytes.
+    pub fn truncate_control_tar(mut self, len: usize) -> Self {
+        self.control_tar_len = Some(len);
+        self
+    }
+
+    /// Use `bytes` as the control member, named `name`
+    /// (`control.tar.zst`), instead of the built one.
+    pub fn control_member(mut self, name: &str, bytes: Vec<u8>) -> Self {
+        self.control_member = Some((name.into(), bytes));
+        self
+    }
+
+    /// Use `bytes` as the data member, named `name`, instead of the built one.
+    pub fn data_member(mut self, name: &str, bytes: Vec<u8>) -> Self {
+        self.data_member = Some((name.into(), bytes));
         self
     }
 
@@ -300,7 +344,17 @@ impl DebBuilder {
             h.set_mtime(self.mtime);
             h.set_username("root").unwrap();
             h.set_groupname("root").unwrap();
-            b.append_data(&mut h, format!("./{name}"), data).unwrap();
+            // By hand: hostile packages have names the tar crate refuses
+            // (`../x`, `/x`).
+            let name = if name.starts_with('/') || name.starts_with("./") || name.starts_with("../")
+            {
+                name.to_owned()
+            } else {
+                format!("./{name}")
+            };
+            set_name(&mut h, &name);
+            h.set_cksum();
+            b.append(&h, data).unwrap();
         };
         if !self.omit_control {
             add("control", 0o644, self.control_text().as_bytes());
@@ -308,10 +362,24 @@ impl DebBuilder {
         for (name, mode, data) in &self.control_files {
             add(name, *mode, data);
         }
-        b.into_inner().unwrap()
+        let mut out = b.into_inner().unwrap();
+        if let Some(len) = self.control_tar_len {
+            out.truncate(len);
+        }
+        out
     }
 
-    fn data_tar(&self) -> Vec<u8> {
+    /// The uncompressed data.tar, as [`DebBuilder::build`] puts it in the
+    /// package (before [`DebBuilder::truncate_data_tar`]).
+    pub fn data_tar(&self) -> Vec<u8> {
+        let mut out = self.full_data_tar();
+        if let Some(len) = self.data_tar_len {
+            out.truncate(len);
+        }
+        out
+    }
+
+    fn full_data_tar(&self) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for e in &self.entries {
             if !e.pax.is_empty() {
@@ -334,17 +402,22 @@ impl DebBuilder {
             };
             if dotdot(&e.path)
                 || e.path.starts_with('/')
+                || e.path.contains('\n')
+                || matches!(e.kind, Kind::Raw(..))
                 || (matches!(e.kind, Kind::HardLink(_)) && link.is_some_and(dotdot))
             {
-                // The tar crate refuses `..` and absolute paths; hostile
-                // packages have them,
-                // so write the names into the header by hand.
-                let gnu = h.as_gnu_mut().expect("a GNU header");
-                gnu.name = [0; 100];
-                gnu.name[..e.path.len()].copy_from_slice(e.path.as_bytes());
+                // The tar crate refuses `..`, absolute paths and odd
+                // types; hostile packages have them, so write the header
+                // by hand.
+                set_name(&mut h, &e.path);
                 let data: &[u8] = match &e.kind {
                     Kind::File(d) => {
                         h.set_entry_type(tar::EntryType::Regular);
+                        h.set_size(d.len() as u64);
+                        d
+                    }
+                    Kind::Raw(t, d) => {
+                        h.set_entry_type(tar::EntryType::new(*t));
                         h.set_size(d.len() as u64);
                         d
                     }
@@ -396,6 +469,7 @@ impl DebBuilder {
                     h.set_entry_type(tar::EntryType::Fifo);
                     b.append_data(&mut h, path, io::empty()).unwrap();
                 }
+                Kind::Raw(..) => unreachable!("written by hand above"),
             }
         }
         b.into_inner().unwrap()
@@ -405,14 +479,18 @@ impl DebBuilder {
     pub fn build(&self) -> Vec<u8> {
         let members: Vec<(String, Vec<u8>)> = vec![
             ("debian-binary".into(), self.format.clone().into_bytes()),
-            (
-                format!("control.tar{}", self.control_comp.suffix()),
-                self.control_comp.compress(&self.control_tar()),
-            ),
-            (
-                format!("data.tar{}", self.data_comp.suffix()),
-                self.data_comp.compress(&self.data_tar()),
-            ),
+            self.control_member.clone().unwrap_or_else(|| {
+                (
+                    format!("control.tar{}", self.control_comp.suffix()),
+                    self.control_comp.compress(&self.control_tar()),
+                )
+            }),
+            self.data_member.clone().unwrap_or_else(|| {
+                (
+                    format!("data.tar{}", self.data_comp.suffix()),
+                    self.data_comp.compress(&self.data_tar()),
+                )
+            }),
         ];
         let mut out = ar::Builder::new(Vec::new());
         let mut append = |name: &str, data: &[u8]| {
@@ -439,6 +517,39 @@ impl DebBuilder {
         std::fs::write(&path, self.build()).unwrap();
         path
     }
+}
+
+/// Put `name` into a GNU header's name field as it is (at most 100 bytes).
+fn set_name(h: &mut tar::Header, name: &str) {
+    let gnu = h.as_gnu_mut().expect("a GNU header");
+    gnu.name = [0; 100];
+    gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+}
+
+/// A zstd-compressed tar holding one regular file `name` of `size` zero
+/// bytes, made as a stream: a bomb of any size in little memory (1 GiB of
+/// zeros compresses to about 32 KiB).
+pub fn zstd_tar_of_zeros(name: &str, size: u64) -> Vec<u8> {
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    set_name(&mut h, name);
+    h.set_cksum();
+    enc.write_all(h.as_bytes()).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        enc.write_all(&zeros[..n]).unwrap();
+        left -= n as u64;
+    }
+    // Padding, then the end-of-archive blocks.
+    let pad = (512 - size % 512) % 512;
+    enc.write_all(&vec![0u8; pad as usize + 1024]).unwrap();
+    enc.finish().unwrap()
 }
 
 /// The repository's `tests/data` directory.
