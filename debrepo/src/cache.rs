@@ -13,6 +13,9 @@
 //!   caller fetches it again.
 //! - The same content is stored once, whatever mirror or snapshot it came
 //!   from.
+//! - A writer holds an exclusive `flock` on its `.part` file while it
+//!   lives. Opening the cache removes the `.part` files nobody holds (left
+//!   by a process that was interrupted or killed), so they never pile up.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -24,6 +27,8 @@ use sha2::{Digest as _, Sha256 as Hasher};
 use crate::hash::Sha256;
 
 const LAYOUT: &str = "v1";
+/// A `.part` file younger than this is never removed by another process.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A cache failure, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +71,44 @@ impl Cache {
         for dir in [cache.tmp_dir(), cache.root.join(LAYOUT).join("sha256")] {
             fs::create_dir_all(&dir).map_err(io_err("cannot create directory", &dir))?;
         }
+        cache.remove_stale_parts();
         Ok(cache)
+    }
+
+    /// Remove the `.part` files of writers that are gone. Another process
+    /// may be writing one right now: a live writer holds an exclusive
+    /// `flock` on its file (released by the kernel when the process dies,
+    /// however it dies), so only files whose lock can be taken are removed.
+    /// A file is also left alone in its first minute, which covers the
+    /// moment between its creation and its writer taking the lock.
+    fn remove_stale_parts(&self) {
+        let Ok(dir) = fs::read_dir(self.tmp_dir()) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "part") {
+                continue;
+            }
+            let young = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < STALE_AFTER);
+            if young {
+                continue;
+            }
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                .is_ok()
+            {
+                // Held until the file is gone, so no writer can take it.
+                let _ = fs::remove_file(&path);
+            }
+        }
     }
 
     /// `$XDG_CACHE_HOME/rdebootstrap`, else `~/.cache/rdebootstrap`.
@@ -163,6 +205,11 @@ impl Cache {
             .create_new(true)
             .open(&path)
             .map_err(io_err("cannot create", &path))?;
+        // Held while this writer lives: see Cache::remove_stale_parts.
+        if let Err(e) = rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive) {
+            let _ = fs::remove_file(&path);
+            return Err(io_err("cannot lock", &path)(e.into()));
+        }
         Ok(CacheWriter {
             cache: self.clone(),
             file: Some(file),
@@ -375,6 +422,43 @@ mod tests {
             }
         });
         assert_eq!(c.read(&h, None).unwrap().unwrap(), data);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn stale_part_files_are_removed_live_ones_kept() {
+        let root = tmp();
+        let c = Cache::open(&root).unwrap();
+        let tmp_dir = root.join("v1/tmp");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        // Left by a killed process: old, nobody holds it.
+        let stale = tmp_dir.join("1-0-0.part");
+        fs::write(&stale, b"half a download").unwrap();
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        // Fresh: maybe a writer that has not locked it yet.
+        let fresh = tmp_dir.join("2-0-0.part");
+        fs::write(&fresh, b"just started").unwrap();
+        // A live writer's, old but locked.
+        let mut live = c.writer().unwrap();
+        live.write_all(b"slow download").unwrap();
+        File::options()
+            .write(true)
+            .open(&live.path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        Cache::open(&root).unwrap();
+        assert!(!stale.exists(), "a stale .part is removed");
+        assert!(fresh.exists(), "a young .part is kept");
+        assert!(live.path.exists(), "a live writer's .part is kept");
+        let h = sha(b"slow download");
+        live.commit(&h, Some(13)).unwrap();
+        assert!(c.contains(&h, Some(13)).unwrap());
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -90,8 +90,16 @@ pub enum FetchError {
     BadRange { url: String },
     #[error("{url}: no data for {secs} s")]
     Stalled { url: String, secs: u64 },
-    #[error("{url}: more data than the expected {limit} bytes")]
-    TooLarge { url: String, limit: u64 },
+    #[error(
+        "{url}: more data than the expected {limit} bytes (stopped at {received} bytes received)"
+    )]
+    TooLarge {
+        url: String,
+        limit: u64,
+        /// Bytes received when the download was stopped, the chunk that
+        /// went over included.
+        received: u64,
+    },
     #[error("{}: cannot read", path.display())]
     File {
         path: PathBuf,
@@ -480,6 +488,7 @@ impl Transport {
                     FetchError::TooLarge {
                         url: url.to_owned(),
                         limit: limit.unwrap_or(0),
+                        received: sink.len() + chunk.len() as u64,
                     },
                     None,
                 ));
@@ -524,6 +533,7 @@ impl Transport {
                 return Err(FetchError::TooLarge {
                     url: url.to_owned(),
                     limit: limit.unwrap_or(0),
+                    received: sink.len() + n as u64,
                 });
             }
             sink.write(&buf[..n]).map_err(|source| FetchError::Sink {

@@ -165,7 +165,20 @@ async fn size_limit_and_local_files() {
         .fetch(&format!("{}/file.bin", server.url()), &mut sink, Some(1000))
         .await
         .unwrap_err();
-    assert!(matches!(e, FetchError::TooLarge { limit: 1000, .. }));
+    // The real figures: the expected size, and what had come when the
+    // download was stopped (more than expected, no more than was sent).
+    let FetchError::TooLarge {
+        limit, received, ..
+    } = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(limit, 1000);
+    assert!(
+        received > 1000 && received <= data.len() as u64,
+        "{received}"
+    );
+    assert!(sink.len() as u64 <= 1000, "the sink never went over");
     let path = dir.path().join("file.bin");
     assert_eq!(
         t.get(&format!("file://{}", path.display())).await.unwrap(),
