@@ -1,5 +1,27 @@
 //! Driving `rdebootstrap-sandbox-helper`, the separate program that runs
-//! commands inside a tree in new namespaces (see its documentation).
+//! commands inside a tree in new namespaces.
+//!
+//! # Threat model
+//!
+//! The commands are maintainer scripts of packages we treat as hostile.
+//! Whoever runs rdebootstrap, they run as root of a user namespace (as
+//! root, one that maps every id to itself, so owners in the tree are real
+//! but root's capabilities count only inside), see only the tree and the
+//! sandbox's own `/proc` (kernel settings read-only), read-only `/sys`,
+//! minimal `/dev` and tmpfs `/tmp` and `/run`, with the tree mounted
+//! `nosuid,nodev`, `no_new_privs`, and a seccomp filter refusing mounts,
+//! new namespaces, modules, kexec, reboot, swap, the keyring, BPF, perf,
+//! io_uring, file handles, clock changes and ptrace. No host process is
+//! visible; the network is a new, empty namespace unless asked for. Mount
+//! targets are opened inside the tree without following symlinks (and
+//! [`crate::configure`] refuses such a tree first, naming the package).
+//! The helper and everything it started die when this process does: it
+//! keeps the helper's standard input open while it runs.
+//!
+//! A hostile package can still do anything inside the tree, use CPU,
+//! memory and disk space, and with the network on, reach what the caller
+//! can. The helper's own documentation (`sandbox-helper/src/main.rs`)
+//! has the details; `sandbox-helper/tests/containment.rs` tries each case.
 //!
 //! The helper is found through `RDEBOOTSTRAP_SANDBOX_HELPER`, next to the
 //! running program (an installed rdebootstrap, or cargo's target
@@ -50,8 +72,9 @@ pub struct Chown {
     pub gid: Option<u32>,
 }
 
-/// Who root is in a sandbox started by this process: the host's root when
-/// running as root; otherwise the caller, with the caller's subordinate
+/// Who root is in a sandbox started by this process: running as root,
+/// root with every id mapped to itself (capabilities only inside);
+/// otherwise the caller, with the caller's subordinate
 /// ids when `/etc/subuid` and `/etc/subgid` have ranges for it and
 /// newuidmap and newgidmap are installed, else alone.
 pub fn users() -> Users {
