@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{copy_with_libraries, is_root, mini_tree, require, run_in, temp, which, Dir, HELPER};
+use common::{
+    copy_with_libraries, is_root, mini_tree, require, run_in, subordinate_user, temp, which, Dir,
+    HELPER,
+};
 use sandbox_protocol::{Event, Request, Step, Users, PROTOCOL};
 
 const TOOLS: &[&str] = &[
@@ -29,13 +32,15 @@ enum Who {
     Root,
     /// `nobody`, through setpriv: root inside is the caller alone.
     Nobody,
+    /// A user made for the test, with subordinate ids.
+    SubUser,
 }
 
 struct Setup {
     base: Dir,
     tree: PathBuf,
     helper: String,
-    wrapper: Vec<&'static str>,
+    wrapper: Vec<String>,
     users: Users,
 }
 
@@ -49,7 +54,14 @@ impl Setup {
         std::fs::create_dir_all(base.0.join("cwd")).unwrap();
         let (helper, wrapper, users) = match who {
             Who::Root => (HELPER.to_owned(), Vec::new(), Users::Host),
-            Who::Nobody => {
+            Who::Nobody | Who::SubUser => {
+                let (uid, gid, users) = match who {
+                    Who::Nobody => (65534, 65534, Users::Single),
+                    _ => {
+                        let (uid, gid, uids, gids) = subordinate_user("rdbcontain");
+                        (uid, gid, Users::Subordinate { uids, gids })
+                    }
+                };
                 let helper = base.0.join("helper");
                 std::fs::copy(HELPER, &helper).unwrap();
                 for d in [&base.0, &base.0.join("cwd")] {
@@ -60,7 +72,7 @@ impl Setup {
                     .unwrap();
                 }
                 let status = Command::new("chown")
-                    .args(["-R", "65534:65534"])
+                    .args(["-R", &format!("{uid}:{gid}")])
                     .arg(&tree)
                     .status()
                     .unwrap();
@@ -68,12 +80,12 @@ impl Setup {
                 (
                     helper.display().to_string(),
                     vec![
-                        "setpriv",
-                        "--reuid=65534",
-                        "--regid=65534",
-                        "--clear-groups",
+                        "setpriv".into(),
+                        format!("--reuid={uid}"),
+                        format!("--regid={gid}"),
+                        "--clear-groups".into(),
                     ],
-                    Users::Single,
+                    users,
                 )
             }
         };
@@ -108,12 +120,8 @@ impl Setup {
     }
 
     fn run(&self, req: &Request) -> Vec<Event> {
-        run_in(
-            &self.helper,
-            req,
-            &self.wrapper,
-            Some(&self.base.0.join("cwd")),
-        )
+        let wrapper: Vec<&str> = self.wrapper.iter().map(String::as_str).collect();
+        run_in(&self.helper, req, &wrapper, Some(&self.base.0.join("cwd")))
     }
 
     /// Everything beside the tree (the victim, the working directory),
@@ -141,12 +149,17 @@ impl Setup {
 }
 
 fn prerequisites() -> bool {
+    let tool = |t: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
     require(is_root(), "root")
-        && require(
-            Command::new("setpriv").arg("--version").output().is_ok(),
-            "setpriv (util-linux)",
-        )
-        && require(Path::new("/usr/bin/perl").exists(), "perl")
+        && require(tool("setpriv"), "setpriv (util-linux)")
+        && require(tool("perl"), "perl")
+        && require(tool("newuidmap"), "newuidmap (uidmap)")
+        && require(tool("useradd"), "useradd (passwd)")
 }
 
 /// The exit status of the one step, or the setup failure.
@@ -300,6 +313,11 @@ fn hostile_steps_as_an_unprivileged_user() {
     hostile_steps_are_contained(Who::Nobody);
 }
 
+#[test]
+fn hostile_steps_as_a_user_with_subordinate_ids() {
+    hostile_steps_are_contained(Who::SubUser);
+}
+
 /// A device node a package shipped (the unpacker makes it, as dpkg
 /// does, when run as root) cannot be opened in the sandbox.
 #[test]
@@ -334,7 +352,7 @@ fn symlinked_mount_points_are_refused() {
     if !prerequisites() {
         return;
     }
-    for who in [Who::Root, Who::Nobody] {
+    for who in [Who::Root, Who::Nobody, Who::SubUser] {
         for point in ["dev", "proc", "sys", "tmp", "run"] {
             for target in ["/proc/self/cwd", "/", "VICTIM"] {
                 let s = Setup::new(&format!("link-{point}"), who);

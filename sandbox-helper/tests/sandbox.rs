@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{is_root, mini_tree, run, run_helper, temp, which, HELPER};
+use common::{is_root, mini_tree, run, run_helper, subordinate_user, temp, which, HELPER};
 
 use sandbox_protocol::{Event, Owner, Request, Step, Users, PROTOCOL};
 
@@ -238,12 +238,6 @@ fn bad_requests_are_refused_clearly() {
     }
 }
 
-/// The subordinate range of `user` in `file`.
-fn range(file: &str, user: &str) -> Option<sandbox_protocol::IdRange> {
-    let text = std::fs::read_to_string(file).ok()?;
-    sandbox_protocol::subordinate_range(&text, user, u32::MAX)
-}
-
 /// As an unprivileged user with subordinate ids (a user made for the test
 /// when missing): ids inside are mapped with newuidmap/newgidmap, owners
 /// are given and scripts' chown works, landing on the subordinate ids.
@@ -264,23 +258,7 @@ fn as_a_user_with_subordinate_ids() {
             return;
         }
     }
-    if range("/etc/subuid", USER).is_none() {
-        // useradd gives a new user ranges in /etc/subuid and /etc/subgid.
-        let _ = Command::new("useradd")
-            .args(["--no-create-home", USER])
-            .status();
-    }
-    let (Some(uids), Some(gids)) = (range("/etc/subuid", USER), range("/etc/subgid", USER)) else {
-        panic!("useradd made {USER} without subordinate ids");
-    };
-    let id = |flag: &str| {
-        let o = Command::new("id").args([flag, USER]).output().unwrap();
-        String::from_utf8_lossy(&o.stdout)
-            .trim()
-            .parse::<u32>()
-            .unwrap()
-    };
-    let (uid, gid) = (id("-u"), id("-g"));
+    let (uid, gid, uids, gids) = subordinate_user(USER);
     let t = temp("subids");
     std::fs::set_permissions(&t.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let helper = t.0.join("helper");

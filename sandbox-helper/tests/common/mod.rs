@@ -124,3 +124,38 @@ pub fn copy_with_libraries(root: &Path, program: &Path) {
         }
     }
 }
+
+/// The subordinate range of `user` in `file`.
+fn range(file: &str, user: &str) -> Option<sandbox_protocol::IdRange> {
+    let text = std::fs::read_to_string(file).ok()?;
+    sandbox_protocol::subordinate_range(&text, user, u32::MAX)
+}
+
+/// User `name` with subordinate ids, made with useradd when missing (as
+/// root): its uid, gid and ranges.
+pub fn subordinate_user(
+    name: &str,
+) -> (
+    u32,
+    u32,
+    sandbox_protocol::IdRange,
+    sandbox_protocol::IdRange,
+) {
+    if range("/etc/subuid", name).is_none() {
+        // useradd gives a new user ranges in /etc/subuid and /etc/subgid.
+        let _ = Command::new("useradd")
+            .args(["--no-create-home", name])
+            .status();
+    }
+    let (Some(uids), Some(gids)) = (range("/etc/subuid", name), range("/etc/subgid", name)) else {
+        panic!("useradd made {name} without subordinate ids");
+    };
+    let id = |flag: &str| {
+        let o = Command::new("id").args([flag, name]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    (id("-u"), id("-g"), uids, gids)
+}
