@@ -511,3 +511,39 @@ fn works_inside_a_chroot() {
         "ok\n"
     );
 }
+
+/// A capability a script sets (as `setcap` in a postinst) reads on the
+/// host exactly as one set there: the user namespace does not change
+/// what a tree built as root holds.
+#[test]
+fn capabilities_set_by_scripts_are_the_hosts() {
+    if !prerequisites()
+        || !require(
+            Path::new("/usr/sbin/setcap").exists(),
+            "setcap (libcap2-bin)",
+        )
+    {
+        return;
+    }
+    let s = Setup::new("caps", Who::Root);
+    copy_with_libraries(&s.tree, Path::new("/usr/sbin/setcap"));
+    let events = s.run(
+        &s.request("cat /usr/bin/sleep > /out/ping && /usr/sbin/setcap cap_net_raw+ep /out/ping"),
+    );
+    assert_eq!(status(&events), 0, "{events:?}");
+    let host = s.base.0.join("ping");
+    std::fs::copy("/usr/bin/sleep", &host).unwrap();
+    let set = Command::new("/usr/sbin/setcap")
+        .arg("cap_net_raw+ep")
+        .arg(&host)
+        .status()
+        .unwrap();
+    assert!(set.success());
+    let xattr = |p: &Path| {
+        let mut buf = vec![0u8; 64];
+        let n = rustix::fs::getxattr(p, "security.capability", &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    assert_eq!(xattr(&s.tree.join("out/ping")), xattr(&host));
+}

@@ -41,7 +41,7 @@ pub fn mini_tree(root: &Path, programs: &[&str]) {
 }
 
 pub fn which(p: &str) -> PathBuf {
-    for d in ["/usr/bin", "/bin"] {
+    for d in ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
         let c = Path::new(d).join(p);
         if c.exists() {
             return c;
