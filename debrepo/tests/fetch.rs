@@ -326,6 +326,35 @@ async fn debs_are_cached_only_when_they_match() {
     .unwrap_err();
     assert!(matches!(e, PoolError::Mismatch { .. }));
     assert!(!cache.path(&libc.sha256.unwrap()).exists());
+    // Longer than the index says: stopped, reported with the real figures
+    // (the expected size, the bytes received when stopped), not kept.
+    let tz = f.root.join("pool/main/t/tzdata/tzdata_2025b-4_all.deb");
+    let real = std::fs::metadata(&tz).unwrap().len();
+    let e = fetch_to_cache(
+        &t,
+        &cache,
+        &format!(
+            "{}/debian/pool/main/t/tzdata/tzdata_2025b-4_all.deb",
+            f.server.url()
+        ),
+        &wrong,
+        real - 100,
+    )
+    .await
+    .unwrap_err();
+    let PoolError::Fetch(debrepo::transport::FetchError::TooLarge {
+        limit, received, ..
+    }) = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(limit, real - 100);
+    assert!(received > limit && received <= real, "{received} of {real}");
+    let tmp = cache.root().join("v1/tmp");
+    assert!(
+        std::fs::read_dir(tmp).unwrap().next().is_none(),
+        "no .part left"
+    );
 }
 
 #[tokio::test]
