@@ -28,6 +28,12 @@ use crate::manifest::Manifest;
 use crate::transport::Transport;
 use crate::unpack::{Ownership, PackageInfo, UnpackError, Unpacked, Unpacker};
 
+/// How many bytes of control files (maintainer scripts, md5sums, ...) a
+/// build holds at most, over all its packages: twice what one package may
+/// have ([`crate::deb::CONTROL_TOTAL_CAP`]); the largest single
+/// `md5sums` in trixie is 12 MB (see [`crate::deb::CONTROL_FILE_CAP`]).
+pub const CONTROL_BUDGET: u64 = 2 * crate::deb::CONTROL_TOTAL_CAP;
+
 /// A build step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -67,6 +73,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: the packages' control files come to more than {cap} bytes, more than a build holds: no real package set is near this")]
+    ControlBudget { path: PathBuf, cap: u64 },
     #[error("reading a package")]
     Deb(#[from] DebFileError),
     #[error(transparent)]
@@ -259,10 +267,26 @@ pub fn unpack(
     foreign: &[String],
     jobs: usize,
 ) -> Result<UnpackReport, BuildError> {
-    let readers = debs
-        .iter()
-        .map(DebReader::open)
-        .collect::<Result<Vec<_>, _>>()?;
+    // Every package's control files are held until configure: their sum
+    // is bounded too, not only each package's.
+    let mut readers = Vec::with_capacity(debs.len());
+    let mut held = 0u64;
+    for path in debs {
+        let r = DebReader::open(path)?;
+        let c = r.control();
+        held += c
+            .names()
+            .filter_map(|n| c.file(n))
+            .map(|f| f.len() as u64)
+            .sum::<u64>();
+        if held > CONTROL_BUDGET {
+            return Err(BuildError::ControlBudget {
+                path: path.clone(),
+                cap: CONTROL_BUDGET,
+            });
+        }
+        readers.push(r);
+    }
     let mut infos = readers
         .iter()
         .zip(debs)
