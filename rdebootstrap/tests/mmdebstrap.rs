@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use testkit::chroot::{copy_with_libraries, make_dev_nodes};
+
 fn mirror() -> String {
     if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
         return m;
@@ -91,8 +93,9 @@ fn enabled() -> bool {
         .output()
         .is_err()
     {
-        eprintln!("mmdebstrap not installed: skipping");
-        return false;
+        panic!(
+            "RDEBOOTSTRAP_E2E is set but mmdebstrap is not installed (apt-get install mmdebstrap)"
+        );
     }
     true
 }
@@ -786,4 +789,174 @@ fn rootless_builds_match_the_root_build() {
             kept.len()
         );
     }
+}
+
+/// The pids of `pid`'s descendants (from /proc/*/stat's parent field).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // After the command name in parentheses: state, then the parent.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if let Some(pp) = rest.split_whitespace().nth(1).and_then(|v| v.parse().ok()) {
+            parent.insert(p, pp);
+        }
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for (&child, &pp) in &parent {
+            if pp == p {
+                out.push(child);
+                todo.push(child);
+            }
+        }
+    }
+    out
+}
+
+/// A process that runs (not a zombie waiting to be reaped).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+/// SIGKILL of rdebootstrap while the maintainer scripts run: every
+/// process of the sandbox ends, the target keeps its incomplete marker,
+/// and a second build into it is refused as an interrupted build.
+#[test]
+fn a_killed_build_leaves_nothing_running_and_a_marked_tree() {
+    if !enabled() {
+        return;
+    }
+    let m = test_mirror();
+    let work = testkit::TempDir::new("e2e-kill");
+    let d = work.path();
+    init(d, &m, &["trixie"], &[]);
+    let cache = d.join("cache").display().to_string();
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
+    let tree = d.join("tree");
+    let mut build = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args([
+            "build",
+            "-q",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            &cache,
+            "-p",
+        ])
+        .arg(&tree)
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the scripts: dpkg running in the sandbox.
+    let started = std::time::Instant::now();
+    let running = loop {
+        let below = descendants(build.id());
+        let dpkg = below.iter().any(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("dpkg\0--configure"))
+        });
+        if dpkg {
+            break below;
+        }
+        assert!(
+            build.try_wait().unwrap().is_none(),
+            "the build ended before its scripts ran"
+        );
+        assert!(started.elapsed().as_secs() < 300, "no dpkg --configure");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    build.kill().unwrap();
+    build.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while running.iter().any(|&p| alive(p)) {
+        assert!(
+            killed.elapsed().as_secs() < 10,
+            "still running after rdebootstrap was killed: {:?}",
+            running.iter().filter(|&&p| alive(p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(tree.join(".rdebootstrap-incomplete").exists());
+    let again = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["build", "--arch", "amd64", "--cache-dir", &cache, "-p"])
+        .arg(&tree)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("interrupted build"), "{err}");
+}
+
+/// `build` inside a bare chroot (no /proc, its root not a mount point),
+/// as root: the tree is built and configured as anywhere else.
+#[test]
+fn build_works_inside_a_chroot() {
+    if !enabled() {
+        return;
+    }
+    assert!(rustix_is_root(), "this test needs root (CI runs as root)");
+    let m = test_mirror();
+    let work = testkit::TempDir::new("e2e-chroot");
+    let d = work.path();
+    let jail = d.join("jail");
+    let inside = jail.join("work");
+    std::fs::create_dir_all(&inside).unwrap();
+    init(&inside, &m, &["trixie"], &[]);
+    rdeb(&inside, &["update", "-q", "--arch", "amd64", "--no-cache"]);
+    let me = Path::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    let helper = me.with_file_name("rdebootstrap-sandbox-helper");
+    copy_with_libraries(&jail, me);
+    copy_with_libraries(&jail, &helper);
+    let keyring = Path::new("/usr/share/keyrings/debian-archive-keyring.gpg");
+    std::fs::create_dir_all(jail.join("usr/share/keyrings")).unwrap();
+    std::fs::copy(keyring, jail.join(keyring.strip_prefix("/").unwrap())).unwrap();
+    for dir in ["proc", "tmp", "etc/ssl/certs"] {
+        std::fs::create_dir_all(jail.join(dir)).unwrap();
+    }
+    // The HTTP client wants the system's certificates even for http.
+    let certs = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    std::fs::copy(certs, jail.join(certs.strip_prefix("/").unwrap())).unwrap();
+    make_dev_nodes(&jail);
+    let out = Command::new("chroot")
+        .arg(&jail)
+        .arg(me)
+        .args(["--manifest", "/work/Manifest.toml", "--no-cache"])
+        .args(["build", "--arch", "amd64", "-p", "/tree"])
+        .env("RDEBOOTSTRAP_SANDBOX_HELPER", &helper)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "build in a chroot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = jail.join("tree");
+    assert!(!tree.join(".rdebootstrap-incomplete").exists());
+    let status = std::fs::read_to_string(tree.join("var/lib/dpkg/status")).unwrap();
+    let states: BTreeSet<&str> = status
+        .lines()
+        .filter_map(|l| l.strip_prefix("Status: "))
+        .collect();
+    assert_eq!(states, BTreeSet::from(["install ok installed"]));
 }

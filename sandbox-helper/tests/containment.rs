@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    copy_with_libraries, is_root, mini_tree, require, run_in, subordinate_user, temp, which, Dir,
-    HELPER,
+    copy_with_libraries, is_root, make_dev_nodes, mini_tree, require, run_in, subordinate_user,
+    temp, which, Dir, HELPER,
 };
 use sandbox_protocol::{Event, Request, Step, Users, PROTOCOL};
 
@@ -449,24 +449,7 @@ fn works_inside_a_chroot() {
     let jail = base.0.join("jail");
     copy_with_libraries(&jail, Path::new(HELPER));
     std::fs::create_dir_all(jail.join("proc")).unwrap();
-    // A chroot's /dev, as debootstrap makes it.
-    std::fs::create_dir_all(jail.join("dev")).unwrap();
-    for (node, major, minor) in [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ] {
-        let made = Command::new("mknod")
-            .args(["-m", "666"])
-            .arg(jail.join("dev").join(node))
-            .args(["c", &major.to_string(), &minor.to_string()])
-            .status()
-            .unwrap();
-        assert!(made.success());
-    }
+    make_dev_nodes(&jail);
     let tree = jail.join("tree");
     mini_tree(&tree, TOOLS);
     let req = Request {

@@ -105,25 +105,7 @@ pub fn require(holds: bool, what: &str) -> bool {
     false
 }
 
-/// Copy `program` (a path on the host) and the libraries it loads into
-/// `root`, at the same paths.
-pub fn copy_with_libraries(root: &Path, program: &Path) {
-    let mut files = vec![program.to_owned()];
-    let ldd = Command::new("ldd").arg(program).output().unwrap();
-    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
-        if let Some(lib) = line.split_whitespace().find(|w| w.starts_with('/')) {
-            files.push(PathBuf::from(lib));
-        }
-    }
-    for f in files {
-        let real = std::fs::canonicalize(&f).unwrap();
-        for p in [&f, &real] {
-            let dest = root.join(p.strip_prefix("/").unwrap());
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            let _ = std::fs::copy(&real, &dest);
-        }
-    }
-}
+pub use testkit::chroot::{copy_with_libraries, make_dev_nodes};
 
 /// The subordinate range of `user` in `file`.
 fn range(file: &str, user: &str) -> Option<sandbox_protocol::IdRange> {

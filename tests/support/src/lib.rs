@@ -6,6 +6,7 @@
 //! `ar` and `tar` crates) so that the two check each other.
 
 pub mod archive;
+pub mod chroot;
 pub mod gpg;
 pub mod http;
 pub mod http2;
