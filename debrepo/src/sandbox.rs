@@ -9,10 +9,14 @@
 //! but root's capabilities count only inside), see only the tree and the
 //! sandbox's own `/proc` (kernel settings read-only), read-only `/sys`,
 //! minimal `/dev` and tmpfs `/tmp` and `/run`, with the tree mounted
-//! `nosuid,nodev`, `no_new_privs`, and a seccomp filter refusing mounts,
-//! new namespaces, modules, kexec, reboot, swap, the keyring, BPF, perf,
-//! io_uring, file handles, clock changes and ptrace. No host process is
-//! visible; the network is a new, empty namespace unless asked for. Mount
+//! `nosuid,nodev`, in a user namespace of their own nested in the
+//! sandbox's (no power over its mounts or its first process),
+//! `no_new_privs`, and a seccomp filter refusing mounts, new namespaces,
+//! modules, kexec, reboot, swap, the keyring, BPF, perf, io_uring, file
+//! handles, clock changes, ptrace, terminal input and vsock. No host
+//! process, inherited descriptor or controlling terminal is visible; the
+//! network is a new, empty namespace unless asked for. Event lines from
+//! the helper are bounded in length. Mount
 //! targets are opened inside the tree without following symlinks (and
 //! [`crate::configure`] refuses such a tree first, naming the package).
 //! The helper and everything it started die when this process does: it
@@ -28,7 +32,7 @@
 //! directory, also from a test binary in `deps/`), or on `PATH`. The two
 //! talk through [`sandbox_protocol`]'s typed, versioned messages.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -36,6 +40,9 @@ pub use sandbox_protocol::{Event, IdRange, Owner, Request, Step, Users, PROTOCOL
 
 /// The helper's file name.
 pub const HELPER: &str = "rdebootstrap-sandbox-helper";
+
+/// The longest event line read from the helper.
+const MAX_EVENT: u64 = 1 << 20;
 
 /// Running commands in the sandbox failed.
 #[derive(Debug, thiserror::Error)]
@@ -177,11 +184,19 @@ impl Sandbox {
             helper: self.helper.clone(),
         });
         let mut chowns = Vec::new();
-        for line in stdout.lines() {
-            let Ok(line) = line else { break };
+        let mut stdout = stdout;
+        loop {
+            // An event is at most a step's 64 KiB of standard error (and
+            // its escapes): a longer line is not the helper's.
+            let mut buf = Vec::new();
+            match (&mut stdout).take(MAX_EVENT).read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&buf).into_owned();
             let event: Event = serde_json::from_str(&line).map_err(|_| SandboxError::Protocol {
                 helper: self.helper.clone(),
-                line: line.clone(),
+                line: line.chars().take(200).collect(),
             })?;
             match event {
                 Event::Step { status: 0, .. } => {}

@@ -18,26 +18,36 @@
 //!
 //! Packages are hostile: a maintainer script (or anything it starts) may
 //! try anything root can. Whoever runs the helper, the steps run as root
-//! of a user namespace, so their capabilities reach only what that
-//! namespace owns:
+//! of a user namespace nested in the sandbox's own (`init` makes it after
+//! setting up the mounts; `mapped` gives it the sandbox's ids, each as
+//! itself), so their capabilities reach only what that namespace owns:
+//! no capability over the sandbox's mounts, hostname or network, nor over
+//! `init`, which is not dumpable (its memory and descriptors, the
+//! protocol pipe among them, are out of reach).
 //!
-//! - Started as root ([`Users::Host`]), the namespace maps every id to
-//!   itself: the tree's owners are real, but no capability counts on the
-//!   host. Device nodes cannot be made (only the sandbox's own `/dev`
-//!   exists), and the tree is mounted `nosuid,nodev`, so a node a package
-//!   shipped cannot be opened. Host sysctls, the SysRq trigger and the
-//!   kernel's hardware interfaces under `/proc` are bound read-only, and
-//!   `/sys` is read-only; no file system can be mounted, nor these
-//!   mounts undone (mount calls are refused by the filter).
+//! - Started as root ([`Users::Host`]), every id maps to itself: the
+//!   tree's owners are real, but no capability counts on the host. Device
+//!   nodes cannot be made (only the sandbox's own `/dev` exists), and the
+//!   tree is mounted `nosuid,nodev` (with any mount below it), so a node a
+//!   package shipped cannot be opened. Root inside is still kuid 0 to
+//!   permission checks that look only at owners, so `/proc/sys`, the SysRq
+//!   trigger and the kernel's hardware interfaces under `/proc` (SCSI,
+//!   ACPI, sound, dynamic debug) are bound read-only, and `/sys` is
+//!   read-only with everything mounted below it.
 //! - Not started as root, root inside is the caller (with its
 //!   subordinate ids, [`Users::Subordinate`], or alone, [`Users::Single`]):
 //!   a script can do no more than the caller could.
 //! - Either way the steps see only the tree: the host's root is detached
-//!   after pivot_root, the PID namespace shows no host process (none can
-//!   be traced or signalled), the network is a new empty namespace unless
-//!   asked for, and the filter refuses new namespaces (which would give a
-//!   fresh set of capabilities), kernel modules, kexec, reboot, swap, the
-//!   keyring, BPF, perf, io_uring, file handles, clock changes and tracing.
+//!   after pivot_root, no descriptor but standard input, output and error
+//!   is inherited, the PID namespace shows no host process, the steps have
+//!   a session of their own (no controlling terminal), the network is a
+//!   new empty namespace unless asked for, and `no_new_privs` and a
+//!   seccomp filter (on every thread) refuse what container runtimes
+//!   refuse by default: mounts, new namespaces, kernel modules, kexec,
+//!   reboot, swap, the keyring, BPF, perf, io_uring, file handles, clock
+//!   changes, tracing and other processes' memory, typing into a terminal
+//!   (TIOCSTI), vsock sockets, and every system call newer than the
+//!   filter (see [`sys::DENIED`]).
 //! - Mount targets are opened inside the tree without following symbolic
 //!   links: a tree whose `dev`, `proc`, `sys`, `tmp` or `run` is a link is
 //!   refused (rdebootstrap checks first, and names the package).
@@ -47,12 +57,17 @@
 //!   does when rdebootstrap dies.
 //!
 //! What a hostile package can still do: anything inside the tree (which
-//! is what installing it means), use CPU, memory and disk space (no
-//! limits are set), and, with `--network`, reach the network as the
-//! caller's processes can. Inside a chroot whose root is not a mount
-//! point, pivot_root is impossible: the tree's mount is moved onto `/`
-//! and chrooted into instead, and the filter refuses `chroot` too (the
-//! classic way out of one).
+//! is what installing it means); use CPU, memory and disk space (no
+//! limits are set); read what the kernel shows every process (`/proc`'s
+//! `timer_list`, `/sys`); with `--network`, reach the network as the
+//! caller's processes can, abstract unix sockets of the host included;
+//! and, from an i386 program, open sockets through `socketcall`, which
+//! the filter cannot look into (vsock is then open to it). Inside a
+//! chroot, as root, `run` first leaves it into a mount namespace whose
+//! root is the chroot's directory, so that the rest works as anywhere;
+//! where pivot_root is still impossible, the tree's mount is moved onto
+//! `/` and chrooted into instead, and the filter refuses `chroot` too
+//! (the classic way out of one).
 //!
 //! With [`Users::Single`], root is the only id inside, and `init`
 //! intercepts changes of owner (see `chown`).
@@ -61,6 +76,7 @@ mod chown;
 mod sys;
 
 use std::io::{BufRead, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -164,11 +180,17 @@ fn child_command(program: &Path, arg: &str) -> Command {
 /// not JSON, so never mistaken for an event.
 const UNSHARED: &str = "unshared\n";
 const MAPPED: &str = "mapped\n";
+/// Sent by `init` once it has made the steps' user namespace, answered
+/// with [`MAPPED`] once `mapped` has given it its ids.
+const NESTED: &str = "nested\n";
 
 /// Start `mapped`, give its user namespace its ids once it has unshared,
 /// pass its events on; kill it if standard input closes first (the
 /// caller died).
 fn outer(k: &dyn Kernel) -> ExitCode {
+    if let Err(e) = k.close_other_fds() {
+        return fail("close inherited file descriptors", e);
+    }
     let (req, line) = match read_request(&mut std::io::stdin().lock()) {
         Ok(r) => r,
         Err(e) => return fail("request", e),
@@ -205,10 +227,17 @@ fn outer(k: &dyn Kernel) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail("start the process to map", e),
     };
-    let pidfd = rustix::process::pidfd_open(
+    let pidfd = match rustix::process::pidfd_open(
         rustix::process::Pid::from_child(&child),
         rustix::process::PidfdFlags::empty(),
-    );
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail("watch the sandbox (pidfd_open)", e);
+        }
+    };
     let mut to_child = child.stdin.take().expect("piped");
     let mut from_child = std::io::BufReader::new(child.stdout.take().expect("piped"));
     let _ = to_child.write_all(line.as_bytes());
@@ -228,14 +257,12 @@ fn outer(k: &dyn Kernel) -> ExitCode {
     drop(to_child);
     // The caller keeps our standard input open while it waits for us:
     // end of file means it is gone, and so must everything we started.
-    if let Ok(pidfd) = pidfd {
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
-            let mut input = std::io::stdin();
-            while matches!(input.read(&mut buf), Ok(n) if n > 0) {}
-            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
-        });
-    }
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        let mut input = std::io::stdin();
+        while matches!(input.read(&mut buf), Ok(n) if n > 0) {}
+        let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+    });
     let _ = std::io::copy(&mut from_child, &mut std::io::stdout().lock());
     match child.wait() {
         Ok(s) if s.success() => ExitCode::SUCCESS,
@@ -243,6 +270,35 @@ fn outer(k: &dyn Kernel) -> ExitCode {
         Ok(_) => ExitCode::from(1),
         Err(e) => fail("wait for the sandbox", e),
     }
+}
+
+/// Give the steps' user namespace, nested in the sandbox's, made by
+/// `init` (whose `/proc` directory is `proc`, opened before `init`
+/// pivoted the shared mount namespace away from the host's `/proc`), the
+/// ids of the sandbox's: each as itself.
+fn map_nested(proc: &OwnedFd, users: &Users) -> Result<(), (String, String)> {
+    // One line per extent of the sandbox's own map: an extent may not
+    // span two of the parent's.
+    let (uids, gids) = match users {
+        Users::Host => ("0 0 4294967295".to_owned(), "0 0 4294967295".to_owned()),
+        Users::Single => ("0 0 1".to_owned(), "0 0 1".to_owned()),
+        Users::Subordinate { uids, gids } => (
+            format!("0 0 1\n1 1 {}", uids.count),
+            format!("0 0 1\n1 1 {}", gids.count),
+        ),
+    };
+    for (file, map) in [("uid_map", uids), ("gid_map", gids)] {
+        let what = |e: &dyn std::fmt::Display| (format!("the steps' {file}"), e.to_string());
+        let fd = rustix::fs::openat(
+            proc,
+            file,
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| what(&e))?;
+        rustix::io::write(&fd, map.as_bytes()).map_err(|e| what(&e))?;
+    }
+    Ok(())
 }
 
 /// Give the user namespace of process `pid` its ids: every id as itself
@@ -327,14 +383,46 @@ fn mapped(k: &dyn Kernel) -> ExitCode {
         // `run` reports why.
         return ExitCode::from(1);
     }
-    let child = child_command(&me, "init").stdin(Stdio::piped()).spawn();
+    let child = child_command(&me, "init")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => return fail("start the namespace's first process", e),
     };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(line.as_bytes());
+    // Opened before `init` has the request, so before it pivots.
+    let proc = rustix::fs::open(
+        format!("/proc/{}", child.id()).as_str(),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    );
+    let proc = match proc {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail("open the first process's /proc directory", e);
+        }
+    };
+    let mut to_init = child.stdin.take().expect("piped");
+    let mut from_init = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let _ = to_init.write_all(line.as_bytes());
+    let mut first = String::new();
+    let _ = from_init.read_line(&mut first);
+    if first == NESTED {
+        if let Err((what, error)) = map_nested(&proc, &req.users) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail(&what, error);
+        }
+        let _ = to_init.write_all(MAPPED.as_bytes());
+    } else {
+        // An event (the setup failed): pass it on.
+        let _ = std::io::stdout().write_all(first.as_bytes());
     }
+    drop(to_init);
+    let _ = std::io::copy(&mut from_init, &mut std::io::stdout().lock());
     match child.wait() {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(s) => {
@@ -350,6 +438,9 @@ fn mapped(k: &dyn Kernel) -> ExitCode {
 
 /// PID 1 of the new namespace: mount, pivot, run the steps.
 fn init(k: &dyn Kernel) -> ExitCode {
+    if let Err(e) = k.close_other_fds() {
+        return fail("close inherited file descriptors", e);
+    }
     let (req, _) = match read_request(&mut std::io::stdin().lock()) {
         Ok(r) => r,
         Err(e) => return fail("request", e),
@@ -370,6 +461,25 @@ fn init(k: &dyn Kernel) -> ExitCode {
         if let Err(e) = k.set_owner(owner) {
             return fail(&format!("give {} its owner", owner.path), e);
         }
+    }
+    // The steps' own user namespace, which `mapped` gives its ids: they
+    // hold no capability over the sandbox's mounts, hostname or network,
+    // nor over this process, which they cannot trace, read or write.
+    if let Err(e) = k.nest() {
+        return fail("make the steps' user namespace", e);
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(NESTED.as_bytes());
+        let _ = out.flush();
+    }
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() || answer != MAPPED {
+        // `mapped` reports why.
+        return ExitCode::from(1);
+    }
+    if let Err(e) = k.seal() {
+        return fail("leave the terminal's session and stop being dumpable", e);
     }
     if req.users == Users::Single {
         match k.intercept_chown() {

@@ -17,10 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    copy_with_libraries, is_root, make_dev_nodes, mini_tree, require, run_in, subordinate_user,
-    temp, which, Dir, HELPER,
+    copy_with_libraries, is_root, mini_tree, require, run_in, subordinate_user, temp, which, Dir,
+    HELPER,
 };
 use sandbox_protocol::{Event, Request, Step, Users, PROTOCOL};
+use testkit::chroot::make_dev_nodes;
 
 const TOOLS: &[&str] = &[
     "sh", "cat", "head", "mkdir", "mknod", "mount", "perl", "sleep",
@@ -254,6 +255,29 @@ fn cases(base: &Path, port: u16) -> Vec<(&'static str, String)> {
                 "my $s = syscall(41, 2, 1, 0); exit 2 if $s < 0; my $a = pack(\"S n C4 x8\", 2, {port}, 127, 0, 0, 1); {}",
                 refused("syscall(42, $s, $a, 16)")
             )),
+        ),
+        // ioctl(2, TIOCSTI, "x"): type into a terminal. Refused by the
+        // filter with EPERM (without it: ENOTTY, standard error is a pipe).
+        (
+            "push input into a terminal",
+            perl("my $c = \"x\"; my $r = syscall(16, 2, 0x5412, $c); exit(($r == -1 && ($! + 0) == 1) ? 1 : 0)"),
+        ),
+        // socket(AF_VSOCK, SOCK_STREAM): the hypervisor's sockets.
+        ("open a vsock socket", perl(&refused("syscall(41, 40, 1, 0)"))),
+        // open_tree_attr(AT_FDCWD, "/", OPEN_TREE_CLONE, NULL, 0): a copy
+        // of the tree's mount, to drop its nodev.
+        (
+            "clone a mount with open_tree_attr",
+            perl(&format!("my $p = \"/\"; {}", refused("syscall(467, -100, $p, 1, 0, 0)"))),
+        ),
+        // The sandbox's first process: its memory and its protocol pipe.
+        (
+            "write the sandbox's init's memory",
+            perl("open(my $f, \">\", \"/proc/1/mem\") ? exit 0 : exit 1"),
+        ),
+        (
+            "write to the sandbox's protocol channel",
+            perl("open(my $f, \">>\", \"/proc/1/fd/1\") ? exit 0 : exit 1"),
         ),
         // Out of a chroot made inside: only as far as the tree's root.
         (
@@ -529,4 +553,40 @@ fn capabilities_set_by_scripts_are_the_hosts() {
         buf
     };
     assert_eq!(xattr(&s.tree.join("out/ping")), xattr(&host));
+}
+
+/// A directory the helper's caller left open (no close-on-exec) does not
+/// reach the steps.
+#[test]
+fn inherited_descriptors_do_not_reach_the_steps() {
+    if !prerequisites() {
+        return;
+    }
+    let s = Setup::new("fd", Who::Root);
+    let victim = rustix::fs::open(
+        s.base.0.join("victim"),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
+    let n = std::os::fd::AsRawFd::as_raw_fd(&victim);
+    let before = s.outside();
+    let events = s.run(&s.request(&format!("echo pwned > /proc/self/fd/{n}/file")));
+    assert!(status(&events) != 0, "{events:?}");
+    assert_eq!(s.outside(), before);
+}
+
+/// With the network on (no sysfs of its own), the host's /sys is bound:
+/// read-only, with everything mounted below it (cgroups among them).
+#[test]
+fn the_hosts_sys_stays_read_only_with_the_network() {
+    if !prerequisites() || !require(Path::new("/sys/fs/cgroup").is_dir(), "/sys/fs/cgroup") {
+        return;
+    }
+    let s = Setup::new("sys", Who::Root);
+    let mut req = s.request("mkdir /sys/fs/cgroup/rdebootstrap-escape");
+    req.network = true;
+    let events = s.run(&req);
+    assert!(status(&events) != 0, "{events:?}");
+    assert!(!Path::new("/sys/fs/cgroup/rdebootstrap-escape").exists());
 }

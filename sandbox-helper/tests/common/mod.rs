@@ -105,7 +105,7 @@ pub fn require(holds: bool, what: &str) -> bool {
     false
 }
 
-pub use testkit::chroot::{copy_with_libraries, make_dev_nodes};
+pub use testkit::chroot::copy_with_libraries;
 
 /// The subordinate range of `user` in `file`.
 fn range(file: &str, user: &str) -> Option<sandbox_protocol::IdRange> {
