@@ -1,5 +1,7 @@
-//! Driving `rdebootstrap-sandbox-helper`, the separate program that runs
-//! commands inside a tree in new namespaces.
+//! Driving the sandbox helper, the process that runs commands inside a
+//! tree in new namespaces: rdebootstrap's own executable started again
+//! ([`Sandbox::embedded`]), or the separate `rdebootstrap-sandbox-helper`
+//! program ([`Sandbox::find`]).
 //!
 //! # Threat model
 //!
@@ -27,10 +29,10 @@
 //! can. The helper's own documentation (`sandbox-helper/src/main.rs`)
 //! has the details; `sandbox-helper/tests/containment.rs` tries each case.
 //!
-//! The helper is found through `RDEBOOTSTRAP_SANDBOX_HELPER`, next to the
-//! running program (an installed rdebootstrap, or cargo's target
-//! directory, also from a test binary in `deps/`), or on `PATH`. The two
-//! talk through [`sandbox_protocol`]'s typed, versioned messages.
+//! `RDEBOOTSTRAP_SANDBOX_HELPER` names a separate helper program when set;
+//! [`Sandbox::find`] otherwise looks next to the running program (also
+//! from a test binary in `deps/`) and on `PATH`. The two talk through
+//! [`sandbox_protocol`]'s typed, versioned messages.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -47,7 +49,7 @@ const MAX_EVENT: u64 = 1 << 20;
 /// Running commands in the sandbox failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("{HELPER} not found (looked at $RDEBOOTSTRAP_SANDBOX_HELPER, beside this program and on PATH): install it beside rdebootstrap, or build it with 'cargo build --workspace'")]
+    #[error("{HELPER} not found (looked at $RDEBOOTSTRAP_SANDBOX_HELPER, this program, beside it and on PATH): install it beside this program, or build it with 'cargo build --workspace'")]
     NotFound,
     #[error("{helper}: cannot start it")]
     Start {
@@ -122,13 +124,49 @@ fn on_path(program: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     helper: PathBuf,
+    /// The arguments before the helper's `run`: none for the helper's
+    /// own binary, [`helper::EMBEDDED`] for an executable embedding it.
+    prefix: Vec<String>,
+}
+
+pub use sandbox_protocol::helper;
+
+/// Run as the sandbox helper if this process was started as one (see
+/// [`Sandbox::embedded`]): call it first thing in `main`, before any
+/// thread starts, and return its exit code when it gives one.
+pub fn helper_if_asked() -> Option<std::process::ExitCode> {
+    helper::embedded()
 }
 
 impl Sandbox {
-    /// Find the helper.
+    /// The helper embedded in this executable, whose `main` calls
+    /// [`helper_if_asked`] first (as rdebootstrap's does): one program
+    /// to install. `$RDEBOOTSTRAP_SANDBOX_HELPER` still names a separate
+    /// helper program when set.
+    pub fn embedded() -> Result<Sandbox, SandboxError> {
+        if let Some(p) = std::env::var_os("RDEBOOTSTRAP_SANDBOX_HELPER") {
+            return Ok(Sandbox::at(Path::new(&p)));
+        }
+        // Without /proc (a bare chroot), the path this program was
+        // started by, when it is a full one.
+        let me = std::env::current_exe().ok().or_else(|| {
+            let arg0 = PathBuf::from(std::env::args_os().next()?);
+            (arg0.is_absolute() && arg0.is_file()).then_some(arg0)
+        });
+        match me {
+            Some(helper) => Ok(Sandbox {
+                helper,
+                prefix: vec![helper::EMBEDDED.to_owned()],
+            }),
+            None => Err(SandboxError::NotFound),
+        }
+    }
+
+    /// Find a separate helper program (for embedders that do not run it
+    /// from their own executable; see [`Sandbox::embedded`]).
     pub fn find() -> Result<Sandbox, SandboxError> {
         if let Some(p) = std::env::var_os("RDEBOOTSTRAP_SANDBOX_HELPER") {
-            return Ok(Sandbox { helper: p.into() });
+            return Ok(Sandbox::at(Path::new(&p)));
         }
         let mut places = Vec::new();
         if let Ok(me) = std::env::current_exe() {
@@ -148,7 +186,7 @@ impl Sandbox {
         places
             .into_iter()
             .find(|p| p.is_file())
-            .map(|helper| Sandbox { helper })
+            .map(|helper| Sandbox::at(&helper))
             .ok_or(SandboxError::NotFound)
     }
 
@@ -156,6 +194,7 @@ impl Sandbox {
     pub fn at(helper: &Path) -> Sandbox {
         Sandbox {
             helper: helper.to_owned(),
+            prefix: Vec::new(),
         }
     }
 
@@ -166,6 +205,7 @@ impl Sandbox {
     /// ([`Users::Single`] only).
     pub fn run(&self, request: &Request, log: Stdio) -> Result<Vec<Chown>, SandboxError> {
         let mut child = Command::new(&self.helper)
+            .args(&self.prefix)
             .arg("run")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -110,7 +110,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         if !options.owners.is_empty() {
             debrepo::configure::give_owners(
                 &args.path,
-                &debrepo::sandbox::Sandbox::find()?,
+                &debrepo::sandbox::Sandbox::embedded()?,
                 &options,
                 log(),
             )?;
@@ -129,7 +129,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         }
         return Ok(());
     }
-    let sandbox = debrepo::sandbox::Sandbox::find()?;
+    let sandbox = debrepo::sandbox::Sandbox::embedded()?;
     if args.network {
         let resolv = args.path.join("etc/resolv.conf");
         if std::fs::symlink_metadata(&resolv).is_err() {

@@ -110,6 +110,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The sandbox helper runs from this same executable: first thing,
+    // while the process has one thread.
+    if let Some(code) = debrepo::sandbox::helper_if_asked() {
+        return code;
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(cmd) => inspect::run(cmd, &cli.global),

@@ -14,9 +14,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use sandbox_protocol::Event;
+use crate::Event;
 
-use crate::sys::{Call, Kernel};
+use super::sys::{Call, Kernel};
 
 /// What a call changes the owner of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ pub fn serve(k: &dyn Kernel, listener: OwnedFd) {
         }
         match path {
             Some(path) => {
-                crate::emit(&Event::Chown { path, uid, gid });
+                super::emit(&Event::Chown { path, uid, gid });
                 let _ = k.answer(fd, call.id, possible);
             }
             // No such file, or a bad pointer: let the kernel say so.

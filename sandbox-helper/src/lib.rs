@@ -1,4 +1,6 @@
-//! The protocol between debrepo and `rdebootstrap-sandbox-helper`.
+//! The sandbox in which rdebootstrap runs maintainer scripts: the
+//! protocol between debrepo and the helper (this module), and the helper
+//! itself ([`helper`]), which runs from any executable that embeds it.
 //!
 //! The parent writes one [`Request`] as a JSON line on the helper's
 //! standard input; the helper answers with [`Event`] JSON lines on its
@@ -16,6 +18,8 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+pub mod helper;
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL: u32 = 3;
