@@ -4,7 +4,9 @@
 //! - Timeouts are for connecting and for a body that stops moving, never
 //!   for a whole download (a large .deb on a slow link is fine).
 //! - Connection errors, stalls, 5xx and 429 are retried with exponential
-//!   backoff; a `Retry-After` in seconds is honoured.
+//!   backoff; a `Retry-After` in seconds is honoured. Failures a retry
+//!   would meet again are not retried: TLS failures (certificates,
+//!   handshakes), refused connections, host names that do not exist.
 //! - An interrupted download resumes with `Range` when the server allows
 //!   it; otherwise it starts again from zero.
 //! - Proxies come from `http_proxy`/`https_proxy`/`no_proxy`; TLS is rustls
@@ -122,9 +124,8 @@ impl FetchError {
     /// True for errors worth another attempt.
     fn retryable(&self) -> bool {
         match self {
-            FetchError::Network { .. }
-            | FetchError::Stalled { .. }
-            | FetchError::BadRange { .. } => true,
+            FetchError::Network { source, .. } => !is_permanent(source),
+            FetchError::Stalled { .. } | FetchError::BadRange { .. } => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             _ => false,
         }
@@ -547,6 +548,45 @@ impl Transport {
 
 /// `host` or `host:port` (when the URL names a port): how credentials and
 /// client certificates are looked up.
+/// True for network failures another attempt would meet again: TLS
+/// failures (an untrusted or invalid certificate, a handshake the server
+/// refuses), a refused connection (nothing listens on that port), and a
+/// host name that does not exist. Time-outs, resets and temporary DNS
+/// failures stay worth a retry.
+fn is_permanent(e: &reqwest::Error) -> bool {
+    if !e.is_connect() {
+        return false;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            match io.kind() {
+                io::ErrorKind::ConnectionRefused => return true,
+                // rustls reports its handshake failures (certificates,
+                // alerts, protocol mismatches) as InvalidData.
+                io::ErrorKind::InvalidData => return true,
+                _ => {}
+            }
+            let text = io.to_string();
+            // getaddrinfo's EAI_NONAME and EAI_NODATA; EAI_AGAIN
+            // ("Temporary failure in name resolution") is retried.
+            if text.contains("Name or service not known")
+                || text.contains("No address associated with hostname")
+                || text.contains("nodename nor servname provided")
+            {
+                return true;
+            }
+            // io::Error::source skips the error it wraps: look at it too.
+            cur = io
+                .get_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static));
+            continue;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 fn host_key(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or("");
     match url.port() {

@@ -48,6 +48,29 @@ async fn unknown_ca_is_refused_unless_insecure() {
 }
 
 #[tokio::test]
+async fn a_certificate_error_is_not_retried() {
+    let dir = TempDir::new("tls-noretry");
+    std::fs::write(dir.path().join("f"), b"over tls").unwrap();
+    let pki = Pki::new();
+    let server = Server::serve_dir_tls(dir.path(), &pki, false);
+    let url = format!("{}/f", server.url());
+    // The default five retries: 15.5 s if they were spent.
+    let t = Transport::new(TransportOptions::default()).unwrap();
+    let start = std::time::Instant::now();
+    let e = t.get(&url).await.unwrap_err();
+    assert!(
+        chain(&e).to_lowercase().contains("certificate"),
+        "{}",
+        chain(&e)
+    );
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(400),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn client_certificates_from_an_auth_file() {
     let dir = TempDir::new("mtls");
     std::fs::write(dir.path().join("f"), b"for certified clients").unwrap();

@@ -243,3 +243,48 @@ async fn a_wrong_range_on_resume_restarts_the_download() {
         "{reqs:?}"
     );
 }
+
+/// The default options, whose five retries take 15.5 s: what must not be
+/// spent on a failure a retry meets again.
+fn default_retries() -> TransportOptions {
+    TransportOptions {
+        retries: 5,
+        backoff: Duration::from_millis(500),
+        ..TransportOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_not_retried() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = Transport::new(default_retries()).unwrap();
+    let start = std::time::Instant::now();
+    let e = t
+        .get(&format!("http://127.0.0.1:{port}/file.bin"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, FetchError::Network { .. }), "{e}");
+    // The first retry alone would wait 500 ms.
+    assert!(
+        start.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_still_retried() {
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::DropAfter(0));
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    assert_eq!(server.hits("/file.bin"), 2);
+}
