@@ -8,7 +8,12 @@
 //!    package unpacked ([`crate::dpkgdb`]).
 //!
 //! 3. [`crate::configure::configure`] then runs the maintainer scripts in
-//!    the sandbox helper.
+//!    the sandbox helper ([`check_configurable`] first tells, before
+//!    anything is downloaded, whether the spec's packages can be
+//!    configured at all).
+//! 4. [`finish_tree`] leaves what mmdebstrap leaves for a plain `chroot`:
+//!    `/dev`'s nodes and links, `/etc/fstab`, the host's `/etc/hostname`
+//!    and `/etc/resolv.conf`.
 //!
 //! A tree being built holds [`INCOMPLETE`] at its root from
 //! [`prepare_target`] until [`finish_target`], so a build that failed or
@@ -37,7 +42,7 @@ pub const CONTROL_BUDGET: u64 = 2 * crate::deb::CONTROL_TOTAL_CAP;
 /// A build step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("the lock's archive {source_name} is a vendor mirror, and no mirror for '{vendor}' is known: pass --mirror {vendor}=URL, set RDEBOOTSTRAP_MIRROR_{}, or configure it in the host's APT sources", vendor.to_uppercase())]
+    #[error("the lock's archive {source_name} is a vendor mirror, and no mirror for '{vendor}' is known: pass --mirror {vendor}=URL, set {}, or configure it in the host's APT sources", crate::mirror::env_var(vendor))]
     NoMirror { source_name: String, vendor: String },
     #[error("the lock's archive {source_name} was locked at snapshot {id}, but the manifest has no snapshots template for it: run 'rdebootstrap update'")]
     NoSnapshotTemplate { source_name: String, id: String },
@@ -75,6 +80,13 @@ pub enum BuildError {
     },
     #[error("{path}: the packages' control files come to more than {cap} bytes, more than a build holds: no real package set is near this")]
     ControlBudget { path: PathBuf, cap: u64 },
+    #[error("{}", not_configurable(spec, missing))]
+    NotConfigurable {
+        /// The spec as messages name it (`[spec]`, `'name'`).
+        spec: String,
+        /// What is missing and the package that gives it.
+        missing: Vec<(&'static str, &'static str)>,
+    },
     #[error("reading a package")]
     Deb(#[from] DebFileError),
     #[error(transparent)]
@@ -382,6 +394,186 @@ fn deb_error(path: &Path, source: DebError) -> DebFileError {
         path: path.to_owned(),
         source: DebFileErrorKind::Deb(source),
     }
+}
+
+/// What configuring needs of a spec's packages: `dpkg` (which runs the
+/// maintainer scripts) and `/bin/sh` (which runs most of them, from
+/// `dash` on Debian and Ubuntu), as `(what, package)`.
+pub const CONFIGURE_NEEDS: &[(&str, &str)] = &[("dpkg", "dpkg"), ("/bin/sh", "dash")];
+
+/// Refuse, before anything is downloaded, a spec whose locked packages
+/// cannot be configured ([`CONFIGURE_NEEDS`] missing), naming what is
+/// missing; `--unpack-only` builds such a spec.
+pub fn check_configurable(spec: &LockedSpec) -> Result<(), BuildError> {
+    let missing: Vec<(&'static str, &'static str)> = CONFIGURE_NEEDS
+        .iter()
+        .filter(|(_, package)| !spec.packages.iter().any(|p| p.name == *package))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::NotConfigurable {
+        spec: crate::manifest::spec_label(&spec.name),
+        missing,
+    })
+}
+
+fn not_configurable(spec: &str, missing: &[(&str, &str)]) -> String {
+    let what: Vec<String> = missing.iter().map(|(w, _)| format!("no {w}")).collect();
+    let packages: Vec<&str> = missing.iter().map(|(_, p)| *p).collect();
+    let option = match spec.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        Some(name) => format!(" -s {name}"),
+        None => String::new(),
+    };
+    format!(
+        "spec {spec} cannot be configured: its locked packages have {} (package {}): \
+         give the spec a variant (variant = \"minbase\"), add them \
+         (rdebootstrap require{option} {}), or build with --unpack-only",
+        what.join(" and "),
+        packages.join(", "),
+        packages.join(" ")
+    )
+}
+
+/// One entry of the `/dev` mmdebstrap leaves in a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevEntry {
+    /// A character device (major, minor), mode 0666.
+    Char(u32, u32),
+    /// A symbolic link to this target.
+    Link(&'static str),
+    /// A directory, mode 0755.
+    Dir,
+}
+
+/// The `/dev` mmdebstrap leaves in a tree (its `@devfiles`), made by
+/// [`finish_tree`].
+pub const DEV: &[(&str, DevEntry)] = &[
+    ("console", DevEntry::Char(5, 1)),
+    ("fd", DevEntry::Link("/proc/self/fd")),
+    ("full", DevEntry::Char(1, 7)),
+    ("null", DevEntry::Char(1, 3)),
+    ("ptmx", DevEntry::Char(5, 2)),
+    ("pts", DevEntry::Dir),
+    ("random", DevEntry::Char(1, 8)),
+    ("shm", DevEntry::Dir),
+    ("stderr", DevEntry::Link("/proc/self/fd/2")),
+    ("stdin", DevEntry::Link("/proc/self/fd/0")),
+    ("stdout", DevEntry::Link("/proc/self/fd/1")),
+    ("tty", DevEntry::Char(5, 0)),
+    ("urandom", DevEntry::Char(1, 9)),
+    ("zero", DevEntry::Char(1, 5)),
+];
+
+/// The `/etc/fstab` mmdebstrap writes when the packages leave none.
+pub const FSTAB: &str = "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n";
+
+/// Leave the tree at `root` usable with a plain `chroot`, as mmdebstrap
+/// leaves its trees: [`DEV`] in `/dev` (as root the device nodes; without
+/// root, empty files standing in for them, returned as records for
+/// [`record_ownership`]), [`FSTAB`] as `/etc/fstab`, and the host's
+/// `/etc/hostname` and `/etc/resolv.conf` copied in (their content, the
+/// mode of a regular file, else 0644). Nothing the packages or scripts
+/// left is replaced; every path is made inside the tree, never through a
+/// link.
+pub fn finish_tree(root: &Path) -> Result<Vec<crate::unpack::Recorded>, BuildError> {
+    use rustix::fs::{AtFlags, FileType, Mode};
+    let target = |rel: &str| {
+        let path = root.join(rel);
+        move |source: std::io::Error| BuildError::Target { path, source }
+    };
+    let tree = crate::tree::Tree::open(root).map_err(target(""))?;
+    let dev = tree
+        .make_dirs(Path::new("dev"))
+        .map_err(|e| target("dev")(e.into()))?;
+    let as_root = rustix::process::geteuid().is_root();
+    let mut recorded = Vec::new();
+    for (name, entry) in DEV {
+        let rel = format!("dev/{name}");
+        let here = rustix::fs::statat(&dev, *name, AtFlags::SYMLINK_NOFOLLOW);
+        if here.is_ok() {
+            continue;
+        }
+        let made: rustix::io::Result<()> = match entry {
+            DevEntry::Dir => rustix::fs::mkdirat(&dev, *name, Mode::from_bits_truncate(0o755))
+                .and_then(|()| {
+                    rustix::fs::chmodat(
+                        &dev,
+                        *name,
+                        Mode::from_bits_truncate(0o755),
+                        AtFlags::empty(),
+                    )
+                }),
+            DevEntry::Link(to) => rustix::fs::symlinkat(*to, &dev, *name),
+            DevEntry::Char(major, minor) => {
+                let node = as_root
+                    && rustix::fs::mknodat(
+                        &dev,
+                        *name,
+                        FileType::CharacterDevice,
+                        Mode::from_bits_truncate(0o666),
+                        rustix::fs::makedev(*major, *minor),
+                    )
+                    .is_ok();
+                if !node {
+                    // Without root (or where mknod is refused): an empty
+                    // file standing in for the node, recorded.
+                    let fd = rustix::fs::openat(
+                        &dev,
+                        *name,
+                        rustix::fs::OFlags::CREATE
+                            | rustix::fs::OFlags::EXCL
+                            | rustix::fs::OFlags::WRONLY
+                            | rustix::fs::OFlags::NOFOLLOW
+                            | rustix::fs::OFlags::CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                    .map_err(|e| target(&rel)(e.into()))?;
+                    let st = rustix::fs::fstat(&fd).map_err(|e| target(&rel)(e.into()))?;
+                    recorded.push(crate::unpack::Recorded {
+                        path: PathBuf::from(&rel),
+                        kind: crate::deb::EntryKind::CharDevice,
+                        mode: 0o666,
+                        uid: 0,
+                        gid: 0,
+                        device: Some((*major, *minor)),
+                        xattrs: Vec::new(),
+                        inode: st.st_ino,
+                    });
+                }
+                rustix::fs::chmodat(
+                    &dev,
+                    *name,
+                    Mode::from_bits_truncate(0o666),
+                    AtFlags::empty(),
+                )
+            }
+        };
+        made.map_err(|e| target(&rel)(e.into()))?;
+    }
+    if !tree.exists(Path::new("etc/fstab")) {
+        tree.write_file(Path::new("etc/fstab"), FSTAB.as_bytes(), 0o644)
+            .map_err(target("etc/fstab"))?;
+    }
+    for rel in ["etc/hostname", "etc/resolv.conf"] {
+        let host = Path::new("/").join(rel);
+        if tree.exists(Path::new(rel)) {
+            continue;
+        }
+        let Ok(data) = std::fs::read(&host) else {
+            continue;
+        };
+        let mode = match std::fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_file() => {
+                std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777
+            }
+            _ => 0o644,
+        };
+        tree.write_file(Path::new(rel), &data, mode)
+            .map_err(target(rel))?;
+    }
+    Ok(recorded)
 }
 
 /// Keep what the tree at `root`, built as `users`, could not hold (see

@@ -285,6 +285,34 @@ pub fn give_owners(
     Ok(())
 }
 
+/// Run `argv` (the program as a path inside the tree, or a name looked up
+/// on the sandbox's `PATH`) in the built tree at `root`, in the same
+/// sandbox as the maintainer scripts (as root or rootless, network only
+/// with `opts.network`), its output and standard error going to `log`;
+/// returns its exit status (128 + the signal when killed). Its standard
+/// input is empty. Owners it changes in a rootless tree without
+/// subordinate ids are not recorded.
+pub fn run(
+    root: &Path,
+    sandbox: &Sandbox,
+    opts: &ConfigureOptions,
+    argv: Vec<String>,
+    log: Stdio,
+) -> Result<i32, ConfigureError> {
+    let tree = open_tree(root)?;
+    mount_points(&tree)?;
+    let step = Step {
+        label: argv.join(" "),
+        argv,
+        env: Vec::new(),
+    };
+    match sandbox.run(&request(&tree, opts, opts.network, vec![step]), log) {
+        Ok(_) => Ok(0),
+        Err(SandboxError::Step { status, .. }) => Ok(status),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Check the tree's [`MOUNT_POINTS`] before the sandbox mounts on them:
 /// each must be a directory, never a symlink (the helper would mount
 /// through it, out of the tree); a missing one is made, mode 0755 (`tmp`

@@ -5,7 +5,9 @@
 //! topological order with declaration order breaking ties. Packages,
 //! staged artifacts and meta entries accumulate along it; build scripts run
 //! in it; `build-env` is overridden by the spec itself but two ancestors may
-//! not disagree on a key it does not set; the variant may only grow.
+//! not disagree on a key it does not set; the variant may only grow. A
+//! spec none of whose chain sets `variant` gets the manifest's default,
+//! the unnamed `[spec]`'s variant (`custom` when that sets none either).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -129,6 +131,14 @@ impl Manifest {
                 }
                 variant = v;
                 from = (*n).clone();
+            }
+        }
+        // The manifest's default: a spec none of whose chain sets a
+        // variant gets the unnamed [spec]'s (custom only when asked for,
+        // or when [spec] itself sets none).
+        if specs.iter().all(|(_, s)| s.variant.is_none()) {
+            if let Some(v) = self.specs.get("").and_then(|s| s.variant) {
+                variant = v;
             }
         }
 

@@ -260,3 +260,19 @@ fn variants_only_grow() {
         assert_eq!(Variant::from_name(v.name()), Some(v));
     }
 }
+
+#[test]
+fn a_spec_without_a_variant_gets_the_manifests_default() {
+    use Variant::*;
+    let m = parse("[spec]\nvariant = \"minbase\"\n[spec.tools]\ninclude = [\"git\"]\n[spec.web]\nextends = \"tools\"\n[spec.bare]\nvariant = \"custom\"\n[spec.big]\nextends = \"tools\"\nvariant = \"standard\"\n").unwrap();
+    // Named, extending nothing, no variant: [spec]'s.
+    assert_eq!(m.resolve("tools").unwrap().variant, Minbase);
+    // Through a chain that sets none: the same.
+    assert_eq!(m.resolve("web").unwrap().variant, Minbase);
+    // custom only when asked for; a chain's own variant wins.
+    assert_eq!(m.resolve("bare").unwrap().variant, Custom);
+    assert_eq!(m.resolve("big").unwrap().variant, Standard);
+    // [spec] setting none: custom, as before.
+    let m = parse("[spec.tools]\ninclude = [\"git\"]\n").unwrap();
+    assert_eq!(m.resolve("tools").unwrap().variant, Custom);
+}
