@@ -35,10 +35,18 @@ pub struct BuildArgs {
     /// finishes them, after each package's `preinst install`).
     #[arg(long)]
     unpack_only: bool,
+    /// Run `update` first: lock the manifest afresh (the lock is rewritten
+    /// only when it changes), so that a missing lock or one a mirror has
+    /// moved past is not an error.
+    #[arg(long)]
+    update: bool,
 }
 
 pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     let started = Instant::now();
+    if args.update {
+        update_first(&args.mirrors, global)?;
+    }
     let (manifest, lock, lock_path) = crate::lockcmd::fresh_lock(global)?;
     let spec = lock.spec(&args.spec).with_context(|| {
         format!(
@@ -53,6 +61,9 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         .iter()
         .map(|r| requirement_name(r).to_owned())
         .collect();
+    if !args.unpack_only {
+        debrepo::build::check_configurable(spec)?;
+    }
     debrepo::build::prepare_target(&args.path)?;
     let urls = debrepo::build::archive_urls(
         &manifest,
@@ -115,7 +126,9 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
                 log(),
             )?;
         }
-        debrepo::build::record_ownership(&args.path, &users, &report.unpacked.recorded, &[])?;
+        let mut recorded = report.unpacked.recorded;
+        recorded.extend(debrepo::build::finish_tree(&args.path)?);
+        debrepo::build::record_ownership(&args.path, &users, &recorded, &[])?;
         debrepo::build::finish_target(&args.path)?;
         if !global.quiet {
             eprintln!(
@@ -144,7 +157,9 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     }
     let chowns =
         debrepo::configure::configure(&args.path, &report.controls, &sandbox, &options, log())?;
-    debrepo::build::record_ownership(&args.path, &users, &report.unpacked.recorded, &chowns)?;
+    let mut recorded = report.unpacked.recorded;
+    recorded.extend(debrepo::build::finish_tree(&args.path)?);
+    debrepo::build::record_ownership(&args.path, &users, &recorded, &chowns)?;
     debrepo::build::finish_target(&args.path)?;
     if !global.quiet {
         eprintln!(
@@ -158,4 +173,17 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `build --update`: `update` with the build's `--mirror` flags.
+fn update_first(mirrors: &[String], global: &Global) -> Result<()> {
+    use clap::{Args, FromArgMatches};
+    let mut argv = vec!["update".to_owned()];
+    argv.extend(mirrors.iter().map(|m| format!("--mirror={m}")));
+    let matches = crate::lockcmd::UpdateArgs::augment_args(clap::Command::new("update"))
+        .try_get_matches_from(argv)?;
+    crate::lockcmd::update(
+        crate::lockcmd::UpdateArgs::from_arg_matches(&matches)?,
+        global,
+    )
 }

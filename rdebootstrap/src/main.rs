@@ -15,6 +15,7 @@ mod inspect;
 mod lockcmd;
 mod progress;
 mod query;
+mod runcmd;
 
 /// Manifest-driven, locked Debian/Ubuntu root tree builder.
 #[derive(Parser)]
@@ -107,6 +108,10 @@ enum Command {
     /// Build a spec's locked packages into a directory: download, unpack,
     /// dpkg database (maintainer scripts: not yet).
     Build(buildcmd::BuildArgs),
+    /// Run a command in a built tree, in the build's sandbox (as root or
+    /// rootless; no network unless --network); its exit status is
+    /// rdebootstrap's.
+    Run(runcmd::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -134,6 +139,7 @@ fn main() -> ExitCode {
         Command::Spec(cmd) => query::spec(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::List(args) => lockcmd::list(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Build(args) => buildcmd::build(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => runcmd::run(args, &cli.global),
     };
     match result {
         Ok(code) => code,
