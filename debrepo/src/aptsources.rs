@@ -211,6 +211,12 @@ const VENDOR_SUITES: &[(&str, &[&str])] = &[
 /// `VENDOR-security` (`debian-security`) finds the vendor's security
 /// archive instead: an entry serving its `-security` suites.
 pub fn vendor_mirror<'a>(sources: &'a [AptSource], vendor: &str) -> Option<&'a str> {
+    vendor_source(sources, vendor).and_then(|s| s.uris.first().map(String::as_str))
+}
+
+/// The source entry [`vendor_mirror`] takes its URI from (its `origin`
+/// says where it is written).
+pub fn vendor_source<'a>(sources: &'a [AptSource], vendor: &str) -> Option<&'a AptSource> {
     let (base, security) = match vendor.strip_suffix("-security") {
         Some(b) => (b, true),
         None => (vendor, false),
@@ -224,7 +230,7 @@ pub fn vendor_mirror<'a>(sources: &'a [AptSource], vendor: &str) -> Option<&'a s
         .filter(|s| s.enabled && s.types.iter().any(|t| t == "deb"))
         .filter(|s| security || !s.uris.iter().any(|u| u.contains("security")))
         .filter(|s| s.suites.iter().any(serves))
-        .find_map(|s| s.uris.first().map(String::as_str))
+        .find(|s| !s.uris.is_empty())
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod dpkgdb;
 pub mod hash;
 pub mod lock;
 pub mod manifest;
+pub mod mirror;
 pub mod ownership;
 pub mod packages;
 pub mod progress;

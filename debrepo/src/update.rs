@@ -44,7 +44,7 @@ pub struct UpdateOptions {
 /// An update failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{manifest}, archive at line {line}: no mirror for vendor '{vendor}': pass --mirror {vendor}=URL, set RDEBOOTSTRAP_MIRROR_{}, or configure it in the host's APT sources", vendor.to_uppercase())]
+    #[error("{manifest}, archive at line {line}: no mirror for vendor '{vendor}': pass --mirror {vendor}=URL, set {}, or configure it in the host's APT sources", crate::mirror::env_var(vendor))]
     NoMirror {
         manifest: String,
         line: usize,
@@ -123,6 +123,18 @@ pub async fn fetch_archives(
         })?),
         None => None,
     };
+    // Every vendor archive's mirror is known before anything is fetched.
+    for decl in &manifest.archives {
+        if let (None, Some(v)) = (&decl.url, &decl.mirror) {
+            if !opts.mirrors.contains_key(v) {
+                return Err(Error::NoMirror {
+                    manifest: mname.clone(),
+                    line: decl.line,
+                    vendor: v.clone(),
+                });
+            }
+        }
+    }
     // (decl index, suite, fetched)
     let mut fetched: Vec<FetchedArchive> = Vec::new();
     for (di, decl) in manifest.archives.iter().enumerate() {

@@ -36,19 +36,31 @@ impl Vendor {
         }
     }
 
+    /// The shipped archive keyring, as the binary keyring file the
+    /// distribution's keyring package installs.
+    pub fn keyring_bytes(self) -> &'static [u8] {
+        match self {
+            Vendor::Debian => include_bytes!("../keyrings/debian-archive-keyring.gpg"),
+            Vendor::Ubuntu => include_bytes!("../keyrings/ubuntu-archive-keyring.gpg"),
+        }
+    }
+
+    /// The file name the distribution gives that keyring
+    /// (`debian-archive-keyring.gpg`), for writing it beside a manifest.
+    pub fn keyring_file_name(self) -> &'static str {
+        match self {
+            Vendor::Debian => "debian-archive-keyring.gpg",
+            Vendor::Ubuntu => "ubuntu-archive-keyring.gpg",
+        }
+    }
+
     /// The archive keyring.
     pub fn keyring(self) -> Result<Keyring, VerifyError> {
-        let (bytes, name): (&[u8], &str) = match self {
-            Vendor::Debian => (
-                include_bytes!("../keyrings/debian-archive-keyring.gpg"),
-                "the shipped Debian archive keyring",
-            ),
-            Vendor::Ubuntu => (
-                include_bytes!("../keyrings/ubuntu-archive-keyring.gpg"),
-                "the shipped Ubuntu archive keyring",
-            ),
+        let name = match self {
+            Vendor::Debian => "the shipped Debian archive keyring",
+            Vendor::Ubuntu => "the shipped Ubuntu archive keyring",
         };
-        Keyring::from_bytes(bytes, name)
+        Keyring::from_bytes(self.keyring_bytes(), name)
     }
 }
 

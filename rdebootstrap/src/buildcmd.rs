@@ -20,7 +20,8 @@ pub struct BuildArgs {
     /// (`.rdebootstrap-incomplete`) until the build finishes.
     #[arg(short, long)]
     path: PathBuf,
-    /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL.
+    /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL
+    /// (default: `RDEBOOTSTRAP_MIRROR_<VENDOR>`, else the host's APT sources).
     #[arg(long = "mirror", value_name = "VENDOR=URL")]
     mirrors: Vec<String>,
     /// Packages unpacked at once (default: the number of CPUs).
@@ -68,7 +69,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     let urls = debrepo::build::archive_urls(
         &manifest,
         &lock,
-        &crate::lockcmd::mirrors(&manifest, &args.mirrors)?,
+        &crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet)?,
     )?;
     let (transport, cache) = crate::lockcmd::transport_and_cache(global, Some(manifest.dir()))?;
     // Without a cache, the .debs wait where apt keeps them, inside the

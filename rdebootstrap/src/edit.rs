@@ -122,25 +122,24 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
                 .as_deref()
                 .map(list)
                 .unwrap_or_else(|| if v == "debian" { vec!["main".into()] } else { vec!["main".into(), "universe".into()] });
+            // The manifest names the mirror by vendor, found at update
+            // time (the error there names the flag and the variable).
             let (url, mirror) = match &args.url {
                 Some(u) => (Some(u.clone()), None),
-                None => {
-                    // The manifest names the mirror by vendor; make sure one
-                    // can be found now, as update will look for it.
-                    let env = format!("RDEBOOTSTRAP_MIRROR_{}", v.to_uppercase());
-                    let host = debrepo::aptsources::read_host(Path::new("/etc/apt")).unwrap_or_default();
-                    if std::env::var_os(&env).is_none() && debrepo::aptsources::vendor_mirror(&host, v).is_none() {
-                        bail!("no {v} mirror in the host's APT sources and {env} is not set: pass --url URL");
-                    }
-                    (None, Some(v.to_owned()))
-                }
+                None => (None, Some(v.to_owned())),
+            };
+            // A preset carries its keyring: with --url, the shipped one is
+            // written beside the manifest and named by signed-by.
+            let signed_by = match (&args.signed_by, &url) {
+                (None, Some(_)) => Some(write_vendor_keyring(path, v.parse()?)?),
+                (s, _) => s.clone(),
             };
             let mut main = NewArchive {
                 url: url.clone(),
                 mirror: mirror.clone(),
                 suites: vec![suite.clone(), format!("{suite}-updates")],
                 components: components.clone(),
-                signed_by: args.signed_by.clone(),
+                signed_by: signed_by.clone(),
                 allow_insecure: args.allow_insecure,
             };
             if v == "debian" {
@@ -150,7 +149,7 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
                     mirror: mirror.map(|m| format!("{m}-security")),
                     suites: vec![format!("{suite}-security")],
                     components,
-                    signed_by: args.signed_by.clone(),
+                    signed_by,
                     allow_insecure: args.allow_insecure,
                 };
                 vec![main, security]
@@ -189,6 +188,25 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
         eprintln!("wrote {}; next: rdebootstrap update", path.display());
     }
     Ok(())
+}
+
+/// Write `vendor`'s shipped keyring beside the manifest at `manifest`
+/// (kept if it is there with the same content); its name for signed-by.
+fn write_vendor_keyring(manifest: &Path, vendor: debrepo::vendor::Vendor) -> Result<String> {
+    let name = vendor.keyring_file_name();
+    let dir = manifest.parent().filter(|d| !d.as_os_str().is_empty());
+    let file = dir.map_or_else(|| Path::new(name).to_owned(), |d| d.join(name));
+    match std::fs::read(&file) {
+        Ok(have) if have == vendor.keyring_bytes() => {}
+        Ok(_) => bail!(
+            "{} exists and is not the keyring rdebootstrap ships for {}: remove it, or pass --signed-by KEYRING",
+            file.display(),
+            vendor.name()
+        ),
+        Err(_) => std::fs::write(&file, vendor.keyring_bytes())
+            .with_context(|| format!("cannot write {}", file.display()))?,
+    }
+    Ok(name.to_owned())
 }
 
 pub fn require(args: SpecItems, global: &Global, key: &str) -> Result<()> {

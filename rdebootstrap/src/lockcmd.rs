@@ -14,8 +14,9 @@ use crate::Global;
 
 #[derive(clap::Args)]
 pub struct UpdateArgs {
-    /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL
-    /// (default: `RDEBOOTSTRAP_MIRROR_<VENDOR>`, else the host's APT sources).
+    /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL,
+    /// e.g. debian-security=URL (default: `RDEBOOTSTRAP_MIRROR_<VENDOR>`,
+    /// upper case with `-` as `_`, else the host's APT sources).
     #[arg(long = "mirror", value_name = "VENDOR=URL")]
     mirrors: Vec<String>,
     /// Fetch through the archives' snapshot templates: YYYYMMDDTHHMMSSZ or today.
@@ -49,27 +50,23 @@ fn load_manifest(path: &Path) -> Result<Manifest> {
     Ok(Manifest::load(path)?)
 }
 
-pub fn mirrors(manifest: &Manifest, given: &[String]) -> Result<HashMap<String, String>> {
-    let mut out = HashMap::new();
-    for g in given {
-        let Some((v, u)) = g.split_once('=') else {
-            bail!("--mirror {g}: expected VENDOR=URL, e.g. debian=http://127.0.0.1:8080/debian");
-        };
-        out.insert(v.to_owned(), u.to_owned());
-    }
-    let host = debrepo::aptsources::read_host(Path::new("/etc/apt")).unwrap_or_default();
-    for a in &manifest.archives {
-        let Some(v) = &a.mirror else { continue };
-        if out.contains_key(v) {
-            continue;
-        }
-        if let Ok(u) = std::env::var(format!("RDEBOOTSTRAP_MIRROR_{}", v.to_uppercase())) {
-            out.insert(v.clone(), u);
-        } else if let Some(u) = debrepo::aptsources::vendor_mirror(&host, v) {
-            out.insert(v.clone(), u.to_owned());
+/// The URL of each vendor archive the manifest names (`mirror = "..."`):
+/// resolved by [`debrepo::mirror::resolve_for`] (`--mirror`, then
+/// `RDEBOOTSTRAP_MIRROR_<VENDOR>`, then the host's APT sources); unless
+/// `quiet`, one line per vendor on stderr says which URL and from where.
+pub fn mirrors(
+    manifest: &Manifest,
+    given: &[String],
+    quiet: bool,
+) -> Result<HashMap<String, String>> {
+    let flags = debrepo::mirror::parse_flags(given)?;
+    let resolved = debrepo::mirror::resolve_for(manifest, &flags, Path::new("/etc/apt"));
+    if !quiet {
+        for line in debrepo::mirror::report(&resolved) {
+            eprintln!("{line}");
         }
     }
-    Ok(out)
+    Ok(debrepo::mirror::urls(&resolved))
 }
 
 /// The cache and the transport (limits, TLS, progress, credentials: `-a`,
@@ -125,12 +122,13 @@ fn setup(
     mirrors_given: &[String],
     snapshot: Option<String>,
     no_verify: bool,
+    quiet: bool,
 ) -> Result<(Transport, Option<Cache>, debrepo::update::UpdateOptions)> {
     let arch = arch(global)?;
     let (transport, cache) = transport_and_cache(global, Some(manifest.dir()))?;
     let opts = debrepo::update::UpdateOptions {
         arch,
-        mirrors: mirrors(manifest, mirrors_given)?,
+        mirrors: mirrors(manifest, mirrors_given, quiet)?,
         snapshot,
         no_verify,
         now: std::time::SystemTime::now()
@@ -142,7 +140,7 @@ fn setup(
 
 /// Fetch the manifest's archives as `update` does (for the query verbs).
 pub fn fetch(manifest: &Manifest, global: &Global) -> Result<Vec<debrepo::update::FetchedArchive>> {
-    let (transport, cache, opts) = setup(manifest, global, &[], None, false)?;
+    let (transport, cache, opts) = setup(manifest, global, &[], None, false, true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -162,6 +160,7 @@ pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
         &args.mirrors,
         args.snapshot,
         args.no_verify,
+        global.quiet,
     )?;
     let arch = opts.arch.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
