@@ -41,7 +41,7 @@ pub fn run(args: RunArgs, _global: &Global) -> Result<ExitCode> {
     };
     let status = debrepo::configure::run(
         &args.path,
-        &debrepo::sandbox::Sandbox::find()?,
+        &debrepo::sandbox::Sandbox::embedded()?,
         &options,
         args.command,
         std::process::Stdio::inherit(),

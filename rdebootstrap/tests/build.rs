@@ -110,7 +110,7 @@ fn build_unpacks_the_locked_packages_and_writes_the_dpkg_database() {
     );
 
     // A directory that is not empty is refused.
-    let o = run(d, &["build", "-p", "tree", "--no-cache"]);
+    let o = run(d, &["build", "-p", "tree", "--no-cache", "--unpack-only"]);
     assert!(
         text(&o.stderr).contains("the target directory is not empty"),
         "{}",
@@ -197,10 +197,22 @@ fn rootless_unpack_keeps_what_the_tree_cannot_hold() {
             Default::default()
         },
     };
-    let nodes = vec![
-        entry("/dev/null", Kind::Char, 0o666, 0, Some((1, 3)), false),
-        entry("/var/fifo", Kind::Fifo, 0o644, 0, None, false),
-    ];
+    // The package's /dev/null, and the rest of the /dev mmdebstrap leaves.
+    let mut nodes: Vec<_> = debrepo::build::DEV
+        .iter()
+        .filter_map(|(name, e)| match e {
+            debrepo::build::DevEntry::Char(major, minor) => Some(entry(
+                &format!("/dev/{name}"),
+                Kind::Char,
+                0o666,
+                0,
+                Some((*major, *minor)),
+                false,
+            )),
+            _ => None,
+        })
+        .collect();
+    nodes.push(entry("/var/fifo", Kind::Fifo, 0o644, 0, None, false));
     for (user, subordinate) in [(solo, false), (sub, true)] {
         let work = TempDir::new("rootless");
         let d = work.path();
@@ -287,7 +299,7 @@ const MARKER: &str = ".rdebootstrap-incomplete";
 /// to), and packages that sort before it shipping two of them as links out
 /// of the tree.
 fn hostile_suite() -> SuiteBuilder {
-    SuiteBuilder::new("trixie")
+    configurer(SuiteBuilder::new("trixie"))
         .package(
             DebBuilder::new("base-files", "13", "amd64")
                 .field("Priority", "required")
@@ -305,19 +317,28 @@ fn hostile_suite() -> SuiteBuilder {
         .package(DebBuilder::new("plain", "1", "amd64").file("./plain", "p\n"))
 }
 
+/// Empty `dpkg` and `dash` packages: a spec holding them gets past
+/// `build`'s check that its packages can be configured (and fails later,
+/// in the sandbox, where the tree has no real dpkg).
+fn configurer(suite: SuiteBuilder) -> SuiteBuilder {
+    suite
+        .package(DebBuilder::new("dpkg", "1", "amd64").dir("./usr/"))
+        .package(DebBuilder::new("dash", "1", "amd64").dir("./usr/"))
+}
+
 fn plain_manifest(url: &str) -> String {
     format!(
         "[[archive]]\nurl = \"{url}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n\
-         [spec.plain]\ninclude = [\"plain\"]\n"
+         [spec.plain]\ninclude = [\"plain\", \"dpkg\", \"dash\"]\n"
     )
 }
 
 fn hostile_manifest(url: &str) -> String {
     format!(
         "[[archive]]\nurl = \"{url}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n\
-         [spec.dev]\ninclude = [\"aaa-evil\", \"base-files\"]\n\n\
-         [spec.proc]\ninclude = [\"aab-evil\", \"base-files\"]\n\n\
-         [spec.plain]\ninclude = [\"plain\"]\n"
+         [spec.dev]\ninclude = [\"aaa-evil\", \"base-files\", \"dpkg\", \"dash\"]\n\n\
+         [spec.proc]\ninclude = [\"aab-evil\", \"base-files\", \"dpkg\", \"dash\"]\n\n\
+         [spec.plain]\ninclude = [\"plain\", \"dpkg\", \"dash\"]\n"
     )
 }
 
@@ -491,7 +512,7 @@ fn a_failed_build_leaves_its_target_marked_and_a_rerun_is_refused() {
     let Some(site) = required(
         Served::start(
             "interrupted",
-            SuiteBuilder::new("trixie").package(
+            configurer(SuiteBuilder::new("trixie")).package(
                 DebBuilder::new("plain", "1", "amd64")
                     .control_file("preinst", 0o755, "#!/bin/sh\nexit 0\n")
                     .file("./plain", "p\n"),
@@ -558,7 +579,7 @@ fn a_killed_build_leaves_its_target_marked() {
     let Some(site) = required(
         Served::start(
             "killed",
-            SuiteBuilder::new("trixie")
+            configurer(SuiteBuilder::new("trixie"))
                 .package(DebBuilder::new("plain", "1", "amd64").file("./plain", "p\n")),
         ),
         "gpg (for the test archive)",
@@ -624,7 +645,7 @@ fn missing_mount_points_are_made_for_the_sandbox() {
     let Some(site) = required(
         Served::start(
             "no-mount-points",
-            SuiteBuilder::new("trixie")
+            configurer(SuiteBuilder::new("trixie"))
                 .package(DebBuilder::new("plain", "1", "amd64").file("./plain", "p\n")),
         ),
         "gpg (for the test archive)",
