@@ -147,9 +147,12 @@ impl Sandbox {
         if let Some(p) = std::env::var_os("RDEBOOTSTRAP_SANDBOX_HELPER") {
             return Ok(Sandbox::at(Path::new(&p)));
         }
-        // Without /proc (a bare chroot), the path this program was
-        // started by, when it is a full one.
-        let me = std::env::current_exe().ok().or_else(|| {
+        // /proc/self/exe reaches this executable even when its file has
+        // been replaced since it started (an upgrade during a build).
+        // Without /proc (a bare chroot), the path it was started by, when
+        // that is a full one.
+        let proc = Path::new("/proc/self/exe");
+        let me = proc.exists().then(|| proc.to_owned()).or_else(|| {
             let arg0 = PathBuf::from(std::env::args_os().next()?);
             (arg0.is_absolute() && arg0.is_file()).then_some(arg0)
         });

@@ -390,17 +390,12 @@ fn trixie_with_i386_matches_mmdebstrap() {
     );
 }
 
-/// Paths only mmdebstrap's tree has: what it writes itself after
-/// installing (device nodes, `fstab`, `hostname` and `resolv.conf` copied
-/// from the host, `sources.list`) and what apt leaves when it runs
-/// (`run/lock`, its lock files). rdebootstrap's `/dev` stays empty; a
-/// runtime mounts one.
+/// Paths only mmdebstrap's tree has: the `sources.list` it writes after
+/// installing, and what apt leaves when it runs (`run/lock`, its lock
+/// files). `/dev`, `fstab`, `hostname` and `resolv.conf` are compared:
+/// `build` leaves them as mmdebstrap does.
 const ONLY_MMDEBSTRAP: &[&str] = &[
-    "dev/",
     "etc/apt/sources.list",
-    "etc/fstab",
-    "etc/hostname",
-    "etc/resolv.conf",
     "run/lock",
     "var/cache/apt/archives/lock",
     "var/lib/apt/lists/lock",
@@ -864,7 +859,7 @@ fn a_killed_build_leaves_nothing_running_and_a_marked_tree() {
         .arg(&tree)
         .current_dir(d)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(d.join("build.log")).unwrap())
         .spawn()
         .unwrap();
     // Wait for the scripts: dpkg running in the sandbox.
@@ -878,10 +873,12 @@ fn a_killed_build_leaves_nothing_running_and_a_marked_tree() {
         if dpkg {
             break below;
         }
-        assert!(
-            build.try_wait().unwrap().is_none(),
-            "the build ended before its scripts ran"
-        );
+        if let Some(status) = build.try_wait().unwrap() {
+            panic!(
+                "the build ended ({status}) before its scripts ran: {}",
+                std::fs::read_to_string(d.join("build.log")).unwrap_or_default()
+            );
+        }
         assert!(started.elapsed().as_secs() < 300, "no dpkg --configure");
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
@@ -960,4 +957,49 @@ fn build_works_inside_a_chroot() {
         .filter_map(|l| l.strip_prefix("Status: "))
         .collect();
     assert_eq!(states, BTreeSet::from(["install ok installed"]));
+}
+
+/// The executable a build runs from is removed (as an upgrade replaces
+/// it) right after the build starts: the sandbox still starts, from the
+/// running executable.
+#[test]
+fn a_build_survives_its_executable_being_removed() {
+    if !enabled() {
+        return;
+    }
+    let m = test_mirror();
+    let work = testkit::TempDir::new("e2e-removed");
+    let d = work.path();
+    init(d, &m, &["trixie"], &[]);
+    let cache = d.join("cache").display().to_string();
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
+    let copy = d.join("rdebootstrap");
+    std::fs::copy(env!("CARGO_BIN_EXE_rdebootstrap"), &copy).unwrap();
+    let build = Command::new(&copy)
+        .args([
+            "build",
+            "-q",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            &cache,
+            "-p",
+        ])
+        .arg(d.join("tree"))
+        .current_dir(d)
+        .env_remove("RDEBOOTSTRAP_SANDBOX_HELPER")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    let out = build.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(d.join("tree/usr/bin/dpkg").exists());
 }

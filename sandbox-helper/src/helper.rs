@@ -166,12 +166,15 @@ fn read_request(input: &mut dyn BufRead) -> Result<(Request, String), String> {
     Ok((req, line))
 }
 
-/// This program, to start again: through `/proc/self/exe`, else as it was
-/// called (rdebootstrap calls it by its full path). Found before any
+/// This program, to start again: `/proc/self/exe`, which reaches the
+/// running executable even when its file has been replaced or removed
+/// since (an upgrade during a build); without `/proc` (a bare chroot), the
+/// path it was started by, when that is a full one. Found before any
 /// namespace is entered.
 fn this_program() -> Result<PathBuf, String> {
-    if let Ok(p) = std::env::current_exe() {
-        return Ok(p);
+    let proc = Path::new("/proc/self/exe");
+    if proc.exists() {
+        return Ok(proc.to_owned());
     }
     let arg0 = std::env::args_os().next().unwrap_or_default();
     let p = PathBuf::from(arg0);
@@ -227,8 +230,7 @@ fn outer(k: &dyn Kernel) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail("request", e),
     };
-    // Found first: once out of a chroot, /proc/self/exe names a file
-    // outside the namespace.
+    // Found first: in a bare chroot, before /proc is mounted for us.
     let me = match this_program() {
         Ok(m) => m,
         Err(e) => return fail("find this program", e),
