@@ -240,12 +240,88 @@ pub enum SolveError {
     Unsatisfiable(String),
     #[error("architecture {arch:?} is not among the universe's ({known}): add it to the spec's foreign-architectures")]
     UnknownArchitecture { arch: String, known: String },
+    #[error(
+        "no package named {name:?} in the archives{}",
+        did_you_mean(candidates)
+    )]
+    UnknownPackage {
+        name: String,
+        /// Names from the universe close to `name`, best first.
+        candidates: Vec<String>,
+    },
     #[error("invalid requirement {text:?}")]
     BadRequest {
         text: String,
         #[source]
         source: relation::RelationError,
     },
+}
+
+fn did_you_mean(candidates: &[String]) -> String {
+    if candidates.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", candidates.join(", "))
+    }
+}
+
+/// Edit distance (insertions, deletions, substitutions) of two names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+impl Universe<'_> {
+    /// True if a package of this name, or one providing it, is in the
+    /// universe (of any architecture).
+    pub fn knows(&self, name: &str) -> bool {
+        self.providers.contains_key(name)
+            || (0..self.arches.len() as Slot).any(|s| self.by_name.contains_key(&(name, s)))
+    }
+
+    /// Up to `n` names of the universe (packages and what they provide)
+    /// close to `name`, for "did you mean": names that start with it
+    /// first (shortest first), then those a few edits away (nearest
+    /// first); ties by name, so the answer is always the same.
+    pub fn similar_names(&self, name: &str, n: usize) -> Vec<String> {
+        let limit = (name.chars().count() / 3).max(2);
+        let mut names: Vec<&str> = self
+            .by_name
+            .keys()
+            .map(|(k, _)| *k)
+            .chain(self.providers.keys().copied())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut scored: Vec<(usize, usize, &str)> = names
+            .into_iter()
+            .filter(|c| *c != name)
+            .filter_map(|c| {
+                if c.starts_with(name) {
+                    Some((0, c.len() - name.len(), c))
+                } else {
+                    let d = edit_distance(name, c);
+                    (d <= limit).then_some((1, d, c))
+                }
+            })
+            .collect();
+        scored.sort_unstable();
+        scored
+            .into_iter()
+            .take(n)
+            .map(|(_, _, c)| c.to_owned())
+            .collect()
+    }
 }
 
 /// What to solve for.
@@ -273,6 +349,23 @@ pub fn solve<'u, 'a>(
     universe: &'u Universe<'a>,
     request: &'a Request,
 ) -> Result<Vec<&'u Candidate<'a>>, SolveError> {
+    // A requirement none of whose alternatives the universe has is
+    // reported by name, with the nearest names, before solving.
+    for text in &request.install {
+        let Ok(rels) = relation::parse(FieldKind::Depends, text) else {
+            continue; // reported by solve_with
+        };
+        for group in rels.groups() {
+            if let Some(first) = group.first() {
+                if !group.iter().any(|r| universe.knows(r.name)) {
+                    return Err(SolveError::UnknownPackage {
+                        name: first.name.to_owned(),
+                        candidates: universe.similar_names(first.name, 5),
+                    });
+                }
+            }
+        }
+    }
     let mut chosen = solve_with(universe, request, &[])?;
     if !request.recommends {
         return Ok(chosen);

@@ -62,8 +62,11 @@ fn sites() -> Option<(Served, Served)> {
     )?;
     let security = Served::start(
         "mirrors-security",
-        SuiteBuilder::new("trixie-security")
-            .package(DebBuilder::new("curl", "8.1+deb13u1", "amd64")),
+        SuiteBuilder::new("trixie-security").package(DebBuilder::new(
+            "curl",
+            "8.1+deb13u1",
+            "amd64",
+        )),
     )?;
     Some((main, security))
 }
@@ -180,6 +183,23 @@ fn every_vendor_archive_by_flag_or_variable_and_said_where_from() {
     );
     assert_eq!(err.matches("mirror debian-security: ").count(), 1, "{err}");
 
+    // An unknown package gets the nearest names of the index.
+    std::fs::write(
+        d.join("Manifest.toml"),
+        MANIFEST.replace("[\"curl\"]", "[\"cur\"]"),
+    )
+    .unwrap();
+    let mut args = base.to_vec();
+    args.extend(["--mirror", &flag, "--mirror", &sflag, "-q"]);
+    let o = run(d, &args);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr)
+            .contains("no package named \"cur\" in the archives; did you mean curl, cups?"),
+        "{}",
+        text(&o.stderr)
+    );
+
     // A malformed flag names the form.
     let o = run(d, &["update", "--mirror", "debian"]);
     assert!(
@@ -289,7 +309,8 @@ fn a_preset_with_url_keeps_its_keyring() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let m = std::fs::read_to_string(d.join("Manifest.toml")).unwrap();
     assert_eq!(
-        m.matches("signed-by = \"debian-archive-keyring.gpg\"").count(),
+        m.matches("signed-by = \"debian-archive-keyring.gpg\"")
+            .count(),
         2,
         "{m}"
     );

@@ -288,3 +288,49 @@ fn local_packages_take_absolute_precedence() {
     let r = req(&["tool (>= 1)"], &[]);
     assert!(solve(&u, &r).is_err());
 }
+
+#[test]
+fn an_unknown_package_gets_the_nearest_names() {
+    const NAMES: &str = "Package: curl
+Version: 8
+Architecture: amd64
+
+Package: cups
+Version: 2
+Architecture: amd64
+
+Package: libcurl4
+Version: 8
+Architecture: amd64
+
+Package: mail-transport
+Version: 1
+Architecture: amd64
+Provides: mail-transport-agent
+
+Package: zsh
+Version: 5
+Architecture: amd64
+";
+    let u = universe(&[(500, NAMES)]);
+    let r = req(&["cur"], &[]);
+    let e = solve(&u, &r).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "no package named \"cur\" in the archives; did you mean curl, cups?"
+    );
+    // Provided names count as known and as candidates; an alternative
+    // the universe has is enough.
+    let r = req(&["mail-transport-agen"], &[]);
+    assert!(solve(&u, &r)
+        .unwrap_err()
+        .to_string()
+        .ends_with("did you mean mail-transport-agent, mail-transport?"));
+    let r = req(&["mail-transport-agent", "nothing-like-it | zsh"], &[]);
+    assert!(solve(&u, &r).is_ok());
+    let r = req(&["qqqqqqqq"], &[]);
+    assert_eq!(
+        solve(&u, &r).unwrap_err().to_string(),
+        "no package named \"qqqqqqqq\" in the archives"
+    );
+}
