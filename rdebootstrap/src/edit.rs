@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use debrepo::manifest::edit::{self, NewArchive};
-use debrepo::manifest::Variant;
+use debrepo::manifest::{requirement_name, Manifest, Variant};
 
 use crate::Global;
 
@@ -60,7 +60,8 @@ pub enum ArchiveCmd {
         /// Suites, comma-separated ('/' for a flat repository).
         #[arg(long)]
         suite: String,
-        /// Components, comma-separated (none for a flat repository).
+        /// Components, comma-separated (default: main; none for a flat
+        /// repository).
         #[arg(long)]
         components: Option<String>,
         /// Keyring file trusted for this archive.
@@ -209,16 +210,105 @@ fn write_vendor_keyring(manifest: &Path, vendor: debrepo::vendor::Vendor) -> Res
     Ok(name.to_owned())
 }
 
+/// The spec's table as written in the manifest: `[spec]`, `[spec.NAME]`.
+fn table(spec: &str) -> String {
+    if spec.is_empty() {
+        "[spec]".to_owned()
+    } else {
+        format!("[spec.{spec}]")
+    }
+}
+
+/// What an edit did, said on standard error (unless `-q`), cargo-style.
+fn say(global: &Global, lines: &[String]) {
+    if !global.quiet {
+        for l in lines {
+            eprintln!("{l}");
+        }
+    }
+}
+
 pub fn require(args: SpecItems, global: &Global, key: &str) -> Result<()> {
     let path = &global.manifest;
-    let text = edit::add_to_spec(&read(path)?, path, &args.spec, key, &args.items)?;
-    write(path, &text)
+    let old = read(path)?;
+    let before = Manifest::parse(&old, path)?;
+    let spec = table(&args.spec);
+    let written = before.specs.get(&args.spec).map(|s| {
+        if key == "include" {
+            &s.include
+        } else {
+            &s.exclude
+        }
+    });
+    let (verb, already) = if key == "include" {
+        ("added", "required by")
+    } else {
+        ("forbade", "forbidden by")
+    };
+    let (mut said, mut changed) = (Vec::new(), false);
+    for item in &args.items {
+        let name = requirement_name(item);
+        let was = written.and_then(|w| w.iter().find(|s| requirement_name(s) == name));
+        match was {
+            Some(w) if w == item => said.push(format!("{item} is already {already} {spec}")),
+            Some(w) => {
+                changed = true;
+                said.push(format!("changed {w} to {item} in {spec}"));
+            }
+            None => {
+                changed = true;
+                let to = if key == "include" { "to" } else { "in" };
+                said.push(format!("{verb} {item} {to} {spec}"));
+            }
+        }
+    }
+    if !changed {
+        said.push("nothing to change".into());
+        say(global, &said);
+        return Ok(());
+    }
+    if written.is_none() {
+        said.insert(0, format!("created {spec}"));
+    }
+    let text = edit::add_to_spec(&old, path, &args.spec, key, &args.items)?;
+    write(path, &text)?;
+    say(global, &said);
+    Ok(())
 }
 
 pub fn remove(args: SpecItems, global: &Global) -> Result<()> {
     let path = &global.manifest;
-    let text = edit::remove_from_spec(&read(path)?, path, &args.spec, &args.items)?;
-    write(path, &text)
+    let old = read(path)?;
+    let before = Manifest::parse(&old, path)?;
+    let spec = table(&args.spec);
+    let Some(written) = before.specs.get(&args.spec) else {
+        bail!("{}: no {spec} in the manifest", path.display());
+    };
+    let mut said = Vec::new();
+    for item in &args.items {
+        let name = requirement_name(item);
+        let mut found = false;
+        for (list, what) in [(&written.include, ""), (&written.exclude, "constraint ")] {
+            for w in list.iter().filter(|w| requirement_name(w) == name) {
+                found = true;
+                said.push(format!("removed {what}{w} from {spec}"));
+            }
+        }
+        if !found {
+            said.push(format!(
+                "{name} is neither required nor forbidden by {spec}"
+            ));
+        }
+    }
+    if said.iter().all(|l| !l.starts_with("removed ")) {
+        said.push("nothing to change".into());
+        say(global, &said);
+        return Ok(());
+    }
+    let text = edit::remove_from_spec(&old, path, &args.spec, &args.items)?;
+    write(path, &text)?;
+    say(global, &said);
+    Ok(())
 }
 
 pub fn archive(cmd: ArchiveCmd, global: &Global) -> Result<()> {
@@ -230,14 +320,75 @@ pub fn archive(cmd: ArchiveCmd, global: &Global) -> Result<()> {
         signed_by,
         allow_insecure,
     } = cmd;
+    // Checked here, naming the flags: the manifest's own checks would cite
+    // a line of a file that was never written.
+    let suites = list(&suite);
+    if suites.is_empty() {
+        bail!("--suite: give at least one suite (comma-separated; 'DIR/' for a flat repository)");
+    }
+    let flat = suites.iter().filter(|s| s.ends_with('/')).count();
+    if flat != 0 && flat != suites.len() {
+        bail!("--suite {suite}: flat suites (ending in '/') and dists/ suites cannot be mixed in one archive");
+    }
+    let components = match components.as_deref().map(list) {
+        Some(c) if flat > 0 && !c.is_empty() => {
+            bail!("--components: a flat repository (--suite ending in '/') has no components")
+        }
+        Some(c) if c.is_empty() && flat == 0 => {
+            bail!("--components: give at least one component, e.g. main")
+        }
+        Some(c) => c,
+        None if flat > 0 => Vec::new(),
+        None => vec!["main".to_owned()],
+    };
+    if url.trim().is_empty() {
+        bail!("URL: give the archive's URL");
+    }
+    let old = read(path)?;
+    let before = Manifest::parse(&old, path)?;
     let a = NewArchive {
         url: Some(url),
         mirror: None,
-        suites: list(&suite),
-        components: components.as_deref().map(list).unwrap_or_default(),
+        suites,
+        components,
         signed_by,
         allow_insecure,
     };
-    let text = edit::add_archive(&read(path)?, path, &a)?;
-    write(path, &text)
+    let what = format!(
+        "{} (suites {}{})",
+        a.url.as_deref().unwrap_or_default(),
+        a.suites.join(", "),
+        if a.components.is_empty() {
+            String::new()
+        } else {
+            format!("; components {}", a.components.join(", "))
+        }
+    );
+    if before
+        .archives
+        .iter()
+        .any(|b| b.url == a.url && b.suites == a.suites && b.components == a.components)
+    {
+        say(
+            global,
+            &[
+                format!("{} has the archive {what} already", path.display()),
+                "nothing to change".into(),
+            ],
+        );
+        return Ok(());
+    }
+    let text = match edit::add_archive(&old, path, &a) {
+        Ok(text) => text,
+        // The manifest read fine: what fails is the new archive, in text
+        // that was never written, so its position would mislead.
+        Err(e) if e.pos.is_some() => bail!("archive add: {}", e.message),
+        Err(e) => return Err(e.into()),
+    };
+    write(path, &text)?;
+    say(
+        global,
+        &[format!("added archive {what} to {}", path.display())],
+    );
+    Ok(())
 }

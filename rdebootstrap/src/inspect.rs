@@ -186,7 +186,8 @@ fn index(path: PathBuf, names: &[String], quiet: bool) -> Result<()> {
     if !quiet && names.is_empty() {
         writeln!(
             out,
-            "{count} packages, {} bytes; decompressed in {decompressed:.2?}, parsed in {parsed:.2?}",
+            "{}, {} bytes; decompressed in {decompressed:.2?}, parsed in {parsed:.2?}",
+            crate::output::count(count, "package", "packages"),
             bytes.len()
         )?;
     }
@@ -202,37 +203,38 @@ fn release(path: PathBuf) -> Result<()> {
         Release::parse(&text)
     }
     .with_context(|| format!("{}", path.display()))?;
-    let show = |k: &str, v: &Option<String>| {
+    let show = |k: &str, v: &Option<String>| -> io::Result<()> {
         if let Some(v) = v {
-            println!("{k}: {v}");
+            outln!("{k}: {v}")?;
         }
+        Ok(())
     };
-    show("Origin", &r.origin);
-    show("Label", &r.label);
-    show("Suite", &r.suite);
-    show("Codename", &r.codename);
-    show("Version", &r.version);
+    show("Origin", &r.origin)?;
+    show("Label", &r.label)?;
+    show("Suite", &r.suite)?;
+    show("Codename", &r.codename)?;
+    show("Version", &r.version)?;
     if let Some(d) = r.date {
-        println!("Date: {d} (Unix time)");
+        outln!("Date: {d} (Unix time)")?;
     }
     if let Some(d) = r.valid_until {
-        println!("Valid-Until: {d} (Unix time)");
+        outln!("Valid-Until: {d} (Unix time)")?;
     }
-    println!("Architectures: {}", r.architectures.join(" "));
-    println!("Components: {}", r.components.join(" "));
-    println!(
+    outln!("Architectures: {}", r.architectures.join(" "))?;
+    outln!("Components: {}", r.components.join(" "))?;
+    outln!(
         "Acquire-By-Hash: {}",
         if r.acquire_by_hash { "yes" } else { "no" }
-    );
+    )?;
     let trusted = r
         .files
         .values()
         .filter(|f| f.trusted_digest().is_some())
         .count();
-    println!(
-        "{} files listed, {trusted} with a SHA-256 or SHA-512 digest",
-        r.files.len()
-    );
+    outln!(
+        "{} listed, {trusted} with a SHA-256 or SHA-512 digest",
+        crate::output::count(r.files.len(), "file", "files")
+    )?;
     Ok(())
 }
 
@@ -279,17 +281,17 @@ fn archive(args: ArchiveArgs, global: &crate::Global) -> Result<()> {
         .build()?;
     let suite = runtime.block_on(fetch_suite(&transport, cache.as_ref(), &req, &trust, now))?;
     let r = &suite.release;
-    println!(
+    outln!(
         "{} {} (Suite {}, Codename {}, Version {})",
         r.origin.as_deref().unwrap_or("-"),
         args.suite,
         r.suite.as_deref().unwrap_or("-"),
         r.codename.as_deref().unwrap_or("-"),
         r.version.as_deref().unwrap_or("-")
-    );
+    )?;
     match &suite.signer {
-        Some(v) => println!("signed by {} (key {})", v.signer, v.signing_key),
-        None => println!("signature not checked"),
+        Some(v) => outln!("signed by {} (key {})", v.signer, v.signing_key)?,
+        None => outln!("signature not checked")?,
     }
     for idx in &suite.indices {
         let n = PackagesParser::from_bytes(&idx.data)?.count();
@@ -298,16 +300,17 @@ fn archive(args: ArchiveArgs, global: &crate::Global) -> Result<()> {
         } else {
             &idx.component
         };
-        println!(
-            "{component}/{}: {n} packages, {} bytes, {}",
+        outln!(
+            "{component}/{}: {}, {} bytes, {}",
             idx.arch,
+            crate::output::count(n, "package", "packages"),
             idx.data.len(),
             if idx.from_cache {
                 "from the cache"
             } else {
                 "downloaded"
             }
-        );
+        )?;
     }
     Ok(())
 }

@@ -177,10 +177,11 @@ pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
     if !global.quiet {
         let total: usize = lock.specs.iter().map(|s| s.packages.len()).sum();
         eprintln!(
-            "{} {} ({} specs, {total} packages)",
+            "{} {} ({}, {})",
             if wrote { "wrote" } else { "unchanged:" },
             path.display(),
-            lock.specs.len()
+            crate::output::count(lock.specs.len(), "spec", "specs"),
+            crate::output::count(total, "package", "packages"),
         );
     }
     Ok(())
@@ -231,10 +232,10 @@ pub fn list(args: ListArgs, global: &Global) -> Result<()> {
             .iter()
             .map(|p| serde_json::json!({"name": p.name, "version": p.version, "arch": p.arch}))
             .collect();
-        println!("{}", serde_json::Value::Array(items));
+        outln!("{}", serde_json::Value::Array(items))?;
     } else {
         for p in pkgs {
-            println!("{} {} {}", p.name, p.version, p.arch);
+            outln!("{} {} {}", p.name, p.version, p.arch)?;
         }
     }
     Ok(())

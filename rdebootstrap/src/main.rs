@@ -2,14 +2,18 @@
 //!
 //! This file is the one place that decides exit codes: 0 on success, 1 when
 //! a command fails (the error and its causes are printed), 2 for usage
-//! errors (clap's own exit).
+//! errors (clap's own exit); standard output closed under a command (a
+//! broken pipe, as in `rdebootstrap list | head -1`) is a quiet 0.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+#[macro_use]
+mod output;
 mod buildcmd;
+mod docs;
 mod edit;
 mod inspect;
 mod lockcmd;
@@ -29,6 +33,7 @@ struct Cli {
 
 /// Options every command understands.
 #[derive(Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Print nothing but errors.
     #[arg(short, long, global = true, conflicts_with = "debug")]
@@ -106,12 +111,38 @@ enum Command {
     #[command(subcommand)]
     Spec(query::SpecCmd),
     /// Build a spec's locked packages into a directory: download, unpack,
-    /// dpkg database (maintainer scripts: not yet).
+    /// write the dpkg database, run the maintainer scripts in the sandbox.
     Build(buildcmd::BuildArgs),
     /// Run a command in a built tree, in the build's sandbox (as root or
     /// rootless; no network unless --network); its exit status is
     /// rdebootstrap's.
     Run(runcmd::RunArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff): `rdebootstrap man > rdebootstrap.1`.
+    Man,
+}
+
+/// The command line as parsed, documented and completed: an empty default
+/// (`-s`: the unnamed `[spec]`) is not shown as `[default: ""]`.
+fn command() -> clap::Command {
+    fn tidy(mut cmd: clap::Command) -> clap::Command {
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        for name in names {
+            cmd = cmd.mut_subcommand(name, tidy);
+        }
+        cmd.mut_args(|a| {
+            if a.get_default_values() == [""] {
+                a.hide_default_value(true)
+            } else {
+                a
+            }
+        })
+    }
+    tidy(Cli::command())
 }
 
 fn main() -> ExitCode {
@@ -120,7 +151,7 @@ fn main() -> ExitCode {
     if let Some(code) = debrepo::sandbox::helper_if_asked() {
         return code;
     }
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Inspect(cmd) => inspect::run(cmd, &cli.global),
         Command::Init(args) => edit::init(args, &cli.global).map(|()| ExitCode::SUCCESS),
@@ -140,9 +171,13 @@ fn main() -> ExitCode {
         Command::List(args) => lockcmd::list(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Build(args) => buildcmd::build(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Run(args) => runcmd::run(args, &cli.global),
+        Command::Completions(args) => docs::completions(args).map(|()| ExitCode::SUCCESS),
+        Command::Man => docs::man().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
+        // The reader of our output has all it wanted.
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

@@ -31,6 +31,7 @@ pub struct NameArgs {
 pub enum SpecCmd {
     /// The specs of the manifest, with what they extend.
     List {
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -38,6 +39,9 @@ pub enum SpecCmd {
     Hash {
         /// The spec (default: the unnamed `[spec]`).
         spec: Option<String>,
+        /// Print JSON for scripts: {"spec": NAME, "hash": HASH}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -80,10 +84,10 @@ pub fn search(args: SearchArgs, global: &Global) -> Result<()> {
             .iter()
             .map(|(n, (ver, s))| json!({"name": n, "version": ver, "synopsis": s}))
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v))?;
     } else {
         for (n, (_, s)) in found {
-            println!("{n} - {s}");
+            outln!("{n} - {s}")?;
         }
     }
     Ok(())
@@ -107,13 +111,13 @@ pub fn package(args: NameArgs, global: &Global) -> Result<()> {
             .iter()
             .map(|(s, ver, raw)| json!({"suite": s, "version": ver, "record": raw}))
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v))?;
     } else {
         for (i, (suite, _, raw)) in records.iter().enumerate() {
             if i > 0 {
-                println!();
+                outln!()?;
             }
-            println!("# suite {suite}\n{raw}");
+            outln!("# suite {suite}\n{raw}")?;
         }
     }
     Ok(())
@@ -152,11 +156,11 @@ pub fn source(args: NameArgs, global: &Global) -> Result<()> {
             .iter()
             .map(|(b, v)| json!({"binary": b, "source-version": v}))
             .collect();
-        println!("{}", json!({"source": name, "binaries": v}));
+        outln!("{}", json!({"source": name, "binaries": v}))?;
     } else {
-        println!("Source: {name}");
+        outln!("Source: {name}")?;
         for (b, v) in binaries {
-            println!("  {b} ({v})");
+            outln!("  {b} ({v})")?;
         }
     }
     Ok(())
@@ -187,7 +191,7 @@ pub fn spec(cmd: SpecCmd, global: &Global) -> Result<()> {
                     .iter()
                     .map(|(n, e, v)| json!({"name": n, "extends": e, "variant": v}))
                     .collect();
-                println!("{}", serde_json::Value::Array(v));
+                outln!("{}", serde_json::Value::Array(v))?;
             } else {
                 for (n, e, v) in rows {
                     let ext = if e.is_empty() {
@@ -195,14 +199,19 @@ pub fn spec(cmd: SpecCmd, global: &Global) -> Result<()> {
                     } else {
                         format!(" extends {}", e.join(", "))
                     };
-                    println!("{} ({v}){ext}", label(&n));
+                    outln!("{} ({v}){ext}", label(&n))?;
                 }
             }
         }
-        SpecCmd::Hash { spec } => {
+        SpecCmd::Hash { spec, json } => {
             let name = spec.unwrap_or_default();
             let r = manifest.resolve(&name)?;
-            println!("{}", debrepo::lock::spec_hash(&manifest, &r));
+            let hash = debrepo::lock::spec_hash(&manifest, &r);
+            if json {
+                outln!("{}", json!({"spec": name, "hash": hash}))?;
+            } else {
+                outln!("{hash}")?;
+            }
         }
     }
     Ok(())
