@@ -5,6 +5,10 @@
 //! errors (clap's own exit); standard output closed under a command (a
 //! broken pipe, as in `rdebootstrap list | head -1`) is a quiet 0.
 
+// Answers go through `outln!`, which returns a closed pipe as an error
+// instead of panicking as `println!` does.
+#![deny(clippy::print_stdout)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
