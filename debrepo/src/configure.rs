@@ -34,6 +34,8 @@ use crate::deb::{ControlFiles, DebError};
 use crate::sandbox::{Chown, Owner, Request, Sandbox, SandboxError, Step, Users, PROTOCOL};
 use crate::tree::Tree;
 
+pub use sandbox_protocol::Bind;
+
 /// What the build leaves behind that mmdebstrap's trees do not have.
 pub const BUILD_RECORDS: &[&str] = &[
     "var/log/dpkg.log",
@@ -85,6 +87,9 @@ pub struct ConfigureOptions {
     /// Owners to give before the scripts run (see
     /// [`crate::ownership::owners`]).
     pub owners: Vec<Owner>,
+    /// Host paths bound into the tree ([`run`] only; the build's scripts
+    /// get none).
+    pub binds: Vec<Bind>,
 }
 
 impl Default for ConfigureOptions {
@@ -94,6 +99,7 @@ impl Default for ConfigureOptions {
             hostname: "localhost".into(),
             users: crate::sandbox::users(),
             owners: Vec::new(),
+            binds: Vec::new(),
         }
     }
 }
@@ -288,7 +294,8 @@ pub fn give_owners(
 /// Run `argv` (the program as a path inside the tree, or a name looked up
 /// on the sandbox's `PATH`) in the built tree at `root`, in the same
 /// sandbox as the maintainer scripts (as root or rootless, network only
-/// with `opts.network`), its output and standard error going to `log`;
+/// with `opts.network`, `opts.binds` bound in), its output and standard
+/// error going to `log`;
 /// returns its exit status (128 + the signal when killed). Its standard
 /// input is empty. Owners it changes in a rootless tree without
 /// subordinate ids are not recorded.
@@ -306,7 +313,9 @@ pub fn run(
         argv,
         env: Vec::new(),
     };
-    match sandbox.run(&request(&tree, opts, opts.network, vec![step]), log) {
+    let mut request = request(&tree, opts, opts.network, vec![step]);
+    request.binds = opts.binds.clone();
+    match sandbox.run(&request, log) {
         Ok(_) => Ok(0),
         Err(SandboxError::Step { status, .. }) => Ok(status),
         Err(e) => Err(e.into()),
@@ -437,6 +446,7 @@ fn request(tree: &Tree, opts: &ConfigureOptions, network: bool, steps: Vec<Step>
         users: opts.users.clone(),
         owners: opts.owners.clone(),
         steps,
+        binds: Vec::new(),
     }
 }
 

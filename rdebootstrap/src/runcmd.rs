@@ -16,6 +16,12 @@ pub struct RunArgs {
     /// Keep the host's network (the tree's /etc/resolv.conf is used).
     #[arg(long)]
     network: bool,
+    /// Bind a host path into the tree: SRC:DST, or SRC:DST:ro for a
+    /// read-only bind. DST is absolute inside the tree, reached without
+    /// following symbolic links; a missing last component is made (an
+    /// empty directory or file) and stays in the tree.
+    #[arg(long = "bind", value_name = "SRC:DST[:ro]")]
+    binds: Vec<String>,
     /// The command and its arguments (a path inside the tree, or a name
     /// found on the sandbox's PATH), after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -37,6 +43,11 @@ pub fn run(args: RunArgs, _global: &Global) -> Result<ExitCode> {
     }
     let options = debrepo::configure::ConfigureOptions {
         network: args.network,
+        binds: args
+            .binds
+            .iter()
+            .map(|b| parse_bind(b))
+            .collect::<Result<_>>()?,
         ..Default::default()
     };
     let status = debrepo::configure::run(
@@ -47,4 +58,27 @@ pub fn run(args: RunArgs, _global: &Global) -> Result<ExitCode> {
         std::process::Stdio::inherit(),
     )?;
     Ok(ExitCode::from(status.clamp(0, 255) as u8))
+}
+
+/// `SRC:DST` or `SRC:DST:ro`.
+fn parse_bind(text: &str) -> Result<debrepo::configure::Bind> {
+    let (rest, read_only) = match text.strip_suffix(":ro") {
+        Some(r) => (r, true),
+        None => (text.strip_suffix(":rw").unwrap_or(text), false),
+    };
+    let Some((source, target)) = rest.split_once(':') else {
+        bail!("--bind {text}: give SRC:DST (or SRC:DST:ro)");
+    };
+    if source.is_empty() || !target.starts_with('/') {
+        bail!("--bind {text}: the source must be given and the target absolute inside the tree");
+    }
+    let source = std::path::absolute(source)?;
+    if !source.exists() {
+        bail!("--bind {text}: {} does not exist", source.display());
+    }
+    Ok(debrepo::configure::Bind {
+        source,
+        target: target.to_owned(),
+        read_only,
+    })
 }

@@ -637,6 +637,7 @@ fn apt_and_dpkg_work_inside_a_built_tree() {
         env: debrepo::configure::environment(),
         users: debrepo::sandbox::Users::Host,
         owners: Vec::new(),
+        binds: Vec::new(),
         steps: vec![
             step("apt-get update", &["/usr/bin/apt-get", "update"]),
             step(

@@ -314,3 +314,124 @@ fn run_refuses_an_unfinished_tree_and_a_missing_command() {
     let o = rdeb(work.path(), &["run", "-p", "tree"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
+
+#[test]
+fn run_binds_host_paths_into_the_tree() {
+    if !sandbox_works() {
+        return;
+    }
+    let work = TempDir::new("run-bind");
+    let tree = work.path().join("tree");
+    shell_tree(&tree);
+    let shared = work.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("in"), "from the host\n").unwrap();
+    let ro = work.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::create_dir(tree.join("srv")).unwrap();
+    let o = rdeb(
+        work.path(),
+        &[
+            "run",
+            "-p",
+            "tree",
+            "--bind",
+            "shared:/mnt",
+            "--bind",
+            "ro:/srv/ro:ro",
+            "--",
+            "/bin/sh",
+            "-c",
+            "read l < /mnt/in && echo \"$l, back\" > /mnt/out && ! echo x 2>/dev/null > /srv/ro/x",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(shared.join("out")).unwrap(),
+        "from the host, back\n"
+    );
+    assert!(!ro.join("x").exists());
+    // The missing targets were made inside the tree, and stay there empty.
+    assert!(tree.join("mnt").is_dir() && !tree.join("mnt/in").exists());
+    assert!(tree.join("srv/ro").is_dir());
+    // A target whose parent is missing is not made.
+    let o = rdeb(
+        work.path(),
+        &[
+            "run",
+            "-p",
+            "tree",
+            "--bind",
+            "ro:/opt/x/y",
+            "--",
+            "/bin/sh",
+            "-c",
+            "true",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(!tree.join("opt").exists());
+}
+
+#[test]
+fn run_refuses_a_symlinked_bind_target() {
+    if !sandbox_works() {
+        return;
+    }
+    let work = TempDir::new("run-bind-link");
+    let tree = work.path().join("tree");
+    shell_tree(&tree);
+    let outside = work.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, tree.join("mnt")).unwrap();
+    std::fs::create_dir(tree.join("real")).unwrap();
+    std::os::unix::fs::symlink("real", tree.join("via")).unwrap();
+    let shared = work.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    for target in ["/mnt", "/mnt/x", "/via/x"] {
+        let o = rdeb(
+            work.path(),
+            &[
+                "run",
+                "-p",
+                "tree",
+                "--bind",
+                &format!("shared:{target}"),
+                "--",
+                "/bin/sh",
+                "-c",
+                "touch /bound",
+            ],
+        );
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{target}: {err}");
+        assert!(
+            err.contains("is a symbolic link, or is reached through one"),
+            "{target}: {err}"
+        );
+        assert!(!tree.join("bound").exists(), "{target}: the command ran");
+    }
+    // Nothing made outside the tree or through the links.
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(tree.join("real")).unwrap().count(), 0);
+    // The sandbox's own mounts are not bind targets.
+    let o = rdeb(
+        work.path(),
+        &[
+            "run",
+            "-p",
+            "tree",
+            "--bind",
+            "shared:/proc/x",
+            "--",
+            "/bin/sh",
+            "-c",
+            "true",
+        ],
+    );
+    assert!(
+        text(&o.stderr).contains("not a place to bind to"),
+        "{}",
+        text(&o.stderr)
+    );
+}

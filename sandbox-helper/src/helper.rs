@@ -479,7 +479,7 @@ fn init(k: &dyn Kernel) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail("request", e),
     };
-    for op in sys::plan() {
+    for op in sys::plan().into_iter().chain(sys::binds(&req.binds)) {
         if let Err(e) = k.apply(&req.root, &op) {
             return fail(&op.describe(&req.root), e);
         }

@@ -13,7 +13,8 @@
 //!
 //! Version 2 added [`Request::users`], [`Request::owners`] and
 //! [`Event::Chown`]; version 3 runs [`Users::Host`] in a user namespace
-//! too, and aborts when standard input closes.
+//! too, and aborts when standard input closes; version 4 added
+//! [`Request::binds`].
 
 use std::path::PathBuf;
 
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub mod helper;
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// What the helper is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,24 @@ pub struct Request {
     pub owners: Vec<Owner>,
     /// Commands to run, in order; the first failure stops the rest.
     pub steps: Vec<Step>,
+    /// Host paths bound into the tree after the sandbox's own mounts.
+    #[serde(default)]
+    pub binds: Vec<Bind>,
+}
+
+/// A host file or directory bound into the tree (`run --bind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    /// On the host (followed if a symlink: the caller chose it).
+    pub source: PathBuf,
+    /// Absolute, as seen inside the tree. Opened inside the tree without
+    /// following symbolic links; a missing last component is made (an
+    /// empty directory or file, like the source) in its existing parent,
+    /// inside the tree, and stays there. Never `/`, nor under the
+    /// sandbox's own `/proc`, `/sys` or `/dev`.
+    pub target: String,
+    /// Read-only. Every bind is `nosuid,nodev`.
+    pub read_only: bool,
 }
 
 /// Who root is in the sandbox's user namespace.

@@ -52,6 +52,27 @@ pub enum Mount {
     Create { path: PathBuf, dir: bool },
     /// A symbolic link (on a tmpfs of ours).
     Symlink { target: &'static str, path: PathBuf },
+    /// Bind the caller's host path `source` onto `target` in the tree
+    /// ([`crate::Bind`]): the target opened inside the tree without
+    /// following links, made (empty, like the source) when its last
+    /// component is missing; the mount `nosuid,nodev`, read-only if asked.
+    HostBind {
+        source: PathBuf,
+        target: PathBuf,
+        read_only: bool,
+    },
+}
+
+/// The mounts of the request's binds, after [`plan`]'s.
+pub fn binds(binds: &[crate::Bind]) -> Vec<Mount> {
+    binds
+        .iter()
+        .map(|b| Mount::HostBind {
+            source: b.source.clone(),
+            target: PathBuf::from(b.target.trim_start_matches('/')),
+            read_only: b.read_only,
+        })
+        .collect()
 }
 
 impl Mount {
@@ -67,6 +88,9 @@ impl Mount {
             Mount::ReadOnly { target } => format!("make {} read-only", at(target)),
             Mount::Create { path, .. } | Mount::Symlink { path, .. } => {
                 format!("create {}", at(path))
+            }
+            Mount::HostBind { source, target, .. } => {
+                format!("bind {} to {}", source.display(), at(target))
             }
         }
     }
@@ -624,7 +648,10 @@ fn open_in(root: &Path, rel: &Path, dir: bool) -> io::Result<OwnedFd> {
 
 /// The parent directory (opened inside the tree) and the name of `rel`.
 fn parent_in(root: &Path, rel: &Path) -> io::Result<(OwnedFd, PathBuf)> {
-    let parent = rel.parent().unwrap_or(Path::new(""));
+    let parent = rel
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = rel
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
@@ -644,6 +671,65 @@ fn parent_in(root: &Path, rel: &Path) -> io::Result<(OwnedFd, PathBuf)> {
 fn rebind(root: &Path, target: &Path, dir: bool, set: u64) -> io::Result<()> {
     let fd = open_in(root, target, dir)?;
     rustix::mount::mount_bind_recursive(fd_path(&fd).as_str(), fd_path(&fd).as_str())?;
+    // Opened again, the path reaches the new mount on top.
+    set_recursively(&open_in(root, target, dir)?, set)
+}
+
+/// [`Mount::HostBind`]: `source` on the host onto `target` in the tree.
+fn host_bind(root: &Path, source: &Path, target: &Path, read_only: bool) -> io::Result<()> {
+    use std::path::Component;
+    let first = target.components().next();
+    let ours =
+        matches!(first, Some(Component::Normal(c)) if c == "proc" || c == "sys" || c == "dev");
+    if first.is_none()
+        || ours
+        || target
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "/{}: not a place to bind to (give an absolute path in the tree, without '..', not /, /proc, /sys or /dev)",
+                target.display()
+            ),
+        ));
+    }
+    let src =
+        rustix::fs::open(source, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+            io::Error::new(
+                io::Error::from(e).kind(),
+                format!("{}: {e}", source.display()),
+            )
+        })?;
+    let dir = rustix::fs::fstat(&src)?.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let fd = match open_in(root, target, dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // Made in its parent, inside the tree, never through a link.
+            let (parent, name) = parent_in(root, target)?;
+            if dir {
+                rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(0o755))?;
+            } else {
+                rustix::fs::openat(
+                    &parent,
+                    &name,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o644),
+                )?;
+            }
+            open_in(root, target, dir)?
+        }
+        other => other?,
+    };
+    rustix::mount::mount_bind_recursive(fd_path(&src).as_str(), fd_path(&fd).as_str())?;
+    let mut set = ATTR_NOSUID | ATTR_NODEV;
+    if read_only {
+        set |= ATTR_RDONLY;
+    }
     // Opened again, the path reaches the new mount on top.
     set_recursively(&open_in(root, target, dir)?, set)
 }
@@ -864,6 +950,11 @@ impl Kernel for Linux {
                 let (parent, name) = parent_in(root, path)?;
                 rustix::fs::symlinkat(*target, &parent, &name)?;
             }
+            Mount::HostBind {
+                source,
+                target,
+                read_only,
+            } => host_bind(root, source, target, *read_only)?,
         }
         Ok(())
     }
@@ -1089,7 +1180,8 @@ mod tests {
                 | Mount::Sys { target }
                 | Mount::ReadOnly { target }
                 | Mount::Create { path: target, .. }
-                | Mount::Symlink { path: target, .. } => {
+                | Mount::Symlink { path: target, .. }
+                | Mount::HostBind { target, .. } => {
                     assert!(target.is_relative(), "{op:?}");
                     assert!(
                         target

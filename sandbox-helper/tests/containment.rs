@@ -108,6 +108,7 @@ impl Setup {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             users: self.users.clone(),
             owners: Vec::new(),
+            binds: Vec::new(),
             steps: vec![Step {
                 label: "hostile".into(),
                 argv: vec![
@@ -484,6 +485,7 @@ fn works_inside_a_chroot() {
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         users: Users::Host,
         owners: Vec::new(),
+        binds: Vec::new(),
         steps: vec![
             Step {
                 label: "inside".into(),

@@ -28,6 +28,7 @@ fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
             Users::Single
         },
         owners: Vec::new(),
+        binds: Vec::new(),
         steps: steps
             .iter()
             .map(|(label, script)| Step {
