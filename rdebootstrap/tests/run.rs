@@ -435,3 +435,40 @@ fn run_refuses_a_symlinked_bind_target() {
         text(&o.stderr)
     );
 }
+
+/// `run` as unprivileged users (made for the test), with and without
+/// subordinate ids: the same sandbox, exit status, output and binds.
+#[test]
+fn run_works_rootless() {
+    let rdeb = Path::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    for (name, subordinate) in [("rdbt-solo", false), ("rdbt-sub", true)] {
+        let Some(user) = testkit::users::test_user(name, subordinate) else {
+            return;
+        };
+        let work = TempDir::new("run-rootless");
+        let d = work.path();
+        let bin = d.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let programs = testkit::users::copy_programs(&bin, &[rdeb]);
+        let tree = d.join("tree");
+        shell_tree(&tree);
+        let shared = d.join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        user.own(d);
+        let o = user
+            .command(&programs[0])
+            .args(["run", "-p", "tree", "--bind", "shared:/mnt", "--"])
+            .args(["/bin/sh", "-c", "echo out; echo in > /mnt/f; exit 5"])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(5), "{name}: {err}");
+        assert!(err.contains("out\n"), "{name}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(shared.join("f")).unwrap(),
+            "in\n",
+            "{name}"
+        );
+    }
+}
