@@ -69,7 +69,8 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     let urls = debrepo::build::archive_urls(
         &manifest,
         &lock,
-        &crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet)?,
+        // With --update, update has said where each mirror came from.
+        &crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet || args.update)?,
     )?;
     let (transport, cache) = crate::lockcmd::transport_and_cache(global, Some(manifest.dir()))?;
     // Without a cache, the .debs wait where apt keeps them, inside the

@@ -173,10 +173,22 @@ fn a_built_tree_has_dev_and_etc_as_mmdebstrap_leaves_them() {
         manifest(&site.url(), "[spec]\ninclude = [\"plain\"]\n"),
     )
     .unwrap();
-    let o = rdeb(d, &["update", "--no-cache"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let o = rdeb(d, &["build", "-p", "tree", "--no-cache", "--unpack-only"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    // No lock yet: build --update makes it first.
+    let o = rdeb(
+        d,
+        &[
+            "build",
+            "--update",
+            "-p",
+            "tree",
+            "--no-cache",
+            "--unpack-only",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("wrote Manifest.amd64.lock"), "{err}");
+    assert!(d.join("Manifest.amd64.lock").is_file());
     let tree = d.join("tree");
     let root = is_root();
     for (name, major, minor) in [
