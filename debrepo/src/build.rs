@@ -599,6 +599,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn finish_tree_never_writes_through_links() {
+        let t = testkit::TempDir::new("finish-links");
+        let outside = t.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let root = t.path().join("tree");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        // A package's links: /dev and /etc/fstab pointing out of the tree.
+        std::os::unix::fs::symlink(&outside, root.join("dev")).unwrap();
+        std::os::unix::fs::symlink(outside.join("fstab"), root.join("etc/fstab")).unwrap();
+        let _ = finish_tree(&root);
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        // The links are left as they are: nothing replaced.
+        assert!(std::fs::symlink_metadata(root.join("etc/fstab"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn a_spec_without_dpkg_or_a_shell_cannot_be_configured() {
+        let package = |name: &str| LockedPackage {
+            name: name.into(),
+            version: "1".into(),
+            arch: "amd64".into(),
+            archive: 0,
+            path: String::new(),
+            size: 0,
+            sha256: String::new(),
+        };
+        let mut spec = LockedSpec {
+            name: "tools".into(),
+            hash: String::new(),
+            packages: vec![package("git")],
+        };
+        assert_eq!(
+            check_configurable(&spec).unwrap_err().to_string(),
+            "spec 'tools' cannot be configured: its locked packages have no dpkg and no /bin/sh \
+             (package dpkg, dash): give the spec a variant (variant = \"minbase\"), add them \
+             (rdebootstrap require -s tools dpkg dash), or build with --unpack-only"
+        );
+        spec.packages.extend([package("dpkg"), package("dash")]);
+        check_configurable(&spec).unwrap();
+    }
+
+    #[test]
     fn an_unfinished_target_is_marked_and_refused() {
         let t = testkit::TempDir::new("incomplete");
         let root = t.path().join("tree");
