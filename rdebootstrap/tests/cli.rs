@@ -254,6 +254,17 @@ fn closed_stdout(dir: &Path, args: &[&str]) -> Output {
 }
 
 #[test]
+fn inspect_into_a_closed_pipe() {
+    let d = TempDir::new("cli-inspect-pipe");
+    let deb = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/debs/mount_2.41.5-0+deb13u1_amd64.deb");
+    let o = closed_stdout(d.path(), &["inspect", "deb", deb.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
 fn json_answers_and_closed_pipes() {
     let mut suite = SuiteBuilder::new("trixie")
         .package(
