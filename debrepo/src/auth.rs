@@ -97,14 +97,34 @@ impl std::str::FromStr for AuthSource {
 
 /// An auth problem: names the file (or Vault path), the line and the host,
 /// never a secret.
-#[derive(Debug, thiserror::Error)]
-#[error("{origin}{}{}: {kind}", line.map(|l| format!(", line {l}")).unwrap_or_default(), host.as_deref().map(|h| format!(" (host {h})")).unwrap_or_default())]
+///
+/// The message holds what is wrong ([`AuthErrorKind`]); its source is the
+/// kind's own source, so an error chain does not say it twice.
+#[derive(Debug)]
 pub struct AuthError {
     pub origin: String,
     pub line: Option<usize>,
     pub host: Option<String>,
-    #[source]
     pub kind: Box<AuthErrorKind>,
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.origin)?;
+        if let Some(l) = self.line {
+            write!(f, ", line {l}")?;
+        }
+        if let Some(h) = &self.host {
+            write!(f, " (host {h})")?;
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+impl std::error::Error for AuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.kind)
+    }
 }
 
 impl AuthError {
@@ -180,7 +200,12 @@ impl Auth {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| AuthError::new(&origin, None, None, AuthErrorKind::Read(e)))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        // A bare file name (`-a c.toml`) has the empty path as its
+        // parent: its folder is the current one.
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Auth::parse(&text, &origin, base)
     }
 

@@ -158,13 +158,30 @@ impl<'a> BinaryPackage<'a> {
 }
 
 /// An error in a Packages index, placed by line and package.
-#[derive(Debug, thiserror::Error)]
-#[error("line {line}{}: {kind}", package.as_deref().map(|p| format!(" (package {p})")).unwrap_or_default())]
+///
+/// The message holds what is wrong ([`PackageErrorKind`]); its source is
+/// the kind's own source, so an error chain does not say it twice.
+#[derive(Debug)]
 pub struct PackagesError {
     pub line: u32,
     pub package: Option<String>,
-    #[source]
     pub kind: PackageErrorKind,
+}
+
+impl std::fmt::Display for PackagesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(p) = &self.package {
+            write!(f, " (package {p})")?;
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+impl std::error::Error for PackagesError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.kind)
+    }
 }
 
 /// What is wrong with a record.

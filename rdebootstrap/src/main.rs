@@ -183,9 +183,16 @@ fn main() -> ExitCode {
         // The reader of our output has all it wanted.
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            let mut last = err.to_string();
+            eprintln!("error: {last}");
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                // A cause that repeats what the line before said (some
+                // libraries' errors wrap one that says the same) is left out.
+                let text = cause.to_string();
+                if !last.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                last = text;
             }
             ExitCode::FAILURE
         }

@@ -328,3 +328,82 @@ fn a_preset_with_url_keeps_its_keyring() {
         b"mine"
     );
 }
+
+/// No "caused by" line says what the line before it said.
+fn assert_no_repeated_cause(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    for w in lines.windows(2) {
+        if let Some(cause) = w[1].trim_start().strip_prefix("caused by: ") {
+            assert!(!w[0].contains(cause), "repeated cause:\n{stderr}");
+        }
+    }
+}
+
+#[test]
+fn relative_auth_files_run_their_commands_from_their_folder() {
+    let Some(site) = Served::start(
+        "auth-rel",
+        SuiteBuilder::new("trixie")
+            .package(DebBuilder::new("base-files", "13", "amd64").field("Essential", "yes"))
+            .package(DebBuilder::new("apt", "3.0", "amd64")),
+    ) else {
+        return;
+    };
+    let work = TempDir::new("auth-rel-work");
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(
+        d.join("Manifest.toml"),
+        format!("[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec]\nvariant = \"minbase\"\n", site.url()),
+    )
+    .unwrap();
+    let host = site.server.url().trim_start_matches("http://").to_owned();
+    let auth = |cmd: &str| {
+        format!("[[auth]]\nhost = \"{host}\"\nlogin = \"me\"\npassword.cmd = \"{cmd}\"\n")
+    };
+    std::fs::write(d.join("pw"), "secret\n").unwrap();
+    std::fs::write(d.join("c.toml"), auth("cat pw")).unwrap();
+    let update = ["update", "--arch", "amd64", "--no-cache", "-q"];
+    // -a with a bare relative name.
+    let mut args = update.to_vec();
+    args.extend(["-a", "c.toml"]);
+    let o = run(d, &args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // The default auth.toml beside the manifest (Manifest.toml, relative).
+    std::fs::write(d.join("auth.toml"), auth("cat pw")).unwrap();
+    let o = run(d, &update);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // A command that fails: said once, not repeated as its cause.
+    std::fs::write(d.join("auth.toml"), auth("exit 3")).unwrap();
+    let o = run(d, &update);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("auth.toml, line 1 (host ") && err.contains("command for 'password' failed"),
+        "{err}"
+    );
+    assert_no_repeated_cause(&err);
+    // A command that cannot run in a folder that is gone is said once
+    // with its OS cause.
+    std::fs::write(d.join("auth.toml"), "[[auth]]\nhost = 1\n").unwrap();
+    let o = run(d, &update);
+    assert_eq!(o.status.code(), Some(1));
+    assert_no_repeated_cause(&text(&o.stderr));
+}
+
+#[test]
+fn a_bad_keyring_is_explained_without_repeating_a_cause() {
+    let work = TempDir::new("bad-keyring");
+    let d = work.path();
+    std::fs::write(
+        d.join("Manifest.toml"),
+        "[[archive]]\nurl = \"http://127.0.0.1:9/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"k.gpg\"\n\n[spec]\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("k.gpg"), "junk\n").unwrap();
+    let o = run(d, &["update", "--arch", "amd64", "--no-cache", "-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("cannot read keyring k.gpg"), "{err}");
+    assert_no_repeated_cause(&err);
+}
