@@ -290,38 +290,49 @@ impl Universe<'_> {
     }
 
     /// Up to `n` names of the universe (packages and what they provide)
-    /// close to `name`, for "did you mean": names that start with it
-    /// first (shortest first), then those a few edits away (nearest
-    /// first); ties by name, so the answer is always the same.
+    /// close to `name`, as [`similar_names`] chooses them.
     pub fn similar_names(&self, name: &str, n: usize) -> Vec<String> {
-        let limit = (name.chars().count() / 3).max(2);
-        let mut names: Vec<&str> = self
-            .by_name
-            .keys()
-            .map(|(k, _)| *k)
-            .chain(self.providers.keys().copied())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        let mut scored: Vec<(usize, usize, &str)> = names
-            .into_iter()
-            .filter(|c| *c != name)
-            .filter_map(|c| {
-                if c.starts_with(name) {
-                    Some((0, c.len() - name.len(), c))
-                } else {
-                    let d = edit_distance(name, c);
-                    (d <= limit).then_some((1, d, c))
-                }
-            })
-            .collect();
-        scored.sort_unstable();
-        scored
-            .into_iter()
-            .take(n)
-            .map(|(_, _, c)| c.to_owned())
-            .collect()
+        similar_names(
+            name,
+            self.by_name
+                .keys()
+                .map(|(k, _)| *k)
+                .chain(self.providers.keys().copied()),
+            n,
+        )
     }
+}
+
+/// Up to `n` of `names` close to `name`, for "did you mean": names that
+/// start with it first (shortest first), then those a few edits away
+/// (nearest first); ties by name, so the answer is always the same.
+pub fn similar_names<'n>(
+    name: &str,
+    names: impl IntoIterator<Item = &'n str>,
+    n: usize,
+) -> Vec<String> {
+    let limit = (name.chars().count() / 3).max(2);
+    let mut names: Vec<&str> = names.into_iter().collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut scored: Vec<(usize, usize, &str)> = names
+        .into_iter()
+        .filter(|c| *c != name)
+        .filter_map(|c| {
+            if c.starts_with(name) {
+                Some((0, c.len() - name.len(), c))
+            } else {
+                let d = edit_distance(name, c);
+                (d <= limit).then_some((1, d, c))
+            }
+        })
+        .collect();
+    scored.sort_unstable();
+    scored
+        .into_iter()
+        .take(n)
+        .map(|(_, _, c)| c.to_owned())
+        .collect()
 }
 
 /// What to solve for.

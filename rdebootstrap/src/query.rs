@@ -93,17 +93,32 @@ pub fn search(args: SearchArgs, global: &Global) -> Result<()> {
     Ok(())
 }
 
+/// "; did you mean A, B?" from the names close to `name`, else the hint
+/// to search.
+fn did_you_mean<'a>(name: &str, names: impl IntoIterator<Item = &'a String>) -> String {
+    let close = debrepo::solver::similar_names(name, names.into_iter().map(String::as_str), 5);
+    if close.is_empty() {
+        " (try 'rdebootstrap search')".to_owned()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    }
+}
+
 pub fn package(args: NameArgs, global: &Global) -> Result<()> {
     let mut records = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
     with_records(global, &mut |suite, p| {
         if p.name == args.name {
             records.push((suite.to_owned(), p.version.to_string(), p.raw.to_owned()));
+        } else if records.is_empty() {
+            names.insert(p.name.to_owned());
         }
     })?;
     if records.is_empty() {
         bail!(
-            "no package named '{}' in the manifest's archives (try 'rdebootstrap search')",
-            args.name
+            "no package named '{}' in the manifest's archives{}",
+            args.name,
+            did_you_mean(&args.name, &names)
         );
     }
     if args.json {
@@ -130,7 +145,11 @@ pub fn source(args: NameArgs, global: &Global) -> Result<()> {
         std::collections::BTreeSet<(String, String)>,
     > = Default::default();
     let mut binary_source: Option<String> = None;
+    let mut names = std::collections::BTreeSet::new();
     with_records(global, &mut |_, p| {
+        if binary_source.is_none() {
+            names.insert(p.name.to_owned());
+        }
         let version = p.source_version.unwrap_or(p.version).to_string();
         sources
             .entry(p.source.to_owned())
@@ -145,8 +164,9 @@ pub fn source(args: NameArgs, global: &Global) -> Result<()> {
     } else {
         binary_source.with_context(|| {
             format!(
-                "no source or binary package named '{}' in the manifest's archives",
-                args.name
+                "no source or binary package named '{}' in the manifest's archives{}",
+                args.name,
+                did_you_mean(&args.name, names.iter().chain(sources.keys()))
             )
         })?
     };

@@ -200,6 +200,27 @@ fn every_vendor_archive_by_flag_or_variable_and_said_where_from() {
         text(&o.stderr)
     );
 
+    // So do the query verbs (their mirrors from the variables).
+    let both = [
+        ("RDEBOOTSTRAP_MIRROR_DEBIAN", main.url()),
+        ("RDEBOOTSTRAP_MIRROR_DEBIAN_SECURITY", security.url()),
+    ];
+    let both: Vec<(&str, &str)> = both.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for verb in ["package", "source"] {
+        let o = run_env(
+            d,
+            &[verb, "cur", "--arch", "amd64", "--cache-dir", cache],
+            &both,
+        );
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            text(&o.stderr)
+                .contains("named 'cur' in the manifest's archives; did you mean curl, cups?"),
+            "{verb}: {}",
+            text(&o.stderr)
+        );
+    }
+
     // A malformed flag names the form.
     let o = run(d, &["update", "--mirror", "debian"]);
     assert!(
