@@ -173,6 +173,27 @@ pub fn report(mirrors: &BTreeMap<String, Mirror>) -> Vec<String> {
     out
 }
 
+/// Warnings for `--mirror` flags naming a vendor none of `vendors` is (a
+/// misspelt `debain=URL` would otherwise be ignored while the host's
+/// mirror is used).
+pub fn unused_flags(vendors: &[String], flags: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (v, _) in flags {
+        let line = format!(
+            "warning: --mirror {v}=...: the manifest has no archive with mirror = \"{v}\" (its vendor archives: {})",
+            if vendors.is_empty() {
+                "none".to_owned()
+            } else {
+                vendors.join(", ")
+            }
+        );
+        if !vendors.contains(v) && !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
+}
+
 /// The URLs alone, as [`crate::update::UpdateOptions::mirrors`] and
 /// [`crate::build::archive_urls`] take them.
 pub fn urls(mirrors: &BTreeMap<String, Mirror>) -> std::collections::HashMap<String, String> {
@@ -256,6 +277,21 @@ mod tests {
             "{}",
             r[1]
         );
+    }
+
+    #[test]
+    fn flags_for_no_archive_are_pointed_out() {
+        let vendors = vec!["debian".to_owned(), "debian-security".to_owned()];
+        let flags = parse_flags(&[
+            "debain=http://x.invalid/".into(),
+            "debian=http://y.invalid/".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            unused_flags(&vendors, &flags),
+            ["warning: --mirror debain=...: the manifest has no archive with mirror = \"debain\" (its vendor archives: debian, debian-security)"]
+        );
+        assert!(unused_flags(&vendors, &flags[1..]).is_empty());
     }
 
     #[test]

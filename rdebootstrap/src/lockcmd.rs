@@ -62,7 +62,11 @@ pub fn mirrors(
     let flags = debrepo::mirror::parse_flags(given)?;
     let resolved = debrepo::mirror::resolve_for(manifest, &flags, Path::new("/etc/apt"));
     if !quiet {
-        for line in debrepo::mirror::report(&resolved) {
+        let vendors = debrepo::mirror::vendors(manifest);
+        for line in debrepo::mirror::unused_flags(&vendors, &flags)
+            .into_iter()
+            .chain(debrepo::mirror::report(&resolved))
+        {
             eprintln!("{line}");
         }
     }

@@ -159,6 +159,24 @@ fn every_vendor_archive_by_flag_or_variable_and_said_where_from() {
         "{err}"
     );
 
+    // A flag for a vendor the manifest does not use is pointed out.
+    let mut args = base.to_vec();
+    args.extend([
+        "--mirror",
+        &flag,
+        "--mirror",
+        &sflag,
+        "--mirror",
+        "debain=http://127.0.0.1:9/x",
+    ]);
+    let o = run(d, &args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("warning: --mirror debain=...: the manifest has no archive with mirror = \"debain\" (its vendor archives: debian, debian-security)"),
+        "{}",
+        text(&o.stderr)
+    );
+
     // build says it too, once, before downloading (the tree itself is
     // not the point here: only the lines before the first download).
     let tree = d.join("tree");
