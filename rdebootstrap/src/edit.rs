@@ -187,6 +187,17 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
     write(path, &text)?;
     if !global.quiet {
         eprintln!("wrote {}; next: rdebootstrap update", path.display());
+        // Vendor archives this host cannot resolve yet: say what update
+        // will need.
+        let vendors: Vec<String> = archives.iter().filter_map(|a| a.mirror.clone()).collect();
+        let host = debrepo::aptsources::read_host(Path::new("/etc/apt")).unwrap_or_default();
+        let found = debrepo::mirror::resolve(&vendors, &[], &|n| std::env::var(n).ok(), &host);
+        for v in vendors.iter().filter(|v| !found.contains_key(*v)) {
+            eprintln!(
+                "note: no {v} mirror in the host's APT sources: give update --mirror {v}=URL or set {}",
+                debrepo::mirror::env_var(v)
+            );
+        }
     }
     Ok(())
 }

@@ -287,6 +287,11 @@ fn presets_init_without_host_sources_and_update_says_what_to_set() {
     let m = std::fs::read_to_string(d.join("Manifest.toml")).unwrap();
     assert!(m.contains("mirror = \"ubuntu\""), "{m}");
     if !host_knows("ubuntu") {
+        assert!(
+            text(&o.stderr).contains("note: no ubuntu mirror in the host's APT sources: give update --mirror ubuntu=URL or set RDEBOOTSTRAP_MIRROR_UBUNTU"),
+            "{}",
+            text(&o.stderr)
+        );
         let o = run(d, &["update", "--arch", "amd64", "--no-cache"]);
         assert_eq!(o.status.code(), Some(1));
         assert!(
