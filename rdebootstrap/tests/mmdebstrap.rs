@@ -726,10 +726,24 @@ fn rootless_builds_match_the_root_build() {
         assert_eq!(in_tree(&tree, &["dpkg", "--audit"]), "", "{}", user.name);
         assert_eq!(in_tree(&tree, &["dpkg", "--verify"]), "", "{}", user.name);
         // The owner each path would have in the root build.
-        let kept: std::collections::BTreeMap<String, (u32, u32)> = debrepo::ownership::read(&tree)
-            .unwrap()
-            .into_iter()
+        let entries = debrepo::ownership::read(&tree).unwrap();
+        let kept: std::collections::BTreeMap<String, (u32, u32)> = entries
+            .iter()
             .map(|e| (e.path.trim_start_matches('/').to_owned(), (e.uid, e.gid)))
+            .collect();
+        // Device nodes and fifos the tree holds as empty files, as
+        // tree_snapshot shows the real ones (file type >> 12, in octal).
+        let special: std::collections::BTreeMap<String, u32> = entries
+            .iter()
+            .filter_map(|e| {
+                let t = match e.kind {
+                    debrepo::ownership::Kind::Char => 2,
+                    debrepo::ownership::Kind::Block => 6,
+                    debrepo::ownership::Kind::Fifo => 1,
+                    _ => return None,
+                };
+                Some((e.path.trim_start_matches('/').to_owned(), t))
+            })
             .collect();
         let (ustart, gstart) = if subordinate {
             (
@@ -759,6 +773,10 @@ fn rootless_builds_match_the_root_build() {
             } else {
                 assert_eq!((u, g), (user.uid, user.gid), "{p}");
                 kept.get(p).copied().unwrap_or((0, 0))
+            };
+            let rest = match special.get(p) {
+                Some(t) => format!("special {t} {}", rest.rsplit_once(' ').unwrap().1),
+                None => rest.to_owned(),
             };
             let as_root = format!("{rest} {u}:{g}");
             match reference.get(p) {
@@ -933,9 +951,19 @@ fn build_works_inside_a_chroot() {
     for dir in ["proc", "tmp", "etc/ssl/certs"] {
         std::fs::create_dir_all(jail.join(dir)).unwrap();
     }
-    // The HTTP client wants the system's certificates even for http.
-    let certs = Path::new("/etc/ssl/certs/ca-certificates.crt");
-    std::fs::copy(certs, jail.join(certs.strip_prefix("/").unwrap())).unwrap();
+    // The HTTP client wants the system's certificates even for http, and
+    // (without the loopback mirror) names resolved.
+    for f in [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/resolv.conf",
+        "/etc/hosts",
+        "/etc/nsswitch.conf",
+    ] {
+        let f = Path::new(f);
+        if f.exists() {
+            std::fs::copy(f, jail.join(f.strip_prefix("/").unwrap())).unwrap();
+        }
+    }
     make_dev_nodes(&jail);
     let out = Command::new("chroot")
         .arg(&jail)
