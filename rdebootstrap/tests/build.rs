@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 
 use testkit::archive::{Served, SuiteBuilder};
-use testkit::{DebBuilder, TempDir};
+use testkit::{required, DebBuilder, TempDir};
 
 fn run(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
@@ -280,17 +280,6 @@ fn rootless_unpack_keeps_what_the_tree_cannot_hold() {
         // Root can remove what the subordinate ids own.
         drop(work);
     }
-}
-
-/// Where a prerequisite (gpg, root, a tool, a user) is missing: skip, but
-/// fail where CI or the end-to-end run promises everything is there.
-fn required<T>(found: Option<T>, what: &str) -> Option<T> {
-    if found.is_none()
-        && (std::env::var_os("CI").is_some() || std::env::var_os("RDEBOOTSTRAP_E2E").is_some())
-    {
-        panic!("{what} is missing, and CI or RDEBOOTSTRAP_E2E is set");
-    }
-    found
 }
 
 const MARKER: &str = ".rdebootstrap-incomplete";

@@ -847,6 +847,20 @@ fn alive(pid: u32) -> bool {
         .is_some_and(|zombie| !zombie)
 }
 
+/// A work directory with trixie minbase locked from the test mirror, and
+/// the cache directory it was locked with.
+fn locked_trixie(tag: &str) -> (testkit::TempDir, String) {
+    let work = testkit::TempDir::new(tag);
+    let d = work.path();
+    init(d, &test_mirror(), &["trixie"], &[]);
+    let cache = d.join("cache").display().to_string();
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
+    (work, cache)
+}
+
 /// SIGKILL of rdebootstrap while the maintainer scripts run: every
 /// process of the sandbox ends, the target keeps its incomplete marker,
 /// and a second build into it is refused as an interrupted build.
@@ -855,15 +869,8 @@ fn a_killed_build_leaves_nothing_running_and_a_marked_tree() {
     if !enabled() {
         return;
     }
-    let m = test_mirror();
-    let work = testkit::TempDir::new("e2e-kill");
+    let (work, cache) = locked_trixie("e2e-kill");
     let d = work.path();
-    init(d, &m, &["trixie"], &[]);
-    let cache = d.join("cache").display().to_string();
-    rdeb(
-        d,
-        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
-    );
     let tree = d.join("tree");
     let mut build = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
         .args([
@@ -938,7 +945,7 @@ fn build_works_inside_a_chroot() {
     let work = testkit::TempDir::new("e2e-chroot");
     let d = work.path();
     let jail = d.join("jail");
-    let inside = jail.join("work");
+    let inside = jail.join("project");
     std::fs::create_dir_all(&inside).unwrap();
     init(&inside, &m, &["trixie"], &[]);
     rdeb(&inside, &["update", "-q", "--arch", "amd64", "--no-cache"]);
@@ -968,7 +975,7 @@ fn build_works_inside_a_chroot() {
     let out = Command::new("chroot")
         .arg(&jail)
         .arg(me)
-        .args(["--manifest", "/work/Manifest.toml", "--no-cache"])
+        .args(["--manifest", "/project/Manifest.toml", "--no-cache"])
         .args(["build", "--arch", "amd64", "-p", "/tree"])
         .env_remove("RDEBOOTSTRAP_SANDBOX_HELPER")
         .output()
@@ -996,15 +1003,8 @@ fn a_build_survives_its_executable_being_removed() {
     if !enabled() {
         return;
     }
-    let m = test_mirror();
-    let work = testkit::TempDir::new("e2e-removed");
+    let (work, cache) = locked_trixie("e2e-removed");
     let d = work.path();
-    init(d, &m, &["trixie"], &[]);
-    let cache = d.join("cache").display().to_string();
-    rdeb(
-        d,
-        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
-    );
     let copy = d.join("rdebootstrap");
     std::fs::copy(env!("CARGO_BIN_EXE_rdebootstrap"), &copy).unwrap();
     let build = Command::new(&copy)

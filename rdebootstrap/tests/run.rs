@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use testkit::archive::{Served, SuiteBuilder};
-use testkit::{DebBuilder, TempDir};
+use testkit::{required, DebBuilder, TempDir};
 
 fn rdeb(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
@@ -20,15 +20,6 @@ fn rdeb(dir: &Path, args: &[&str]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn required<T>(found: Option<T>, what: &str) -> Option<T> {
-    if found.is_none()
-        && (std::env::var_os("CI").is_some() || std::env::var_os("RDEBOOTSTRAP_E2E").is_some())
-    {
-        panic!("{what} is missing, and CI or RDEBOOTSTRAP_E2E is set");
-    }
-    found
 }
 
 fn is_root() -> bool {

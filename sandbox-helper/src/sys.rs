@@ -601,6 +601,31 @@ fn deny_filter(entered: Entered) -> Vec<libc::sock_filter> {
     prog
 }
 
+/// Install the BPF program `filter` with seccomp's `flags`; the kernel's
+/// non-negative answer is returned (a listener's descriptor, a thread).
+fn install_filter(mut filter: Vec<libc::sock_filter>, flags: libc::c_ulong) -> io::Result<i64> {
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: `prog` points at `filter`, a valid BPF program of `len`
+    // instructions that outlives the call (the kernel copies it); the
+    // callers have set no_new_privs or are root in their user namespace,
+    // as seccomp requires.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc)
+}
+
 /// The real kernel.
 pub struct Linux;
 
@@ -1015,28 +1040,11 @@ impl Kernel for Linux {
     }
 
     fn intercept_chown(&self) -> io::Result<OwnedFd> {
-        let mut filter = chown_filter();
-        let prog = libc::sock_fprog {
-            len: filter.len() as u16,
-            filter: filter.as_mut_ptr(),
-        };
-        // SAFETY: `prog` points at `filter`, a valid BPF program of `len`
-        // instructions that outlives the call (the kernel copies it). The
-        // helper is root in its user namespace, which seccomp accepts in
-        // place of no_new_privs. On success the call returns a new file
-        // descriptor (close-on-exec) that nothing else owns.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just returned by the kernel and is ours alone.
+        // The helper is root in its user namespace, which seccomp accepts
+        // in place of no_new_privs.
+        let fd = install_filter(chown_filter(), libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)?;
+        // SAFETY: with NEW_LISTENER, the kernel returned a new file
+        // descriptor (close-on-exec) that is ours alone.
         Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
     }
 
@@ -1136,26 +1144,9 @@ impl Kernel for Linux {
 
     fn lock_down(&self, entered: Entered) -> io::Result<()> {
         rustix::thread::set_no_new_privs(true)?;
-        let mut filter = deny_filter(entered);
-        let prog = libc::sock_fprog {
-            len: filter.len() as u16,
-            filter: filter.as_mut_ptr(),
-        };
-        // SAFETY: `prog` points at `filter`, a valid BPF program of `len`
-        // instructions that outlives the call (the kernel copies it);
-        // no_new_privs is set, as seccomp requires. TSYNC: every thread
-        // of this process (the chown interceptor too) gets the filter.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                libc::SECCOMP_FILTER_FLAG_TSYNC,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // TSYNC: every thread of this process (the chown interceptor too)
+        // gets the filter; a positive answer names one that could not.
+        let rc = install_filter(deny_filter(entered), libc::SECCOMP_FILTER_FLAG_TSYNC)?;
         if rc > 0 {
             return Err(io::Error::other(format!(
                 "thread {rc} could not take the filter"

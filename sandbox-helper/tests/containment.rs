@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    copy_with_libraries, is_root, mini_tree, require, run_in, subordinate_user, temp, which, Dir,
-    HELPER,
+    copy_with_libraries, is_root, mini_tree, run_in, subordinate_user, temp, which, Dir, HELPER,
 };
 use sandbox_protocol::{Event, Request, Step, Users, PROTOCOL};
 use testkit::chroot::make_dev_nodes;
+use testkit::require;
 
 const TOOLS: &[&str] = &[
     "sh", "cat", "head", "mkdir", "mknod", "mount", "perl", "sleep",

@@ -92,19 +92,6 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Whether a prerequisite holds; when it does not, the test fails under
-/// CI (`CI` or `RDEBOOTSTRAP_E2E` set) and is skipped, saying so, elsewhere.
-pub fn require(holds: bool, what: &str) -> bool {
-    if holds {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() || std::env::var_os("RDEBOOTSTRAP_E2E").is_some() {
-        panic!("{what}: this test needs it, and CI must provide it");
-    }
-    eprintln!("{what}: skipping (set CI=1 to make this a failure)");
-    false
-}
-
 pub use testkit::chroot::copy_with_libraries;
 
 /// The subordinate range of `user` in `file`.

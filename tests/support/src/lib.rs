@@ -651,3 +651,29 @@ pub fn tree_snapshot(root: &Path) -> std::collections::BTreeMap<String, String> 
     }
     out
 }
+
+/// Whether this run promises every prerequisite of the tests (root, the
+/// tools `.ci/run` installs, users): `CI` or `RDEBOOTSTRAP_E2E` set.
+pub fn must_run_all() -> bool {
+    ["CI", "RDEBOOTSTRAP_E2E"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+}
+
+/// A test's prerequisite (`what`), found or not: when it is missing, the
+/// test fails under [`must_run_all`], and elsewhere says so and skips.
+pub fn required<T>(found: Option<T>, what: &str) -> Option<T> {
+    if found.is_none() {
+        assert!(
+            !must_run_all(),
+            "{what} is missing, and CI or RDEBOOTSTRAP_E2E is set (they promise it)"
+        );
+        eprintln!("{what} is missing: skipping (set CI=1 to make this a failure)");
+    }
+    found
+}
+
+/// [`required`] for a condition.
+pub fn require(holds: bool, what: &str) -> bool {
+    required(holds.then_some(()), what).is_some()
+}
