@@ -22,6 +22,14 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Write the manifest of `specs` over the archive at `url` in `d`, and
+/// lock it.
+fn lock(d: &Path, url: &str, specs: &str) {
+    std::fs::write(d.join("Manifest.toml"), manifest(url, specs)).unwrap();
+    let o = rdeb(d, &["update", "--no-cache"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
 fn is_root() -> bool {
     // The effective uid, from /proc.
     std::fs::read_to_string("/proc/self/status")
@@ -69,17 +77,12 @@ fn a_named_spec_without_a_variant_gets_the_manifests_default() {
         return;
     };
     let d = work.path();
-    std::fs::write(
-        d.join("Manifest.toml"),
-        manifest(
-            &site.url(),
-            "[spec]\nvariant = \"essential\"\n\n[spec.tools]\ninclude = [\"plain\"]\n\n\
+    lock(
+        d,
+        &site.url(),
+        "[spec]\nvariant = \"essential\"\n\n[spec.tools]\ninclude = [\"plain\"]\n\n\
              [spec.bare]\nvariant = \"custom\"\ninclude = [\"plain\"]\n",
-        ),
-    )
-    .unwrap();
-    let o = rdeb(d, &["update", "--no-cache"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    );
     let list = |spec: &str| {
         let o = rdeb(d, &["list", "-s", spec]);
         assert!(o.status.success(), "{}", text(&o.stderr));
@@ -97,16 +100,11 @@ fn a_spec_that_cannot_be_configured_fails_before_downloading() {
         return;
     };
     let d = work.path();
-    std::fs::write(
-        d.join("Manifest.toml"),
-        manifest(
-            &site.url(),
-            "[spec.bare]\ninclude = [\"plain\"]\n\n[spec.half]\ninclude = [\"plain\", \"dpkg\"]\n",
-        ),
-    )
-    .unwrap();
-    let o = rdeb(d, &["update", "--no-cache"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    lock(
+        d,
+        &site.url(),
+        "[spec.bare]\ninclude = [\"plain\"]\n\n[spec.half]\ninclude = [\"plain\", \"dpkg\"]\n",
+    );
     let cache = d.join("cache");
     let cache = cache.to_str().unwrap();
     let o = rdeb(
