@@ -33,6 +33,10 @@ pub struct InitArgs {
     /// Fetch the unsigned Release file (for unsigned archives).
     #[arg(short = 'K', long)]
     allow_insecure: bool,
+    /// Check the --url archive without checking its signature (not
+    /// recommended; update then needs --no-verify too).
+    #[arg(long, requires = "url", conflicts_with = "allow_insecure")]
+    no_verify: bool,
     /// A package to include (repeatable).
     #[arg(short, long = "package")]
     packages: Vec<String>,
@@ -70,6 +74,10 @@ pub enum ArchiveCmd {
         /// Fetch the unsigned Release file.
         #[arg(short = 'K', long)]
         allow_insecure: bool,
+        /// Check the archive without checking its signature (not
+        /// recommended; update then needs --no-verify too).
+        #[arg(long, conflicts_with = "allow_insecure")]
+        no_verify: bool,
     },
 }
 
@@ -184,6 +192,9 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
         }
     };
     let text = edit::new_manifest(path, &archives, variant, &args.packages)?;
+    if args.url.is_some() {
+        check_new_archives(&text, path, 0, args.no_verify, global)?;
+    }
     write(path, &text)?;
     if !global.quiet {
         eprintln!("wrote {}; next: rdebootstrap update", path.display());
@@ -200,6 +211,63 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Check the archives an edit adds (those from index `first` of the
+/// manifest `text`, all with URLs) before the edit is written, as update
+/// will: each suite's release file is fetched and its signature checked
+/// (unless `no_verify`), and its components and indices must be there. A
+/// mistyped suite or a wrong key fails now, naming the URL; an archive that
+/// cannot be reached now (offline, a host not up yet) is written with a
+/// warning, since only update needs it.
+fn check_new_archives(
+    text: &str,
+    path: &Path,
+    first: usize,
+    no_verify: bool,
+    global: &Global,
+) -> Result<()> {
+    use debrepo::archive::UpdateError;
+    use debrepo::transport::FetchError;
+    let mut added = Manifest::parse(text, path)?;
+    added.archives.drain(..first);
+    match crate::lockcmd::fetch_checked(&added, global, no_verify)? {
+        Ok(fetched) => {
+            if !global.quiet {
+                for f in &fetched {
+                    let signer = match &f.fetched.signer {
+                        Some(v) => format!("signed by {}", v.signer),
+                        None if no_verify => "signature not checked (--no-verify)".into(),
+                        None => "unsigned (allow-insecure)".into(),
+                    };
+                    let url = &added.archives[f.decl].url.as_deref().unwrap_or_default();
+                    eprintln!("checked {url} suite {}: {signer}", f.suite);
+                }
+            }
+            Ok(())
+        }
+        Err(debrepo::update::Error::Fetch(UpdateError::Fetch(e @ FetchError::Network { .. }))) => {
+            if !global.quiet {
+                eprintln!(
+                    "warning: cannot check the archive now: {}; writing it anyway (update will need it)",
+                    std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(": ")
+                );
+            }
+            Ok(())
+        }
+        Err(debrepo::update::Error::NoKeys { url, .. }) => bail!(
+            "no key to verify {url}: pass --signed-by KEYRING (or, not recommended, --no-verify, or -K for an unsigned archive)"
+        ),
+        Err(debrepo::update::Error::Keyring { source, .. }) => {
+            Err(anyhow::Error::new(source).context("--signed-by: the keyring is not usable"))
+        }
+        Err(debrepo::update::Error::Fetch(e @ UpdateError::Verify { .. })) => Err(anyhow::Error::new(e)
+            .context("the archive's signature does not check: give the right key with --signed-by KEYRING (or --no-verify, not recommended)")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Write `vendor`'s shipped keyring beside the manifest at `manifest`
@@ -330,6 +398,7 @@ pub fn archive(cmd: ArchiveCmd, global: &Global) -> Result<()> {
         components,
         signed_by,
         allow_insecure,
+        no_verify,
     } = cmd;
     // Checked here, naming the flags: the manifest's own checks would cite
     // a line of a file that was never written.
@@ -396,6 +465,7 @@ pub fn archive(cmd: ArchiveCmd, global: &Global) -> Result<()> {
         Err(e) if e.pos.is_some() => bail!("archive add: {}", e.message),
         Err(e) => return Err(e.into()),
     };
+    check_new_archives(&text, path, before.archives.len(), no_verify, global)?;
     write(path, &text)?;
     say(
         global,

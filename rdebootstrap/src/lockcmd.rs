@@ -144,7 +144,17 @@ fn setup(
 
 /// Fetch the manifest's archives as `update` does (for the query verbs).
 pub fn fetch(manifest: &Manifest, global: &Global) -> Result<Vec<debrepo::update::FetchedArchive>> {
-    let (transport, cache, opts) = setup(manifest, global, &[], None, false, true)?;
+    Ok(fetch_checked(manifest, global, false)??)
+}
+
+/// Fetch the manifest's archives, signatures checked unless `no_verify`;
+/// the library's error, for callers that tell its kinds apart.
+pub fn fetch_checked(
+    manifest: &Manifest,
+    global: &Global,
+    no_verify: bool,
+) -> Result<Result<Vec<debrepo::update::FetchedArchive>, debrepo::update::Error>> {
+    let (transport, cache, opts) = setup(manifest, global, &[], None, no_verify, true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -153,7 +163,7 @@ pub fn fetch(manifest: &Manifest, global: &Global) -> Result<Vec<debrepo::update
         &transport,
         cache.as_ref(),
         &opts,
-    ))?)
+    )))
 }
 
 pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {

@@ -215,7 +215,8 @@ fn init_and_editing_verbs() {
             "--suite",
             "stable",
             "--components",
-            "main,contrib"
+            "main,contrib",
+            "--no-verify"
         ]
     )
     .status
@@ -251,6 +252,7 @@ fn init_and_editing_verbs() {
             "http://127.0.0.1:9/merged",
             "--signed-by",
             "devuan.gpg",
+            "--no-verify",
         ],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -592,4 +594,148 @@ fn update_refuses_an_import_it_cannot_apply_yet() {
         "{err}"
     );
     assert!(!d.join("Manifest.amd64.lock").exists());
+}
+
+#[test]
+fn archive_add_and_init_check_the_archive_before_writing_it() {
+    let Some(site) = Served::start(
+        "check-site",
+        SuiteBuilder::new("trixie").package(DebBuilder::new("hello", "2.10", "amd64")),
+    ) else {
+        return;
+    };
+    let Some(stranger) = Served::start(
+        "check-stranger",
+        SuiteBuilder::new("trixie").package(DebBuilder::new("hello", "2.10", "amd64")),
+    ) else {
+        return;
+    };
+    let work = TempDir::new("check-work");
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    stranger.write_keyring(&d.join("other.gpg"));
+    let manifest = d.join("Manifest.toml");
+    std::fs::write(&manifest, "[spec]\nvariant = \"custom\"\n").unwrap();
+    let cache = d.join("cache");
+    let cache = cache.to_str().unwrap();
+    let url = site.url();
+    let add = |extra: &[&str]| {
+        run(
+            d,
+            &[
+                &["--cache-dir", cache, "archive", "add", &url, "--suite"][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let unchanged =
+        || std::fs::read_to_string(&manifest).unwrap() == "[spec]\nvariant = \"custom\"\n";
+
+    // A key that did not sign the archive: refused, nothing written.
+    let o = add(&["trixie", "--signed-by", "other.gpg"]);
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("signature does not check"),
+        "{err}"
+    );
+    assert!(err.contains(&url), "{err}");
+    assert!(unchanged());
+    // A suite the archive does not have: refused, naming the URL.
+    let o = add(&["sid", "--signed-by", "archive.gpg"]);
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains(&format!("{url}/dists/sid/")),
+        "{err}"
+    );
+    assert!(unchanged());
+    // A component it does not have.
+    let o = add(&[
+        "trixie",
+        "--components",
+        "contrib",
+        "--signed-by",
+        "archive.gpg",
+    ]);
+    assert!(!o.status.success(), "{}", text(&o.stderr));
+    assert!(unchanged());
+    // --no-verify checks all but the signature.
+    let o = add(&["trixie", "--signed-by", "other.gpg", "--no-verify"]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("signature not checked (--no-verify)"), "{err}");
+    assert!(!unchanged());
+    // The right key: checked, and the signer named.
+    std::fs::write(&manifest, "[spec]\nvariant = \"custom\"\n").unwrap();
+    let o = add(&["trixie", "--signed-by", "archive.gpg"]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("checked {url} suite trixie: signed by ")),
+        "{err}"
+    );
+    // An archive that cannot be reached now is written, with a warning.
+    let o = run(
+        d,
+        &[
+            "archive",
+            "add",
+            "http://127.0.0.1:9/gone",
+            "--suite",
+            "trixie",
+            "--signed-by",
+            "archive.gpg",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: cannot check the archive now"),
+        "{err}"
+    );
+    assert!(std::fs::read_to_string(&manifest)
+        .unwrap()
+        .contains("127.0.0.1:9/gone"));
+
+    // init --url checks as archive add does; --no-verify needs --url.
+    std::fs::remove_file(&manifest).unwrap();
+    let o = run(
+        d,
+        &[
+            "init",
+            "--url",
+            &url,
+            "--suite",
+            "trixie",
+            "--signed-by",
+            "other.gpg",
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("signature does not check"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!manifest.exists());
+    let o = run(
+        d,
+        &[
+            "init",
+            "--url",
+            &url,
+            "--suite",
+            "trixie",
+            "--signed-by",
+            "other.gpg",
+            "--no-verify",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::remove_file(&manifest).unwrap();
+    let o = run(d, &["init", "debian", "--no-verify"]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("--url"),
+        "{}",
+        text(&o.stderr)
+    );
 }

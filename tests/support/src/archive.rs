@@ -271,10 +271,9 @@ pub struct Served {
 
 impl Served {
     /// Write, sign and serve `suite`; `None` (saying why) where GnuPG is
-    /// not installed.
+    /// not installed, a failure under CI ([`crate::require`]).
     pub fn start(name: &str, suite: SuiteBuilder) -> Option<Served> {
-        if !crate::gpg::available() {
-            eprintln!("gpg not found: skipping");
+        if !crate::require(crate::gpg::available(), "gpg (package gnupg)") {
             return None;
         }
         let dir = crate::TempDir::new(name);
