@@ -294,17 +294,18 @@ pub fn give_owners(
 /// Run `argv` (the program as a path inside the tree, or a name looked up
 /// on the sandbox's `PATH`) in the built tree at `root`, in the same
 /// sandbox as the maintainer scripts (as root or rootless, network only
-/// with `opts.network`, `opts.binds` bound in), its output and standard
-/// error going to `log`;
-/// returns its exit status (128 + the signal when killed). Its standard
-/// input is empty. Owners it changes in a rootless tree without
-/// subordinate ids are not recorded.
+/// with `opts.network`, `opts.binds` bound in), attached to `stdin` and
+/// `stdout` (its standard error is this process's): for `rdebootstrap
+/// run`. Returns its exit status (128 + the signal when it
+/// was killed). With [`Users::Single`], the owners it gave are added to
+/// the tree's ownership file, as a build's scripts' are.
 pub fn run(
     root: &Path,
     sandbox: &Sandbox,
     opts: &ConfigureOptions,
     argv: Vec<String>,
-    log: Stdio,
+    stdin: std::os::fd::OwnedFd,
+    stdout: std::os::fd::OwnedFd,
 ) -> Result<i32, ConfigureError> {
     let tree = open_tree(root)?;
     mount_points(&tree)?;
@@ -315,11 +316,22 @@ pub fn run(
     };
     let mut request = request(&tree, opts, opts.network, vec![step]);
     request.binds = opts.binds.clone();
-    match sandbox.run(&request, log) {
-        Ok(_) => Ok(0),
-        Err(SandboxError::Step { status, .. }) => Ok(status),
-        Err(e) => Err(e.into()),
+    let (chowns, outcome) = sandbox.run_attached(&request, stdin, stdout, Stdio::inherit())?;
+    let status = match outcome {
+        Ok(()) => 0,
+        Err(SandboxError::Step { status, .. }) => status,
+        Err(e) => return Err(e.into()),
+    };
+    if !chowns.is_empty() {
+        let file = |source| ConfigureError::Tree {
+            path: format!("/{}", crate::ownership::FILE),
+            source,
+        };
+        let existing = crate::ownership::read(root).map_err(|e| file(std::io::Error::other(e)))?;
+        let entries = crate::ownership::with_chowns(&tree, existing, &chowns);
+        crate::ownership::write(&tree, &entries).map_err(file)?;
     }
+    Ok(status)
 }
 
 /// Check the tree's [`MOUNT_POINTS`] before the sandbox mounts on them:
@@ -447,6 +459,7 @@ fn request(tree: &Tree, opts: &ConfigureOptions, network: bool, steps: Vec<Step>
         owners: opts.owners.clone(),
         steps,
         binds: Vec::new(),
+        stdio: false,
     }
 }
 

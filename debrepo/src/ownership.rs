@@ -204,6 +204,20 @@ pub fn entries(tree: &Tree, users: &Users, recorded: &[Recorded], chowns: &[Chow
             },
         );
     }
+    settle(tree, by_path, chowns)
+}
+
+/// The tree's `existing` entries (as [`read`] gives them) with the
+/// `chowns` of a later run applied, checked against what the tree has
+/// now, as [`entries`] does.
+pub fn with_chowns(tree: &Tree, existing: Vec<Entry>, chowns: &[Chown]) -> Vec<Entry> {
+    let by_path = existing.into_iter().map(|e| (e.path.clone(), e)).collect();
+    settle(tree, by_path, chowns)
+}
+
+/// Apply `chowns` to `by_path`, then take types and modes from the tree
+/// (dropping paths it no longer has and entries with nothing to say).
+fn settle(tree: &Tree, mut by_path: BTreeMap<String, Entry>, chowns: &[Chown]) -> Vec<Entry> {
     for c in chowns {
         let e = by_path.entry(c.path.clone()).or_insert_with(|| Entry {
             path: c.path.clone(),

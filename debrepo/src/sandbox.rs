@@ -35,6 +35,7 @@
 //! [`sandbox_protocol`]'s typed, versioned messages.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -207,17 +208,56 @@ impl Sandbox {
     /// Returns the steps' changes of owner, in the order they were made
     /// ([`Users::Single`] only).
     pub fn run(&self, request: &Request, log: Stdio) -> Result<Vec<Chown>, SandboxError> {
-        let mut child = Command::new(&self.helper)
+        let (chowns, result) = self.exchange(request, log, None)?;
+        result.map(|()| chowns)
+    }
+
+    /// Run `request`'s steps as [`Sandbox::run`] does, the last one
+    /// attached to `stdin` and `stdout` (and the helper's standard error,
+    /// `log`), as a command run interactively or in a pipe is. Returns the
+    /// changes of owner made (whether or not a step failed) and the
+    /// outcome: a failing step is [`SandboxError::Step`] there.
+    pub fn run_attached(
+        &self,
+        request: &Request,
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        log: Stdio,
+    ) -> Result<(Vec<Chown>, Result<(), SandboxError>), SandboxError> {
+        let request = Request {
+            stdio: true,
+            ..request.clone()
+        };
+        self.exchange(&request, log, Some((stdin, stdout)))
+    }
+
+    /// Start the helper, send `request`, read its events: the changes of
+    /// owner reported, and how the steps ended.
+    #[allow(clippy::type_complexity)]
+    fn exchange(
+        &self,
+        request: &Request,
+        log: Stdio,
+        stdio: Option<(OwnedFd, OwnedFd)>,
+    ) -> Result<(Vec<Chown>, Result<(), SandboxError>), SandboxError> {
+        let start = |source| SandboxError::Start {
+            helper: self.helper.clone(),
+            source,
+        };
+        let mut command = Command::new(&self.helper);
+        command
             .args(&self.prefix)
             .arg("run")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .map_err(|source| SandboxError::Start {
-                helper: self.helper.clone(),
-                source,
-            })?;
+            .stderr(log);
+        if let Some((input, output)) = stdio {
+            sandbox_protocol::attach_stdio(&mut command, input, output).map_err(start)?;
+        }
+        let mut child = command.spawn().map_err(start)?;
+        // The command's copies of the attached descriptors are closed now
+        // that the helper has its own.
+        drop(command);
         let mut stdin = child.stdin.take().expect("piped");
         let _ = stdin.write_all(request.to_line().as_bytes());
         // Kept open until the helper is done: if this process dies, the
@@ -270,6 +310,6 @@ impl Sandbox {
         }
         drop(stdin);
         let _ = child.wait();
-        result.map(|()| chowns)
+        Ok((chowns, result))
     }
 }

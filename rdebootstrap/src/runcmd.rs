@@ -50,12 +50,14 @@ pub fn run(args: RunArgs, _global: &Global) -> Result<ExitCode> {
             .collect::<Result<_>>()?,
         ..Default::default()
     };
+    use std::os::fd::AsFd;
     let status = debrepo::configure::run(
         &args.path,
         &debrepo::sandbox::Sandbox::embedded()?,
         &options,
         args.command,
-        std::process::Stdio::inherit(),
+        std::io::stdin().as_fd().try_clone_to_owned()?,
+        std::io::stdout().as_fd().try_clone_to_owned()?,
     )?;
     Ok(ExitCode::from(status.clamp(0, 255) as u8))
 }

@@ -275,8 +275,23 @@ fn run_gives_the_commands_output_and_exit_status() {
     );
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(7), "{out}{err}");
-    assert!(format!("{out}{err}").contains("out\n"), "{out}{err}");
+    // Its standard output is ours, its standard error ours too.
+    assert_eq!(out, "out\n", "{err}");
     assert!(err.contains("err\n"), "{err}");
+    // It reads our standard input: a pipe through the tree.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["run", "-p", "tree", "--", "/bin/sh", "-c"])
+        .arg("while read l; do echo \"got $l\"; done")
+        .current_dir(work.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"one\ntwo\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "got one\ngot two\n", "{}", text(&o.stderr));
     let o = rdeb(
         work.path(),
         &["run", "-p", "tree", "--", "/bin/sh", "-c", "exit 0"],
@@ -465,11 +480,41 @@ fn run_works_rootless() {
             .unwrap();
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(5), "{name}: {err}");
-        assert!(err.contains("out\n"), "{name}: {err}");
+        assert_eq!(text(&o.stdout), "out\n", "{name}: {err}");
         assert_eq!(
             std::fs::read_to_string(shared.join("f")).unwrap(),
             "in\n",
             "{name}"
         );
+        // Owners given inside: on disk with subordinate ids, in the
+        // ownership file without them (as a build's scripts' are).
+        testkit::chroot::copy_with_libraries(&tree, Path::new("/bin/chown"));
+        let o = user
+            .command(&programs[0])
+            .args(["run", "-p", "tree", "--", "/bin/sh", "-c"])
+            .arg("echo x > /owned && chown 7:8 /owned")
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", text(&o.stderr));
+        let file = std::fs::read_to_string(tree.join("var/lib/rdebootstrap/ownership"));
+        if subordinate {
+            let base = std::fs::metadata(tree.join("usr")).unwrap();
+            let owned = std::fs::metadata(tree.join("owned")).unwrap();
+            // Inside ids 7 and 8: subordinate ids on disk, not the user's.
+            assert!(
+                owned.uid() != base.uid() && owned.gid() != base.gid(),
+                "{name}: {}:{}",
+                owned.uid(),
+                owned.gid()
+            );
+            assert!(file.is_err(), "{name}: {file:?}");
+        } else {
+            let file = file.unwrap();
+            assert!(
+                file.contains(r#"{"path":"/owned","type":"file","mode":"0644","uid":7,"gid":8}"#),
+                "{name}: {file}"
+            );
+        }
     }
 }

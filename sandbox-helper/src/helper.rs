@@ -211,6 +211,16 @@ fn child_command(program: &Path, arg: &str) -> Command {
     c
 }
 
+/// The first descriptor a stage closes: the caller's standard input and
+/// output stay open when the request passes them on.
+fn first_closed(req: &Request) -> u32 {
+    if req.stdio {
+        crate::STDIO_FDS[1] as u32 + 1
+    } else {
+        3
+    }
+}
+
 /// Sent by `mapped` once it has unshared, and answered once it is mapped:
 /// not JSON, so never mistaken for an event.
 const UNSHARED: &str = "unshared\n";
@@ -223,13 +233,13 @@ const NESTED: &str = "nested\n";
 /// pass its events on; kill it if standard input closes first (the
 /// caller died).
 fn outer(k: &dyn Kernel) -> ExitCode {
-    if let Err(e) = k.close_other_fds() {
-        return fail("close inherited file descriptors", e);
-    }
     let (req, line) = match read_request(&mut std::io::stdin().lock()) {
         Ok(r) => r,
         Err(e) => return fail("request", e),
     };
+    if let Err(e) = k.close_other_fds(first_closed(&req)) {
+        return fail("close inherited file descriptors", e);
+    }
     // Found first: in a bare chroot, before /proc is mounted for us.
     let me = match this_program() {
         Ok(m) => m,
@@ -472,13 +482,30 @@ fn mapped(k: &dyn Kernel) -> ExitCode {
 
 /// PID 1 of the new namespace: mount, pivot, run the steps.
 fn init(k: &dyn Kernel) -> ExitCode {
-    if let Err(e) = k.close_other_fds() {
-        return fail("close inherited file descriptors", e);
-    }
     let (req, _) = match read_request(&mut std::io::stdin().lock()) {
         Ok(r) => r,
         Err(e) => return fail("request", e),
     };
+    if let Err(e) = k.close_other_fds(first_closed(&req)) {
+        return fail("close inherited file descriptors", e);
+    }
+    // The caller's standard input and output, for the last step; closed
+    // on exec, so that no other step inherits them.
+    let mut stdio = None;
+    if req.stdio {
+        let take = |fd: i32| -> std::io::Result<OwnedFd> {
+            // SAFETY: the descriptor was handed down by the caller for
+            // this (see `attach_stdio`), survived close_other_fds, and
+            // nothing else in this process owns it.
+            let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)?;
+            Ok(owned)
+        };
+        match take(crate::STDIO_FDS[0]).and_then(|i| Ok((i, take(crate::STDIO_FDS[1])?))) {
+            Ok(fds) => stdio = Some(fds),
+            Err(e) => return fail("take the caller's standard input and output", e),
+        }
+    }
     for op in sys::plan().into_iter().chain(sys::binds(&req.binds)) {
         if let Err(e) = k.apply(&req.root, &op) {
             return fail(&op.describe(&req.root), e);
@@ -530,23 +557,37 @@ fn init(k: &dyn Kernel) -> ExitCode {
         let Some((program, args)) = step.argv.split_first() else {
             return fail(&step.label, "empty command");
         };
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .env_clear()
             .envs(req.env.iter().cloned())
             .envs(step.env.iter().cloned())
-            .current_dir("/")
-            .stdin(Stdio::null())
-            // Standard output is the protocol channel: a step's output
-            // goes to the helper's standard error.
-            .stdout(
-                match std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
-                    Ok(fd) => Stdio::from(fd),
-                    Err(_) => Stdio::null(),
-                },
-            )
-            .stderr(Stdio::piped())
-            .spawn();
+            .current_dir("/");
+        let attached = index + 1 == req.steps.len() && stdio.is_some();
+        match if attached { stdio.take() } else { None } {
+            // The caller's own: its standard error is the helper's.
+            Some((input, output)) => {
+                command
+                    .stdin(Stdio::from(input))
+                    .stdout(Stdio::from(output))
+                    .stderr(Stdio::inherit());
+            }
+            None => {
+                command
+                    .stdin(Stdio::null())
+                    // Standard output is the protocol channel: a step's
+                    // output goes to the helper's standard error.
+                    .stdout(
+                        match std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
+                            Ok(fd) => Stdio::from(fd),
+                            Err(_) => Stdio::null(),
+                        },
+                    )
+                    .stderr(Stdio::piped());
+            }
+        }
+        let child = command.spawn();
         let mut child = match child {
             Ok(c) => c,
             Err(e) => return fail(&step.label, format!("cannot start {program}: {e}")),
@@ -570,6 +611,8 @@ fn init(k: &dyn Kernel) -> ExitCode {
                 }
                 let _ = done_tx.send(());
             });
+        } else {
+            drop(done_tx);
         }
         let status = match child.wait() {
             Ok(s) => s,

@@ -14,7 +14,12 @@
 //! Version 2 added [`Request::users`], [`Request::owners`] and
 //! [`Event::Chown`]; version 3 runs [`Users::Host`] in a user namespace
 //! too, and aborts when standard input closes; version 4 added
-//! [`Request::binds`].
+//! [`Request::binds`]; version 5 added [`Request::stdio`].
+//!
+//! With [`Request::stdio`], the caller also hands the helper its own
+//! standard input and output as descriptors 3 and 4 ([`attach_stdio`]);
+//! every stage of the helper keeps them, and the last step reads and
+//! writes them, for `rdebootstrap run`.
 
 use std::path::PathBuf;
 
@@ -23,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub mod helper;
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL: u32 = 4;
+pub const PROTOCOL: u32 = 5;
 
 /// What the helper is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +52,14 @@ pub struct Request {
     /// Host paths bound into the tree after the sandbox's own mounts.
     #[serde(default)]
     pub binds: Vec<Bind>,
+    /// The last step reads the caller's standard input and writes its
+    /// standard output (descriptors [`STDIO_FDS`] of the helper), and its
+    /// standard error goes straight to the helper's (not collected): for a
+    /// command the caller runs interactively or in a pipe. Otherwise the
+    /// steps read nothing and write everything to the helper's standard
+    /// error.
+    #[serde(default)]
+    pub stdio: bool,
 }
 
 /// A host file or directory bound into the tree (`run --bind`).
@@ -102,6 +115,41 @@ pub struct Owner {
     pub mode: Option<u32>,
     /// Extended attributes (`security.capability`, ...).
     pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// The descriptor numbers at which the helper finds the caller's standard
+/// input and output when [`Request::stdio`] is set.
+pub const STDIO_FDS: [i32; 2] = [3, 4];
+
+/// Hand `stdin` and `stdout` to the helper `cmd` will start, as
+/// [`STDIO_FDS`] (see [`Request::stdio`]).
+pub fn attach_stdio(
+    cmd: &mut std::process::Command,
+    stdin: std::os::fd::OwnedFd,
+    stdout: std::os::fd::OwnedFd,
+) -> std::io::Result<()> {
+    use std::os::fd::AsFd;
+    use std::os::unix::process::CommandExt;
+    // Copies above the target numbers first, so that placing one cannot
+    // overwrite the other (both close on exec; the placed ones do not).
+    let high = |fd: &std::os::fd::OwnedFd| {
+        rustix::io::fcntl_dupfd_cloexec(fd.as_fd(), 10).map_err(std::io::Error::from)
+    };
+    let (stdin, stdout) = (high(&stdin)?, high(&stdout)?);
+    // SAFETY: the closure runs in the child between fork and exec and
+    // makes only dup2 calls (async-signal-safe, no allocation) on
+    // descriptors the closure owns, which stay open until exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (fd, to) in [(&stdin, STDIO_FDS[0]), (&stdout, STDIO_FDS[1])] {
+                if libc::dup2(std::os::fd::AsRawFd::as_raw_fd(fd), to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(())
 }
 
 /// One command.

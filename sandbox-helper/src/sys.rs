@@ -265,9 +265,10 @@ pub trait Kernel {
     /// For this process and every one it starts: no new privileges on
     /// exec, and the system calls of [`DENIED`] refused.
     fn lock_down(&self, entered: Entered) -> io::Result<()>;
-    /// Close every file descriptor but standard input, output and error
+    /// Close every file descriptor from `first` up: all but standard
+    /// input, output and error, and those the request passes on
     /// (whatever the caller's caller left open may lead outside).
-    fn close_other_fds(&self) -> io::Result<()>;
+    fn close_other_fds(&self, first: u32) -> io::Result<()>;
     /// A new user namespace, nested in the current one, for the steps:
     /// they hold no capability over the namespaces the sandbox made (its
     /// mounts, its hostname) nor over this process.
@@ -1117,11 +1118,11 @@ impl Kernel for Linux {
         Ok(())
     }
 
-    fn close_other_fds(&self) -> io::Result<()> {
-        // SAFETY: closes descriptors 3 and up, which nothing in this
+    fn close_other_fds(&self, first: u32) -> io::Result<()> {
+        // SAFETY: closes descriptors `first` and up, which nothing in this
         // process holds as owned objects at the points it is called
         // (the start of `run` and of `init`).
-        let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+        let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }

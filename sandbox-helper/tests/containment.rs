@@ -109,6 +109,7 @@ impl Setup {
             users: self.users.clone(),
             owners: Vec::new(),
             binds: Vec::new(),
+            stdio: false,
             steps: vec![Step {
                 label: "hostile".into(),
                 argv: vec![
@@ -486,6 +487,7 @@ fn works_inside_a_chroot() {
         users: Users::Host,
         owners: Vec::new(),
         binds: Vec::new(),
+        stdio: false,
         steps: vec![
             Step {
                 label: "inside".into(),

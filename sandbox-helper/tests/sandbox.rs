@@ -29,6 +29,7 @@ fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
         },
         owners: Vec::new(),
         binds: Vec::new(),
+        stdio: false,
         steps: steps
             .iter()
             .map(|(label, script)| Step {
