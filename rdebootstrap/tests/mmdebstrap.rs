@@ -638,6 +638,7 @@ fn apt_and_dpkg_work_inside_a_built_tree() {
         users: debrepo::sandbox::Users::Host,
         owners: Vec::new(),
         binds: Vec::new(),
+        stdio: false,
         steps: vec![
             step("apt-get update", &["/usr/bin/apt-get", "update"]),
             step(
