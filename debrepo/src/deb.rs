@@ -59,7 +59,7 @@ use crate::compression::Compression;
 mod ar;
 mod control;
 mod data;
-mod tar;
+pub(crate) mod tar;
 
 use ar::ArReader;
 

@@ -16,6 +16,7 @@
 pub mod aptsources;
 pub mod arch;
 pub mod archive;
+pub mod artifact;
 pub mod auth;
 pub mod build;
 pub mod cache;

@@ -7,9 +7,38 @@
 //! [`Lock::write_if_changed`] leaves the file alone when nothing changed.
 //!
 //! Staleness is semantic: each spec records a hash of what decides its
-//! solution (its resolved requirements and the archives), so editing
-//! comments or whitespace in the manifest does not make the lock stale,
-//! while a change to a spec stales that spec and the specs extending it.
+//! solution and its build (its resolved requirements, the archives, the
+//! artifacts it stages, `build-env`, `build-script` and `meta`; see
+//! [`spec_hash`]), so editing comments or whitespace in the manifest does
+//! not make the lock stale, while a change to a spec stales that spec and
+//! the specs extending it.
+//!
+//! Each spec also records the artifacts it stages, in staging order
+//! (`artifacts = [{ name, source, hash }]`, see [`crate::artifact`]): the
+//! hash a build checks a local artifact without a `hash` in the manifest
+//! against.
+//!
+//! # Format changes
+//!
+//! `version` is [`FORMAT_VERSION`]; it changes whenever a lock written by
+//! one release could be misread by another (a new table or key, a changed
+//! meaning), and the lock is canonical, so there is exactly one text for
+//! a resolution in each version. A reader accepts only its own version:
+//! - a lock of a newer version (written by a newer rdebootstrap) is
+//!   refused with a message to upgrade rdebootstrap; it is never
+//!   rewritten by the older release;
+//! - a lock of an older version is refused with a message to run
+//!   `rdebootstrap update`, which re-resolves the manifest and writes the
+//!   current version (there is no in-place migration: the lock is a cache
+//!   of a resolution, and resolving again is the one migration that is
+//!   always right).
+//!
+//! Releases reading version 1 predate this policy: they refuse a newer lock
+//! saying that its version is not the supported one and to run
+//! `rdebootstrap update`.
+//!
+//! Version 2 added the spec hash's coverage of artifacts, `stage`,
+//! `build-env`, `build-script` and `meta`, and each spec's `artifacts`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,7 +46,7 @@ use std::path::{Path, PathBuf};
 use crate::manifest::{Manifest, ResolvedSpec, SignedBy};
 
 /// The lock format this code reads and writes.
-pub const FORMAT_VERSION: i64 = 1;
+pub const FORMAT_VERSION: i64 = 2;
 
 /// A locked archive (one suite).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +85,17 @@ pub struct LockedPackage {
     pub sha256: String,
 }
 
+/// A staged artifact as the lock records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedArtifact {
+    pub name: String,
+    /// The manifest's `url` or `path` (`None` for a `text` artifact).
+    pub source: Option<String>,
+    /// SRI hash: the manifest's, or for a local source without one, the
+    /// source's when the lock was written.
+    pub hash: String,
+}
+
 /// A locked spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedSpec {
@@ -73,6 +113,9 @@ pub struct Lock {
     pub archives: Vec<LockedArchive>,
     pub locals: Vec<LockedLocal>,
     pub specs: Vec<LockedSpec>,
+    /// The artifacts each spec stages, by spec name, in staging order
+    /// (written in the spec's table; see [`Lock::artifacts_of`]).
+    pub artifacts: std::collections::BTreeMap<String, Vec<LockedArtifact>>,
 }
 
 /// A lock that cannot be read.
@@ -113,9 +156,13 @@ pub fn blake3_sri(data: &[u8]) -> String {
     )
 }
 
-/// The semantic hash of a spec: its resolved requirements, variant and
-/// Recommends setting, and every archive declaration (what can change the
-/// solution), in a canonical text form.
+/// The semantic hash of a spec, in a canonical text form: its resolved
+/// requirements, variant and Recommends setting, and every archive
+/// declaration (what can change the solution); and what its build does
+/// beyond the packages, all resolved through `extends`: the artifacts it
+/// stages in staging order (name, type, target, source, hash, unpack,
+/// text), `build-env`, the build scripts in the order they run, and
+/// `meta`.
 pub fn spec_hash(manifest: &Manifest, spec: &ResolvedSpec) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "variant {}", spec.variant.name());
@@ -155,6 +202,33 @@ pub fn spec_hash(manifest: &Manifest, spec: &ResolvedSpec) -> String {
     for l in &manifest.locals {
         let _ = writeln!(s, "local {} {:?}", l.path.display(), l.hash);
     }
+    // The build half: `{:?}` quotes and escapes, so fields cannot run
+    // into each other.
+    for name in &spec.stage {
+        match manifest.artifacts.get(name) {
+            Some(a) => {
+                let _ = writeln!(
+                    s,
+                    "artifact {name:?} {:?} {:?} {:?} {:?} {} {:?}",
+                    a.kind, a.target, a.source, a.hash, a.unpack, a.text
+                );
+            }
+            None => {
+                let _ = writeln!(s, "artifact {name:?} undefined");
+            }
+        }
+    }
+    for (k, v) in &spec.build_env {
+        let _ = writeln!(s, "build-env {k:?} {v:?}");
+    }
+    for (from, script) in &spec.build_scripts {
+        let _ = writeln!(s, "build-script {from:?} {script:?}");
+    }
+    let mut meta = spec.meta.clone();
+    meta.sort();
+    for m in meta {
+        let _ = writeln!(s, "meta {m:?}");
+    }
     blake3_sri(s.as_bytes())
 }
 
@@ -189,6 +263,24 @@ impl Lock {
             out.push_str("\n[[spec]]\n");
             let _ = writeln!(out, "name = {}", quote(&s.name));
             let _ = writeln!(out, "hash = {}", quote(&s.hash));
+            let arts = self.artifacts_of(&s.name);
+            if !arts.is_empty() {
+                out.push_str("artifacts = [\n");
+                for a in arts {
+                    let source = a
+                        .source
+                        .as_ref()
+                        .map(|src| format!(", source = {}", quote(src)))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "  {{ name = {}{source}, hash = {} }},",
+                        quote(&a.name),
+                        quote(&a.hash)
+                    );
+                }
+                out.push_str("]\n");
+            }
             let mut pkgs: Vec<&LockedPackage> = s.packages.iter().collect();
             pkgs.sort();
             out.push_str("packages = [\n");
@@ -256,11 +348,19 @@ impl Lock {
         })?;
         let root = doc.as_table();
         let version = root.get("version").and_then(|v| v.as_integer());
-        if version != Some(FORMAT_VERSION) {
-            return Err(bad(format!(
-                "lock format version {} is not the supported {FORMAT_VERSION}; run 'rdebootstrap update'",
-                version.map_or("(none)".to_owned(), |v| v.to_string())
-            )));
+        match version {
+            Some(FORMAT_VERSION) => {}
+            Some(v) if v > FORMAT_VERSION => {
+                return Err(bad(format!(
+                    "lock format version {v} was written by a newer rdebootstrap (this one reads version {FORMAT_VERSION}): upgrade rdebootstrap"
+                )))
+            }
+            _ => {
+                return Err(bad(format!(
+                    "lock format version {} is older than the version {FORMAT_VERSION} this rdebootstrap reads: run 'rdebootstrap update' to rewrite it",
+                    version.map_or("(none)".to_owned(), |v| v.to_string())
+                )))
+            }
         }
         let s = |t: &dyn toml_edit::TableLike, k: &str| {
             t.get(k).and_then(|v| v.as_str()).map(str::to_owned)
@@ -324,6 +424,24 @@ impl Lock {
                         sha256: need(p, "sha256", &what)?,
                     });
                 }
+                if let Some(arts) = t.get("artifacts") {
+                    let list = arts.as_array().ok_or_else(|| {
+                        bad(format!("spec '{name}': 'artifacts' is not an array"))
+                    })?;
+                    let mut records = Vec::new();
+                    for v in list.iter() {
+                        let a = v.as_inline_table().ok_or_else(|| {
+                            bad(format!("spec '{name}': an artifact is not an inline table"))
+                        })?;
+                        let what = format!("an artifact of spec '{name}'");
+                        records.push(LockedArtifact {
+                            name: need(a, "name", &what)?,
+                            source: s(a, "source"),
+                            hash: need(a, "hash", &what)?,
+                        });
+                    }
+                    lock.artifacts.insert(name.clone(), records);
+                }
                 lock.specs.push(LockedSpec {
                     hash: need(t, "hash", &format!("spec '{name}'"))?,
                     name,
@@ -344,6 +462,11 @@ impl Lock {
             }
         }
         Ok(lock)
+    }
+
+    /// The artifacts spec `name` stages, as locked (empty if none).
+    pub fn artifacts_of(&self, name: &str) -> &[LockedArtifact] {
+        self.artifacts.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// The locked spec `name`.

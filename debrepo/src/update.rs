@@ -89,6 +89,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Spec(#[from] SpecError),
+    #[error(transparent)]
+    Artifact(#[from] crate::artifact::ArtifactError),
     #[error("spec {spec}")]
     Solve {
         spec: String,
@@ -243,6 +245,9 @@ pub async fn update(
             line: import.line,
         });
     }
+    // Artifacts first: a URL without a hash or a local source that does
+    // not match the manifest fails before the archives are fetched.
+    let artifacts = crate::artifact::lock_records(manifest, transport).await?;
     let fetched = fetch_archives(manifest, transport, cache, opts).await?;
     // Local .debs: checked against their recorded hash, control data read.
     let mut locals = Vec::new();
@@ -341,6 +346,7 @@ pub async fn update(
             .collect(),
         locals,
         specs: Vec::new(),
+        artifacts,
     };
     for name in manifest.spec_names() {
         let resolved = manifest.resolve(&name)?;

@@ -55,6 +55,22 @@ fn sample() -> Lock {
                 ],
             },
         ],
+        artifacts: [(
+            "web".to_owned(),
+            vec![
+                LockedArtifact {
+                    name: "motd".into(),
+                    source: None,
+                    hash: "blake3-m".into(),
+                },
+                LockedArtifact {
+                    name: "tool".into(),
+                    source: Some("https://example.invalid/tool.tar.gz".into()),
+                    hash: "sha256-t".into(),
+                },
+            ],
+        )]
+        .into(),
     }
 }
 
@@ -63,7 +79,7 @@ fn canonical_text_round_trips() {
     let lock = sample();
     let text = lock.to_text();
     assert!(text.starts_with(
-        "# Written by rdebootstrap update; do not edit.\nversion = 1\narch = \"amd64\"\n"
+        "# Written by rdebootstrap update; do not edit.\nversion = 2\narch = \"amd64\"\n"
     ));
     // Specs and packages sorted by name, whatever the input order.
     assert!(text.find("name = \"\"").unwrap() < text.find("name = \"web\"").unwrap());
@@ -72,6 +88,12 @@ fn canonical_text_round_trips() {
     assert_eq!(back.to_text(), text);
     assert_eq!(back.spec("").unwrap().packages.len(), 3);
     assert_eq!(back.locals[0].size, 1234);
+    assert_eq!(back.artifacts, lock.artifacts);
+    assert!(text.contains(
+        "artifacts = [\n  { name = \"motd\", hash = \"blake3-m\" },\n  { name = \"tool\", source = \"https://example.invalid/tool.tar.gz\", hash = \"sha256-t\" },\n]\n"
+    ));
+    assert_eq!(back.artifacts_of("web")[1].hash, "sha256-t");
+    assert!(back.artifacts_of("").is_empty());
     assert_eq!(
         back.archives[0].snapshot.as_deref(),
         Some("20250101T000000Z")
@@ -104,7 +126,12 @@ fn bad_locks_say_what_to_do() {
     let e = Lock::parse("version = 7\narch = \"amd64\"\n", Path::new("M.amd64.lock")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "M.amd64.lock: lock format version 7 is not the supported 1; run 'rdebootstrap update'"
+        "M.amd64.lock: lock format version 7 was written by a newer rdebootstrap (this one reads version 2): upgrade rdebootstrap"
+    );
+    let e = Lock::parse("version = 1\narch = \"amd64\"\n", Path::new("M.amd64.lock")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "M.amd64.lock: lock format version 1 is older than the version 2 this rdebootstrap reads: run 'rdebootstrap update' to rewrite it"
     );
     let e = Lock::load(Path::new("/nonexistent/M.amd64.lock")).unwrap_err();
     assert!(e
@@ -135,6 +162,7 @@ fn staleness_is_semantic() {
                 packages: vec![],
             })
             .collect(),
+        artifacts: Default::default(),
     };
     assert!(lock.stale_specs(&m).unwrap().is_empty());
     // Comments, whitespace and order of includes change nothing.
@@ -157,4 +185,65 @@ fn staleness_is_semantic() {
     )
     .unwrap();
     assert_eq!(lock.stale_specs(&m4).unwrap(), ["base", "web"]);
+}
+
+#[test]
+fn the_build_half_of_a_spec_is_in_its_hash() {
+    let text = r#"
+[artifact."motd"]
+type = "text"
+target = "/etc/motd"
+text = "hello\n"
+[artifact."tool"]
+type = "file"
+target = "/usr/local/bin/"
+url = "https://example.invalid/tool"
+hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+[spec.base]
+include = ["curl"]
+stage = ["motd"]
+build-env = { A = "1" }
+build-script = "echo base"
+[spec.web]
+extends = "base"
+stage = ["tool"]
+meta = ["apt-lists:stage"]
+[spec.other]
+include = ["x"]
+"#;
+    let hashes = |t: &str| -> Vec<String> {
+        let m = Manifest::parse(t, Path::new("Manifest.toml")).unwrap();
+        ["base", "web", "other"]
+            .iter()
+            .map(|n| spec_hash(&m, &m.resolve(n).unwrap()))
+            .collect()
+    };
+    let before = hashes(text);
+    // Each change stales the specs that see it, and only those.
+    for (from, to, stale) in [
+        ("hello\\n", "bye\\n", &["base", "web"][..]),
+        ("\"/etc/motd\"", "\"/etc/issue\"", &["base", "web"]),
+        ("\"/usr/local/bin/\"", "\"/opt/\"", &["web"]),
+        ("AAAAAAAA=", "AAAAAAAB=", &["web"]),
+        (
+            "https://example.invalid/tool",
+            "https://example.invalid/tool2",
+            &["web"],
+        ),
+        ("url = \"https", "unpack = false\nurl = \"https", &["web"]),
+        ("stage = [\"tool\"]", "stage = []", &["web"]),
+        ("A = \"1\"", "A = \"2\"", &["base", "web"]),
+        ("echo base", "echo changed", &["base", "web"]),
+        ("meta = [\"apt-lists:stage\"]", "", &["web"]),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let after = hashes(&text.replace(from, to));
+        let changed: Vec<&str> = ["base", "web", "other"]
+            .iter()
+            .zip(before.iter().zip(&after))
+            .filter(|(_, (b, a))| b != a)
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(changed, stale, "{from} -> {to}");
+    }
 }

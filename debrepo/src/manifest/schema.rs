@@ -214,7 +214,8 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> 
             .ok_or_else(|| cx.err(item.span(), "'spec' must be a table: [spec] or [spec.NAME]"))?;
         let has_own = SPEC_KEYS.iter().any(|k| t.contains_key(k));
         if has_own {
-            m.specs.insert(String::new(), spec(&cx, t, "[spec]", true)?);
+            m.specs
+                .insert(String::new(), spec(&cx, t, "[spec]", true, &m.artifacts)?);
         }
         for (name, sub) in t.iter() {
             if SPEC_KEYS.contains(&name) {
@@ -231,7 +232,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> 
             })?;
             m.specs.insert(
                 name.to_owned(),
-                spec(&cx, st, &format!("[spec.{name}]"), false)?,
+                spec(&cx, st, &format!("[spec.{name}]"), false, &m.artifacts)?,
             );
         }
     }
@@ -451,7 +452,13 @@ fn import(cx: &Ctx<'_>, item: &Item) -> Result<Import, ManifestError> {
     })
 }
 
-fn spec(cx: &Ctx<'_>, t: &Table, what: &str, default: bool) -> Result<Spec, ManifestError> {
+fn spec(
+    cx: &Ctx<'_>,
+    t: &Table,
+    what: &str,
+    default: bool,
+    artifacts: &BTreeMap<String, Artifact>,
+) -> Result<Spec, ManifestError> {
     if !default {
         cx.unknown_keys(t, &SPEC_KEYS, what)?;
     }
@@ -496,6 +503,30 @@ fn spec(cx: &Ctx<'_>, t: &Table, what: &str, default: bool) -> Result<Spec, Mani
             }
         }
     }
+    // Every staged name is an [artifact] of this manifest (an imported
+    // spec's stage entries resolve in its own manifest).
+    let stage = cx.strings(t, "stage", what, false)?;
+    for (i, name) in stage.iter().enumerate() {
+        if !artifacts.contains_key(name) {
+            let span = t
+                .get("stage")
+                .and_then(Item::as_array)
+                .and_then(|arr| arr.get(i))
+                .and_then(|v| v.span());
+            let defined: Vec<&str> = artifacts.keys().map(String::as_str).collect();
+            return Err(cx.err(
+                span,
+                format!(
+                    "{what} stages '{name}', which is not defined: add an [artifact.\"{name}\"] table ({})",
+                    if defined.is_empty() {
+                        "the manifest defines none".to_owned()
+                    } else {
+                        format!("defined: {}", defined.join(", "))
+                    }
+                ),
+            ));
+        }
+    }
     Ok(Spec {
         extends: cx.strings(t, "extends", what, true)?,
         foreign_architectures,
@@ -503,7 +534,7 @@ fn spec(cx: &Ctx<'_>, t: &Table, what: &str, default: bool) -> Result<Spec, Mani
         exclude: cx.strings(t, "exclude", what, false)?,
         variant,
         recommends: cx.boolean(t, "recommends", what)?,
-        stage: cx.strings(t, "stage", what, false)?,
+        stage,
         build_env,
         build_script: cx.string(t, "build-script", what)?,
         meta: cx.strings(t, "meta", what, false)?,

@@ -155,12 +155,21 @@ fn errors_name_file_line_and_column() {
     assert!(err("[[local]]\nhash = \"x\"\n").contains("needs a 'path'"));
     assert!(err("[spec\n").starts_with("dir/Manifest.toml:1:"));
     assert!(err("oops = 1\n").contains("unknown key 'oops' in the manifest"));
+    assert_eq!(
+        err("[artifact.a]\ntype = \"text\"\ntarget = \"/a\"\ntext = \"\"\n[spec.x]\nstage = [\"a\", \"nosuch\"]\n"),
+        "dir/Manifest.toml:6:15: [spec.x] stages 'nosuch', which is not defined: add an [artifact.\"nosuch\"] table (defined: a)"
+    );
+    assert!(err("[spec]\nstage = [\"nosuch\"]\n").contains("the manifest defines none"));
 }
 
 #[test]
 fn inheritance_is_additive_in_declaration_order() {
     let m = parse(
         r#"
+[artifact."sa"]
+type = "text"
+target = "/sa"
+text = "sa"
 [spec.a]
 include = ["a1"]
 build-script = "A"
