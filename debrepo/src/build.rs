@@ -22,6 +22,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use crate::archive::pool::{fetch_to_cache, PoolError};
 use crate::cache::Cache;
@@ -30,6 +31,7 @@ use crate::dpkgdb::{self, DbError, DbPackage};
 use crate::hash::Sha256;
 use crate::lock::{Lock, LockedPackage, LockedSpec};
 use crate::manifest::Manifest;
+use crate::progress::{Progress, Stage};
 use crate::transport::Transport;
 use crate::unpack::{Ownership, PackageInfo, UnpackError, Unpacked, Unpacker};
 
@@ -145,6 +147,7 @@ pub async fn download(
     urls: &[String],
     transport: &Transport,
     cache: &Cache,
+    progress: &dyn Progress,
 ) -> Result<Vec<PathBuf>, BuildError> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut out: Vec<Option<PathBuf>> = vec![None; spec.packages.len()];
@@ -169,12 +172,14 @@ pub async fn download(
         let url = format!("{}/{}", base.trim_end_matches('/'), p.path);
         let (transport, cache, size) = (transport.clone(), cache.clone(), p.size);
         tasks.spawn(async move {
+            let started = Instant::now();
             let r = fetch_to_cache(&transport, &cache, &url, &sha256, size).await;
-            (i, label, r)
+            (i, label, r, started.elapsed())
         });
     }
     while let Some(joined) = tasks.join_next().await {
-        let (i, label, r) = joined.expect("download task");
+        let (i, label, r, took) = joined.expect("download task");
+        progress.stage_item(Stage::Fetch, &label, took);
         out[i] = Some(r.map_err(|source| BuildError::Download {
             package: label,
             source: Box::new(source),
@@ -269,7 +274,8 @@ pub fn finish_target(root: &Path) -> Result<(), BuildError> {
 /// Unpack `debs` (the spec's packages, in `packages` order) into `root`
 /// (see [`prepare_target`]) with `jobs` threads, and write the dpkg
 /// database: every package unpacked, those named in `manual` marked as
-/// requested for apt, the rest automatic.
+/// requested for apt, the rest automatic. Reports the
+/// [`Stage::Unpack`] and [`Stage::Database`] stages to `progress`.
 pub fn unpack(
     root: &Path,
     packages: &[LockedPackage],
@@ -278,7 +284,10 @@ pub fn unpack(
     native: &str,
     foreign: &[String],
     jobs: usize,
+    progress: &dyn Progress,
 ) -> Result<UnpackReport, BuildError> {
+    let unpack_started = Instant::now();
+    progress.stage_start(Stage::Unpack, debs.len());
     // Every package's control files are held until configure: their sum
     // is bounded too, not only each package's.
     let mut readers = Vec::with_capacity(debs.len());
@@ -332,6 +341,7 @@ pub fn unpack(
                         if i >= debs.len() {
                             return Ok(());
                         }
+                        let started = Instant::now();
                         let mut reader = slots[i].lock().expect("slot").take().expect("once");
                         let mut data = reader
                             .data()
@@ -339,6 +349,12 @@ pub fn unpack(
                         unpacker.unpack(i, &mut data)?;
                         drop(data);
                         *controls[i].lock().expect("control") = Some(reader.into_control());
+                        let p = &packages[i];
+                        progress.stage_item(
+                            Stage::Unpack,
+                            &format!("{} {} {}", p.name, p.version, p.arch),
+                            started.elapsed(),
+                        );
                     }
                 })
             })
@@ -353,8 +369,13 @@ pub fn unpack(
         .into_iter()
         .map(|c| c.into_inner().expect("control").expect("unpacked"))
         .collect();
+    // The database is a stage of its own: the unpack stage ends here.
+    progress.stage_finish(Stage::Unpack, unpack_started.elapsed());
+    let started = Instant::now();
+    progress.stage_start(Stage::Database, controls.len());
     let db = DbPackage::all(&controls, &unpacked, |i| manual.contains(&packages[i].name));
     dpkgdb::write_unpacked(root, native, foreign, &db)?;
+    progress.stage_finish(Stage::Database, started.elapsed());
     Ok(UnpackReport {
         packages: debs.len(),
         controls,

@@ -74,6 +74,8 @@ pub enum ConfigureError {
     },
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    #[error("the build-script of spec {} needs /bin/bash in the tree: add bash to the spec (rdebootstrap require -s {spec} bash)", crate::manifest::spec_label(spec))]
+    NoBash { spec: String },
 }
 
 /// How to run the scripts.
@@ -90,6 +92,9 @@ pub struct ConfigureOptions {
     /// Host paths bound into the tree ([`run`] only; the build's scripts
     /// get none).
     pub binds: Vec<Bind>,
+    /// Added to (or replacing in) [`environment`]: the spec's `build-env`,
+    /// for `dpkg --configure` and the build scripts.
+    pub env: BTreeMap<String, String>,
 }
 
 impl Default for ConfigureOptions {
@@ -100,6 +105,7 @@ impl Default for ConfigureOptions {
             users: crate::sandbox::users(),
             owners: Vec::new(),
             binds: Vec::new(),
+            env: BTreeMap::new(),
         }
     }
 }
@@ -197,6 +203,7 @@ pub fn configure(
     sandbox: &Sandbox,
     opts: &ConfigureOptions,
     log: Stdio,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<Chown>, ConfigureError> {
     let tree = open_tree(root)?;
     mount_points(&tree)?;
@@ -247,17 +254,14 @@ pub fn configure(
         argv: vec!["/usr/bin/dpkg".into(), "--configure".into(), "-a".into()],
         env: Vec::new(),
     });
-    let ours = !tree.exists(Path::new(POLICY_RC_D));
-    if ours {
-        tree.write_file(Path::new(POLICY_RC_D), b"#!/bin/sh\nexit 101\n", 0o755)
-            .map_err(tree_err(POLICY_RC_D))?;
-    }
     let request = request(&tree, opts, opts.network, steps);
-    let result = sandbox.run(&request, log);
-    if ours {
-        tree.remove_file(Path::new(POLICY_RC_D))
-            .map_err(tree_err(POLICY_RC_D))?;
-    }
+    let result = with_policy_rc_d(&tree, || {
+        sandbox.run_timed(&request, log, &mut |i, took| {
+            if let Some(step) = request.steps.get(i) {
+                progress.stage_item(crate::progress::Stage::Configure, &step.label, took);
+            }
+        })
+    })?;
     // What a failed run left staged.
     for stage in staged
         .iter()
@@ -272,6 +276,77 @@ pub fn configure(
         tree.remove_file(Path::new(f)).map_err(tree_err(f))?;
     }
     Ok(chowns)
+}
+
+/// Run the specs' build scripts (`(spec, script)`, in the order they
+/// run, see [`crate::manifest::ResolvedSpec::build_scripts`]) with bash in
+/// the configured tree at `root`, in the sandbox, with the spec's
+/// `build-env` (`opts.env`) and services kept from starting (a
+/// `policy-rc.d` that says no, as while configuring); the first failing
+/// script stops the rest. Their output goes to `log`. Returns their
+/// changes of owner.
+pub fn build_scripts(
+    root: &Path,
+    scripts: &[(String, String)],
+    sandbox: &Sandbox,
+    opts: &ConfigureOptions,
+    log: Stdio,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Vec<Chown>, ConfigureError> {
+    if scripts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tree = open_tree(root)?;
+    if !tree.exists(Path::new("bin/bash")) && !tree.exists(Path::new("usr/bin/bash")) {
+        return Err(ConfigureError::NoBash {
+            spec: scripts[0].0.clone(),
+        });
+    }
+    mount_points(&tree)?;
+    let steps = scripts
+        .iter()
+        .map(|(spec, script)| Step {
+            label: format!(
+                "the build-script of spec {}",
+                crate::manifest::spec_label(spec)
+            ),
+            argv: vec![
+                "/bin/bash".into(),
+                "-c".into(),
+                script.clone(),
+                "build-script".into(),
+            ],
+            env: Vec::new(),
+        })
+        .collect();
+    let request = request(&tree, opts, opts.network, steps);
+    let result = with_policy_rc_d(&tree, || {
+        sandbox.run_timed(&request, log, &mut |i, took| {
+            if let Some(step) = request.steps.get(i) {
+                progress.stage_item(crate::progress::Stage::Scripts, &step.label, took);
+            }
+        })
+    })?;
+    Ok(result?)
+}
+
+/// Run `f` with a `policy-rc.d` in the tree that keeps services from
+/// starting (unless the tree has its own), removed afterwards.
+fn with_policy_rc_d<T>(tree: &Tree, f: impl FnOnce() -> T) -> Result<T, ConfigureError> {
+    let tree_err = |source| ConfigureError::Tree {
+        path: format!("/{POLICY_RC_D}"),
+        source,
+    };
+    let ours = !tree.exists(Path::new(POLICY_RC_D));
+    if ours {
+        tree.write_file(Path::new(POLICY_RC_D), b"#!/bin/sh\nexit 101\n", 0o755)
+            .map_err(tree_err)?;
+    }
+    let out = f();
+    if ours {
+        tree.remove_file(Path::new(POLICY_RC_D)).map_err(tree_err)?;
+    }
+    Ok(out)
 }
 
 /// Give `opts.owners` to the tree at `root` in the sandbox, running
@@ -454,7 +529,11 @@ fn request(tree: &Tree, opts: &ConfigureOptions, network: bool, steps: Vec<Step>
         root: tree.path().to_owned(),
         network,
         hostname: opts.hostname.clone(),
-        env: environment(),
+        env: environment()
+            .into_iter()
+            .filter(|(k, _)| !opts.env.contains_key(k))
+            .chain(opts.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect(),
         users: opts.users.clone(),
         owners: opts.owners.clone(),
         steps,

@@ -13,6 +13,7 @@
 //! - [`compression`]: streaming decompression by file name;
 //! - [`deb`]: reading `.deb` files: control data and a streamed data tar.
 
+pub mod aptlists;
 pub mod aptsources;
 pub mod arch;
 pub mod archive;
@@ -31,6 +32,7 @@ pub mod manifest;
 pub mod mirror;
 pub mod ownership;
 pub mod packages;
+pub mod pipeline;
 pub mod progress;
 pub mod relation;
 pub mod release;

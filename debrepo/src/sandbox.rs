@@ -208,7 +208,19 @@ impl Sandbox {
     /// Returns the steps' changes of owner, in the order they were made
     /// ([`Users::Single`] only).
     pub fn run(&self, request: &Request, log: Stdio) -> Result<Vec<Chown>, SandboxError> {
-        let (chowns, result) = self.exchange(request, log, None)?;
+        self.run_timed(request, log, &mut |_, _| {})
+    }
+
+    /// [`Sandbox::run`], calling `step_done` with each step's index and
+    /// how long it took as it ends (the first one's time includes making
+    /// the sandbox).
+    pub fn run_timed(
+        &self,
+        request: &Request,
+        log: Stdio,
+        step_done: &mut dyn FnMut(usize, std::time::Duration),
+    ) -> Result<Vec<Chown>, SandboxError> {
+        let (chowns, result) = self.exchange(request, log, None, step_done)?;
         result.map(|()| chowns)
     }
 
@@ -228,7 +240,7 @@ impl Sandbox {
             stdio: true,
             ..request.clone()
         };
-        self.exchange(&request, log, Some((stdin, stdout)))
+        self.exchange(&request, log, Some((stdin, stdout)), &mut |_, _| {})
     }
 
     /// Start the helper, send `request`, read its events: the changes of
@@ -239,7 +251,9 @@ impl Sandbox {
         request: &Request,
         log: Stdio,
         stdio: Option<(OwnedFd, OwnedFd)>,
+        step_done: &mut dyn FnMut(usize, std::time::Duration),
     ) -> Result<(Vec<Chown>, Result<(), SandboxError>), SandboxError> {
+        let mut since = std::time::Instant::now();
         let start = |source| SandboxError::Start {
             helper: self.helper.clone(),
             source,
@@ -281,6 +295,10 @@ impl Sandbox {
                 helper: self.helper.clone(),
                 line: line.chars().take(200).collect(),
             })?;
+            if let Event::Step { index, .. } = &event {
+                step_done(*index, since.elapsed());
+                since = std::time::Instant::now();
+            }
             match event {
                 Event::Step { status: 0, .. } => {}
                 Event::Step {

@@ -1,13 +1,11 @@
-//! `build`: a fresh lock's spec into a root tree: download, unpack, dpkg
-//! database, then the maintainer scripts in the sandbox helper.
+//! `build`: a fresh lock's spec into a root tree, through the library's
+//! pipeline ([`debrepo::pipeline`]); this module parses the flags and
+//! renders the stages' progress.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use debrepo::cache::Cache;
-use debrepo::manifest::{requirement_name, spec_label};
+use anyhow::Result;
 
 use crate::Global;
 
@@ -49,130 +47,43 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         update_first(&args.mirrors, global)?;
     }
     let (manifest, lock, lock_path) = crate::lockcmd::fresh_lock(global)?;
-    let spec = lock.spec(&args.spec).with_context(|| {
-        format!(
-            "{} has no spec {}",
-            lock_path.display(),
-            spec_label(&args.spec)
-        )
-    })?;
-    let resolved = manifest.resolve(&args.spec)?;
-    let manual: HashSet<String> = resolved
-        .include
-        .iter()
-        .map(|r| requirement_name(r).to_owned())
-        .collect();
-    if !args.unpack_only {
-        debrepo::build::check_configurable(spec)?;
+    let mut opts = debrepo::pipeline::BuildOptions::new(&args.spec, &args.path);
+    // With --update, update has said where each mirror came from.
+    opts.mirrors = crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet || args.update)?;
+    if let Some(jobs) = args.jobs {
+        opts.jobs = jobs;
     }
-    debrepo::build::prepare_target(&args.path)?;
-    let urls = debrepo::build::archive_urls(
-        &manifest,
-        &lock,
-        // With --update, update has said where each mirror came from.
-        &crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet || args.update)?,
-    )?;
+    opts.unpack_only = args.unpack_only;
+    opts.sandbox.network = args.network;
+    let build = debrepo::pipeline::prepare(&manifest, &lock, &lock_path, opts)?;
     let (transport, cache) = crate::lockcmd::transport_and_cache(global, Some(manifest.dir()))?;
-    // Without a cache, the .debs wait where apt keeps them, inside the
-    // tree, and are removed after unpacking.
-    let tree_cache = args.path.join("var/cache/apt/archives/rdebootstrap");
-    let (cache, temporary) = match cache {
-        Some(c) => (c, false),
-        None => (Cache::open(&tree_cache)?, true),
-    };
+    let progress = crate::progress::Terminal::new(global.quiet, global.debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let debs = runtime.block_on(debrepo::build::download(
-        &manifest, &lock, spec, &urls, &transport, &cache,
-    ))?;
-    let downloaded = started.elapsed();
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let report = debrepo::build::unpack(
-        &args.path,
-        &spec.packages,
-        &debs,
-        &manual,
-        &lock.arch,
-        &resolved.foreign_architectures,
-        jobs,
-    )?;
-    if temporary {
-        std::fs::remove_dir_all(&tree_cache)
-            .with_context(|| format!("cannot remove {}", tree_cache.display()))?;
-    }
-    let unpacked = started.elapsed();
-    let log = || {
-        if global.debug {
-            std::process::Stdio::inherit()
-        } else {
-            std::process::Stdio::null()
-        }
-    };
-    // Who root is in the sandbox (the default: see sandbox::users); without
-    // root, what the tree cannot hold is kept in its ownership file.
-    let mut options = debrepo::configure::ConfigureOptions {
-        network: args.network,
-        ..Default::default()
-    };
-    let users = options.users.clone();
-    options.owners = debrepo::ownership::owners(&users, &report.unpacked.recorded);
-    if args.unpack_only {
-        if !options.owners.is_empty() {
-            debrepo::configure::give_owners(
-                &args.path,
-                &debrepo::sandbox::Sandbox::embedded()?,
-                &options,
-                log(),
-            )?;
-        }
-        let mut recorded = report.unpacked.recorded;
-        recorded.extend(debrepo::build::finish_tree(&args.path)?);
-        debrepo::build::record_ownership(&args.path, &users, &recorded, &[])?;
-        debrepo::build::finish_target(&args.path)?;
-        if !global.quiet {
+    let fetched = runtime.block_on(build.fetch(&transport, cache.as_ref(), &progress))?;
+    let report = build.install(fetched, &debrepo::sandbox::Sandbox::embedded()?, &progress)?;
+    if !global.quiet {
+        let n = report.packages;
+        let packages = if n == 1 { "package" } else { "packages" };
+        let scripts = match report.scripts {
+            0 => String::new(),
+            1 => " and 1 build script".into(),
+            k => format!(" and {k} build scripts"),
+        };
+        if report.configured {
             eprintln!(
-                "unpacked {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?}); not configured (--unpack-only)",
-                report.packages,
+                "built {n} {packages}{scripts} into {} in {:.1?}",
                 args.path.display(),
-                unpacked,
-                downloaded,
-                unpacked - downloaded
+                started.elapsed()
+            );
+        } else {
+            eprintln!(
+                "unpacked {n} {packages} into {} in {:.1?}; not configured (--unpack-only)",
+                args.path.display(),
+                started.elapsed()
             );
         }
-        return Ok(());
-    }
-    let sandbox = debrepo::sandbox::Sandbox::embedded()?;
-    if args.network {
-        let resolv = args.path.join("etc/resolv.conf");
-        if std::fs::symlink_metadata(&resolv).is_err() {
-            if let Ok(host) = std::fs::read("/etc/resolv.conf") {
-                debrepo::tree::Tree::open(&args.path)?.write_file(
-                    std::path::Path::new("etc/resolv.conf"),
-                    &host,
-                    0o644,
-                )?;
-            }
-        }
-    }
-    let chowns =
-        debrepo::configure::configure(&args.path, &report.controls, &sandbox, &options, log())?;
-    let mut recorded = report.unpacked.recorded;
-    recorded.extend(debrepo::build::finish_tree(&args.path)?);
-    debrepo::build::record_ownership(&args.path, &users, &recorded, &chowns)?;
-    debrepo::build::finish_target(&args.path)?;
-    if !global.quiet {
-        eprintln!(
-            "built {} packages into {} in {:.1?} (download {:.1?}, unpack {:.1?}, configure {:.1?})",
-            report.packages,
-            args.path.display(),
-            started.elapsed(),
-            downloaded,
-            unpacked - downloaded,
-            started.elapsed() - unpacked
-        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use debrepo::progress::Progress;
+use debrepo::progress::{Progress, Stage};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 enum Mode {
@@ -20,6 +20,9 @@ pub struct Terminal {
     mode: Mode,
     debug: bool,
     bars: Mutex<HashMap<String, (ProgressBar, u64)>>,
+    /// The build's stages under way: items to go through, items done,
+    /// and the bar drawn for them (on a terminal, for unpacking).
+    stages: Mutex<HashMap<Stage, (usize, usize, Option<ProgressBar>)>>,
 }
 
 impl Terminal {
@@ -37,6 +40,7 @@ impl Terminal {
             mode,
             debug,
             bars: Mutex::default(),
+            stages: Mutex::default(),
         }
     }
 
@@ -55,6 +59,14 @@ impl Progress for Terminal {
     fn start(&self, what: &str, total: Option<u64>) {
         match &self.mode {
             Mode::Quiet => {}
+            // One line per stage while building: the packages' downloads
+            // are counted in the fetch stage's line.
+            Mode::Plain
+                if self
+                    .stages
+                    .lock()
+                    .expect("stages")
+                    .contains_key(&Stage::Fetch) => {}
             Mode::Plain => eprintln!("get {what}"),
             Mode::Bars(m) => {
                 let bar = match total {
@@ -105,5 +117,57 @@ impl Progress for Terminal {
         if self.debug {
             self.line(&format!("debug: {message}"));
         }
+    }
+
+    fn stage_start(&self, stage: Stage, items: usize) {
+        let bar = match &self.mode {
+            // Scripts write to the terminal while configuring: a bar would
+            // be drawn through their lines.
+            Mode::Bars(m) if stage == Stage::Unpack && items > 0 => Some(
+                m.add(
+                    ProgressBar::new(items as u64).with_style(
+                        ProgressStyle::with_template("{prefix:>9} {bar:30} {pos}/{len} {wide_msg}")
+                            .expect("valid template"),
+                    ),
+                )
+                .with_prefix(stage.name()),
+            ),
+            _ => None,
+        };
+        self.stages
+            .lock()
+            .expect("stages")
+            .insert(stage, (items, 0, bar));
+    }
+
+    fn stage_item(&self, stage: Stage, item: &str, took: Duration) {
+        if let Some((_, done, bar)) = self.stages.lock().expect("stages").get_mut(&stage) {
+            *done += 1;
+            if let Some(bar) = bar {
+                bar.inc(1);
+                bar.set_message(item.to_owned());
+            }
+        }
+        if self.debug {
+            self.line(&format!("debug: {stage}: {item}: {took:.2?}"));
+        }
+    }
+
+    fn stage_finish(&self, stage: Stage, took: Duration) {
+        let Some((items, _, bar)) = self.stages.lock().expect("stages").remove(&stage) else {
+            return;
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let what = match (stage, items) {
+            (_, 0) => String::new(),
+            (Stage::Configure | Stage::Fetch | Stage::Unpack | Stage::Database, n) => {
+                format!(" {n} {}", if n == 1 { "package" } else { "packages" })
+            }
+            (Stage::Scripts, n) => format!(" {n} {}", if n == 1 { "script" } else { "scripts" }),
+            (_, n) => format!(" {n} {}", if n == 1 { "item" } else { "items" }),
+        };
+        self.line(&format!("{:>9}{what} in {took:.1?}", stage.name()));
     }
 }

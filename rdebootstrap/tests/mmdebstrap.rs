@@ -1033,3 +1033,77 @@ fn a_build_survives_its_executable_being_removed() {
     );
     assert!(d.join("tree/usr/bin/dpkg").exists());
 }
+
+/// A three-level spec chain with a diamond (base; left and right extend
+/// base; top extends left and right): `build-env` of every level reaches
+/// the build scripts (the child's value over its ancestors'), each script
+/// runs once, ancestors first with `extends` order as the tie-break, in
+/// the sandbox after configuration; a failing script fails the build,
+/// naming its spec, and leaves the tree marked incomplete.
+#[test]
+fn build_scripts_and_env_of_a_spec_chain() {
+    if !enabled() {
+        return;
+    }
+    let (work, cache) = locked_trixie("spec-chain");
+    let d = work.path();
+    let manifest = d.join("Manifest.toml");
+    let script = |name: &str| {
+        format!(
+            "build-script = '''\necho \"{name} A=$A B=$B L=${{L-}} R=${{R-}} uid=$(id -u) host=$(hostname)\" >> /order\n'''\n"
+        )
+    };
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text += &format!(
+        "\n[spec.base]\nvariant = \"minbase\"\nbuild-env = {{ A = \"base\", B = \"base\" }}\n{}\n\
+         [spec.left]\nextends = [\"base\"]\nbuild-env = {{ L = \"left\" }}\n{}\n\
+         [spec.right]\nextends = [\"base\"]\nbuild-env = {{ R = \"right\" }}\n{}\n\
+         [spec.top]\nextends = [\"left\", \"right\"]\nbuild-env = {{ B = \"top\" }}\n{}\n\
+         [spec.broken]\nextends = [\"base\"]\nbuild-script = \"echo about to fail >&2; exit 3\"\n",
+        script("base"),
+        script("left"),
+        script("right"),
+        script("top"),
+    );
+    std::fs::write(&manifest, text).unwrap();
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
+    let tree = d.join("top");
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["build", "-s", "top", "-p", "top", "--arch", "amd64", "--cache-dir", &cache])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // One line per stage, scripts counted.
+    assert!(err.contains("  scripts 4 scripts in "), "{err}");
+    assert!(err.contains("and 4 build scripts into top"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(tree.join("order")).unwrap(),
+        "base A=base B=top L=left R=right uid=0 host=localhost\n\
+         left A=base B=top L=left R=right uid=0 host=localhost\n\
+         right A=base B=top L=left R=right uid=0 host=localhost\n\
+         top A=base B=top L=left R=right uid=0 host=localhost\n"
+    );
+    assert!(!tree.join(".rdebootstrap-incomplete").exists());
+    // The scripts ran with services kept from starting, and left no
+    // policy-rc.d behind.
+    assert!(!tree.join("usr/sbin/policy-rc.d").exists());
+
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["build", "-s", "broken", "-p", "broken", "--arch", "amd64", "--cache-dir", &cache])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the build-script of spec 'broken' failed with exit status 3")
+            && err.contains("about to fail"),
+        "{err}"
+    );
+    assert!(d.join("broken/.rdebootstrap-incomplete").exists());
+}

@@ -1,0 +1,358 @@
+//! The build as a pipeline of named stages: from a manifest, its fresh
+//! lock and a spec to a finished root tree. This is everything
+//! `rdebootstrap build` does; the command line only parses flags, makes
+//! the transport and renders the [`Progress`] events.
+//!
+//! 1. [`prepare`] checks everything that can be checked before anything
+//!    is downloaded (the spec is locked, can be configured, asks only for
+//!    what the build does; the target is new or empty) and marks the
+//!    target incomplete.
+//! 2. [`Prepared::fetch`] ([`Stage::Fetch`], the only async step):
+//!    the packages, through the cache, several at once, each checked.
+//! 3. [`Prepared::install`], synchronous: [`Stage::Unpack`],
+//!    [`Stage::Database`], then, unless unpacking only,
+//!    [`Stage::Configure`] (preinsts and `dpkg --configure -a` in the
+//!    sandbox, with the spec's `build-env`) and [`Stage::Scripts`] (its
+//!    build scripts, ancestors first), and [`Stage::Finish`] (what
+//!    mmdebstrap leaves for a plain chroot, the ownership record, the
+//!    incomplete marker removed).
+//!
+//! Each stage reports [`Progress::stage_start`], one
+//! [`Progress::stage_item`] per package or script, and
+//! [`Progress::stage_finish`]. A build that fails at any stage leaves the
+//! target marked incomplete ([`crate::build::INCOMPLETE`]).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::build::{BuildError, UnpackReport};
+use crate::cache::Cache;
+use crate::configure::{ConfigureError, ConfigureOptions};
+use crate::lock::{Lock, LockedSpec};
+use crate::manifest::{requirement_name, spec_label, Manifest, ResolvedSpec, SpecError};
+use crate::progress::{Progress, Stage};
+use crate::sandbox::Sandbox;
+use crate::transport::Transport;
+
+/// What to build, and how.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The spec (`""` for the unnamed `[spec]`).
+    pub spec: String,
+    /// The directory to build in: new or empty.
+    pub target: PathBuf,
+    /// Base URL of each vendor's mirror, for `mirror = "VENDOR"` archives
+    /// (see [`crate::mirror`]).
+    pub mirrors: HashMap<String, String>,
+    /// Packages unpacked at once.
+    pub jobs: usize,
+    /// Stop after unpacking: no maintainer script or build script runs.
+    pub unpack_only: bool,
+    /// The sandbox's network, hostname and users. Its `env` is replaced
+    /// by the spec's `build-env`, its `owners` by what unpacking left.
+    pub sandbox: ConfigureOptions,
+    /// Where the scripts' output goes: this process's standard error
+    /// (true), or nowhere (a failing script's error still ends with its
+    /// standard error).
+    pub show_script_output: bool,
+}
+
+impl BuildOptions {
+    /// Build `spec` into `target`, with defaults for the rest: as many
+    /// unpack threads as CPUs, no network, scripts' output shown.
+    pub fn new(spec: &str, target: &Path) -> BuildOptions {
+        BuildOptions {
+            spec: spec.to_owned(),
+            target: target.to_owned(),
+            mirrors: HashMap::new(),
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            unpack_only: false,
+            sandbox: ConfigureOptions::default(),
+            show_script_output: true,
+        }
+    }
+}
+
+/// A build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{} has no spec {}: run 'rdebootstrap update'", lock.display(), spec_label(spec))]
+    NotLocked { lock: PathBuf, spec: String },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("{}, spec {} (line {line}): {what} is not built yet, and a build that quietly did less than the manifest asks would mislead: remove it from the spec (and its ancestors) for now", manifest.display(), spec_label(spec))]
+    NotBuilt {
+        manifest: PathBuf,
+        spec: String,
+        line: usize,
+        what: String,
+    },
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Configure(#[from] ConfigureError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    #[error("{}: cannot remove the packages downloaded into the tree", path.display())]
+    Cleanup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A build whose checks passed and whose target is marked incomplete.
+pub struct Prepared<'a> {
+    manifest: &'a Manifest,
+    lock: &'a Lock,
+    spec: &'a LockedSpec,
+    resolved: ResolvedSpec,
+    urls: Vec<String>,
+    opts: BuildOptions,
+}
+
+/// The packages of a [`Prepared`] build, downloaded.
+pub struct Fetched {
+    debs: Vec<PathBuf>,
+    /// The cache inside the tree used when there was no other, removed
+    /// once the packages are unpacked.
+    temporary: Option<PathBuf>,
+    took: Duration,
+}
+
+/// What a finished build did.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    /// Packages installed (or unpacked only).
+    pub packages: usize,
+    /// Whether the maintainer scripts ran.
+    pub configured: bool,
+    /// Build scripts run.
+    pub scripts: usize,
+    /// Each stage that ran, with its time, in order.
+    pub stages: Vec<(Stage, Duration)>,
+}
+
+/// Check what can be checked before downloading, and mark `opts.target`
+/// incomplete. `lock` must be fresh for `manifest` (see
+/// [`Lock::stale_specs`]); `lock_path` is named in errors.
+pub fn prepare<'a>(
+    manifest: &'a Manifest,
+    lock: &'a Lock,
+    lock_path: &Path,
+    opts: BuildOptions,
+) -> Result<Prepared<'a>, PipelineError> {
+    let spec = lock
+        .spec(&opts.spec)
+        .ok_or_else(|| PipelineError::NotLocked {
+            lock: lock_path.to_owned(),
+            spec: opts.spec.clone(),
+        })?;
+    let resolved = manifest.resolve(&opts.spec)?;
+    // Nothing asked of the build is left undone: what is not built yet
+    // is refused, naming where it was asked for.
+    for name in &resolved.chain {
+        let s = &manifest.specs[name];
+        let not_built = |what: String| PipelineError::NotBuilt {
+            manifest: manifest.path.clone(),
+            spec: name.clone(),
+            line: s.line,
+            what,
+        };
+        if !s.stage.is_empty() {
+            return Err(not_built(format!("stage = {:?} (artifacts)", s.stage)));
+        }
+        if !s.meta.is_empty() {
+            return Err(not_built(format!("meta = {:?}", s.meta)));
+        }
+        if opts.unpack_only && s.build_script.is_some() {
+            return Err(not_built(
+                "a build-script with --unpack-only (scripts run in a configured tree)".into(),
+            ));
+        }
+    }
+    if !opts.unpack_only {
+        crate::build::check_configurable(spec)?;
+    }
+    let urls = crate::build::archive_urls(manifest, lock, &opts.mirrors)?;
+    crate::build::prepare_target(&opts.target)?;
+    Ok(Prepared {
+        manifest,
+        lock,
+        spec,
+        resolved,
+        urls,
+        opts,
+    })
+}
+
+impl Prepared<'_> {
+    /// The spec as the manifest resolves it.
+    pub fn resolved(&self) -> &ResolvedSpec {
+        &self.resolved
+    }
+
+    /// [`Stage::Fetch`]: download every package (or find it in `cache`;
+    /// without one, the packages wait inside the tree, where apt keeps
+    /// them, until they are unpacked).
+    pub async fn fetch(
+        &self,
+        transport: &Transport,
+        cache: Option<&Cache>,
+        progress: &dyn Progress,
+    ) -> Result<Fetched, PipelineError> {
+        let started = Instant::now();
+        progress.stage_start(Stage::Fetch, self.spec.packages.len());
+        let tree_cache = self.opts.target.join("var/cache/apt/archives/rdebootstrap");
+        let (owned, temporary) = match cache {
+            Some(_) => (None, None),
+            None => (Some(Cache::open(&tree_cache)?), Some(tree_cache)),
+        };
+        let cache = cache.or(owned.as_ref()).expect("a cache");
+        let debs = crate::build::download(
+            self.manifest,
+            self.lock,
+            self.spec,
+            &self.urls,
+            transport,
+            cache,
+            progress,
+        )
+        .await?;
+        let took = started.elapsed();
+        progress.stage_finish(Stage::Fetch, took);
+        Ok(Fetched {
+            debs,
+            temporary,
+            took,
+        })
+    }
+
+    /// The stages after [`Stage::Fetch`], in `sandbox`.
+    pub fn install(
+        self,
+        fetched: Fetched,
+        sandbox: &Sandbox,
+        progress: &dyn Progress,
+    ) -> Result<BuildReport, PipelineError> {
+        let opts = &self.opts;
+        let root = opts.target.as_path();
+        let mut stages = vec![(Stage::Fetch, fetched.took)];
+        let manual: HashSet<String> = self
+            .resolved
+            .include
+            .iter()
+            .map(|r| requirement_name(r).to_owned())
+            .collect();
+        let started = Instant::now();
+        let report: UnpackReport = crate::build::unpack(
+            root,
+            &self.spec.packages,
+            &fetched.debs,
+            &manual,
+            &self.lock.arch,
+            &self.resolved.foreign_architectures,
+            opts.jobs,
+            progress,
+        )?;
+        if let Some(dir) = &fetched.temporary {
+            std::fs::remove_dir_all(dir).map_err(|source| PipelineError::Cleanup {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        stages.push((Stage::Unpack, started.elapsed()));
+        let log = || {
+            if opts.show_script_output {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            }
+        };
+        // Without root, what the tree cannot hold is given inside the
+        // sandbox or kept in its ownership file.
+        let mut options = opts.sandbox.clone();
+        options.env = self.resolved.build_env.clone();
+        let users = options.users.clone();
+        options.owners = crate::ownership::owners(&users, &report.unpacked.recorded);
+        let mut chowns = Vec::new();
+        let mut scripts = 0;
+        if opts.unpack_only {
+            if !options.owners.is_empty() {
+                crate::configure::give_owners(root, sandbox, &options, log())?;
+            }
+        } else {
+            let at = Instant::now();
+            progress.stage_start(Stage::Configure, report.controls.len());
+            if options.network {
+                resolv_conf_from_host(root)?;
+            }
+            chowns = crate::configure::configure(
+                root,
+                &report.controls,
+                sandbox,
+                &options,
+                log(),
+                progress,
+            )?;
+            let took = at.elapsed();
+            progress.stage_finish(Stage::Configure, took);
+            stages.push((Stage::Configure, took));
+            if !self.resolved.build_scripts.is_empty() {
+                let at = Instant::now();
+                scripts = self.resolved.build_scripts.len();
+                progress.stage_start(Stage::Scripts, scripts);
+                // The owners were given while configuring.
+                options.owners.clear();
+                chowns.extend(crate::configure::build_scripts(
+                    root,
+                    &self.resolved.build_scripts,
+                    sandbox,
+                    &options,
+                    log(),
+                    progress,
+                )?);
+                let took = at.elapsed();
+                progress.stage_finish(Stage::Scripts, took);
+                stages.push((Stage::Scripts, took));
+            }
+        }
+        let at = Instant::now();
+        progress.stage_start(Stage::Finish, 0);
+        let mut recorded = report.unpacked.recorded;
+        recorded.extend(crate::build::finish_tree(root)?);
+        crate::build::record_ownership(root, &users, &recorded, &chowns)?;
+        crate::build::finish_target(root)?;
+        let took = at.elapsed();
+        progress.stage_finish(Stage::Finish, took);
+        stages.push((Stage::Finish, took));
+        Ok(BuildReport {
+            packages: report.packages,
+            configured: !opts.unpack_only,
+            scripts,
+            stages,
+        })
+    }
+}
+
+/// With the network, scripts resolve names with the host's
+/// `/etc/resolv.conf` when the tree has none.
+fn resolv_conf_from_host(root: &Path) -> Result<(), PipelineError> {
+    let tree = crate::tree::Tree::open(root).map_err(|source| BuildError::Target {
+        path: root.to_owned(),
+        source,
+    })?;
+    let rel = Path::new("etc/resolv.conf");
+    if tree.lstat(rel).is_err() {
+        if let Ok(host) = std::fs::read("/etc/resolv.conf") {
+            tree.write_file(rel, &host, 0o644)
+                .map_err(|source| BuildError::Target {
+                    path: root.join(rel),
+                    source,
+                })?;
+        }
+    }
+    Ok(())
+}
