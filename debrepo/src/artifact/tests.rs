@@ -135,7 +135,7 @@ fn path_hashes_files_and_trees_deterministically() {
     // Special files are refused.
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &one.join("fifo"),
+        one.join("fifo"),
         FileType::Fifo,
         Mode::from_bits_truncate(0o644),
         0,
