@@ -11,7 +11,9 @@
 pub mod fetch;
 pub mod pool;
 
-pub use fetch::{fetch_suite, FetchedIndex, FetchedSuite, SuiteRequest, Trust, UpdateError};
+pub use fetch::{
+    fetch_suite, FetchedIndex, FetchedSuite, RawRelease, SuiteRequest, Trust, UpdateError,
+};
 pub use pool::{fetch_to_cache, PoolError};
 
 use crate::compression::Compression;

@@ -13,6 +13,7 @@
 //! - [`compression`]: streaming decompression by file name;
 //! - [`deb`]: reading `.deb` files: control data and a streamed data tar.
 
+pub mod aptlists;
 pub mod aptsources;
 pub mod arch;
 pub mod archive;

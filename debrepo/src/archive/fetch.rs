@@ -58,7 +58,37 @@ pub struct FetchedSuite {
     /// The good signature (none with [`Trust::NoVerify`] or
     /// [`Trust::AllowInsecure`]).
     pub signer: Option<Verified>,
+    /// The Release document exactly as the archive served it (apt keeps
+    /// and re-verifies the signed file itself).
+    pub raw: RawRelease,
     pub indices: Vec<FetchedIndex>,
+}
+
+/// The bytes of a suite's Release document as fetched.
+#[derive(Clone)]
+pub enum RawRelease {
+    /// `InRelease`: the clear-signed Release file.
+    InRelease(Vec<u8>),
+    /// `Release`, with the detached `Release.gpg` when it was fetched
+    /// (not with [`Trust::AllowInsecure`] or [`Trust::NoVerify`]).
+    Release {
+        release: Vec<u8>,
+        signature: Option<Vec<u8>>,
+    },
+}
+
+impl std::fmt::Debug for RawRelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawRelease::InRelease(b) => write!(f, "InRelease({} bytes)", b.len()),
+            RawRelease::Release { release, signature } => write!(
+                f,
+                "Release({} bytes, signature: {:?})",
+                release.len(),
+                signature.as_ref().map(Vec::len)
+            ),
+        }
+    }
 }
 
 /// One decompressed Packages index.
@@ -137,7 +167,8 @@ pub async fn fetch_suite(
     now: i64,
 ) -> Result<FetchedSuite, UpdateError> {
     let location = SuiteLocation::new(&req.url, &req.suite);
-    let (release, release_sha256, signer) = fetch_release(transport, &location, trust).await?;
+    let (release, release_sha256, signer, raw_release) =
+        fetch_release(transport, &location, trust).await?;
     location.check_suite(&release)?;
     check_valid_until(&release, &req.suite, now, req.snapshot)?;
     let components: Vec<&str> = if location.is_flat() {
@@ -216,6 +247,7 @@ pub async fn fetch_suite(
         release,
         release_sha256,
         signer,
+        raw: raw_release,
         indices,
     })
 }
@@ -224,7 +256,7 @@ async fn fetch_release(
     transport: &Transport,
     location: &SuiteLocation,
     trust: &Trust,
-) -> Result<(Release, Sha256, Option<Verified>), UpdateError> {
+) -> Result<(Release, Sha256, Option<Verified>, RawRelease), UpdateError> {
     let in_url = location.url("InRelease");
     let rel_url = location.url("Release");
     let text = |url: &str, bytes: Vec<u8>| {
@@ -245,8 +277,12 @@ async fn fetch_release(
             ));
             let bytes = transport.get(&rel_url).await?;
             let sha = crate::hash::sha256(&bytes);
+            let raw = RawRelease::Release {
+                release: bytes.clone(),
+                signature: None,
+            };
             let t = text(&rel_url, bytes)?;
-            Ok((parse(&rel_url, &t)?, sha, None))
+            Ok((parse(&rel_url, &t)?, sha, None, raw))
         }
         Trust::NoVerify => {
             transport.progress().warn(&format!(
@@ -254,21 +290,27 @@ async fn fetch_release(
             ));
             if let Some(bytes) = transport.get_optional(&in_url).await? {
                 let sha = crate::hash::sha256(&bytes);
+                let raw = RawRelease::InRelease(bytes.clone());
                 let t = text(&in_url, bytes)?;
                 let parts = clearsign::split(&t).map_err(|e| UpdateError::Release {
                     url: in_url.clone(),
                     source: ReleaseError::ClearSign(e),
                 })?;
-                return Ok((parse(&in_url, &parts.text)?, sha, None));
+                return Ok((parse(&in_url, &parts.text)?, sha, None, raw));
             }
             let bytes = transport.get(&rel_url).await?;
             let sha = crate::hash::sha256(&bytes);
+            let raw = RawRelease::Release {
+                release: bytes.clone(),
+                signature: None,
+            };
             let t = text(&rel_url, bytes)?;
-            Ok((parse(&rel_url, &t)?, sha, None))
+            Ok((parse(&rel_url, &t)?, sha, None, raw))
         }
         Trust::Keys(verifier) => {
             if let Some(bytes) = transport.get_optional(&in_url).await? {
                 let sha = crate::hash::sha256(&bytes);
+                let raw = RawRelease::InRelease(bytes.clone());
                 let t = text(&in_url, bytes)?;
                 let (good, signed) =
                     verifier
@@ -277,7 +319,7 @@ async fn fetch_release(
                             url: in_url.clone(),
                             source,
                         })?;
-                return Ok((parse(&in_url, &signed)?, sha, Some(good)));
+                return Ok((parse(&in_url, &signed)?, sha, Some(good), raw));
             }
             let bytes = transport.get(&rel_url).await?;
             let sig_url = location.url("Release.gpg");
@@ -294,8 +336,12 @@ async fn fetch_release(
                         source,
                     })?;
             let sha = crate::hash::sha256(&bytes);
+            let raw = RawRelease::Release {
+                release: bytes.clone(),
+                signature: Some(sig),
+            };
             let t = text(&rel_url, bytes)?;
-            Ok((parse(&rel_url, &t)?, sha, Some(good)))
+            Ok((parse(&rel_url, &t)?, sha, Some(good), raw))
         }
     }
 }
