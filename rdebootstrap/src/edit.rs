@@ -1,6 +1,7 @@
 //! Verbs that write the manifest: `init`, `require`, `forbid`, `remove`
-//! (alias `drop`) and `archive add`. Edits keep comments and layout, are
-//! checked before anything is written, and are written atomically.
+//! (alias `drop`) and `archive add` (the others are in `editmore`). Edits
+//! keep comments and layout, are checked before anything is written, and
+//! are written atomically.
 
 use std::path::Path;
 
@@ -79,6 +80,12 @@ pub enum ArchiveCmd {
         #[arg(long, conflicts_with = "allow_insecure")]
         no_verify: bool,
     },
+    /// Remove the [[archive]] entries with this URL (or this mirror, a
+    /// vendor name such as debian-security).
+    Remove {
+        /// The archive's URL (a trailing / does not matter) or mirror name.
+        url: String,
+    },
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -89,14 +96,14 @@ fn list(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension(format!("toml.tmp.{}", std::process::id()));
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
 
-fn read(path: &Path) -> Result<String> {
+pub(crate) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| {
         format!(
             "cannot read {} (create one with 'rdebootstrap init')",
@@ -299,7 +306,7 @@ fn table(spec: &str) -> String {
 }
 
 /// What an edit did, said on standard error (unless `-q`), cargo-style.
-fn say(global: &Global, lines: &[String]) {
+pub(crate) fn say(global: &Global, lines: &[String]) {
     if !global.quiet {
         for l in lines {
             eprintln!("{l}");
@@ -392,14 +399,17 @@ pub fn remove(args: SpecItems, global: &Global) -> Result<()> {
 
 pub fn archive(cmd: ArchiveCmd, global: &Global) -> Result<()> {
     let path = &global.manifest;
-    let ArchiveCmd::Add {
-        url,
-        suite,
-        components,
-        signed_by,
-        allow_insecure,
-        no_verify,
-    } = cmd;
+    let (url, suite, components, signed_by, allow_insecure, no_verify) = match cmd {
+        ArchiveCmd::Remove { url } => return crate::editmore::archive_remove(&url, global),
+        ArchiveCmd::Add {
+            url,
+            suite,
+            components,
+            signed_by,
+            allow_insecure,
+            no_verify,
+        } => (url, suite, components, signed_by, allow_insecure, no_verify),
+    };
     // Checked here, naming the flags: the manifest's own checks would cite
     // a line of a file that was never written.
     let suites = list(&suite);

@@ -19,6 +19,7 @@ mod output;
 mod buildcmd;
 mod docs;
 mod edit;
+mod editmore;
 mod inspect;
 mod lockcmd;
 mod progress;
@@ -100,6 +101,18 @@ enum Command {
     /// Manage the manifest's archives.
     #[command(subcommand)]
     Archive(edit::ArchiveCmd),
+    /// Manage the manifest's artifacts (files, tarballs, directories and
+    /// texts the specs stage into the tree).
+    #[command(subcommand)]
+    Artifact(editmore::ArtifactCmd),
+    /// Stage artifacts in a spec (as `spec artifact add`).
+    Stage(editmore::StageArgs),
+    /// Record local .deb packages.
+    #[command(subcommand)]
+    Deb(editmore::DebCmd),
+    /// Edit the manifest in $EDITOR (checked before it replaces the file),
+    /// or a spec's build-env or build-script.
+    Edit(editmore::EditArgs),
     /// Fetch and verify the archives, solve every spec, write the lock
     /// (`Manifest.<arch>.lock`; left untouched when nothing changed).
     Update(lockcmd::UpdateArgs),
@@ -111,7 +124,7 @@ enum Command {
     Package(query::NameArgs),
     /// Show a source package and its binaries.
     Source(query::NameArgs),
-    /// Inspect the manifest's specs.
+    /// Inspect and edit the manifest's specs.
     #[command(subcommand)]
     Spec(query::SpecCmd),
     /// Build a spec's locked packages into a directory: download, unpack,
@@ -167,6 +180,12 @@ fn main() -> ExitCode {
         }
         Command::Remove(args) => edit::remove(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Archive(cmd) => edit::archive(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Artifact(cmd) => editmore::artifact(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Stage(args) => {
+            editmore::stage(args, &cli.global, true).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Deb(cmd) => editmore::deb(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Edit(args) => editmore::edit(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Update(args) => lockcmd::update(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Search(args) => query::search(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Package(args) => query::package(args, &cli.global).map(|()| ExitCode::SUCCESS),

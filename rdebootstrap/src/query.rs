@@ -43,6 +43,15 @@ pub enum SpecCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Stage artifacts in a spec, or stop staging them.
+    #[command(subcommand)]
+    Artifact(crate::editmore::SpecArtifactCmd),
+    /// Set a spec's parents (extends): the whole list, --add, --remove or
+    /// --clear.
+    Extend(crate::editmore::ExtendArgs),
+    /// Set or unset entries of a spec's meta list (apt-lists:stage).
+    #[command(subcommand)]
+    Meta(crate::editmore::MetaCmd),
 }
 
 /// Run `f` over every record of every fetched index, with the suite name.
@@ -196,6 +205,9 @@ pub fn spec(cmd: SpecCmd, global: &Global) -> Result<()> {
         }
     };
     match cmd {
+        SpecCmd::Artifact(c) => return crate::editmore::spec_artifact(c, global),
+        SpecCmd::Extend(a) => return crate::editmore::extend(a, global),
+        SpecCmd::Meta(c) => return crate::editmore::meta(c, global),
         SpecCmd::List { json } => {
             let mut rows = Vec::new();
             for name in manifest.spec_names() {

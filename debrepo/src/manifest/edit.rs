@@ -257,7 +257,7 @@ pub enum EditError {
     NoArtifact { name: String, defined: Vec<String> },
     #[error("the manifest has an artifact '{name}' already, from {existing}")]
     ArtifactExists { name: String, existing: String },
-    #[error("artifact '{name}' is staged by {}: unstage it first (rdebootstrap spec artifact remove -s SPEC {name})", .specs.iter().map(|s| spec_table_label(s)).collect::<Vec<_>>().join(", "))]
+    #[error("artifact '{name}' is staged by {}: unstage it first (rdebootstrap spec artifact remove -s {} {name})", .specs.iter().map(|s| spec_table_label(s)).collect::<Vec<_>>().join(", "), unstage_spec(specs))]
     ArtifactStaged { name: String, specs: Vec<String> },
     /// The new `extends` would make a spec unresolvable.
     #[error("{0}")]
@@ -272,6 +272,15 @@ pub enum EditError {
         value: String,
         why: String,
     },
+}
+
+/// The `-s` value to suggest: the spec's name when there is one.
+fn unstage_spec(specs: &[String]) -> String {
+    match specs {
+        [one] if !one.is_empty() => one.clone(),
+        [one] if one.is_empty() => "''".into(),
+        _ => "SPEC".into(),
+    }
 }
 
 fn names(list: &[String]) -> String {
@@ -806,7 +815,7 @@ pub fn meta_unset(text: &str, path: &Path, spec: &str, key: &str) -> Result<Edit
         .map(|e| format!("removed meta {e} from {label}"))
         .collect();
     spec_array(&mut d, path, spec, "meta")?
-        .retain(|v| !v.as_str().is_some_and(|s| meta_key(s) == key));
+        .retain(|v| v.as_str().is_none_or(|s| meta_key(s) != key));
     tidy_array(&mut d, path, spec, "meta")?;
     edited(d, path, lines)
 }
@@ -981,6 +990,16 @@ pub fn add_local(text: &str, path: &Path, deb: &str, hash: &str) -> Result<Edit,
         .ok_or_else(|| fail(path, "'local' is not written as [[local]] tables"))?
         .push(t);
     edited(d, path, vec![format!("added local {deb} ({hash})")])
+}
+
+/// A local `.deb`'s hash in the form `[[local]]` records and `update`
+/// checks: `sha256-` and the digest in standard base64.
+pub fn local_deb_hash(data: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(crate::hash::sha256(data).as_bytes())
+    )
 }
 
 /// How an archive is named in messages: its URL or `mirror NAME`, and its
