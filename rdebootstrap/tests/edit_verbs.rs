@@ -456,3 +456,62 @@ fn help_of_the_verbs_is_tidy() {
         assert!(!help.contains("[default: \"\"]"), "{cmd:?}: {help}");
     }
 }
+
+/// What artifact add writes (a manifest in another folder than the current
+/// one: paths recorded relative to it) is what the artifact staging code
+/// accepts: each source found and its hash matching.
+#[test]
+fn added_artifacts_check_as_update_checks_them() {
+    let d = TempDir::new("edit-artifact-check");
+    let p = d.path();
+    std::fs::create_dir_all(p.join("project")).unwrap();
+    std::fs::write(p.join("project/Manifest.toml"), MANIFEST).unwrap();
+    std::fs::create_dir_all(p.join("files/tree/sub")).unwrap();
+    std::fs::write(p.join("files/app.conf"), "key=1\n").unwrap();
+    std::fs::write(p.join("files/tree/sub/x"), "x\n").unwrap();
+    std::fs::write(p.join("files/issue"), "Debian\n").unwrap();
+    let m = ["-m", "project/Manifest.toml"];
+    ok(
+        p,
+        &[&m[..], &["artifact", "add", "files/app.conf", "/etc/"]].concat(),
+    );
+    ok(
+        p,
+        &[&m[..], &["artifact", "add", "files/tree", "/opt/tree"]].concat(),
+    );
+    ok(
+        p,
+        &[&m[..], &["artifact", "add", "@files/issue", "/etc/issue"]].concat(),
+    );
+    ok(
+        p,
+        &[
+            &m[..],
+            &["stage", "-s", "tools", "app.conf", "tree", "issue"],
+        ]
+        .concat(),
+    );
+    let path = p.join("project/Manifest.toml");
+    let manifest = Manifest::load(&path).unwrap();
+    assert_eq!(
+        manifest.artifacts["app.conf"].source.as_deref(),
+        Some("../files/app.conf")
+    );
+    let transport =
+        debrepo::transport::Transport::new(debrepo::transport::TransportOptions::default())
+            .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let records = runtime
+        .block_on(debrepo::artifact::lock_records(&manifest, &transport))
+        .unwrap();
+    let names: Vec<&str> = records["tools"].iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["app.conf", "tree", "issue"]);
+    for r in &records["tools"] {
+        if let Some(h) = &manifest.artifacts[&r.name].hash {
+            assert_eq!(&r.hash, h, "{}", r.name);
+        }
+    }
+}
