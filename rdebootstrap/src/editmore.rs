@@ -207,9 +207,24 @@ fn manifest_relative(manifest: &Path, p: &Path) -> Result<String> {
     let dir = dir
         .canonicalize()
         .with_context(|| format!("cannot find the manifest's folder {}", dir.display()))?;
-    let file = p
-        .canonicalize()
-        .with_context(|| format!("cannot find {}", p.display()))?;
+    // The folder is resolved, not the file: a symbolic link is recorded
+    // as the link.
+    let file = match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            parent
+                .canonicalize()
+                .with_context(|| format!("cannot find {}", p.display()))?
+                .join(name)
+        }
+        _ => p
+            .canonicalize()
+            .with_context(|| format!("cannot find {}", p.display()))?,
+    };
     if let Ok(rest) = file.strip_prefix(&dir) {
         return Ok(if rest.as_os_str().is_empty() {
             ".".into()
@@ -628,24 +643,27 @@ fn write_edited(path: &Path, old: &str, text: &str) -> Result<()> {
 }
 
 pub fn edit(args: EditArgs, global: &Global) -> Result<()> {
-    let (path, old) = load(global)?;
-    match args.what {
-        None => {
-            let checked = edit_text(&path, ".toml", &old, &|new, scratch| {
-                Manifest::parse(new, scratch)
-                    .map(|_| new.to_owned())
-                    .map_err(anyhow::Error::from)
-            })?;
-            match checked {
-                None => say(global, &["nothing to change".into()]),
-                Some(new) => {
-                    write_edited(&path, &old, &new)?;
-                    say(global, &[format!("wrote {}", path.display())]);
-                }
+    let Some(what) = args.what else {
+        // The manifest need not parse yet: this is how to mend it.
+        let path = global.manifest.clone();
+        let old = read(&path)?;
+        let checked = edit_text(&path, ".toml", &old, &|new, scratch| {
+            Manifest::parse(new, scratch)
+                .map(|_| new.to_owned())
+                .map_err(anyhow::Error::from)
+        })?;
+        match checked {
+            None => say(global, &["nothing to change".into()]),
+            Some(new) => {
+                write_edited(&path, &old, &new)?;
+                say(global, &[format!("wrote {}", path.display())]);
             }
-            Ok(())
         }
-        Some(EditCmd::Env { spec }) => {
+        return Ok(());
+    };
+    let (path, old) = load(global)?;
+    match what {
+        EditCmd::Env { spec } => {
             let m = Manifest::parse(&old, &path)?;
             let env = existing(&m, &spec)?.build_env;
             if let Some((k, _)) = env.iter().find(|(_, v)| v.contains('\n')) {
@@ -664,7 +682,7 @@ pub fn edit(args: EditArgs, global: &Global) -> Result<()> {
             })?;
             finish_edit(global, &path, &old, edited)
         }
-        Some(EditCmd::Script { spec }) => {
+        EditCmd::Script { spec } => {
             let m = Manifest::parse(&old, &path)?;
             let script = existing(&m, &spec)?.build_script.unwrap_or_default();
             let edited = edit_text(&path, ".sh", &script, &|new, _| {

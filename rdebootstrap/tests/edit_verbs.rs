@@ -308,6 +308,16 @@ fn edit_checks_the_result_and_keeps_the_old_file() {
     let o = with_editor(p, "false", &["edit"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("the manifest is unchanged"));
+    // A manifest that does not parse can be mended with edit.
+    std::fs::write(p.join("Manifest.toml"), "[spec]\nbroken = 1\n").unwrap();
+    let mend = editor(
+        p,
+        "mend.sh",
+        "sed -i 's/^broken = 1$/include = [\"vim\"]/' \"$1\"",
+    );
+    let o = with_editor(p, &mend, &["edit"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(manifest(p).1.specs[""].include, ["vim"]);
     // VISUAL when EDITOR is not set.
     let o = rdebootstrap(p, &["edit"])
         .env_remove("EDITOR")
@@ -385,6 +395,11 @@ fn deb_add_and_archive_remove() {
     let p = d.path();
     std::fs::create_dir_all(p.join("debs")).unwrap();
     let deb = DebBuilder::new("hello", "1.0-1", "amd64").write_to(&p.join("debs"), "hello");
+    // A symbolic link is recorded as the link.
+    std::os::unix::fs::symlink("hello.deb", p.join("debs/current.deb")).unwrap();
+    let e = ok(p, &["deb", "add", "debs/current.deb"]);
+    assert!(e.contains("added local debs/current.deb"), "{e}");
+    std::fs::write(p.join("Manifest.toml"), MANIFEST).unwrap();
     let bytes = std::fs::read(&deb).unwrap();
     // Given by an absolute path inside the manifest's folder: recorded
     // relative to it.
