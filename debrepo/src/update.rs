@@ -9,6 +9,9 @@
 //! 4. Each spec is solved: its variant's packages (taken, as mmdebstrap
 //!    does, from the native architecture of the primary suite: the first
 //!    suite of the first archive), plus its includes, minus its excludes.
+//! 5. Each spec's staged artifacts are recorded with their hashes
+//!    ([`crate::artifact::lock_records`]; checked before anything is
+//!    fetched, so a URL artifact without a hash fails at once).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -224,7 +224,7 @@ include = ["x"]
         ("hello\\n", "bye\\n", &["base", "web"][..]),
         ("\"/etc/motd\"", "\"/etc/issue\"", &["base", "web"]),
         ("\"/usr/local/bin/\"", "\"/opt/\"", &["web"]),
-        ("AAAAAAAA=", "AAAAAAAB=", &["web"]),
+        ("AAAAAAAA=", "AAAAAAAE=", &["web"]),
         (
             "https://example.invalid/tool",
             "https://example.invalid/tool2",
