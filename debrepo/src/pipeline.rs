@@ -9,13 +9,29 @@
 //!    target incomplete.
 //! 2. [`Prepared::fetch`] ([`Stage::Fetch`], the only async step):
 //!    the packages, through the cache, several at once, each checked.
+//! 2. [`Prepared::fetch`] also fetches the spec's artifacts
+//!    ([`crate::artifact::fetch_all`]), first, and checks their hashes.
 //! 3. [`Prepared::install`], synchronous: [`Stage::Unpack`],
 //!    [`Stage::Database`], then, unless unpacking only,
 //!    [`Stage::Configure`] (preinsts and `dpkg --configure -a` in the
-//!    sandbox, with the spec's `build-env`) and [`Stage::Scripts`] (its
+//!    sandbox, with the spec's `build-env`), [`Stage::Artifacts`] (the
+//!    spec's artifacts, ancestors' first) and [`Stage::Scripts`] (its
 //!    build scripts, ancestors first), and [`Stage::Finish`] (what
 //!    mmdebstrap leaves for a plain chroot, the ownership record, the
-//!    incomplete marker removed).
+//!    incomplete marker removed). With `--unpack-only`, the artifacts
+//!    are staged right after the database.
+//!
+//! # Why artifacts are staged after configuration
+//!
+//! Artifacts are the manifest's last word on the tree, and the build
+//! scripts' input. Staged before `dpkg --configure`, a file artifact at a
+//! package's conffile would make dpkg ask whether to keep it (there is no
+//! one to answer), and what maintainer scripts generate (`/etc/passwd`
+//! entries, alternatives links, `/etc/ssl/certs`) would be written over
+//! an artifact at the same path. Staged after, every artifact is in the
+//! tree as the manifest says, and the build scripts, which run next, see
+//! them (a script runs `update-ca-certificates` after a certificate is
+//! staged), as mmdebstrap's customize hooks do.
 //!
 //! Each stage reports [`Progress::stage_start`], one
 //! [`Progress::stage_item`] per package or script, and
@@ -27,6 +43,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::artifact::{FetchedArtifact, StagedRecord};
 use crate::build::{BuildError, UnpackReport};
 use crate::cache::Cache;
 use crate::configure::{ConfigureError, ConfigureOptions};
@@ -95,6 +112,8 @@ pub enum PipelineError {
     Configure(#[from] ConfigureError),
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
+    #[error(transparent)]
+    Artifact(#[from] crate::artifact::ArtifactError),
     #[error("{}: cannot remove the packages downloaded into the tree", path.display())]
     Cleanup {
         path: PathBuf,
@@ -116,6 +135,7 @@ pub struct Prepared<'a> {
 /// The packages of a [`Prepared`] build, downloaded.
 pub struct Fetched {
     debs: Vec<PathBuf>,
+    artifacts: Vec<FetchedArtifact>,
     /// The cache inside the tree used when there was no other, removed
     /// once the packages are unpacked.
     temporary: Option<PathBuf>,
@@ -131,6 +151,8 @@ pub struct BuildReport {
     pub configured: bool,
     /// Build scripts run.
     pub scripts: usize,
+    /// Artifacts staged, in the order they were.
+    pub artifacts: Vec<StagedRecord>,
     /// Each stage that ran, with its time, in order.
     pub stages: Vec<(Stage, Duration)>,
 }
@@ -161,9 +183,6 @@ pub fn prepare<'a>(
             line: s.line,
             what,
         };
-        if !s.stage.is_empty() {
-            return Err(not_built(format!("stage = {:?} (artifacts)", s.stage)));
-        }
         if !s.meta.is_empty() {
             return Err(not_built(format!("meta = {:?}", s.meta)));
         }
@@ -205,6 +224,18 @@ impl Prepared<'_> {
     ) -> Result<Fetched, PipelineError> {
         let started = Instant::now();
         progress.stage_start(Stage::Fetch, self.spec.packages.len());
+        // The artifacts first: a wrong hash fails the build before the
+        // packages are downloaded.
+        let artifacts =
+            crate::artifact::fetch_all(self.manifest, &self.opts.spec, self.lock, transport, cache)
+                .await?;
+        for a in &artifacts {
+            progress.stage_item(
+                Stage::Fetch,
+                &format!("artifact {}", a.name),
+                Duration::ZERO,
+            );
+        }
         let tree_cache = self.opts.target.join("var/cache/apt/archives/rdebootstrap");
         let (owned, temporary) = match cache {
             Some(_) => (None, None),
@@ -225,6 +256,7 @@ impl Prepared<'_> {
         progress.stage_finish(Stage::Fetch, took);
         Ok(Fetched {
             debs,
+            artifacts,
             temporary,
             took,
         })
@@ -279,10 +311,12 @@ impl Prepared<'_> {
         options.owners = crate::ownership::owners(&users, &report.unpacked.recorded);
         let mut chowns = Vec::new();
         let mut scripts = 0;
+        let staged;
         if opts.unpack_only {
             if !options.owners.is_empty() {
                 crate::configure::give_owners(root, sandbox, &options, log())?;
             }
+            staged = stage_artifacts(root, &fetched.artifacts, progress, &mut stages)?;
         } else {
             let at = Instant::now();
             progress.stage_start(Stage::Configure, report.controls.len());
@@ -300,6 +334,7 @@ impl Prepared<'_> {
             let took = at.elapsed();
             progress.stage_finish(Stage::Configure, took);
             stages.push((Stage::Configure, took));
+            staged = stage_artifacts(root, &fetched.artifacts, progress, &mut stages)?;
             if !self.resolved.build_scripts.is_empty() {
                 let at = Instant::now();
                 scripts = self.resolved.build_scripts.len();
@@ -332,9 +367,35 @@ impl Prepared<'_> {
             packages: report.packages,
             configured: !opts.unpack_only,
             scripts,
+            artifacts: staged,
             stages,
         })
     }
+}
+
+/// [`Stage::Artifacts`]: stage the fetched artifacts (none: the stage
+/// is skipped).
+fn stage_artifacts(
+    root: &Path,
+    artifacts: &[FetchedArtifact],
+    progress: &dyn Progress,
+    stages: &mut Vec<(Stage, Duration)>,
+) -> Result<Vec<StagedRecord>, PipelineError> {
+    if artifacts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = Instant::now();
+    progress.stage_start(Stage::Artifacts, artifacts.len());
+    let mut staged = Vec::with_capacity(artifacts.len());
+    for a in artifacts {
+        let one = Instant::now();
+        staged.extend(crate::artifact::stage(root, std::slice::from_ref(a))?);
+        progress.stage_item(Stage::Artifacts, &a.name, one.elapsed());
+    }
+    let took = at.elapsed();
+    progress.stage_finish(Stage::Artifacts, took);
+    stages.push((Stage::Artifacts, took));
+    Ok(staged)
 }
 
 /// With the network, scripts resolve names with the host's

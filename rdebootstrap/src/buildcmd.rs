@@ -66,10 +66,20 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     if !global.quiet {
         let n = report.packages;
         let packages = if n == 1 { "package" } else { "packages" };
-        let scripts = match report.scripts {
+        let mut extras = Vec::new();
+        match report.artifacts.len() {
+            0 => {}
+            1 => extras.push("1 artifact".to_owned()),
+            k => extras.push(format!("{k} artifacts")),
+        }
+        match report.scripts {
+            0 => {}
+            1 => extras.push("1 build script".to_owned()),
+            k => extras.push(format!("{k} build scripts")),
+        }
+        let scripts = match extras.len() {
             0 => String::new(),
-            1 => " and 1 build script".into(),
-            k => format!(" and {k} build scripts"),
+            _ => format!(" and {}", extras.join(" and ")),
         };
         if report.configured {
             eprintln!(

@@ -1035,69 +1035,190 @@ fn a_build_survives_its_executable_being_removed() {
 }
 
 /// A three-level spec chain with a diamond (base; left and right extend
-/// base; top extends left and right): `build-env` of every level reaches
-/// the build scripts (the child's value over its ancestors'), each script
-/// runs once, ancestors first with `extends` order as the tie-break, in
-/// the sandbox after configuration; a failing script fails the build,
-/// naming its spec, and leaves the tree marked incomplete.
+/// base; top extends left and right), each level with artifacts,
+/// `build-env` and a build script:
+/// - every artifact (text, file, dir, compressed tar, and a compressed
+///   URL artifact from a loopback server) lands where the spec says, with
+///   its content and mode, once, before the scripts run;
+/// - `build-env` of every level reaches the scripts (the child's value
+///   over its ancestors'); each script runs once, ancestors first with
+///   `extends` order as the tie-break, in the sandbox after configuration;
+/// - the spec hash (and so the lock) changes with a script or an
+///   artifact; a stale lock is refused;
+/// - a failing script fails the build, naming its spec, and leaves the
+///   tree marked incomplete; a hostile tarball is refused with nothing
+///   written outside the tree.
 #[test]
-fn build_scripts_and_env_of_a_spec_chain() {
+fn artifacts_scripts_and_env_of_a_spec_chain() {
+    use std::os::unix::fs::PermissionsExt;
     if !enabled() {
         return;
     }
     let (work, cache) = locked_trixie("spec-chain");
     let d = work.path();
     let manifest = d.join("Manifest.toml");
-    let script = |name: &str| {
-        format!(
-            "build-script = '''\necho \"{name} A=$A B=$B L=${{L-}} R=${{R-}} uid=$(id -u) host=$(hostname)\" >> /order\n'''\n"
-        )
+    let rdeb_out = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .args(args)
+            .args(["--arch", "amd64", "--cache-dir", &cache])
+            .current_dir(d)
+            .output()
+            .unwrap()
     };
-    let mut text = std::fs::read_to_string(&manifest).unwrap();
-    text += &format!(
-        "\n[spec.base]\nvariant = \"minbase\"\nbuild-env = {{ A = \"base\", B = \"base\" }}\n{}\n\
-         [spec.left]\nextends = [\"base\"]\nbuild-env = {{ L = \"left\" }}\n{}\n\
-         [spec.right]\nextends = [\"base\"]\nbuild-env = {{ R = \"right\" }}\n{}\n\
-         [spec.top]\nextends = [\"left\", \"right\"]\nbuild-env = {{ B = \"top\" }}\n{}\n\
-         [spec.broken]\nextends = [\"base\"]\nbuild-script = \"echo about to fail >&2; exit 3\"\n",
-        script("base"),
-        script("left"),
-        script("right"),
-        script("top"),
-    );
-    std::fs::write(&manifest, text).unwrap();
-    rdeb(
-        d,
-        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
-    );
-    let tree = d.join("top");
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
-        .args(["build", "-s", "top", "-p", "top", "--arch", "amd64", "--cache-dir", &cache])
-        .current_dir(d)
+    let sh = |cmd: &str| {
+        let o = Command::new("sh")
+            .args(["-c", cmd])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    // The artifacts' sources: a tool (mode 0755), a directory, a
+    // compressed tarball, and a compressed file served over HTTP.
+    let files = d.join("files");
+    std::fs::create_dir_all(files.join("conf.d/sub")).unwrap();
+    std::fs::write(files.join("tool"), "#!/bin/sh\necho tool\n").unwrap();
+    std::fs::set_permissions(files.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(files.join("conf.d/a.conf"), "a=1\n").unwrap();
+    std::fs::write(files.join("conf.d/sub/b.conf"), "b=2\n").unwrap();
+    sh("mkdir -p t/data && echo d > t/data/d.txt && tar -C t -czf files/data.tar.gz data");
+    let served = testkit::TempDir::new("chain-served");
+    std::fs::write(served.path().join("remote.txt"), "from afar\n").unwrap();
+    let o = Command::new("xz")
+        .arg(served.path().join("remote.txt"))
         .output()
         .unwrap();
+    assert!(o.status.success());
+    let server = testkit::http::Server::serve_dir(served.path());
+    let remote = format!("{}/remote.txt.xz", server.url());
+
+    let script = |name: &str, extra: &str| {
+        format!(
+            "build-script = '''\n{extra}echo \"{name} A=$A B=$B L=${{L-}} R=${{R-}} uid=$(id -u) host=$(hostname)\" >> /order\n'''\n"
+        )
+    };
+    let top_script = |mkdir: &str| {
+        script(
+            "top",
+            &format!("{mkdir} /seen\ncp /etc/motd /opt/remote.txt /usr/local/bin/tool /seen/\n"),
+        )
+    };
+    let specs = |remote_hash: &str, top: &str| {
+        format!(
+            "\n[artifact.motd]\ntype = \"text\"\ntarget = \"/etc/motd\"\ntext = \"hello from base\\n\"\n\n\
+             [artifact.tool]\ntype = \"file\"\npath = \"files/tool\"\ntarget = \"/usr/local/bin/\"\n\n\
+             [artifact.conf]\ntype = \"dir\"\npath = \"files/conf.d\"\ntarget = \"/etc/myapp\"\n\n\
+             [artifact.data]\ntype = \"tar\"\npath = \"files/data.tar.gz\"\ntarget = \"srv\"\n\n\
+             [artifact.remote]\ntype = \"file\"\nurl = \"{remote}\"\ntarget = \"/opt/\"\n{remote_hash}\n\
+             [spec.base]\nvariant = \"minbase\"\nstage = [\"motd\", \"tool\"]\nbuild-env = {{ A = \"base\", B = \"base\" }}\n{}\n\
+             [spec.left]\nextends = [\"base\"]\nstage = [\"conf\"]\nbuild-env = {{ L = \"left\" }}\n{}\n\
+             [spec.right]\nextends = [\"base\"]\nstage = [\"data\", \"motd\"]\nbuild-env = {{ R = \"right\" }}\n{}\n\
+             [spec.top]\nextends = [\"left\", \"right\"]\nstage = [\"remote\"]\nbuild-env = {{ B = \"top\" }}\n{top}\n\
+             [spec.broken]\nextends = [\"base\"]\nbuild-script = \"echo about to fail >&2; exit 3\"\n",
+            script("base", ""),
+            script("left", ""),
+            script("right", ""),
+        )
+    };
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    // A URL artifact without a hash: update says which to add.
+    std::fs::write(
+        &manifest,
+        original.clone() + &specs("", &top_script("mkdir")),
+    )
+    .unwrap();
+    let o = rdeb_out(&["update", "-q"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{err}");
+    let hash = err
+        .split("add hash = \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_owned();
+    assert!(hash.starts_with("blake3-"), "{err}");
+    let hash_line = format!("hash = \"{hash}\"\n");
+    std::fs::write(
+        &manifest,
+        original.clone() + &specs(&hash_line, &top_script("mkdir")),
+    )
+    .unwrap();
+    let o = rdeb_out(&["update", "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let o = rdeb_out(&["build", "-s", "top", "-p", "top"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    // One line per stage, scripts counted.
+    // One line per stage, artifacts and scripts counted.
+    assert!(err.contains("artifacts 5 items in "), "{err}");
     assert!(err.contains("  scripts 4 scripts in "), "{err}");
-    assert!(err.contains("and 4 build scripts into top"), "{err}");
+    assert!(
+        err.contains("and 5 artifacts and 4 build scripts into top"),
+        "{err}"
+    );
+    let tree = d.join("top");
+    let read =
+        |p: &str| std::fs::read_to_string(tree.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let mode = |p: &str| {
+        std::fs::metadata(tree.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(read("etc/motd"), "hello from base\n");
+    assert_eq!(mode("etc/motd"), 0o644);
+    assert_eq!(read("usr/local/bin/tool"), "#!/bin/sh\necho tool\n");
+    assert_eq!(mode("usr/local/bin/tool"), 0o755);
+    assert_eq!(read("etc/myapp/a.conf"), "a=1\n");
+    assert_eq!(read("etc/myapp/sub/b.conf"), "b=2\n");
+    assert_eq!(read("srv/data/d.txt"), "d\n");
+    assert_eq!(read("opt/remote.txt"), "from afar\n");
+    // The scripts saw the artifacts.
+    assert_eq!(read("seen/motd"), "hello from base\n");
+    assert_eq!(read("seen/remote.txt"), "from afar\n");
     assert_eq!(
-        std::fs::read_to_string(tree.join("order")).unwrap(),
+        read("order"),
         "base A=base B=top L=left R=right uid=0 host=localhost\n\
          left A=base B=top L=left R=right uid=0 host=localhost\n\
          right A=base B=top L=left R=right uid=0 host=localhost\n\
          top A=base B=top L=left R=right uid=0 host=localhost\n"
     );
     assert!(!tree.join(".rdebootstrap-incomplete").exists());
-    // The scripts ran with services kept from starting, and left no
-    // policy-rc.d behind.
     assert!(!tree.join("usr/sbin/policy-rc.d").exists());
+    // The lock records the artifacts each spec stages.
+    let lock = std::fs::read_to_string(d.join("Manifest.amd64.lock")).unwrap();
+    assert!(lock.contains(&hash), "{lock}");
 
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
-        .args(["build", "-s", "broken", "-p", "broken", "--arch", "amd64", "--cache-dir", &cache])
-        .current_dir(d)
-        .output()
-        .unwrap();
+    // A script or an artifact changed: the spec hash changes, and the
+    // lock is stale until update.
+    let spec_hash = || {
+        let o = rdeb_out(&["spec", "hash", "top"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let before = spec_hash();
+    let changed = original.clone() + &specs(&hash_line, &top_script("mkdir -p"));
+    std::fs::write(&manifest, &changed).unwrap();
+    let after_script = spec_hash();
+    assert_ne!(before, after_script);
+    let o = rdeb_out(&["build", "-s", "top", "-p", "again"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is out of date for"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::write(&manifest, changed.replace("hello from base", "hello again")).unwrap();
+    assert_ne!(after_script, spec_hash());
+
+    // A failing script.
+    let o = rdeb_out(&["update", "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = rdeb_out(&["build", "-s", "broken", "-p", "broken"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -1106,4 +1227,18 @@ fn build_scripts_and_env_of_a_spec_chain() {
         "{err}"
     );
     assert!(d.join("broken/.rdebootstrap-incomplete").exists());
+
+    // A hostile tarball: an entry that climbs out of the target.
+    sh("python3 -c \"import tarfile,io; t=tarfile.open('files/evil.tar','w'); i=tarfile.TarInfo('../../../../escaped'); i.size=1; t.addfile(i, io.BytesIO(b'x')); t.close()\"");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text += "\n[artifact.evil]\ntype = \"tar\"\npath = \"files/evil.tar\"\ntarget = \"/srv\"\n\n[spec.evil]\nextends = [\"base\"]\nstage = [\"evil\"]\n";
+    std::fs::write(&manifest, text).unwrap();
+    let o = rdeb_out(&["update", "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = rdeb_out(&["build", "-s", "evil", "-p", "evil"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("evil"), "{err}");
+    assert!(!d.join("escaped").exists() && !Path::new("/escaped").exists());
+    assert!(d.join("evil/.rdebootstrap-incomplete").exists());
 }
