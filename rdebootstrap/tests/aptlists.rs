@@ -1,0 +1,278 @@
+//! `debrepo::aptlists::stage` on a real tree, end to end (opt-in with the
+//! other real-archive tests: RDEBOOTSTRAP_E2E=1, as root): a trixie
+//! minbase tree built by the CLI from a loopback partial mirror of the
+//! real archive (the workplace's `partial-mirror.py`, found through
+//! `RDEBOOTSTRAP_PARTIAL_MIRROR_PY` or `../shared/bench/` beside the
+//! checkout; without it, the host's Debian mirror), its archives fetched
+//! again with `fetch_archives` and staged; then, in the tree, with no
+//! network and no `apt-get update`, `apt-cache policy` knows the archive
+//! and `apt-get install --simulate` of a package the tree lacks works. A
+//! later `apt-get update` in the tree verifies the staged InRelease
+//! against the staged `Signed-By` keyring.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The Debian mirror of the host's APT sources (or `$DEBIAN_MIRROR`).
+fn host_mirror() -> Option<String> {
+    if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
+        return Some(m);
+    }
+    let sources = debrepo::aptsources::read_host(Path::new("/etc/apt")).ok()?;
+    debrepo::aptsources::vendor_mirror(&sources, "debian").map(str::to_owned)
+}
+
+/// The script that makes partial mirrors, if this machine has it.
+fn partial_mirror_script() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("RDEBOOTSTRAP_PARTIAL_MIRROR_PY") {
+        return Some(p.into());
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/partial-mirror.py");
+    p.exists().then_some(p)
+}
+
+/// A loopback copy of trixie (main, amd64) holding minbase and hello, in
+/// the partial mirror directory the other end-to-end tests use (the
+/// script only adds to it), served while the returned server lives; else
+/// the host's mirror.
+fn test_mirror(upstream: &str) -> (Option<testkit::http::Server>, String) {
+    let Some(script) = partial_mirror_script() else {
+        eprintln!("partial-mirror.py not found: reading the host's Debian mirror directly");
+        return (None, upstream.to_owned());
+    };
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror");
+    let work = testkit::TempDir::new("aptlists-mirror");
+    let list = work.path().join("packages.txt");
+    std::fs::write(&list, "hello\n").unwrap();
+    let o = Command::new("python3")
+        .arg(&script)
+        .arg(&out)
+        .args(["--suite", "trixie", "--packages"])
+        .arg(&list)
+        .env("DEBIAN_MIRROR", upstream)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "partial-mirror.py: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let server = testkit::http::Server::serve_dir(&out);
+    let url = server.url();
+    eprintln!("loopback partial mirror of the real archive at {url}");
+    (Some(server), url)
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Run rdebootstrap in `dir` with the Debian mirror set to `mirror`.
+fn rdeb(dir: &Path, mirror: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(args)
+        .current_dir(dir)
+        .env("RDEBOOTSTRAP_MIRROR_DEBIAN", mirror)
+        .output()
+        .unwrap()
+}
+
+/// Run rdebootstrap; it must succeed. Returns stdout + stderr.
+fn ok(dir: &Path, mirror: &str, args: &[&str]) -> String {
+    let o = rdeb(dir, mirror, args);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{args:?}: {out}{err}");
+    out + &err
+}
+
+#[test]
+fn apt_works_in_a_staged_tree_without_update() {
+    if std::env::var_os("RDEBOOTSTRAP_E2E").is_none() {
+        eprintln!(
+            "apt in a staged tree on the real archive: set RDEBOOTSTRAP_E2E=1 (as root) to run it"
+        );
+        return;
+    }
+    if !testkit::require(is_root(), "root (the tree is built and apt runs as root)") {
+        return;
+    }
+    let Some(upstream) = testkit::required(
+        host_mirror(),
+        "a Debian mirror (DEBIAN_MIRROR or the host's APT sources)",
+    ) else {
+        return;
+    };
+    let (_server, m) = test_mirror(&upstream);
+
+    let work = testkit::TempDir::new("aptlists-e2e");
+    let d = work.path();
+    // A vendor archive: its URL is the mirror the build resolves, its
+    // keyring the one shipped with debrepo.
+    std::fs::write(
+        d.join("Manifest.toml"),
+        "[[archive]]\nmirror = \"debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\n\n\
+         [spec]\nvariant = \"minbase\"\n",
+    )
+    .unwrap();
+    let cache = d.join("cache");
+    let cache = cache.to_str().unwrap();
+    ok(
+        d,
+        &m,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", cache],
+    );
+    ok(
+        d,
+        &m,
+        &[
+            "build",
+            "-q",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            cache,
+            "-p",
+            "tree",
+        ],
+    );
+    let tree = d.join("tree");
+    assert!(
+        !tree.join("usr/bin/hello").exists(),
+        "hello is not in minbase"
+    );
+
+    // What the build pipeline does with meta = ["apt-lists:stage"]: the
+    // lock's archive URLs, the archives fetched again, staged.
+    let manifest = debrepo::manifest::Manifest::load(&d.join("Manifest.toml")).unwrap();
+    let lock = debrepo::lock::Lock::load(&manifest.lock_path("amd64")).unwrap();
+    let mirrors = HashMap::from([("debian".to_owned(), m.clone())]);
+    let urls = debrepo::build::archive_urls(&manifest, &lock, &mirrors).unwrap();
+    let transport =
+        debrepo::transport::Transport::new(debrepo::transport::TransportOptions::default())
+            .unwrap();
+    let cache = debrepo::cache::Cache::open(cache).unwrap();
+    let opts = debrepo::update::UpdateOptions {
+        arch: "amd64".into(),
+        mirrors: mirrors.clone(),
+        snapshot: None,
+        no_verify: false,
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    };
+    let fetched = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(debrepo::update::fetch_archives(
+            &manifest,
+            &transport,
+            Some(&cache),
+            &opts,
+        ))
+        .unwrap();
+    assert_eq!(fetched.len(), lock.archives.len());
+    for (f, a) in fetched.iter().zip(&lock.archives) {
+        assert_eq!(f.fetched.release_sha256.to_string(), a.release_sha256);
+    }
+    let staged = debrepo::aptlists::stage(&tree, &manifest, &urls, &fetched).unwrap();
+    let sources =
+        std::fs::read_to_string(tree.join("etc/apt/sources.list.d/manifest.sources")).unwrap();
+    assert!(sources.contains(&format!("URIs: {m}")), "{sources}");
+    assert!(
+        sources.contains("Signed-By: /etc/apt/keyrings/rdebootstrap-1.gpg"),
+        "{sources}"
+    );
+    // The names are apt's: the InRelease as the loopback URL gives it.
+    let host_part = m
+        .split_once("://")
+        .unwrap()
+        .1
+        .trim_end_matches('/')
+        .replace('/', "_");
+    let inrelease = format!("var/lib/apt/lists/{host_part}_dists_trixie_InRelease");
+    assert!(
+        staged.lists.iter().any(|p| p == Path::new(&inrelease)),
+        "{inrelease} not in {:?}",
+        staged.lists
+    );
+    assert!(staged.lists.iter().any(|p| p
+        .to_str()
+        .unwrap()
+        .ends_with("_dists_trixie_main_binary-amd64_Packages")));
+
+    // Inside, with no network and no apt-get update.
+    let policy = ok(d, &m, &["run", "-p", "tree", "--", "apt-cache", "policy"]);
+    assert!(
+        policy.contains(&format!("{m} trixie/main amd64 Packages"))
+            || policy.contains(&format!(
+                "{} trixie/main amd64 Packages",
+                m.trim_end_matches('/')
+            )),
+        "{policy}"
+    );
+    assert!(policy.contains("o=Debian"), "{policy}");
+    assert!(
+        !policy
+            .lines()
+            .any(|l| l.starts_with("W:") || l.starts_with("E:")),
+        "{policy}"
+    );
+    let hello = ok(
+        d,
+        &m,
+        &["run", "-p", "tree", "--", "apt-cache", "policy", "hello"],
+    );
+    assert!(!hello.contains("Candidate: (none)"), "{hello}");
+    assert!(hello.contains("Candidate:"), "{hello}");
+    let sim = ok(
+        d,
+        &m,
+        &[
+            "run",
+            "-p",
+            "tree",
+            "--",
+            "apt-get",
+            "install",
+            "--simulate",
+            "-y",
+            "hello",
+        ],
+    );
+    eprintln!("{policy}{hello}{sim}");
+    assert!(sim.contains("Inst hello "), "{sim}");
+    assert!(!sim.contains("WARNING"), "unauthenticated? {sim}");
+    assert!(
+        !sim.lines()
+            .any(|l| l.starts_with("W:") || l.starts_with("E:")),
+        "{sim}"
+    );
+
+    // A later apt-get update verifies the staged sources with the staged
+    // keyring, and leaves the InRelease as it was.
+    let before = std::fs::read(tree.join(&inrelease)).unwrap();
+    let update = ok(
+        d,
+        &m,
+        &["run", "--network", "-p", "tree", "--", "apt-get", "update"],
+    );
+    assert!(
+        !update
+            .lines()
+            .any(|l| l.starts_with("W:") || l.starts_with("E:")),
+        "{update}"
+    );
+    assert_eq!(std::fs::read(tree.join(&inrelease)).unwrap(), before);
+}
