@@ -32,7 +32,8 @@ fn partial_mirror_script() -> Option<std::path::PathBuf> {
     p.exists().then_some(p)
 }
 
-/// A loopback copy of trixie (main, amd64) holding minbase and hello, in
+/// A loopback copy of trixie and trixie-updates (main, amd64) holding
+/// minbase and hello, in
 /// the partial mirror directory the other end-to-end tests use (the
 /// script only adds to it), served while the returned server lives; else
 /// the host's mirror.
@@ -48,7 +49,13 @@ fn test_mirror(upstream: &str) -> (Option<testkit::http::Server>, String) {
     let o = Command::new("python3")
         .arg(&script)
         .arg(&out)
-        .args(["--suite", "trixie", "--packages"])
+        .args([
+            "--suite",
+            "trixie",
+            "--suite",
+            "trixie-updates",
+            "--packages",
+        ])
         .arg(&list)
         .env("DEBIAN_MIRROR", upstream)
         .output()
@@ -114,16 +121,33 @@ fn apt_works_in_a_staged_tree_without_update() {
     ) else {
         return;
     };
+    if !testkit::require(
+        testkit::gpg::available(),
+        "gpg (to armor the Debian keyring)",
+    ) {
+        return;
+    }
     let (_server, m) = test_mirror(&upstream);
 
     let work = testkit::TempDir::new("aptlists-e2e");
     let d = work.path();
     // A vendor archive: its URL is the mirror the build resolves, its
-    // keyring the one shipped with debrepo.
+    // keyring the binary one shipped with debrepo; and an archive with an
+    // armored signed-by keyring (the same keys, exported by gpg).
+    let gpg = testkit::gpg::Gpg::new();
+    let binary = debrepo::vendor::Vendor::Debian.keyring_bytes();
+    gpg.run(&["--import"], binary);
+    let armored = gpg.export(&[], true);
+    assert!(armored.starts_with(b"-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+    std::fs::write(d.join("debian-archive-keyring.asc"), &armored).unwrap();
     std::fs::write(
         d.join("Manifest.toml"),
-        "[[archive]]\nmirror = \"debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\n\n\
-         [spec]\nvariant = \"minbase\"\n",
+        format!(
+            "[[archive]]\nmirror = \"debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\n\n\
+             [[archive]]\nurl = \"{m}\"\nsuites = [\"trixie-updates\"]\ncomponents = [\"main\"]\n\
+             signed-by = \"debian-archive-keyring.asc\"\n\n\
+             [spec]\nvariant = \"minbase\"\n"
+        ),
     )
     .unwrap();
     let cache = d.join("cache");
@@ -194,6 +218,18 @@ fn apt_works_in_a_staged_tree_without_update() {
         sources.contains("Signed-By: /etc/apt/keyrings/rdebootstrap-1.gpg"),
         "{sources}"
     );
+    assert!(
+        sources.contains("Signed-By: /etc/apt/keyrings/rdebootstrap-2.asc"),
+        "{sources}"
+    );
+    assert_eq!(
+        std::fs::read(tree.join("etc/apt/keyrings/rdebootstrap-1.gpg")).unwrap(),
+        binary
+    );
+    assert_eq!(
+        std::fs::read(tree.join("etc/apt/keyrings/rdebootstrap-2.asc")).unwrap(),
+        armored
+    );
     // The names are apt's: the InRelease as the loopback URL gives it.
     let host_part = m
         .split_once("://")
@@ -223,6 +259,10 @@ fn apt_works_in_a_staged_tree_without_update() {
         "{policy}"
     );
     assert!(policy.contains("o=Debian"), "{policy}");
+    assert!(
+        policy.contains("trixie-updates/main amd64 Packages"),
+        "{policy}"
+    );
     assert!(
         !policy
             .lines()
@@ -261,7 +301,7 @@ fn apt_works_in_a_staged_tree_without_update() {
     );
 
     // A later apt-get update verifies the staged sources with the staged
-    // keyring, and leaves the InRelease as it was.
+    // keyrings, binary and armored, and leaves the InRelease as it was.
     let before = std::fs::read(tree.join(&inrelease)).unwrap();
     let update = ok(
         d,
@@ -274,5 +314,6 @@ fn apt_works_in_a_staged_tree_without_update() {
             .any(|l| l.starts_with("W:") || l.starts_with("E:")),
         "{update}"
     );
+    assert!(update.contains("trixie-updates InRelease"), "{update}");
     assert_eq!(std::fs::read(tree.join(&inrelease)).unwrap(), before);
 }
