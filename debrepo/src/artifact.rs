@@ -291,6 +291,8 @@ pub enum EntryRefusal {
     Special(&'static str),
     #[error("written through the symlink '{0}' that the same archive creates")]
     ThroughSymlink(String),
+    #[error("under '{0}', which the same archive makes a file")]
+    UnderFile(String),
     #[error("given twice in the archive")]
     Twice,
     #[error("a hard link to '{0}', which is not a regular file earlier in the archive")]
@@ -391,6 +393,13 @@ pub enum ArtifactError {
     Special { path: PathBuf },
     #[error("{}: changed while it was read", path.display())]
     Unstable { path: PathBuf },
+    #[error("artifact '{name}': {} changed after its hash was checked (it was {expected}, what was staged has {actual}): build again", path.display())]
+    ChangedWhileStaged {
+        name: String,
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("artifact '{name}' (line {line}): target '{target}': {reason}")]
     Target {
         name: String,
@@ -741,8 +750,9 @@ pub struct FetchedArtifact {
 /// through `transport` and kept in `cache` under their hash (an intact
 /// cached copy is not downloaded again; without a cache the download is
 /// held in memory). Local files are opened and hashed here, so the bytes
-/// staged are the bytes checked; local directories are hashed here and
-/// read again by [`stage`].
+/// staged are the bytes checked; local directories are hashed here, and
+/// [`stage`] hashes again what it copies (a directory changed between
+/// the two fails the staging).
 ///
 /// Returns the artifacts in staging order. Errors name the artifact: a
 /// hash mismatch gives both hashes; a URL without a hash gives the hash
@@ -1241,7 +1251,12 @@ fn stage_one(tree: &Tree, f: &FetchedArtifact) -> Result<StagedRecord, ArtifactE
             extract(&mut w, &dest, kind_name, open()?, true)?;
         }
         (Action::CopyDir, Content::Dir(path)) => {
-            copy_dir(&mut w, &dest, path)?;
+            let expected = Sri::parse(&f.hash).map_err(|source| ArtifactError::BadHash {
+                name: f.name.clone(),
+                line: a.line,
+                source,
+            })?;
+            copy_dir(&mut w, &dest, path, expected)?;
         }
         (action, content) => unreachable!(
             "artifact '{}': {action:?} of {content:?} (fetch_all gives each kind its content)",
@@ -1316,6 +1331,9 @@ impl Checker {
         for anc in path.ancestors().skip(1) {
             if self.symlinks.contains(anc) {
                 return Err(EntryRefusal::ThroughSymlink(anc.display().to_string()));
+            }
+            if self.seen.get(anc) == Some(&false) {
+                return Err(EntryRefusal::UnderFile(anc.display().to_string()));
             }
         }
         let is_dir = matches!(kind, EntryKind::Dir);
@@ -1477,6 +1495,19 @@ fn walk_dir(root: &Path) -> Result<Vec<DirEntry>, ArtifactError> {
 }
 
 fn tree_hash(root: &Path, entries: &[DirEntry], algo: HashAlgo) -> Result<Sri, ArtifactError> {
+    tree_records(root, entries, algo, |_, _| Ok(()))
+}
+
+/// Feed the tree hash's records of `entries` (see the module docs) to a
+/// hasher, calling `each` on every entry in order with a reader of its
+/// contents (empty but for regular files), whose bytes are hashed as
+/// `each` reads them (what it leaves is read after it).
+fn tree_records(
+    root: &Path,
+    entries: &[DirEntry],
+    algo: HashAlgo,
+    mut each: impl FnMut(&DirEntry, &mut dyn Read) -> Result<(), ArtifactError>,
+) -> Result<Sri, ArtifactError> {
     let mut h = Hasher::new(algo);
     h.update(TREE_HASH_TAG);
     for e in entries {
@@ -1494,21 +1525,52 @@ fn tree_hash(root: &Path, entries: &[DirEntry], algo: HashAlgo) -> Result<Sri, A
             EntryKind::File => {
                 let full = root.join(&e.rel);
                 let file = File::open(&full).map_err(io_at("cannot open", &full))?;
-                let n = io::copy(&mut PosReader::new(&file).take(e.size + 1), &mut h)
-                    .map_err(io_at("cannot read", &full))?;
-                if n != e.size {
+                let mut tee = Tee {
+                    inner: PosReader::new(&file).take(e.size + 1),
+                    hasher: &mut h,
+                    read: 0,
+                };
+                each(e, &mut tee)?;
+                io::copy(&mut tee, &mut io::sink()).map_err(io_at("cannot read", &full))?;
+                if tee.read != e.size {
                     return Err(ArtifactError::Unstable { path: full });
                 }
             }
-            EntryKind::Symlink(t) => h.update(t.as_os_str().as_bytes()),
-            _ => {}
+            EntryKind::Symlink(t) => {
+                h.update(t.as_os_str().as_bytes());
+                each(e, &mut io::empty())?;
+            }
+            _ => each(e, &mut io::empty())?,
         }
         h.update(b"\n");
     }
     Ok(h.finish())
 }
 
-fn copy_dir(w: &mut Writer<'_>, dest: &Path, src: &Path) -> Result<(), ArtifactError> {
+/// A reader feeding what it reads to a hasher.
+struct Tee<'h, R> {
+    inner: R,
+    hasher: &'h mut Hasher,
+    read: u64,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Copy the directory `src` under `dest`, hashing what is copied as it
+/// is read: a source changed since [`fetch_all`] checked it fails here.
+fn copy_dir(
+    w: &mut Writer<'_>,
+    dest: &Path,
+    src: &Path,
+    expected: Sri,
+) -> Result<(), ArtifactError> {
     let entries = walk_dir(src)?;
     let mut checker = Checker::default();
     for e in &entries {
@@ -1522,18 +1584,25 @@ fn copy_dir(w: &mut Writer<'_>, dest: &Path, src: &Path) -> Result<(), ArtifactE
     }
     w.make_dir(dest, None, "dir")?;
     let mut links = Vec::new();
-    for e in entries {
+    let actual = tree_records(src, &entries, expected.algo, |e, data| {
         let at = dest.join(&e.rel);
-        match e.kind {
-            EntryKind::Dir => w.make_dir(&at, Some(e.mode), "dir")?,
-            EntryKind::File => {
-                let full = src.join(&e.rel);
-                let file = File::open(&full).map_err(io_at("cannot open", &full))?;
-                w.add_file(&at, e.mode, &mut PosReader::new(&file), "dir")?;
+        match &e.kind {
+            EntryKind::Dir => w.make_dir(&at, Some(e.mode), "dir"),
+            EntryKind::File => w.add_file(&at, e.mode, data, "dir"),
+            EntryKind::Symlink(t) => {
+                links.push((at, t.clone()));
+                Ok(())
             }
-            EntryKind::Symlink(t) => links.push((at, t)),
             EntryKind::HardLink(_) => unreachable!("directories are walked without hard links"),
         }
+    })?;
+    if actual != expected {
+        return Err(ArtifactError::ChangedWhileStaged {
+            name: w.name.to_owned(),
+            path: src.to_owned(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
     }
     for (at, t) in links {
         w.symlink(&at, &t, "dir")?;

@@ -155,6 +155,11 @@ fn hostile_tarballs_are_refused_with_nothing_written() {
             "entry 'h' refused: a hard link to 'existing', which is not a regular file earlier in the archive",
         ),
         (
+            "under-a-file",
+            ok().file("./ok/sub", "x"),
+            "entry 'ok/sub' refused: under 'ok', which the same archive makes a file",
+        ),
+        (
             "twice",
             ok().file("./ok", "again"),
             "entry 'ok' refused: given twice in the archive",

@@ -624,3 +624,31 @@ fn a_file_target_that_is_a_directory_is_refused() {
         "artifact 't': /etc is a directory in the tree; end the target with '/' to put the file into it"
     );
 }
+
+#[test]
+fn a_directory_changed_after_its_check_is_not_staged_silently() {
+    let t = testkit::TempDir::new("artifact-dir-race");
+    std::fs::create_dir_all(t.path().join("d")).unwrap();
+    std::fs::write(t.path().join("d/f"), b"checked").unwrap();
+    let hash = sri_blake3_of_path(&t.path().join("d")).unwrap();
+    let m = manifest(
+        t.path(),
+        &format!(
+            "[artifact.\"d\"]\ntype = \"dir\"\npath = \"d\"\ntarget = \"/srv/d\"\nhash = \"{hash}\"\n[spec]\nstage = [\"d\"]\n"
+        ),
+    );
+    let f = runtime()
+        .block_on(fetch_all(&m, "", &Lock::default(), &transport(), None))
+        .unwrap();
+    std::fs::write(t.path().join("d/f"), b"swapped").unwrap();
+    let root = t.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let e = stage(&root, &f).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "artifact 'd': {} changed after its hash was checked (it was {hash}, what was staged has blake3-",
+            t.path().join("d").display()
+        )),
+        "{e}"
+    );
+}
