@@ -15,7 +15,10 @@
 //! - `path = "..."` (relative to the manifest's folder, or absolute) and
 //!   `file://` URLs are local sources; `http://` and `https://` URLs are
 //!   fetched through [`Transport`] (credentials, retries, proxies as for
-//!   the archives) and kept in the [`Cache`] under their hash.
+//!   the archives) and kept in the [`Cache`] under their hash (a
+//!   `sha256-` artifact in the cache's own store, a `blake3-` one as a
+//!   hard link to that entry under `v1/blake3/`), proven intact by
+//!   hashing whenever it is used.
 //! - Hashes are SRI strings: `blake3-<base64>` (what this tool computes,
 //!   [`sri_blake3`], [`sri_blake3_of_path`]) or `sha256-<base64>`.
 //! - A URL artifact must carry its `hash` in the manifest: without one,
@@ -27,7 +30,9 @@
 //! - The hash is checked on every build ([`fetch_all`]), whether the
 //!   content came from the cache, the network or the manifest's folder; a
 //!   mismatch names the artifact and both hashes. A `text` artifact's
-//!   hash, when given, is checked against its text.
+//!   hash, when given, is checked against its text. A `dir` artifact is
+//!   hashed again as [`stage`] copies it, so a directory changed between
+//!   the check and the copy fails the build.
 //!
 //! The hash of a file is the hash of its bytes. The hash of a directory
 //! (type `dir`) is a tree hash, so that it does not depend on the order a
@@ -82,10 +87,12 @@
 //! whole before anything is written: absolute names, `..` components,
 //! newlines in names, device nodes and fifos are refused, as is an entry
 //! written through a symlink the same archive creates (`link -> /etc`,
-//! then `link/passwd`), a name given twice (but for directories), and a
-//! hard link to anything but a regular file earlier in the archive.
-//! Symlinks are created after every other entry, so no write can follow
-//! one. Symlinks already in the tree are followed, confined to the tree.
+//! then `link/passwd`) or under a file it makes, a name given twice (but
+//! for directories), and a hard link to anything but a regular file
+//! earlier in the archive. Symlinks are created after every other entry,
+//! so no write can follow one. Symlinks already in the tree (merged /usr,
+//! a package's) are followed as dpkg follows them, resolved with the
+//! tree as `/`, so nothing outside the tree is reached.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
