@@ -8,7 +8,8 @@
 //!   `[[archive]]` that share URL, components and architectures, in
 //!   manifest order. `Types: deb`; `URIs:` the URL the build used (a
 //!   vendor archive's resolved mirror, a snapshot archive's filled-in
-//!   snapshot URL); `Suites:`; `Components:` and `Architectures:` as
+//!   snapshot URL; any `user:password@` left out: credentials belong in
+//!   apt's `auth.conf.d`, not in an image); `Suites:`; `Components:` and `Architectures:` as
 //!   fetched, neither for a flat repository (`Suites: path/`), whose one
 //!   index serves every architecture.
 //! - `Signed-By:` the archive's keyring, copied into the tree as
@@ -31,6 +32,11 @@
 //!   either), and a later `apt-get update` in the tree would refuse them.
 //! - An archive with no key at all (possible only after `--no-verify`)
 //!   gets no `Signed-By`: apt then uses its default keyrings.
+//! - apt trusts lists it finds in `var/lib/apt/lists` by the presence of
+//!   `InRelease` (or `Release.gpg`); it checks signatures only when it
+//!   fetches. Suites fetched without a signature check (`--no-verify`) are
+//!   staged all the same and listed in [`StagedLists::unverified`], so the
+//!   caller can warn.
 //!
 //! and the verified files of each suite in `var/lib/apt/lists/`, under the
 //! names apt gives them ([`list_file_name`] of the file's URI):
@@ -88,6 +94,10 @@ pub struct StagedLists {
     pub lists: Vec<PathBuf>,
     /// Bytes written in all.
     pub bytes: u64,
+    /// The suites (`URL SUITE`) whose Release file was not checked against
+    /// a signature (`--no-verify`, or `allow-insecure`): apt in the tree
+    /// trusts their lists all the same, so a caller should say so.
+    pub unverified: Vec<String>,
 }
 
 /// Staging apt's sources and lists failed.
@@ -154,9 +164,9 @@ pub enum AptListsError {
 
 /// Write the sources file, keyrings and lists of `fetched` into the tree
 /// at `tree_root`. `urls[i]` is the archive URL the build used for
-/// `fetched[i]` (one per fetched suite, as `crate::build::archive_urls`
-/// gives them for the lock's archives and `crate::update::fetch_archives`
-/// fetches them).
+/// `fetched[i]` (one per fetched suite, as [`crate::build::archive_urls`]
+/// gives them for the lock's archives and [`crate::update::fetch_archives`]
+/// fetches them). Everything is checked before anything is written.
 pub fn stage(
     tree_root: &Path,
     manifest: &Manifest,
@@ -193,6 +203,7 @@ pub fn stage(
     write(PathBuf::from(SOURCES_PATH), plan.sources.as_bytes())?;
     staged.keyrings = keyrings;
     staged.lists = lists;
+    staged.unverified = plan.unverified;
     Ok(staged)
 }
 
@@ -211,6 +222,7 @@ struct ListFile<'a> {
 /// Everything [`stage`] writes, computed before anything is written.
 struct Plan<'a> {
     sources: String,
+    unverified: Vec<String>,
     keyrings: Vec<KeyringFile>,
     lists: BTreeMap<String, ListFile<'a>>,
 }
@@ -243,6 +255,7 @@ fn plan<'a>(
     let mut keyrings: Vec<KeyringFile> = Vec::new();
     let mut stanzas: Vec<Stanza> = Vec::new();
     let mut lists: BTreeMap<String, ListFile<'a>> = BTreeMap::new();
+    let mut unverified = Vec::new();
     for (i, (url, f)) in urls.iter().zip(fetched).enumerate() {
         let decl = manifest
             .archives
@@ -275,6 +288,9 @@ fn plan<'a>(
         if !writable(&f.suite) {
             return Err(unwritable("suite", &f.suite));
         }
+        if s.signer.is_none() {
+            unverified.push(format!("{} {}", without_credentials(url), f.suite));
+        }
         let flat = s.location.is_flat();
         let mut components: Vec<String> = Vec::new();
         let mut arches: Vec<String> = Vec::new();
@@ -300,7 +316,7 @@ fn plan<'a>(
         }
 
         // The list files of this suite.
-        let origin = format!("{} {}", url, f.suite);
+        let origin = format!("{} {}", without_credentials(url), f.suite);
         let mut add = |file: &str, data: &'a [u8]| {
             let name = list_file_name(&suite_file_uri(url, &f.suite, file));
             match lists.get(&name) {
@@ -360,7 +376,7 @@ fn plan<'a>(
 
         let stanza = Stanza {
             decl: f.decl,
-            uri: url.clone(),
+            uri: without_credentials(url),
             suites: vec![f.suite.clone()],
             flat,
             components,
@@ -413,6 +429,7 @@ fn plan<'a>(
     }
     Ok(Plan {
         sources,
+        unverified,
         keyrings,
         lists,
     })
@@ -458,6 +475,20 @@ fn keyring_bytes(
         source,
     })?;
     Ok(Some(bytes))
+}
+
+/// `url` without the `user:password@` of its authority: credentials are
+/// not written into a tree (apt reads them from `/etc/apt/auth.conf.d`),
+/// and apt leaves them out of list file names anyway.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..auth_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 /// True for an ASCII-armored keyring (as [`Keyring::from_bytes`] decides).

@@ -211,6 +211,7 @@ fn apt_works_in_a_staged_tree_without_update() {
         assert_eq!(f.fetched.release_sha256.to_string(), a.release_sha256);
     }
     let staged = debrepo::aptlists::stage(&tree, &manifest, &urls, &fetched).unwrap();
+    assert!(staged.unverified.is_empty(), "{:?}", staged.unverified);
     let sources =
         std::fs::read_to_string(tree.join("etc/apt/sources.list.d/manifest.sources")).unwrap();
     assert!(sources.contains(&format!("URIs: {m}")), "{sources}");

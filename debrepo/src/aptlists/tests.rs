@@ -95,6 +95,15 @@ fn list_file_names_of_odd_uris() {
 }
 
 #[test]
+fn credentials_are_left_out() {
+    let w = without_credentials;
+    assert_eq!(w("http://u:p@h.example/x@y"), "http://h.example/x@y");
+    assert_eq!(w("https://a@b@h.example:1/"), "https://h.example:1/");
+    assert_eq!(w("http://h.example/a@b"), "http://h.example/a@b");
+    assert_eq!(w("file:/srv/r"), "file:/srv/r");
+}
+
+#[test]
 fn suite_file_uris_follow_apt() {
     let u = |a, s, f| suite_file_uri(a, s, f);
     assert_eq!(
@@ -230,7 +239,8 @@ allow-insecure = true
     let urls = vec![
         mirror.to_owned(),
         mirror.to_owned(),
-        "http://other.example:8080/debian-security".to_owned(),
+        // Credentials stay out of the tree.
+        "http://user:pw@other.example:8080/debian-security".to_owned(),
         snap.to_owned(),
         "http://flat.example/flat".to_owned(),
     ];
@@ -335,6 +345,13 @@ fn stage_writes_sources_keyrings_and_lists() {
          URIs: http://flat.example/flat\n\
          Suites: ./\n\
          Trusted: yes\n"
+    );
+    assert!(!sources.contains("pw@"), "{sources}");
+    // Nothing here was signature-checked (no signer): all are reported.
+    assert_eq!(staged.unverified.len(), 5);
+    assert_eq!(
+        staged.unverified[2],
+        "http://other.example:8080/debian-security trixie-security"
     );
     // It parses as the deb822 sources apt reads.
     let parsed = crate::aptsources::parse_sources(&sources, "manifest.sources").unwrap();
