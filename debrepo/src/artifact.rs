@@ -527,7 +527,12 @@ pub fn source_of(
     let source = if src.starts_with("http://") || src.starts_with("https://") {
         Source::Url(src.clone())
     } else if src.starts_with("file://") {
-        Source::Local(crate::transport::local_path(src).unwrap_or_default())
+        // `file://x` names x relative to the manifest, as a path does.
+        Source::Local(
+            manifest
+                .dir()
+                .join(crate::transport::local_path(src).unwrap_or_default()),
+        )
     } else if src.contains("://") {
         return Err(ArtifactError::Scheme {
             name: name.to_owned(),

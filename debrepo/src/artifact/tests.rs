@@ -330,6 +330,10 @@ fn sources_are_classified() {
         Source::Local(PathBuf::from("/srv/a b"))
     );
     assert_eq!(
+        source_of(&m, "n", &a("file://files/x")).unwrap(),
+        Source::Local(t.path().join("files/x"))
+    );
+    assert_eq!(
         source_of(&m, "n", &a("https://h.invalid/x")).unwrap(),
         Source::Url("https://h.invalid/x".into())
     );
