@@ -656,3 +656,87 @@ fn a_directory_changed_after_its_check_is_not_staged_silently() {
         "{e}"
     );
 }
+
+#[test]
+fn every_compression_is_unpacked_unless_asked_not_to() {
+    use testkit::Comp;
+    let t = testkit::TempDir::new("artifact-comp");
+    let tar = tarball(&[("etc/x.conf", Some(b"x = 1\n"), 0o600)]);
+    let mut text = String::new();
+    let mut names = Vec::new();
+    for c in [Comp::Gzip, Comp::Xz, Comp::Zstd, Comp::Bzip2] {
+        for ext in [c.suffix(), if c == Comp::Zstd { ".zstd" } else { "" }] {
+            if ext.is_empty() {
+                continue;
+            }
+            let tag = &ext[1..];
+            std::fs::write(
+                t.path().join(format!("f-{tag}.txt{ext}")),
+                c.compress(b"plain\n"),
+            )
+            .unwrap();
+            std::fs::write(t.path().join(format!("t-{tag}.tar{ext}")), c.compress(&tar)).unwrap();
+            for (name, path, target, unpack) in [
+                (
+                    format!("f-{tag}"),
+                    format!("f-{tag}.txt{ext}"),
+                    format!("/f/{tag}/"),
+                    true,
+                ),
+                (
+                    format!("k-{tag}"),
+                    format!("f-{tag}.txt{ext}"),
+                    format!("/k/{tag}/"),
+                    false,
+                ),
+                (
+                    format!("t-{tag}"),
+                    format!("t-{tag}.tar{ext}"),
+                    format!("/t/{tag}"),
+                    true,
+                ),
+            ] {
+                text += &format!(
+                    "[artifact.\"{name}\"]\ntype = \"file\"\npath = \"{path}\"\ntarget = \"{target}\"\nunpack = {unpack}\n"
+                );
+                names.push(name);
+            }
+        }
+    }
+    // A tar artifact is decompressed by its bytes, whatever its name.
+    std::fs::write(t.path().join("blob"), Comp::Xz.compress(&tar)).unwrap();
+    text += "[artifact.\"by-magic\"]\ntype = \"tar\"\npath = \"blob\"\ntarget = \"/m\"\n";
+    names.push("by-magic".into());
+    text += &format!("[spec]\nstage = {names:?}\n");
+    let m = manifest(t.path(), &text);
+    let rt = runtime();
+    let lock = Lock {
+        artifacts: rt.block_on(lock_records(&m, &transport())).unwrap(),
+        ..Lock::default()
+    };
+    let f = rt
+        .block_on(fetch_all(&m, "", &lock, &transport(), None))
+        .unwrap();
+    let root = t.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    stage(&root, &f).unwrap();
+    for tag in ["gz", "xz", "zst", "zstd", "bz2"] {
+        assert_eq!(
+            std::fs::read(root.join(format!("f/{tag}/f-{tag}.txt"))).unwrap(),
+            b"plain\n",
+            "{tag}"
+        );
+        assert_eq!(
+            std::fs::read(root.join(format!("k/{tag}/f-{tag}.txt.{tag}"))).unwrap(),
+            std::fs::read(t.path().join(format!("f-{tag}.txt.{tag}"))).unwrap(),
+            "{tag}: kept as it is"
+        );
+        let x = root.join(format!("t/{tag}/etc/x.conf"));
+        assert_eq!(std::fs::read(&x).unwrap(), b"x = 1\n", "{tag}");
+        assert_eq!(mode_of(&x), 0o600);
+    }
+    assert_eq!(
+        std::fs::read(root.join("m/etc/x.conf")).unwrap(),
+        b"x = 1\n"
+    );
+}
