@@ -166,7 +166,9 @@ pub enum AptListsError {
 /// at `tree_root`. `urls[i]` is the archive URL the build used for
 /// `fetched[i]` (one per fetched suite, as [`crate::build::archive_urls`]
 /// gives them for the lock's archives and [`crate::update::fetch_archives`]
-/// fetches them). Everything is checked before anything is written.
+/// fetches them). Everything is checked before anything is written, and
+/// the sources file is written last, so a failed write never leaves it
+/// naming lists that are not there.
 pub fn stage(
     tree_root: &Path,
     manifest: &Manifest,
@@ -509,6 +511,7 @@ pub fn suite_file_uri(archive: &str, suite: &str, file: &str) -> String {
         uri.push('/');
     }
     if suite == "/" {
+        // A flat repository at the archive URL itself.
     } else if suite.ends_with('/') {
         uri.push_str(&quote(suite, b"+~ "));
     } else {
