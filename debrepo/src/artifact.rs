@@ -70,7 +70,9 @@
 //!   according to its first bytes. With `unpack = false` a `tar` is placed
 //!   as a file, by the file rules.
 //! - Modes: a local file keeps its permission bits, a downloaded file gets
-//!   0644, a text artifact 0644; tar and directory entries keep theirs.
+//!   0644, a text artifact 0644; tar and directory entries keep theirs
+//!   (a directory made gets its mode once the artifact is staged, so a
+//!   read-only one still receives its files in a rootless build).
 //!   Everything is owned by the building user, which is root in the tree
 //!   (owners in tarballs are ignored, so nothing is recorded for a
 //!   rootless build). Extended attributes and times are not kept.
@@ -1211,6 +1213,7 @@ fn stage_one(tree: &Tree, f: &FetchedArtifact) -> Result<StagedRecord, ArtifactE
         tree,
         name: &f.name,
         paths: Vec::new(),
+        modes: Vec::new(),
     };
     let kind_name = match a.kind {
         ArtifactKind::Tar => "tar",
@@ -1275,6 +1278,7 @@ fn stage_one(tree: &Tree, f: &FetchedArtifact) -> Result<StagedRecord, ArtifactE
             f.name
         ),
     }
+    w.finish()?;
     Ok(StagedRecord {
         name: f.name.clone(),
         spec: f.spec.clone(),
@@ -1627,6 +1631,9 @@ struct Writer<'t> {
     tree: &'t Tree,
     name: &'t str,
     paths: Vec<String>,
+    /// Directories made with more permissions than their own, until
+    /// [`Writer::finish`].
+    modes: Vec<(PathBuf, u32)>,
 }
 
 fn type_name(mode: rustix::fs::RawMode) -> &'static str {
@@ -1696,11 +1703,33 @@ impl Writer<'_> {
                 existing: type_name(m),
             });
         }
-        let mode = Mode::from_bits_truncate(mode.unwrap_or(0o755));
-        rustix::fs::mkdirat(&dir, &name, mode)
-            .and_then(|()| rustix::fs::chmodat(&dir, &name, mode, AtFlags::empty()))
+        // Writable by its owner until the artifact is staged (a 0555
+        // directory of a tarball still gets its files without root); its
+        // own mode is set at the end, by `finish`.
+        let mode = mode.unwrap_or(0o755) & 0o7777;
+        let open = Mode::from_bits_truncate(mode | 0o700);
+        rustix::fs::mkdirat(&dir, &name, open)
+            .and_then(|()| rustix::fs::chmodat(&dir, &name, open, AtFlags::empty()))
             .map_err(|e| self.write_err(rel)(e.into()))?;
         self.paths.push(abs(rel));
+        if mode | 0o700 != mode {
+            self.modes.push((rel.to_owned(), mode));
+        }
+        Ok(())
+    }
+
+    /// Give the directories made their own modes, deepest first.
+    fn finish(&mut self) -> Result<(), ArtifactError> {
+        while let Some((rel, mode)) = self.modes.pop() {
+            let (dir, name) = self.parent(&rel)?;
+            rustix::fs::chmodat(
+                &dir,
+                &name,
+                Mode::from_bits_truncate(mode),
+                AtFlags::empty(),
+            )
+            .map_err(|e| self.write_err(&rel)(e.into()))?;
+        }
         Ok(())
     }
 

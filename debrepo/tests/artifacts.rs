@@ -220,6 +220,24 @@ fn symlinks_already_in_the_tree_are_followed_inside_it() {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(bin.join("tool")).unwrap();
     assert_eq!((m.mode() & 0o7777, m.nlink()), (0o755, 2));
+    // A read-only directory gets its files, then its mode.
+    let a = arena("tar-ro");
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o555);
+    h.set_size(0);
+    b.append_data(&mut h, "ro/", std::io::empty()).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_size(1);
+    b.append_data(&mut h, "ro/inside", &b"x"[..]).unwrap();
+    stage_tar(&a, &b.into_inner().unwrap()).unwrap();
+    let ro = a.root.join("opt/app/ro");
+    assert_eq!(std::fs::read(ro.join("inside")).unwrap(), b"x");
+    assert_eq!(std::fs::metadata(&ro).unwrap().mode() & 0o7777, 0o555);
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
