@@ -31,7 +31,9 @@ use std::path::Path;
 use std::process::Stdio;
 
 use crate::deb::{ControlFiles, DebError};
-use crate::sandbox::{Chown, Owner, Request, Sandbox, SandboxError, Step, Users, PROTOCOL};
+use crate::sandbox::{
+    Chown, Executor, Output, Owner, Request, Sandbox, SandboxError, Step, Users, PROTOCOL,
+};
 use crate::tree::Tree;
 
 pub use sandbox_protocol::Bind;
@@ -194,15 +196,15 @@ pub fn preinst_order(controls: &[ControlFiles]) -> Result<Vec<usize>, DebError> 
 }
 
 /// Run the preinsts and `dpkg --configure -a` in the tree at `root`,
-/// whose packages (`controls`) were unpacked by [`crate::build::unpack`].
-/// The scripts' output goes to `log`. Returns the scripts' changes
+/// whose packages (`controls`) were unpacked by [`crate::build::unpack`],
+/// with `executor`. The scripts' output goes to `output`. Returns the scripts' changes
 /// of owner (see [`crate::sandbox::Sandbox::run`]).
 pub fn configure(
     root: &Path,
     controls: &[ControlFiles],
-    sandbox: &Sandbox,
+    executor: &dyn Executor,
     opts: &ConfigureOptions,
-    log: Stdio,
+    output: Output,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<Chown>, ConfigureError> {
     let tree = open_tree(root)?;
@@ -256,7 +258,7 @@ pub fn configure(
     });
     let request = request(&tree, opts, opts.network, steps);
     let result = with_policy_rc_d(&tree, || {
-        sandbox.run_timed(&request, log, &mut |i, took| {
+        executor.run_steps(&request, output, &mut |i, took| {
             if let Some(step) = request.steps.get(i) {
                 progress.stage_item(crate::progress::Stage::Configure, &step.label, took);
             }
@@ -283,14 +285,14 @@ pub fn configure(
 /// the configured tree at `root`, in the sandbox, with the spec's
 /// `build-env` (`opts.env`) and services kept from starting (a
 /// `policy-rc.d` that says no, as while configuring); the first failing
-/// script stops the rest. Their output goes to `log`. Returns their
+/// script stops the rest. Their output goes to `output`. Returns their
 /// changes of owner.
 pub fn build_scripts(
     root: &Path,
     scripts: &[(String, String)],
-    sandbox: &Sandbox,
+    executor: &dyn Executor,
     opts: &ConfigureOptions,
-    log: Stdio,
+    output: Output,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<Chown>, ConfigureError> {
     if scripts.is_empty() {
@@ -321,7 +323,7 @@ pub fn build_scripts(
         .collect();
     let request = request(&tree, opts, opts.network, steps);
     let result = with_policy_rc_d(&tree, || {
-        sandbox.run_timed(&request, log, &mut |i, took| {
+        executor.run_steps(&request, output, &mut |i, took| {
             if let Some(step) = request.steps.get(i) {
                 progress.stage_item(crate::progress::Stage::Scripts, &step.label, took);
             }
@@ -353,16 +355,20 @@ fn with_policy_rc_d<T>(tree: &Tree, f: impl FnOnce() -> T) -> Result<T, Configur
 /// nothing else (for a tree that is only unpacked).
 pub fn give_owners(
     root: &Path,
-    sandbox: &Sandbox,
+    executor: &dyn Executor,
     opts: &ConfigureOptions,
-    log: Stdio,
+    output: Output,
 ) -> Result<(), ConfigureError> {
     if opts.owners.is_empty() {
         return Ok(());
     }
     let tree = open_tree(root)?;
     mount_points(&tree)?;
-    sandbox.run(&request(&tree, opts, false, Vec::new()), log)?;
+    executor.run_steps(
+        &request(&tree, opts, false, Vec::new()),
+        output,
+        &mut |_, _| {},
+    )?;
     Ok(())
 }
 

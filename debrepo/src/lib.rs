@@ -33,6 +33,7 @@ pub mod mirror;
 pub mod ownership;
 pub mod packages;
 pub mod pipeline;
+pub mod podman;
 pub mod progress;
 pub mod relation;
 pub mod release;

@@ -15,7 +15,10 @@
 //!    [`Stage::Database`], then, unless unpacking only,
 //!    [`Stage::Configure`] (preinsts and `dpkg --configure -a` in the
 //!    sandbox, with the spec's `build-env`), [`Stage::Artifacts`] (the
-//!    spec's artifacts, ancestors' first) and [`Stage::Scripts`] (its
+//!    spec's artifacts, ancestors' first; with `meta =
+//!    ["apt-lists:stage"]`, apt's sources, keyrings and the locked lists
+//!    too, [`crate::aptlists`], so that apt works inside without
+//!    `apt-get update`) and [`Stage::Scripts`] (its
 //!    build scripts, ancestors first), and [`Stage::Finish`] (what
 //!    mmdebstrap leaves for a plain chroot, the ownership record, the
 //!    incomplete marker removed). With `--unpack-only`, the artifacts
@@ -40,7 +43,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::artifact::{FetchedArtifact, StagedRecord};
@@ -50,8 +52,12 @@ use crate::configure::{ConfigureError, ConfigureOptions};
 use crate::lock::{Lock, LockedSpec};
 use crate::manifest::{requirement_name, spec_label, Manifest, ResolvedSpec, SpecError};
 use crate::progress::{Progress, Stage};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Executor, Output};
 use crate::transport::Transport;
+
+/// The `meta` entry that stages apt's sources and lists in the tree
+/// ([`crate::aptlists`]).
+pub const APT_LISTS: &str = "apt-lists:stage";
 
 /// What to build, and how.
 #[derive(Debug, Clone)]
@@ -114,6 +120,24 @@ pub enum PipelineError {
     Cache(#[from] crate::cache::CacheError),
     #[error(transparent)]
     Artifact(#[from] crate::artifact::ArtifactError),
+    #[error("{}, spec {} (line {line}): unknown meta entry '{entry}' (known: {APT_LISTS})", manifest.display(), spec_label(spec))]
+    UnknownMeta {
+        manifest: PathBuf,
+        spec: String,
+        line: usize,
+        entry: String,
+    },
+    #[error("apt lists for the tree ({APT_LISTS})")]
+    Lists(#[source] crate::update::Error),
+    #[error("{url} {suite}: the mirror's Release file is not the one locked (lock: {locked}, now: {now}), so its lists would not match the tree: run 'rdebootstrap update'")]
+    ReleaseMoved {
+        url: String,
+        suite: String,
+        locked: String,
+        now: String,
+    },
+    #[error(transparent)]
+    AptLists(#[from] crate::aptlists::AptListsError),
     #[error("{}: cannot remove the packages downloaded into the tree", path.display())]
     Cleanup {
         path: PathBuf,
@@ -136,6 +160,8 @@ pub struct Prepared<'a> {
 pub struct Fetched {
     debs: Vec<PathBuf>,
     artifacts: Vec<FetchedArtifact>,
+    /// The archives' suites as locked, for `meta = ["apt-lists:stage"]`.
+    lists: Option<Vec<crate::update::FetchedArchive>>,
     /// The cache inside the tree used when there was no other, removed
     /// once the packages are unpacked.
     temporary: Option<PathBuf>,
@@ -183,8 +209,13 @@ pub fn prepare<'a>(
             line: s.line,
             what,
         };
-        if !s.meta.is_empty() {
-            return Err(not_built(format!("meta = {:?}", s.meta)));
+        if let Some(m) = s.meta.iter().find(|m| m.as_str() != APT_LISTS) {
+            return Err(PipelineError::UnknownMeta {
+                manifest: manifest.path.clone(),
+                spec: name.clone(),
+                line: s.line,
+                entry: m.clone(),
+            });
         }
         if opts.unpack_only && s.build_script.is_some() {
             return Err(not_built(
@@ -236,6 +267,11 @@ impl Prepared<'_> {
                 Duration::ZERO,
             );
         }
+        let lists = if self.resolved.meta.iter().any(|m| m == APT_LISTS) {
+            Some(self.fetch_lists(transport, cache).await?)
+        } else {
+            None
+        };
         let tree_cache = self.opts.target.join("var/cache/apt/archives/rdebootstrap");
         let (owned, temporary) = match cache {
             Some(_) => (None, None),
@@ -257,16 +293,54 @@ impl Prepared<'_> {
         Ok(Fetched {
             debs,
             artifacts,
+            lists,
             temporary,
             took,
         })
     }
 
-    /// The stages after [`Stage::Fetch`], in `sandbox`.
+    /// The archives' Release files and indices, as `update` fetches
+    /// them, each checked to be the one locked.
+    async fn fetch_lists(
+        &self,
+        transport: &Transport,
+        cache: Option<&Cache>,
+    ) -> Result<Vec<crate::update::FetchedArchive>, PipelineError> {
+        let opts = crate::update::UpdateOptions {
+            arch: self.lock.arch.clone(),
+            mirrors: self.opts.mirrors.clone(),
+            snapshot: self.lock.archives.iter().find_map(|a| a.snapshot.clone()),
+            // The lock says what was trusted: a suite locked without a
+            // signature is fetched without one; each is checked against
+            // the Release file's locked hash below either way.
+            no_verify: self.lock.archives.iter().any(|a| a.signer.is_none()),
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        };
+        let fetched = crate::update::fetch_archives(self.manifest, transport, cache, &opts)
+            .await
+            .map_err(PipelineError::Lists)?;
+        for (i, (f, locked)) in fetched.iter().zip(&self.lock.archives).enumerate() {
+            let now = f.fetched.release_sha256.to_string();
+            if now != locked.release_sha256 {
+                return Err(PipelineError::ReleaseMoved {
+                    url: self.urls.get(i).cloned().unwrap_or_default(),
+                    suite: f.suite.clone(),
+                    locked: locked.release_sha256.clone(),
+                    now,
+                });
+            }
+        }
+        Ok(fetched)
+    }
+
+    /// The stages after [`Stage::Fetch`], the scripts run by `executor`
+    /// ([`crate::sandbox::Sandbox`] or [`crate::podman::Podman`]).
     pub fn install(
         self,
         fetched: Fetched,
-        sandbox: &Sandbox,
+        executor: &dyn Executor,
         progress: &dyn Progress,
     ) -> Result<BuildReport, PipelineError> {
         let opts = &self.opts;
@@ -298,9 +372,9 @@ impl Prepared<'_> {
         stages.push((Stage::Unpack, started.elapsed()));
         let log = || {
             if opts.show_script_output {
-                Stdio::inherit()
+                Output::Shown
             } else {
-                Stdio::null()
+                Output::Hidden
             }
         };
         // Without root, what the tree cannot hold is given inside the
@@ -314,9 +388,9 @@ impl Prepared<'_> {
         let staged;
         if opts.unpack_only {
             if !options.owners.is_empty() {
-                crate::configure::give_owners(root, sandbox, &options, log())?;
+                crate::configure::give_owners(root, executor, &options, log())?;
             }
-            staged = stage_artifacts(root, &fetched.artifacts, progress, &mut stages)?;
+            staged = self.stage_artifacts(&fetched, progress, &mut stages)?;
         } else {
             let at = Instant::now();
             progress.stage_start(Stage::Configure, report.controls.len());
@@ -326,7 +400,7 @@ impl Prepared<'_> {
             chowns = crate::configure::configure(
                 root,
                 &report.controls,
-                sandbox,
+                executor,
                 &options,
                 log(),
                 progress,
@@ -334,7 +408,7 @@ impl Prepared<'_> {
             let took = at.elapsed();
             progress.stage_finish(Stage::Configure, took);
             stages.push((Stage::Configure, took));
-            staged = stage_artifacts(root, &fetched.artifacts, progress, &mut stages)?;
+            staged = self.stage_artifacts(&fetched, progress, &mut stages)?;
             if !self.resolved.build_scripts.is_empty() {
                 let at = Instant::now();
                 scripts = self.resolved.build_scripts.len();
@@ -344,7 +418,7 @@ impl Prepared<'_> {
                 chowns.extend(crate::configure::build_scripts(
                     root,
                     &self.resolved.build_scripts,
-                    sandbox,
+                    executor,
                     &options,
                     log(),
                     progress,
@@ -373,29 +447,44 @@ impl Prepared<'_> {
     }
 }
 
-/// [`Stage::Artifacts`]: stage the fetched artifacts (none: the stage
-/// is skipped).
-fn stage_artifacts(
-    root: &Path,
-    artifacts: &[FetchedArtifact],
-    progress: &dyn Progress,
-    stages: &mut Vec<(Stage, Duration)>,
-) -> Result<Vec<StagedRecord>, PipelineError> {
-    if artifacts.is_empty() {
-        return Ok(Vec::new());
+impl Prepared<'_> {
+    /// [`Stage::Artifacts`]: stage the fetched artifacts, and apt's
+    /// sources and lists when the spec's `meta` asks (nothing to stage:
+    /// the stage is skipped).
+    fn stage_artifacts(
+        &self,
+        fetched: &Fetched,
+        progress: &dyn Progress,
+        stages: &mut Vec<(Stage, Duration)>,
+    ) -> Result<Vec<StagedRecord>, PipelineError> {
+        let root = self.opts.target.as_path();
+        let items = fetched.artifacts.len() + usize::from(fetched.lists.is_some());
+        if items == 0 {
+            return Ok(Vec::new());
+        }
+        let at = Instant::now();
+        progress.stage_start(Stage::Artifacts, items);
+        let mut staged = Vec::with_capacity(fetched.artifacts.len());
+        for a in &fetched.artifacts {
+            let one = Instant::now();
+            staged.extend(crate::artifact::stage(root, std::slice::from_ref(a))?);
+            progress.stage_item(Stage::Artifacts, &a.name, one.elapsed());
+        }
+        if let Some(lists) = &fetched.lists {
+            let one = Instant::now();
+            let done = crate::aptlists::stage(root, self.manifest, &self.urls, lists)?;
+            for suite in &done.unverified {
+                progress.warn(&format!(
+                    "{suite}: its lists are staged in the tree unverified (locked without a signature check), and apt there trusts them"
+                ));
+            }
+            progress.stage_item(Stage::Artifacts, APT_LISTS, one.elapsed());
+        }
+        let took = at.elapsed();
+        progress.stage_finish(Stage::Artifacts, took);
+        stages.push((Stage::Artifacts, took));
+        Ok(staged)
     }
-    let at = Instant::now();
-    progress.stage_start(Stage::Artifacts, artifacts.len());
-    let mut staged = Vec::with_capacity(artifacts.len());
-    for a in artifacts {
-        let one = Instant::now();
-        staged.extend(crate::artifact::stage(root, std::slice::from_ref(a))?);
-        progress.stage_item(Stage::Artifacts, &a.name, one.elapsed());
-    }
-    let took = at.elapsed();
-    progress.stage_finish(Stage::Artifacts, took);
-    stages.push((Stage::Artifacts, took));
-    Ok(staged)
 }
 
 /// With the network, scripts resolve names with the host's

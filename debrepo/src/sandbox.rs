@@ -72,6 +72,52 @@ pub enum SandboxError {
     Incomplete { helper: PathBuf },
 }
 
+/// Where the steps' output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// To this process's standard error.
+    Shown,
+    /// Nowhere (a failing step's error still ends with its standard
+    /// error).
+    Hidden,
+}
+
+impl Output {
+    /// For [`Sandbox::run`].
+    pub fn stdio(self) -> Stdio {
+        match self {
+            Output::Shown => Stdio::inherit(),
+            Output::Hidden => Stdio::null(),
+        }
+    }
+}
+
+/// What runs a [`Request`]'s steps in a tree: rdebootstrap's own
+/// [`Sandbox`], or [`crate::podman::Podman`].
+pub trait Executor: Send + Sync {
+    /// Run the steps in order, the first failing one stopping the rest
+    /// and being the error ([`SandboxError::Step`]); call `step_done`
+    /// with each step's index and time as it ends. Returns the steps'
+    /// changes of owner ([`Users::Single`] only).
+    fn run_steps(
+        &self,
+        request: &Request,
+        output: Output,
+        step_done: &mut dyn FnMut(usize, std::time::Duration),
+    ) -> Result<Vec<Chown>, SandboxError>;
+}
+
+impl Executor for Sandbox {
+    fn run_steps(
+        &self,
+        request: &Request,
+        output: Output,
+        step_done: &mut dyn FnMut(usize, std::time::Duration),
+    ) -> Result<Vec<Chown>, SandboxError> {
+        self.run_timed(request, output.stdio(), step_done)
+    }
+}
+
 /// A change of owner a step made in a [`Users::Single`] namespace (see
 /// [`Event::Chown`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

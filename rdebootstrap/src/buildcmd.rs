@@ -34,11 +34,22 @@ pub struct BuildArgs {
     /// finishes them, after each package's `preinst install`).
     #[arg(long)]
     unpack_only: bool,
+    /// What runs the maintainer scripts and build scripts: rdebootstrap's
+    /// own sandbox, or podman (`podman run --rootfs`, with podman's own
+    /// configuration).
+    #[arg(long, value_enum, default_value_t = Executor::Sandbox)]
+    executor: Executor,
     /// Run `update` first: lock the manifest afresh (the lock is rewritten
     /// only when it changes), so that a missing lock or one a mirror has
     /// moved past is not an error.
     #[arg(long)]
     update: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    Sandbox,
+    Podman,
 }
 
 pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
@@ -62,7 +73,11 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         .enable_all()
         .build()?;
     let fetched = runtime.block_on(build.fetch(&transport, cache.as_ref(), &progress))?;
-    let report = build.install(fetched, &debrepo::sandbox::Sandbox::embedded()?, &progress)?;
+    let executor: Box<dyn debrepo::sandbox::Executor> = match args.executor {
+        Executor::Sandbox => Box::new(debrepo::sandbox::Sandbox::embedded()?),
+        Executor::Podman => Box::new(debrepo::podman::Podman::find()?),
+    };
+    let report = build.install(fetched, executor.as_ref(), &progress)?;
     if !global.quiet {
         let n = report.packages;
         let packages = if n == 1 { "package" } else { "packages" };

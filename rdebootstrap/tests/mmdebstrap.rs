@@ -1242,3 +1242,101 @@ fn artifacts_scripts_and_env_of_a_spec_chain() {
     assert!(!d.join("escaped").exists() && !Path::new("/escaped").exists());
     assert!(d.join("evil/.rdebootstrap-incomplete").exists());
 }
+
+/// `build --executor podman`: the maintainer scripts run with `podman run
+/// --rootfs`, and the tree is the sandbox's tree, path for path (apart
+/// from the documented list), with dpkg's checks clean. Podman runs with
+/// its own configuration; where it cannot start a container as it comes
+/// (no CAP_SYS_RESOURCE to raise its default open-file limit, a hybrid
+/// cgroup tree crun refuses: this CI machine), the test gives it a
+/// `containers.conf` that asks for neither (runc, lower limits), as a
+/// user of such a host would.
+#[test]
+fn podman_executor_builds_the_sandboxs_tree() {
+    if !enabled() || !rustix_is_root() {
+        assert!(!enabled() || !testkit::must_run_all(), "run as root");
+        return;
+    }
+    let (work, cache) = locked_trixie("podman");
+    let d = work.path();
+    let build = |dir: &str, executor: &str, conf: Option<&Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+        c.args(["build", "--arch", "amd64", "--cache-dir", &cache, "-p", dir])
+            .args(["--executor", executor])
+            .current_dir(d);
+        if let Some(conf) = conf {
+            c.env("CONTAINERS_CONF", conf);
+        }
+        c.output().unwrap()
+    };
+    let o = build("sandbox", "sandbox", None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sandbox = d.join("sandbox");
+    // Can podman run a container here, as it comes or configured? (On a
+    // root file system of its own: podman leaves files in one.)
+    let probe_root = d.join("probe");
+    copy_with_libraries(&probe_root, Path::new("/bin/true"));
+    let probe = |conf: Option<&Path>| {
+        let mut c = Command::new("podman");
+        c.args(["run", "--rm", "--network", "none", "--rootfs"])
+            .arg(&probe_root)
+            .arg("/bin/true");
+        if let Some(conf) = conf {
+            c.env("CONTAINERS_CONF", conf);
+        }
+        c.output().is_ok_and(|o| o.status.success())
+    };
+    let conf = d.join("containers.conf");
+    std::fs::write(
+        &conf,
+        "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1000:1000\"]\n\n[engine]\nruntime = \"runc\"\n",
+    )
+    .unwrap();
+    let conf = if probe(None) {
+        None
+    } else if testkit::require(
+        probe(Some(&conf)),
+        "podman that can run a container (apt-get install podman runc)",
+    ) {
+        Some(conf.as_path())
+    } else {
+        return;
+    };
+    let o = build("podman", "podman", conf);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let podman = d.join("podman");
+    assert_eq!(in_tree(&podman, &["dpkg", "--audit"]), "", "dpkg --audit");
+    assert_eq!(in_tree(&podman, &["dpkg", "--verify"]), "", "dpkg --verify");
+    let (a, b) = (
+        testkit::tree_snapshot(&podman),
+        testkit::tree_snapshot(&sandbox),
+    );
+    let mut differ = Vec::new();
+    for (p, v) in &b {
+        match a.get(p) {
+            Some(mine) if mine == v || MAY_DIFFER.contains(&p.as_str()) => {}
+            mine => differ.push(format!("{p}: sandbox {v}, podman {mine:?}")),
+        }
+    }
+    for p in a.keys() {
+        if !b.contains_key(p) {
+            differ.push(format!("{p}: only podman's"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} differences:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+
+    // Podman that cannot start: a clear error, naming podman.
+    let bad = d.join("bad.conf");
+    std::fs::write(&bad, "[engine]\nruntime = \"no-such-runtime\"\n").unwrap();
+    let o = build("bad", "podman", Some(&bad));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("podman"), "{err}");
+    assert!(d.join("bad/.rdebootstrap-incomplete").exists());
+}
