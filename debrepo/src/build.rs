@@ -271,6 +271,15 @@ pub fn finish_target(root: &Path) -> Result<(), BuildError> {
         .map_err(target)
 }
 
+/// The dpkg architectures of a tree.
+#[derive(Debug, Clone, Copy)]
+pub struct Arches<'a> {
+    /// The native one (`dpkg --print-architecture`).
+    pub native: &'a str,
+    /// Foreign ones, as `dpkg --add-architecture` adds them.
+    pub foreign: &'a [String],
+}
+
 /// Unpack `debs` (the spec's packages, in `packages` order) into `root`
 /// (see [`prepare_target`]) with `jobs` threads, and write the dpkg
 /// database: every package unpacked, those named in `manual` marked as
@@ -281,11 +290,11 @@ pub fn unpack(
     packages: &[LockedPackage],
     debs: &[PathBuf],
     manual: &HashSet<String>,
-    native: &str,
-    foreign: &[String],
+    arches: Arches<'_>,
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<UnpackReport, BuildError> {
+    let Arches { native, foreign } = arches;
     let unpack_started = Instant::now();
     progress.stage_start(Stage::Unpack, debs.len());
     // Every package's control files are held until configure: their sum

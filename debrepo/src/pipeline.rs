@@ -358,8 +358,10 @@ impl Prepared<'_> {
             &self.spec.packages,
             &fetched.debs,
             &manual,
-            &self.lock.arch,
-            &self.resolved.foreign_architectures,
+            crate::build::Arches {
+                native: &self.lock.arch,
+                foreign: &self.resolved.foreign_architectures,
+            },
             opts.jobs,
             progress,
         )?;

@@ -138,7 +138,7 @@ pub enum EditCmd {
 
 #[derive(clap::Subcommand)]
 pub enum DebCmd {
-    /// Record a local .deb as a [[local]] package, with its hash (the file
+    /// Record a local .deb as a `[[local]]` package, with its hash (the file
     /// is not copied; update checks the hash).
     Add {
         /// The .deb (recorded relative to the manifest's folder).

@@ -22,8 +22,11 @@ pub struct Terminal {
     bars: Mutex<HashMap<String, (ProgressBar, u64)>>,
     /// The build's stages under way: items to go through, items done,
     /// and the bar drawn for them (on a terminal, for unpacking).
-    stages: Mutex<HashMap<Stage, (usize, usize, Option<ProgressBar>)>>,
+    stages: Mutex<HashMap<Stage, StageState>>,
 }
+
+/// A build stage under way: items to go through, items done, and its bar.
+type StageState = (usize, usize, Option<ProgressBar>);
 
 impl Terminal {
     /// Bars on a terminal, lines elsewhere, nothing when `quiet`; debug
