@@ -229,7 +229,7 @@ pub fn new_manifest(
 // and says what it changed, one line per change.
 
 /// An edit's result: the new text and one line per thing looked at
-/// ("added file artifact 'motd' ...", "'vim' is not staged by [spec]").
+/// ("added file artifact 'motd' ...", "'vim' is not staged by `[spec]`").
 /// With `changed` false the manifest says so already and `text` is the
 /// old text.
 #[derive(Debug, Clone, PartialEq, Eq)]
