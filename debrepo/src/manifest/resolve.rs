@@ -142,32 +142,13 @@ impl Manifest {
             }
         }
 
-        // build-env and meta: the spec's own values win; ancestors must agree.
-        let mut build_env: BTreeMap<String, String> = BTreeMap::new();
-        let mut env_from: BTreeMap<String, String> = BTreeMap::new();
-        for (n, s) in ancestors {
-            for (k, v) in &s.build_env {
-                if own.build_env.contains_key(k) {
-                    continue;
-                }
-                match build_env.get(k) {
-                    Some(old) if old != v => {
-                        return Err(SpecError::Conflict {
-                            spec: own_name.clone(),
-                            what: "build-env",
-                            key: k.clone(),
-                            first: env_from[k].clone(),
-                            second: (*n).clone(),
-                        })
-                    }
-                    _ => {
-                        build_env.insert(k.clone(), v.clone());
-                        env_from.insert(k.clone(), (*n).clone());
-                    }
-                }
-            }
-        }
-        build_env.extend(own.build_env.clone());
+        // build-env: each spec's own values win over what it inherits;
+        // its parents must agree on what it does not set.
+        let build_env = self
+            .build_env_of(own_name)?
+            .into_iter()
+            .map(|(k, (v, _))| (k, v))
+            .collect();
         let mut meta = Vec::new();
         let mut stage = Vec::new();
         let mut foreign_architectures = Vec::new();
@@ -193,6 +174,42 @@ impl Manifest {
             meta,
             build_scripts,
         })
+    }
+
+    /// The effective `build-env` of spec `name`: its parents' (which must
+    /// agree on every key the spec does not set), then its own on top;
+    /// each value with the spec that set it.
+    fn build_env_of(
+        &self,
+        name: &str,
+    ) -> Result<BTreeMap<String, (String, String)>, SpecError> {
+        let spec = &self.specs[name];
+        let mut env: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for parent in &spec.extends {
+            for (k, (v, from)) in self.build_env_of(parent)? {
+                if spec.build_env.contains_key(&k) {
+                    continue;
+                }
+                match env.get(&k) {
+                    Some((old, first)) if *old != v => {
+                        return Err(SpecError::Conflict {
+                            spec: name.to_owned(),
+                            what: "build-env",
+                            key: k,
+                            first: first.clone(),
+                            second: from,
+                        })
+                    }
+                    _ => {
+                        env.insert(k, (v, from));
+                    }
+                }
+            }
+        }
+        for (k, v) in &spec.build_env {
+            env.insert(k.clone(), (v.clone(), name.to_owned()));
+        }
+        Ok(env)
     }
 
     fn visit(

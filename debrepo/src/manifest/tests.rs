@@ -252,6 +252,13 @@ fn inheritance_errors() {
     // ... which the spec itself settles.
     let m = parse("[spec.a]\nbuild-env = { K = \"1\" }\n[spec.b]\nbuild-env = { K = \"2\" }\n[spec.c]\nextends = [\"a\", \"b\"]\nbuild-env = { K = \"3\" }\n").unwrap();
     assert_eq!(m.resolve("c").unwrap().build_env["K"], "3");
+    // A middle spec's value overrides its parent's for its children too:
+    // the child overrides its ancestors, at every level.
+    let m = parse("[spec.a]\nbuild-env = { K = \"1\", J = \"a\" }\n[spec.b]\nextends = [\"a\"]\nbuild-env = { K = \"2\" }\n[spec.c]\nextends = [\"b\"]\n[spec.d]\nextends = [\"b\", \"a\"]\n").unwrap();
+    let c = m.resolve("c").unwrap().build_env;
+    assert_eq!((c["K"].as_str(), c["J"].as_str()), ("2", "a"));
+    // ... but a parent that did not override it disagrees with one that did.
+    assert!(m.resolve("d").is_err());
     // A versioned exclude only constrains, it does not remove.
     let m = parse("[spec.base]\ninclude = [\"curl\"]\n[spec.x]\nextends = \"base\"\nexclude = [\"curl (<< 7)\"]\n").unwrap();
     assert_eq!(m.resolve("x").unwrap().exclude, ["curl (<< 7)"]);
