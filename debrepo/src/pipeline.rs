@@ -310,10 +310,21 @@ impl Prepared<'_> {
             arch: self.lock.arch.clone(),
             mirrors: self.opts.mirrors.clone(),
             snapshot: self.lock.archives.iter().find_map(|a| a.snapshot.clone()),
-            // The lock says what was trusted: a suite locked without a
-            // signature is fetched without one; each is checked against
-            // the Release file's locked hash below either way.
-            no_verify: self.lock.archives.iter().any(|a| a.signer.is_none()),
+            // The lock says what was trusted: allow-insecure archives are
+            // fetched as update fetched them (their Release), and only a
+            // suite locked without a signature though its archive is signed
+            // (update --no-verify) makes this fetch skip signatures. Each
+            // suite is checked against its locked Release hash below.
+            no_verify: self.lock.archives.iter().any(|a| {
+                a.signer.is_none()
+                    && !self.manifest.archives.iter().any(|d| {
+                        d.allow_insecure
+                            && match &d.mirror {
+                                Some(v) => a.source == format!("mirror:{v}"),
+                                None => d.url.as_deref() == Some(a.source.as_str()),
+                            }
+                    })
+            }),
             now: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64),

@@ -672,3 +672,97 @@ fn missing_mount_points_are_made_for_the_sandbox() {
     }
     assert!(tree.join(MARKER).is_file());
 }
+
+/// `meta = ["apt-lists:stage"]` with a signed archive and an
+/// `allow-insecure` one (which also serves an InRelease): each is fetched
+/// again as update fetched it, so both match the lock; the tree gets the
+/// sources (the insecure one `Trusted: yes`), the keyring and the lists,
+/// and a warning names the unverified suite. (apt itself in a built tree:
+/// tests/aptlists.rs.)
+#[test]
+fn apt_lists_are_staged_as_locked_for_signed_and_insecure_archives() {
+    let suite = || {
+        SuiteBuilder::new("trixie")
+            .package(DebBuilder::new("plain", "1", "amd64").file("./plain", "p\n"))
+    };
+    let Some(signed) = required(Served::start("lists-signed", suite()), "gpg") else {
+        return;
+    };
+    let Some(insecure) = required(
+        Served::start(
+            "lists-insecure",
+            SuiteBuilder::new("sid")
+                .package(DebBuilder::new("other", "1", "amd64").file("./other", "o\n")),
+        ),
+        "gpg",
+    ) else {
+        return;
+    };
+    let work = TempDir::new("lists-work");
+    let d = work.path();
+    signed.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(
+        d.join("Manifest.toml"),
+        format!(
+            "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n\
+             [[archive]]\nurl = \"{}\"\nsuites = [\"sid\"]\ncomponents = [\"main\"]\nallow-insecure = true\n\n\
+             [spec]\nvariant = \"custom\"\ninclude = [\"plain\", \"other\"]\nmeta = [\"apt-lists:stage\"]\n",
+            signed.url(),
+            insecure.url()
+        ),
+    )
+    .unwrap();
+    let o = run(d, &["update", "--no-cache"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(d, &["build", "-p", "tree", "--no-cache", "--unpack-only"]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{} sid: its lists are staged in the tree unverified",
+            insecure.url()
+        )),
+        "{err}"
+    );
+    let tree = d.join("tree");
+    let sources =
+        std::fs::read_to_string(tree.join("etc/apt/sources.list.d/manifest.sources")).unwrap();
+    assert!(sources.contains("Trusted: yes"), "{sources}");
+    assert!(
+        sources.contains("Signed-By: /etc/apt/keyrings/rdebootstrap-1.gpg"),
+        "{sources}"
+    );
+    let lists: Vec<String> = std::fs::read_dir(tree.join("var/lib/apt/lists"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        lists.iter().any(|l| l.ends_with("_dists_trixie_InRelease")),
+        "{lists:?}"
+    );
+    assert!(
+        lists.iter().any(|l| l.ends_with("_dists_sid_Release")),
+        "{lists:?}"
+    );
+    assert!(
+        lists
+            .iter()
+            .any(|l| l.ends_with("_dists_sid_main_binary-amd64_Packages")),
+        "{lists:?}"
+    );
+    // An unknown meta entry is an error naming the spec's line.
+    let m = std::fs::read_to_string(d.join("Manifest.toml")).unwrap();
+    std::fs::write(
+        d.join("Manifest.toml"),
+        m.replace("apt-lists:stage", "apt-lists:nope"),
+    )
+    .unwrap();
+    let o = run(d, &["update", "--no-cache"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(d, &["build", "-p", "tree2", "--no-cache", "--unpack-only"]);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("spec [spec] (line ") && err.contains("unknown meta entry 'apt-lists:nope'"),
+        "{err}"
+    );
+}
