@@ -223,7 +223,7 @@ pub struct UnpackReport {
 /// The marker file at the root of a tree whose build has not finished.
 pub const INCOMPLETE: &str = ".rdebootstrap-incomplete";
 
-const INCOMPLETE_TEXT: &str =
+pub(crate) const INCOMPLETE_TEXT: &str =
     "This tree is incomplete: rdebootstrap is building it, or a build of it \
      failed or was interrupted. Remove the directory and build again.\n";
 

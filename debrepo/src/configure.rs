@@ -257,13 +257,13 @@ pub fn configure(
         env: Vec::new(),
     });
     let request = request(&tree, opts, opts.network, steps);
-    let result = with_policy_rc_d(&tree, || {
+    let (removed, result) = with_policy_rc_d(&tree, || {
         executor.run_steps(&request, output, &mut |i, took| {
             if let Some(step) = request.steps.get(i) {
                 progress.stage_item(crate::progress::Stage::Configure, &step.label, took);
             }
         })
-    })?;
+    });
     // What a failed run left staged.
     for stage in staged
         .iter()
@@ -273,7 +273,12 @@ pub fn configure(
         tree.remove_dir_all(Path::new(stage))
             .map_err(tree_err(stage))?;
     }
-    let chowns = result?;
+    // The scripts' error first: it says more than a cleanup's.
+    let chowns = match result {
+        Some(r) => r?,
+        None => return removed.map(|()| Vec::new()),
+    };
+    removed?;
     for f in BUILD_RECORDS {
         tree.remove_file(Path::new(f)).map_err(tree_err(f))?;
     }
@@ -322,33 +327,51 @@ pub fn build_scripts(
         })
         .collect();
     let request = request(&tree, opts, opts.network, steps);
-    let result = with_policy_rc_d(&tree, || {
+    let (removed, result) = with_policy_rc_d(&tree, || {
         executor.run_steps(&request, output, &mut |i, took| {
             if let Some(step) = request.steps.get(i) {
                 progress.stage_item(crate::progress::Stage::Scripts, &step.label, took);
             }
         })
-    })?;
-    Ok(result?)
+    });
+    let chowns = match result {
+        Some(r) => r?,
+        None => return removed.map(|()| Vec::new()),
+    };
+    removed?;
+    Ok(chowns)
 }
 
 /// Run `f` with a `policy-rc.d` in the tree that keeps services from
-/// starting (unless the tree has its own), removed afterwards.
-fn with_policy_rc_d<T>(tree: &Tree, f: impl FnOnce() -> T) -> Result<T, ConfigureError> {
+/// starting (unless the tree has its own), removed afterwards unless a
+/// script replaced it with its own (an image that keeps one). Returns
+/// `f`'s result, and whether removing ours failed (after `f`'s result,
+/// whose error matters more).
+fn with_policy_rc_d<T>(
+    tree: &Tree,
+    f: impl FnOnce() -> T,
+) -> (Result<(), ConfigureError>, Option<T>) {
+    const OURS: &[u8] = b"#!/bin/sh\nexit 101\n";
     let tree_err = |source| ConfigureError::Tree {
         path: format!("/{POLICY_RC_D}"),
         source,
     };
     let ours = !tree.exists(Path::new(POLICY_RC_D));
     if ours {
-        tree.write_file(Path::new(POLICY_RC_D), b"#!/bin/sh\nexit 101\n", 0o755)
-            .map_err(tree_err)?;
+        if let Err(e) = tree.write_file(Path::new(POLICY_RC_D), OURS, 0o755) {
+            return (Err(tree_err(e)), None);
+        }
     }
     let out = f();
-    if ours {
-        tree.remove_file(Path::new(POLICY_RC_D)).map_err(tree_err)?;
+    let mut removed = Ok(());
+    if ours
+        && tree
+            .read(Path::new(POLICY_RC_D), 4096)
+            .is_ok_and(|b| b == OURS)
+    {
+        removed = tree.remove_file(Path::new(POLICY_RC_D)).map_err(tree_err);
     }
-    Ok(out)
+    (removed, Some(out))
 }
 
 /// Give `opts.owners` to the tree at `root` in the sandbox, running

@@ -138,7 +138,9 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     AptLists(#[from] crate::aptlists::AptListsError),
-    #[error("{}: cannot remove the packages downloaded into the tree", path.display())]
+    #[error("artifact '{name}' (line {line}): its target is the build's incomplete marker (/{}), which the build removes when it finishes: choose another target", crate::build::INCOMPLETE)]
+    MarkerTarget { name: String, line: usize },
+    #[error("{}: cannot remove the packages downloaded for the build", path.display())]
     Cleanup {
         path: PathBuf,
         #[source]
@@ -162,9 +164,9 @@ pub struct Fetched {
     artifacts: Vec<FetchedArtifact>,
     /// The archives' suites as locked, for `meta = ["apt-lists:stage"]`.
     lists: Option<Vec<crate::update::FetchedArchive>>,
-    /// The cache inside the tree used when there was no other, removed
-    /// once the packages are unpacked.
-    temporary: Option<PathBuf>,
+    /// The cache used when there was no other, beside the target; removed
+    /// once the packages are unpacked, or when the build fails.
+    temporary: Option<TempCache>,
     took: Duration,
 }
 
@@ -225,6 +227,26 @@ pub fn prepare<'a>(
     }
     if !opts.unpack_only {
         crate::build::check_configurable(spec)?;
+        // Build scripts run with bash: known now, not after the downloads.
+        if let Some((script_spec, _)) = resolved.build_scripts.first() {
+            if !spec.packages.iter().any(|p| p.name == "bash") {
+                return Err(ConfigureError::NoBash {
+                    spec: script_spec.clone(),
+                }
+                .into());
+            }
+        }
+    }
+    // The incomplete marker is the build's, not a place for an artifact.
+    for p in crate::artifact::plan(manifest, &opts.spec)? {
+        if crate::artifact::resolve_target(&p.name, &p.artifact)?
+            == format!("/{}", crate::build::INCOMPLETE)
+        {
+            return Err(PipelineError::MarkerTarget {
+                name: p.name,
+                line: p.artifact.line,
+            });
+        }
     }
     let urls = crate::build::archive_urls(manifest, lock, &opts.mirrors)?;
     crate::build::prepare_target(&opts.target)?;
@@ -245,8 +267,8 @@ impl Prepared<'_> {
     }
 
     /// [`Stage::Fetch`]: download every package (or find it in `cache`;
-    /// without one, the packages wait inside the tree, where apt keeps
-    /// them, until they are unpacked).
+    /// without one, the packages wait in a directory beside the target
+    /// until they are unpacked, and it is removed whatever happens).
     pub async fn fetch(
         &self,
         transport: &Transport,
@@ -255,11 +277,25 @@ impl Prepared<'_> {
     ) -> Result<Fetched, PipelineError> {
         let started = Instant::now();
         progress.stage_start(Stage::Fetch, self.spec.packages.len());
+        // Without a cache, one for this build beside the target.
+        let (owned, temporary) = match cache {
+            Some(_) => (None, None),
+            None => {
+                let dir = TempCache::beside(&self.opts.target);
+                (Some(Cache::open(&dir.0)?), Some(dir))
+            }
+        };
+        let cache = cache.or(owned.as_ref()).expect("a cache");
         // The artifacts first: a wrong hash fails the build before the
         // packages are downloaded.
-        let artifacts =
-            crate::artifact::fetch_all(self.manifest, &self.opts.spec, self.lock, transport, cache)
-                .await?;
+        let artifacts = crate::artifact::fetch_all(
+            self.manifest,
+            &self.opts.spec,
+            self.lock,
+            transport,
+            Some(cache),
+        )
+        .await?;
         for a in &artifacts {
             progress.stage_item(
                 Stage::Fetch,
@@ -268,16 +304,10 @@ impl Prepared<'_> {
             );
         }
         let lists = if self.resolved.meta.iter().any(|m| m == APT_LISTS) {
-            Some(self.fetch_lists(transport, cache).await?)
+            Some(self.fetch_lists(transport, Some(cache)).await?)
         } else {
             None
         };
-        let tree_cache = self.opts.target.join("var/cache/apt/archives/rdebootstrap");
-        let (owned, temporary) = match cache {
-            Some(_) => (None, None),
-            None => (Some(Cache::open(&tree_cache)?), Some(tree_cache)),
-        };
-        let cache = cache.or(owned.as_ref()).expect("a cache");
         let debs = crate::build::download(
             self.manifest,
             self.lock,
@@ -354,6 +384,28 @@ impl Prepared<'_> {
         executor: &dyn Executor,
         progress: &dyn Progress,
     ) -> Result<BuildReport, PipelineError> {
+        let root = self.opts.target.clone();
+        let report = self.install_stages(fetched, executor, progress);
+        if report.is_err() {
+            // A script may have removed the marker: a failed build must
+            // not look finished.
+            if let Ok(tree) = crate::tree::Tree::open(&root) {
+                let _ = tree.write_file(
+                    Path::new(crate::build::INCOMPLETE),
+                    crate::build::INCOMPLETE_TEXT.as_bytes(),
+                    0o644,
+                );
+            }
+        }
+        report
+    }
+
+    fn install_stages(
+        self,
+        fetched: Fetched,
+        executor: &dyn Executor,
+        progress: &dyn Progress,
+    ) -> Result<BuildReport, PipelineError> {
         let opts = &self.opts;
         let root = opts.target.as_path();
         let mut stages = vec![(Stage::Fetch, fetched.took)];
@@ -377,10 +429,7 @@ impl Prepared<'_> {
             progress,
         )?;
         if let Some(dir) = &fetched.temporary {
-            std::fs::remove_dir_all(dir).map_err(|source| PipelineError::Cleanup {
-                path: dir.clone(),
-                source,
-            })?;
+            dir.remove()?;
         }
         stages.push((Stage::Unpack, started.elapsed()));
         let log = || {
@@ -497,6 +546,38 @@ impl Prepared<'_> {
         progress.stage_finish(Stage::Artifacts, took);
         stages.push((Stage::Artifacts, took));
         Ok(staged)
+    }
+}
+
+/// A package cache for one build, in a directory beside its target (not
+/// in the tree, whose modes it would set), removed when dropped.
+struct TempCache(PathBuf);
+
+impl TempCache {
+    fn beside(target: &Path) -> TempCache {
+        let name = target
+            .file_name()
+            .map_or_else(|| "tree".into(), |n| n.to_string_lossy().into_owned());
+        TempCache(
+            target.with_file_name(format!(".{name}.rdebootstrap-debs.{}", std::process::id())),
+        )
+    }
+
+    fn remove(&self) -> Result<(), PipelineError> {
+        match std::fs::remove_dir_all(&self.0) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(PipelineError::Cleanup {
+                path: self.0.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+impl Drop for TempCache {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -15,7 +15,11 @@
 //! What podman leaves in a root file system it ran on is removed after
 //! each step: the `/etc/mtab` link and the empty `/etc/hostname` it
 //! creates when the tree has none (`--no-hosts` keeps it from making
-//! `/etc/hosts`, and `/run/.containerenv` goes with the tmpfs). Started as root, the tree's owners are real; rootless,
+//! `/etc/hosts`, and `/run/.containerenv` goes with the tmpfs). Podman
+//! mounts its own `/etc/hostname` over the tree's, so a script's change
+//! to that file is not kept (the sandbox keeps it). Podman's default
+//! environment and the host's proxy variables are not passed
+//! (`--unsetenv-all`, `--http-proxy=false`). Started as root, the tree's owners are real; rootless,
 //! podman maps the caller's subordinate ids as the sandbox does, and the
 //! owners the unpacker could not give are given in a first step (`chown`,
 //! `chmod`; file capabilities cannot be given that way and are refused).
@@ -27,9 +31,24 @@ use std::time::{Duration, Instant};
 
 use crate::sandbox::{Chown, Executor, Output, Request, SandboxError, Step, Users};
 
-/// What podman may create in the tree, removed after each run when the
-/// tree did not have it before.
-const LEFTOVERS: &[&str] = &["etc/mtab", "etc/hostname", "etc/hosts", "run/.containerenv"];
+/// The end of a failing step's standard error kept for its error.
+const TAIL: usize = 64 * 1024;
+
+/// What podman may create in the tree: removed after each run when the
+/// tree did not have it before and it is still what podman makes (the
+/// `/etc/mtab` link to `/proc/mounts`, an empty `/etc/hostname` to mount
+/// its own on).
+const LEFTOVERS: &[(&str, Leftover)] = &[
+    ("etc/mtab", Leftover::LinkTo("/proc/mounts")),
+    ("etc/hostname", Leftover::Empty),
+];
+
+/// What podman makes at a [`LEFTOVERS`] path.
+#[derive(Debug, Clone, Copy)]
+enum Leftover {
+    LinkTo(&'static str),
+    Empty,
+}
 
 /// `podman`, found on `PATH`.
 #[derive(Debug, Clone)]
@@ -65,8 +84,11 @@ impl Podman {
     fn command(&self, request: &Request, step: &Step) -> Command {
         let mut c = Command::new(&self.program);
         // /tmp and /run as the sandbox has them: empty, and gone after.
+        // Nothing of podman's own environment (its defaults, the host's
+        // proxy variables): the request's alone.
         c.args(["run", "--rm", "--no-hosts", "--workdir", "/"])
             .args(["--tmpfs", "/tmp", "--tmpfs", "/run"])
+            .args(["--unsetenv-all", "--http-proxy=false"])
             .arg("--network")
             .arg(if request.network { "host" } else { "none" })
             .arg("--hostname")
@@ -160,15 +182,19 @@ impl Executor for Podman {
                 .enumerate()
                 .map(|(i, s)| (Some(i), s)),
         );
+        let tree = crate::tree::Tree::open(&request.root).map_err(|e| SandboxError::Setup {
+            what: "podman".into(),
+            error: format!("{}: {e}", request.root.display()),
+        })?;
         let before: Vec<bool> = LEFTOVERS
             .iter()
-            .map(|p| std::fs::symlink_metadata(request.root.join(p)).is_ok())
+            .map(|(p, _)| tree.lstat(Path::new(p)).is_ok())
             .collect();
         let mut result = Ok(Vec::new());
         for (index, step) in &steps {
             let started = Instant::now();
             let r = self.run_step(request, step, log.as_ref());
-            clean(&request.root, &before);
+            clean(&tree, &before);
             if let Some(i) = index {
                 step_done(*i, started.elapsed());
             }
@@ -199,26 +225,40 @@ impl Podman {
         };
         c.stderr(Stdio::piped());
         let mut child = c.spawn().map_err(start)?;
-        let mut stderr = Vec::new();
+        // Standard error as it comes, to the log, keeping its end for the
+        // error (at most two tails' worth in memory).
+        let mut log_file = match log {
+            Some(fd) => Some(std::fs::File::from(fd.try_clone().map_err(start)?)),
+            None => None,
+        };
+        let mut stderr: Vec<u8> = Vec::new();
         if let Some(mut pipe) = child.stderr.take() {
-            let _ = pipe.read_to_end(&mut stderr);
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Some(f) = &mut log_file {
+                    let _ = std::io::Write::write_all(f, &buf[..n]);
+                }
+                stderr.extend_from_slice(&buf[..n]);
+                if stderr.len() > 2 * TAIL {
+                    stderr.drain(..stderr.len() - TAIL);
+                }
+            }
         }
         let status = child.wait().map_err(start)?;
-        if let Some(fd) = log {
-            let _ = std::io::Write::write_all(
-                &mut std::fs::File::from(fd.try_clone().map_err(start)?),
-                &stderr,
-            );
-        }
         if status.success() {
             return Ok(());
         }
         let text =
-            String::from_utf8_lossy(&stderr[stderr.len().saturating_sub(64 * 1024)..]).into_owned();
+            String::from_utf8_lossy(&stderr[stderr.len().saturating_sub(TAIL)..]).into_owned();
         let code = status.code().unwrap_or(128);
         // podman's own failures (it could not make or start the
-        // container) are 125 and up with its "Error:" line.
-        if code >= 125 && text.lines().any(|l| l.starts_with("Error: ")) {
+        // container) are 125 with its "Error:" line (126 and 127 are also
+        // a command's own "cannot run" and "not found").
+        let podmans = |l: &str| l.starts_with("Error: ") && (code == 125 || l.contains("OCI"));
+        if code >= 125 && text.lines().any(podmans) {
             return Err(SandboxError::Setup {
                 what: format!("podman, for {}", step.label),
                 error: format!(
@@ -236,15 +276,25 @@ impl Podman {
     }
 }
 
-/// Remove what podman made in the tree at `root` that was not there
-/// `before` (see [`LEFTOVERS`]).
-fn clean(root: &Path, before: &[bool]) {
-    let Ok(tree) = crate::tree::Tree::open(root) else {
-        return;
-    };
-    for (path, had) in LEFTOVERS.iter().zip(before) {
-        if !had {
-            let _ = tree.remove_file(Path::new(path));
+/// Remove what podman made in `tree` that was not there `before` (see
+/// [`LEFTOVERS`]) and is still as podman made it.
+fn clean(tree: &crate::tree::Tree, before: &[bool]) {
+    for ((path, kind), had) in LEFTOVERS.iter().zip(before) {
+        let rel = Path::new(path);
+        let Ok(st) = tree.lstat(rel) else { continue };
+        let made = match kind {
+            Leftover::Empty => {
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
+                    && st.st_size == 0
+            }
+            Leftover::LinkTo(target) => tree
+                .open_path(Path::new(""), true)
+                .ok()
+                .and_then(|root| rustix::fs::readlinkat(&root, *path, Vec::new()).ok())
+                .is_some_and(|t| t.as_bytes() == target.as_bytes()),
+        };
+        if !had && made {
+            let _ = tree.remove_file(rel);
         }
     }
 }

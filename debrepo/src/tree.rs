@@ -57,6 +57,30 @@ impl Tree {
         )
     }
 
+    /// The content of the regular file `rel`, resolved inside the root; at
+    /// most `limit` bytes (a larger file is an error).
+    pub fn read(&self, rel: &Path, limit: u64) -> io::Result<Vec<u8>> {
+        use std::io::Read as _;
+        let fd = rustix::fs::openat2(
+            &self.root,
+            rel,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        let mut data = Vec::new();
+        std::fs::File::from(fd)
+            .take(limit + 1)
+            .read_to_end(&mut data)?;
+        if data.len() as u64 > limit {
+            return Err(io::Error::other(format!(
+                "{}: larger than {limit} bytes",
+                rel.display()
+            )));
+        }
+        Ok(data)
+    }
+
     /// Open directory `rel`, creating what is missing of it (mode 0755, as
     /// tar would).
     pub fn make_dirs(&self, rel: &Path) -> rustix::io::Result<OwnedFd> {

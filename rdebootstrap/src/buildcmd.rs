@@ -66,6 +66,11 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     }
     opts.unpack_only = args.unpack_only;
     opts.sandbox.network = args.network;
+    // Found before anything is downloaded.
+    let executor: Box<dyn debrepo::sandbox::Executor> = match args.executor {
+        Executor::Sandbox => Box::new(debrepo::sandbox::Sandbox::embedded()?),
+        Executor::Podman => Box::new(debrepo::podman::Podman::find()?),
+    };
     let build = debrepo::pipeline::prepare(&manifest, &lock, &lock_path, opts)?;
     let (transport, cache) = crate::lockcmd::transport_and_cache(global, Some(manifest.dir()))?;
     let progress = crate::progress::Terminal::new(global.quiet, global.debug);
@@ -73,10 +78,6 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         .enable_all()
         .build()?;
     let fetched = runtime.block_on(build.fetch(&transport, cache.as_ref(), &progress))?;
-    let executor: Box<dyn debrepo::sandbox::Executor> = match args.executor {
-        Executor::Sandbox => Box::new(debrepo::sandbox::Sandbox::embedded()?),
-        Executor::Podman => Box::new(debrepo::podman::Podman::find()?),
-    };
     let report = build.install(fetched, executor.as_ref(), &progress)?;
     if !global.quiet {
         let n = report.packages;

@@ -123,6 +123,8 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
     let variant = Variant::from_name(&args.variant).with_context(|| {
         format!("unknown variant '{}' (use custom, essential, required, minbase, buildd, important or standard)", args.variant)
     })?;
+    // The keyring file init wrote, removed again if the check fails.
+    let mut written_keyring: Option<std::path::PathBuf> = None;
     let archives = match args.vendor.as_deref() {
         Some(v @ ("debian" | "ubuntu" | "devuan")) => {
             if v == "devuan" && args.signed_by.is_none() {
@@ -147,7 +149,11 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
             // A preset carries its keyring: with --url, the shipped one is
             // written beside the manifest and named by signed-by.
             let signed_by = match (&args.signed_by, &url) {
-                (None, Some(_)) => Some(write_vendor_keyring(path, v.parse()?)?),
+                (None, Some(_)) => {
+                    let (name, made) = write_vendor_keyring(path, v.parse()?)?;
+                    written_keyring = made;
+                    Some(name)
+                }
                 (s, _) => s.clone(),
             };
             let mut main = NewArchive {
@@ -200,7 +206,17 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
     };
     let text = edit::new_manifest(path, &archives, variant, &args.packages)?;
     if args.url.is_some() {
-        check_new_archives(&text, path, 0, args.no_verify, global)?;
+        // A preset's archive is checked at the suite the user named (or
+        // its default): the -updates and -security suites and the
+        // security archive beside it come from the preset, and a partial
+        // mirror may lack them until update.
+        let main_only = args.vendor.is_some();
+        if let Err(e) = check_new_archives(&text, path, 0, main_only, args.no_verify, global) {
+            if let Some(k) = &written_keyring {
+                let _ = std::fs::remove_file(k);
+            }
+            return Err(e);
+        }
     }
     write(path, &text)?;
     if !global.quiet {
@@ -231,6 +247,7 @@ fn check_new_archives(
     text: &str,
     path: &Path,
     first: usize,
+    main_only: bool,
     no_verify: bool,
     global: &Global,
 ) -> Result<()> {
@@ -238,6 +255,12 @@ fn check_new_archives(
     use debrepo::transport::FetchError;
     let mut added = Manifest::parse(text, path)?;
     added.archives.drain(..first);
+    if main_only {
+        added.archives.truncate(1);
+        if let Some(a) = added.archives.first_mut() {
+            a.suites.truncate(1);
+        }
+    }
     match crate::lockcmd::fetch_checked(&added, global, no_verify)? {
         Ok(fetched) => {
             if !global.quiet {
@@ -278,22 +301,28 @@ fn check_new_archives(
 }
 
 /// Write `vendor`'s shipped keyring beside the manifest at `manifest`
-/// (kept if it is there with the same content); its name for signed-by.
-fn write_vendor_keyring(manifest: &Path, vendor: debrepo::vendor::Vendor) -> Result<String> {
+/// (kept if it is there with the same content); its name for signed-by,
+/// and the file when this wrote it.
+fn write_vendor_keyring(
+    manifest: &Path,
+    vendor: debrepo::vendor::Vendor,
+) -> Result<(String, Option<std::path::PathBuf>)> {
     let name = vendor.keyring_file_name();
     let dir = manifest.parent().filter(|d| !d.as_os_str().is_empty());
     let file = dir.map_or_else(|| Path::new(name).to_owned(), |d| d.join(name));
     match std::fs::read(&file) {
-        Ok(have) if have == vendor.keyring_bytes() => {}
+        Ok(have) if have == vendor.keyring_bytes() => Ok((name.to_owned(), None)),
         Ok(_) => bail!(
             "{} exists and is not the keyring rdebootstrap ships for {}: remove it, or pass --signed-by KEYRING",
             file.display(),
             vendor.name()
         ),
-        Err(_) => std::fs::write(&file, vendor.keyring_bytes())
-            .with_context(|| format!("cannot write {}", file.display()))?,
+        Err(_) => {
+            std::fs::write(&file, vendor.keyring_bytes())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            Ok((name.to_owned(), Some(file)))
+        }
     }
-    Ok(name.to_owned())
 }
 
 /// The spec's table as written in the manifest: `[spec]`, `[spec.NAME]`.
@@ -475,7 +504,7 @@ pub fn archive(cmd: ArchiveCmd, global: &Global) -> Result<()> {
         Err(e) if e.pos.is_some() => bail!("archive add: {}", e.message),
         Err(e) => return Err(e.into()),
     };
-    check_new_archives(&text, path, before.archives.len(), no_verify, global)?;
+    check_new_archives(&text, path, before.archives.len(), false, no_verify, global)?;
     write(path, &text)?;
     say(
         global,

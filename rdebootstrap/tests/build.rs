@@ -88,8 +88,15 @@ fn build_unpacks_the_locked_packages_and_writes_the_dpkg_database() {
     );
     // Finished: not marked as incomplete.
     assert!(!tree.join(".rdebootstrap-incomplete").exists());
-    // Without a cache, the downloads did not stay in the tree.
-    assert!(!tree.join("var/cache/apt/archives/rdebootstrap").exists());
+    // Without a cache, the downloads waited beside the tree, not in it,
+    // and are gone.
+    assert!(!tree.join("var/cache").exists());
+    let beside: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("rdebootstrap-debs"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
     let status = std::fs::read_to_string(tree.join("var/lib/dpkg/status")).unwrap();
     assert_eq!(
         status.matches("Status: install ok unpacked\n").count(),

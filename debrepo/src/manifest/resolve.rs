@@ -179,10 +179,7 @@ impl Manifest {
     /// The effective `build-env` of spec `name`: its parents' (which must
     /// agree on every key the spec does not set), then its own on top;
     /// each value with the spec that set it.
-    fn build_env_of(
-        &self,
-        name: &str,
-    ) -> Result<BTreeMap<String, (String, String)>, SpecError> {
+    fn build_env_of(&self, name: &str) -> Result<BTreeMap<String, (String, String)>, SpecError> {
         let spec = &self.specs[name];
         let mut env: BTreeMap<String, (String, String)> = BTreeMap::new();
         for parent in &spec.extends {

@@ -385,7 +385,21 @@ fn artifact(cx: &Ctx<'_>, name: &str, item: &Item) -> Result<Artifact, ManifestE
         ArtifactKind::File | ArtifactKind::Tar | ArtifactKind::Dir if source.is_none() => {
             return Err(cx.err(item.span(), format!("{what} needs 'url' or 'path'")))
         }
+        ArtifactKind::File | ArtifactKind::Tar | ArtifactKind::Dir if text.is_some() => {
+            return Err(cx.err(
+                t.get("text").and_then(Item::span),
+                format!("{what}: 'text' is for text artifacts; this one's content comes from its 'url' or 'path'"),
+            ))
+        }
         _ => {}
+    }
+    // Nothing is unpacked from a directory or a text: the key would do
+    // nothing.
+    if matches!(kind, ArtifactKind::Dir | ArtifactKind::Text) && t.get("unpack").is_some() {
+        return Err(cx.err(
+            t.get("unpack").and_then(Item::span),
+            format!("{what}: 'unpack' is for file and tar artifacts"),
+        ));
     }
     Ok(Artifact {
         kind,
@@ -485,6 +499,21 @@ fn spec(
             let v = v
                 .as_str()
                 .ok_or_else(|| cx.err(v.span(), format!("build-env '{k}' must be a string")))?;
+            // An environment variable's name, and a value exec can pass.
+            let name_ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !name_ok {
+                return Err(cx.err(
+                    item.span(),
+                    format!("build-env '{k}': not a variable name (letters, digits and _, not starting with a digit)"),
+                ));
+            }
+            if v.contains('\0') {
+                return Err(cx.err(
+                    item.span(),
+                    format!("build-env '{k}': a value cannot hold a NUL character"),
+                ));
+            }
             build_env.insert(k.to_owned(), v.to_owned());
         }
     }

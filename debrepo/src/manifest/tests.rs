@@ -119,6 +119,28 @@ fn the_repositorys_own_manifests_parse() {
 }
 
 #[test]
+fn keys_that_would_do_nothing_are_errors() {
+    assert_eq!(
+        err("[spec]\nbuild-env = { \"A=B\" = \"1\" }\n"),
+        "dir/Manifest.toml:2:13: build-env 'A=B': not a variable name (letters, digits and _, not starting with a digit)"
+    );
+    assert!(err("[spec]\nbuild-env = { 1X = \"1\" }\n").contains("not a variable name"));
+    assert!(err("[spec]\nbuild-env = { X = \"a\\u0000b\" }\n").contains("NUL"));
+    assert!(
+        err("[artifact.a]\ntype = \"file\"\npath = \"f\"\ntarget = \"/f\"\ntext = \"x\"\n")
+            .contains("'text' is for text artifacts")
+    );
+    assert!(
+        err("[artifact.a]\ntype = \"dir\"\npath = \"d\"\ntarget = \"/d\"\nunpack = false\n")
+            .contains("'unpack' is for file and tar artifacts")
+    );
+    assert!(
+        err("[artifact.a]\ntype = \"text\"\ntext = \"x\"\ntarget = \"/t\"\nunpack = true\n")
+            .contains("'unpack' is for file and tar artifacts")
+    );
+}
+
+#[test]
 fn errors_name_file_line_and_column() {
     assert_eq!(err("[[archive]]\nurl = \"http://x.invalid/\"\nsuites = [\"a\"]\ncomponents = [\"main\"]\nbogus = 1\n"),
         "dir/Manifest.toml:5:9: unknown key 'bogus' in [[archive]] (allowed: url, mirror, snapshots, suites, components, signed-by, priority, allow-insecure)");
