@@ -19,7 +19,8 @@
 //! mounts its own `/etc/hostname` over the tree's, so a script's change
 //! to that file is not kept (the sandbox keeps it). Podman's default
 //! environment and the host's proxy variables are not passed
-//! (`--unsetenv-all`, `--http-proxy=false`). Started as root, the tree's owners are real; rootless,
+//! (`--unsetenv-all`, `--http-proxy=false`; the `HOSTNAME` podman always
+//! sets is unset by `/bin/sh` before the step's program starts). Started as root, the tree's owners are real; rootless,
 //! podman maps the caller's subordinate ids as the sandbox does, and the
 //! owners the unpacker could not give are given in a first step (`chown`,
 //! `chmod`; file capabilities cannot be given that way and are refused).
@@ -98,7 +99,18 @@ impl Podman {
         }
         // --rootfs is a flag: the tree is the first argument after the
         // options, the command follows.
-        c.arg("--rootfs").arg(&request.root).args(&step.argv);
+        c.arg("--rootfs").arg(&request.root);
+        // podman sets HOSTNAME whatever it is asked: a shell takes it out
+        // again, unless the request sets it itself.
+        if !request
+            .env
+            .iter()
+            .chain(&step.env)
+            .any(|(k, _)| k == "HOSTNAME")
+        {
+            c.args(["/bin/sh", "-c", "unset HOSTNAME; exec \"$@\"", "sh"]);
+        }
+        c.args(&step.argv);
         c.stdin(Stdio::null());
         c
     }

@@ -1259,6 +1259,20 @@ fn podman_executor_builds_the_sandboxs_tree() {
     }
     let (work, cache) = locked_trixie("podman");
     let d = work.path();
+    // A build script and build-env too: the scripts see the same
+    // environment under both executors (the dump is compared with the
+    // rest of the tree).
+    let manifest = d.join("Manifest.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replacen(
+        "[spec]\n",
+        "[spec]\nbuild-env = { FOO = \"bar\" }\nbuild-script = \"env | sort > /env-dump\"\n",
+        1,
+    );
+    std::fs::write(&manifest, text).unwrap();
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
     let build = |dir: &str, executor: &str, conf: Option<&Path>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"));
         c.args(["build", "--arch", "amd64", "--cache-dir", &cache, "-p", dir])
@@ -1306,6 +1320,8 @@ fn podman_executor_builds_the_sandboxs_tree() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let podman = d.join("podman");
+    let dump = std::fs::read_to_string(podman.join("env-dump")).unwrap();
+    assert!(dump.contains("FOO=bar\n"), "{dump}");
     assert_eq!(in_tree(&podman, &["dpkg", "--audit"]), "", "dpkg --audit");
     assert_eq!(in_tree(&podman, &["dpkg", "--verify"]), "", "dpkg --verify");
     let (a, b) = (
