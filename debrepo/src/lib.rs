@@ -30,6 +30,7 @@ pub mod hash;
 pub mod lock;
 pub mod manifest;
 pub mod mirror;
+pub mod oci;
 pub mod ownership;
 pub mod packages;
 pub mod pipeline;
