@@ -21,6 +21,27 @@
 //! history entry per layer. [`write_archive`] writes the same layout as a tar
 //! file, as `skopeo` reads with `oci-archive:FILE`.
 //!
+//! A layer comes from a tar file, a reader, or a callback that writes the
+//! tar into the sink it is given ([`LayerSource::from_writer`]: the layer is
+//! hashed and compressed as it is written, with no uncompressed copy):
+//!
+//! ```no_run
+//! use debrepo::oci::{write_layout, ImageConfig, LayerSource};
+//! use std::path::Path;
+//!
+//! let mut config = ImageConfig::new("amd64", 1_700_000_000);
+//! config.spec_hash = Some("…".into());
+//! let base = LayerSource::from_path("base.tar");
+//! let child = LayerSource::from_writer(|w| {
+//!     // write the child's difference from its parent as a tar into `w`
+//!     Ok(w.write_all(b"")?)
+//! })
+//! .with_history("rdebootstrap", Some("spec child".into()));
+//! let digests = write_layout(Path::new("image"), &[base, child], &config)?;
+//! println!("{}", digests.manifest.oci_digest());
+//! # Ok::<(), debrepo::oci::OciError>(())
+//! ```
+//!
 //! # Determinism
 //!
 //! The same layer tars and [`ImageConfig`] give the same bytes, so the same
@@ -374,7 +395,7 @@ pub fn write_layout(
             });
         }
     }
-    let tmp = TempGuard::new(temp_name(&parent, &name, "tmp"), true);
+    let tmp = create_temp(&parent, &name, "tmp", true)?;
     let digests = build_layout(&tmp.path, layers, config)?;
     sync_dir(&tmp.path)?;
     install_dir(&tmp.path, out_dir)?;
@@ -396,9 +417,9 @@ pub fn write_archive(
             path: out_file.to_owned(),
         });
     }
-    let dir = TempGuard::new(temp_name(&parent, &name, "tmp"), true);
+    let dir = create_temp(&parent, &name, "tmp", true)?;
     let digests = build_layout(&dir.path, layers, config)?;
-    let part = TempGuard::new(temp_name(&parent, &name, "part"), false);
+    let part = create_temp(&parent, &name, "part", false)?;
     write_layout_tar(&dir.path, &part.path, &digests, config.source_date_epoch)?;
     fs::rename(&part.path, out_file).map_err(io_err("renaming the archive to", out_file))?;
     part.disarm();
@@ -442,8 +463,10 @@ fn install_dir(tmp: &Path, target: &Path) -> Result<(), OciError> {
     }
     renameat_with(CWD, tmp, CWD, target, RenameFlags::EXCHANGE)
         .map_err(|e| io_err("exchanging the layout with", target)(e.into()))?;
-    // `tmp` now names the old layout.
-    fs::remove_dir_all(tmp).map_err(io_err("removing the replaced layout, now at", tmp))
+    // `tmp` now names the old layout: the new one is in place whatever
+    // happens to it (the caller's guard removes what is left).
+    let _ = fs::remove_dir_all(tmp);
+    Ok(())
 }
 
 fn build_layout(
@@ -623,6 +646,30 @@ fn canonical_json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A new temporary directory or empty file beside the target, named after
+/// it (`.NAME.PID-N.SUFFIX`); a name left by an earlier process is skipped.
+fn create_temp(
+    parent: &Path,
+    name: &std::ffi::OsStr,
+    suffix: &str,
+    dir: bool,
+) -> Result<TempGuard, OciError> {
+    let mut tries = 0;
+    loop {
+        let path = temp_name(parent, name, suffix);
+        let made = if dir {
+            fs::create_dir(&path)
+        } else {
+            File::create_new(&path).map(drop)
+        };
+        match made {
+            Ok(()) => return Ok(TempGuard::new(path, dir)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 100 => tries += 1,
+            Err(e) => return Err(io_err("creating", &path)(e)),
+        }
+    }
+}
+
 fn temp_name(dir: &Path, name: &std::ffi::OsStr, suffix: &str) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut s = std::ffi::OsString::from(".");
@@ -769,21 +816,22 @@ struct ErrorKeeping<'a, W> {
     error: Option<io::Error>,
 }
 
+impl<W> ErrorKeeping<'_, W> {
+    /// Keep the sink's first error; the callback gets a copy.
+    fn keep(&mut self, e: io::Error) -> io::Error {
+        let copy = io::Error::new(e.kind(), e.to_string());
+        self.error.get_or_insert(e);
+        copy
+    }
+}
+
 impl<W: Write> Write for ErrorKeeping<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf).inspect_err(|e| {
-            if self.error.is_none() {
-                self.error = Some(io::Error::new(e.kind(), e.to_string()));
-            }
-        })
+        self.inner.write(buf).map_err(|e| self.keep(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush().inspect_err(|e| {
-            if self.error.is_none() {
-                self.error = Some(io::Error::new(e.kind(), e.to_string()));
-            }
-        })
+        self.inner.flush().map_err(|e| self.keep(e))
     }
 }
 
@@ -871,7 +919,7 @@ fn write_layout_tar(
     entries.push(("index.json".to_owned(), false));
     entries.push(("oci-layout".to_owned(), false));
 
-    let file = File::create_new(out).map_err(io_err("creating", out))?;
+    let file = File::create(out).map_err(io_err("creating", out))?;
     let mut tar = tar::Builder::new(BufWriter::new(file));
     tar.mode(tar::HeaderMode::Deterministic);
     for (name, is_dir) in &entries {
