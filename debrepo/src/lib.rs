@@ -31,6 +31,7 @@ pub mod lock;
 pub mod manifest;
 pub mod mirror;
 pub mod oci;
+pub mod output;
 pub mod ownership;
 pub mod packages;
 pub mod pipeline;

@@ -22,7 +22,10 @@
 //!    build scripts, ancestors first), and [`Stage::Finish`] (what
 //!    mmdebstrap leaves for a plain chroot, the ownership record, the
 //!    incomplete marker removed). With `--unpack-only`, the artifacts
-//!    are staged right after the database.
+//!    are staged right after the database. With
+//!    [`BuildOptions::output`], [`Stage::Output`] last: the tree written
+//!    as a tar file ([`crate::output`]), atomically; when it fails the
+//!    tree is marked incomplete again and no output is left.
 //!
 //! # Why artifacts are staged after configuration
 //!
@@ -80,6 +83,10 @@ pub struct BuildOptions {
     /// (true), or nowhere (a failing script's error still ends with its
     /// standard error).
     pub show_script_output: bool,
+    /// Also write the finished tree as a file ([`Stage::Output`]). Without
+    /// a `SOURCE_DATE_EPOCH`, the newest modification time of the locked
+    /// packages' files is used ([`crate::output`]).
+    pub output: Option<crate::output::OutputOptions>,
 }
 
 impl BuildOptions {
@@ -94,6 +101,7 @@ impl BuildOptions {
             unpack_only: false,
             sandbox: ConfigureOptions::default(),
             show_script_output: true,
+            output: None,
         }
     }
 }
@@ -140,6 +148,8 @@ pub enum PipelineError {
     AptLists(#[from] crate::aptlists::AptListsError),
     #[error("artifact '{name}' (line {line}): its target is the build's incomplete marker (/{}), which the build removes when it finishes: choose another target", crate::build::INCOMPLETE)]
     MarkerTarget { name: String, line: usize },
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     #[error("{}: cannot remove the packages downloaded for the build", path.display())]
     Cleanup {
         path: PathBuf,
@@ -183,6 +193,8 @@ pub struct BuildReport {
     pub artifacts: Vec<StagedRecord>,
     /// Each stage that ran, with its time, in order.
     pub stages: Vec<(Stage, Duration)>,
+    /// The output written ([`BuildOptions::output`]).
+    pub output: Option<crate::output::OutputReport>,
 }
 
 /// Check what can be checked before downloading, and mark `opts.target`
@@ -246,6 +258,14 @@ pub fn prepare<'a>(
                 name: p.name,
                 line: p.artifact.line,
             });
+        }
+    }
+    if let Some(out) = &opts.output {
+        if matches!(
+            out.format,
+            crate::output::Format::Oci | crate::output::Format::OciArchive
+        ) {
+            return Err(crate::output::OutputError::NotYet { format: out.format }.into());
         }
     }
     let urls = crate::build::archive_urls(manifest, lock, &opts.mirrors)?;
@@ -492,6 +512,7 @@ impl Prepared<'_> {
         }
         let at = Instant::now();
         progress.stage_start(Stage::Finish, 0);
+        let newest_mtime = report.unpacked.newest_mtime;
         let mut recorded = report.unpacked.recorded;
         recorded.extend(crate::build::finish_tree(root)?);
         crate::build::record_ownership(root, &users, &recorded, &chowns)?;
@@ -499,12 +520,25 @@ impl Prepared<'_> {
         let took = at.elapsed();
         progress.stage_finish(Stage::Finish, took);
         stages.push((Stage::Finish, took));
+        let output = match &opts.output {
+            Some(out) => {
+                let at = Instant::now();
+                progress.stage_start(Stage::Output, 0);
+                let written = crate::output::write(root, &users, out, newest_mtime)?;
+                let took = at.elapsed();
+                progress.stage_finish(Stage::Output, took);
+                stages.push((Stage::Output, took));
+                Some(written)
+            }
+            None => None,
+        };
         Ok(BuildReport {
             packages: report.packages,
             configured: !opts.unpack_only,
             scripts,
             artifacts: staged,
             stages,
+            output,
         })
     }
 }

@@ -23,6 +23,8 @@ pub enum Stage {
     /// Leave the tree as mmdebstrap does, keep what it cannot hold, and
     /// mark it finished.
     Finish,
+    /// Write the tree as a file ([`crate::output`]).
+    Output,
 }
 
 impl Stage {
@@ -36,6 +38,7 @@ impl Stage {
             Stage::Configure => "configure",
             Stage::Scripts => "scripts",
             Stage::Finish => "finish",
+            Stage::Output => "output",
         }
     }
 }

@@ -140,6 +140,10 @@ pub struct Unpacked {
     pub md5sums: Vec<Option<String>>,
     /// Rootless only: metadata not applied to the tree, sorted by path.
     pub recorded: Vec<Recorded>,
+    /// The newest modification time (seconds since 1970) of any entry of
+    /// the packages' data archives: fixed by the packages' hashes, so by
+    /// the lock (the default `SOURCE_DATE_EPOCH` of [`crate::output`]).
+    pub newest_mtime: u64,
 }
 
 /// Unpacking failed.
@@ -200,6 +204,7 @@ pub struct Unpacker {
     lists: Mutex<Vec<Vec<Listed>>>,
     md5sums: Mutex<Vec<Option<String>>>,
     recorded: Mutex<Vec<Recorded>>,
+    newest_mtime: std::sync::atomic::AtomicU64,
 }
 
 fn kind_name(k: EntryKind) -> &'static str {
@@ -233,6 +238,7 @@ impl Unpacker {
             lists: Mutex::new(vec![Vec::new(); n]),
             md5sums: Mutex::new(vec![None; n]),
             recorded: Mutex::default(),
+            newest_mtime: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -279,6 +285,8 @@ impl Unpacker {
         for entry in entries {
             let mut entry = entry.map_err(deb_err)?;
             let meta = entry.meta().clone();
+            self.newest_mtime
+                .fetch_max(meta.mtime, std::sync::atomic::Ordering::Relaxed);
             if meta.path.as_os_str().is_empty() {
                 entry.finish().map_err(deb_err)?;
                 list.push(("/.".to_owned(), None));
@@ -734,6 +742,7 @@ impl Unpacker {
             lists,
             md5sums,
             recorded,
+            newest_mtime: self.newest_mtime.into_inner(),
         }
     }
 }

@@ -15,9 +15,21 @@ pub struct BuildArgs {
     #[arg(short, long, default_value = "")]
     spec: String,
     /// The directory to build in (new or empty); marked incomplete
-    /// (`.rdebootstrap-incomplete`) until the build finishes.
-    #[arg(short, long)]
-    path: PathBuf,
+    /// (`.rdebootstrap-incomplete`) until the build finishes. With
+    /// `--output` and no `--path`, a temporary directory beside the
+    /// output, removed afterwards.
+    #[arg(short, long, required_unless_present = "output")]
+    path: Option<PathBuf>,
+    /// Also write the tree as a file, deterministically (mtimes clamped to
+    /// `SOURCE_DATE_EPOCH`, by default the newest file time of the locked
+    /// packages), atomically; its format from its extension (`.tar`,
+    /// `.tar.gz`, `.tar.xz`, `.tar.zst`) unless `--format` says.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The output's format: tar, tar.gz, tar.xz or tar.zst (oci and
+    /// oci-archive are not written yet).
+    #[arg(long, value_name = "FORMAT", requires = "output", value_parser = parse_format)]
+    format: Option<debrepo::output::Format>,
     /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL
     /// (default: `RDEBOOTSTRAP_MIRROR_<VENDOR>`, else the host's APT sources).
     #[arg(long = "mirror", value_name = "VENDOR=URL")]
@@ -52,13 +64,86 @@ pub enum Executor {
     Podman,
 }
 
+fn parse_format(name: &str) -> Result<debrepo::output::Format, String> {
+    debrepo::output::Format::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = debrepo::output::Format::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        format!("unknown format (known: {})", names.join(", "))
+    })
+}
+
+/// `SOURCE_DATE_EPOCH` from the environment, if set.
+fn source_date_epoch() -> Result<Option<u64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => v.trim().parse().map(Some).map_err(|_| {
+            anyhow::anyhow!(
+                "SOURCE_DATE_EPOCH={v:?}: not a number of seconds since 1970 (unset it to use the lock's default)"
+            )
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// The build's directory when only `--output` is given: beside the
+/// output, removed when the build is done (or failed).
+struct TempTree(PathBuf);
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     let started = Instant::now();
+    let output = match &args.output {
+        Some(path) => {
+            let format = match args.format {
+                Some(f) => f,
+                None => debrepo::output::Format::from_path(path).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: the output's format is not known from its name: name it .tar, .tar.gz, .tar.xz or .tar.zst, or give --format",
+                        path.display()
+                    )
+                })?,
+            };
+            if matches!(
+                format,
+                debrepo::output::Format::Oci | debrepo::output::Format::OciArchive
+            ) {
+                anyhow::bail!("--format {format}: not yet (tar, tar.gz, tar.xz and tar.zst are)");
+            }
+            Some(debrepo::output::OutputOptions {
+                path: path.clone(),
+                format,
+                source_date_epoch: source_date_epoch()?,
+            })
+        }
+        None => None,
+    };
     if args.update {
         update_first(&args.mirrors, global)?;
     }
     let (manifest, lock, lock_path) = crate::lockcmd::fresh_lock(global)?;
-    let mut opts = debrepo::pipeline::BuildOptions::new(&args.spec, &args.path);
+    let (target, _temp) = match (&args.path, &output) {
+        (Some(p), _) => (p.clone(), None),
+        (None, Some(out)) => {
+            let name = out
+                .path
+                .file_name()
+                .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+            let dir = out.path.with_file_name(format!(
+                ".{name}.rdebootstrap-tree.{}",
+                std::process::id()
+            ));
+            (dir.clone(), Some(TempTree(dir)))
+        }
+        (None, None) => anyhow::bail!("give --path DIR or --output FILE"),
+    };
+    let mut opts = debrepo::pipeline::BuildOptions::new(&args.spec, &target);
+    opts.output = output;
     // With --update, update has said where each mirror came from.
     opts.mirrors = crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet || args.update)?;
     if let Some(jobs) = args.jobs {
@@ -97,16 +182,32 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
             0 => String::new(),
             _ => format!(" and {}", extras.join(" and ")),
         };
+        let into = match (&report.output, &args.path) {
+            (Some(out), Some(dir)) => format!(
+                "{} and {} ({}, {} bytes, SOURCE_DATE_EPOCH={})",
+                dir.display(),
+                out.path.display(),
+                out.format,
+                out.bytes,
+                out.source_date_epoch
+            ),
+            (Some(out), None) => format!(
+                "{} ({}, {} bytes, SOURCE_DATE_EPOCH={})",
+                out.path.display(),
+                out.format,
+                out.bytes,
+                out.source_date_epoch
+            ),
+            (None, dir) => dir.as_deref().unwrap_or(&target).display().to_string(),
+        };
         if report.configured {
             eprintln!(
-                "built {n} {packages}{scripts} into {} in {:.1?}",
-                args.path.display(),
+                "built {n} {packages}{scripts} into {into} in {:.1?}",
                 started.elapsed()
             );
         } else {
             eprintln!(
-                "unpacked {n} {packages} into {} in {:.1?}; not configured (--unpack-only)",
-                args.path.display(),
+                "unpacked {n} {packages} into {into} in {:.1?}; not configured (--unpack-only)",
                 started.elapsed()
             );
         }
