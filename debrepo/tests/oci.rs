@@ -550,3 +550,41 @@ fn umoci_unpacks_the_files() {
     let env = rt["process"]["env"].as_array().unwrap();
     assert!(env.iter().any(|e| e.as_str().unwrap().starts_with("PATH=")));
 }
+
+#[test]
+fn podman_loads_the_archive() {
+    let Some(podman) = tool("podman") else {
+        return;
+    };
+    let t = TempDir::new("oci-podman");
+    let file = t.path().join("img.oci.tar");
+    let d = write_archive(
+        &file,
+        &[LayerSource::from_reader(std::io::Cursor::new(base_tar()))],
+        &config("amd64"),
+    )
+    .unwrap();
+    // A storage of its own, removed with the directory.
+    let podman = |args: &[&str]| {
+        run(Command::new(&podman)
+            .arg("--root")
+            .arg(t.path().join("root"))
+            .arg("--runroot")
+            .arg(t.path().join("run"))
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
+            .args(args))
+    };
+    let out = podman(&["load", "--quiet", "--input", file.to_str().unwrap()]);
+    assert!(out.contains("Loaded image"), "{out}");
+    let out = podman(&["image", "inspect", &d.config.digest.to_string()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["Architecture"], "amd64", "{out}");
+    assert_eq!(v[0]["Os"], "linux", "{out}");
+    assert_eq!(v[0]["Labels"]["a"], "1", "{out}");
+    assert_eq!(
+        v[0]["RootFS"]["Layers"][0],
+        format!("sha256:{}", d.layers[0].diff_id),
+        "{out}"
+    );
+    podman(&["image", "rm", "--all", "--force"]);
+}
