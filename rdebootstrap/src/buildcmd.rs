@@ -92,7 +92,14 @@ struct TempTree(PathBuf);
 
 impl Drop for TempTree {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if std::fs::remove_dir_all(&self.0).is_err() && self.0.exists() {
+            // Rootless with subordinate ids, the files are those ids'.
+            let _ = std::process::Command::new("unshare")
+                .args(["--map-auto", "--map-root-user", "rm", "-rf", "--"])
+                .arg(&self.0)
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 

@@ -1,0 +1,484 @@
+//! `build -o/--output`, end to end on real Debian data (opt-in:
+//! RDEBOOTSTRAP_E2E=1, as root; `.ci/run` sets it): trixie minbase from a
+//! loopback partial mirror (as in `mmdebstrap.rs`: the workplace's
+//! `partial-mirror.py`, else the host's Debian mirror directly).
+//!
+//! - Two builds of one lock give the same tar bytes; the compressed
+//!   formats decompress to them.
+//! - `mmdebstrap --variant=minbase --format=tar` of the same set with the
+//!   same `SOURCE_DATE_EPOCH` lists the same paths, types, modes, owners,
+//!   link targets and devices, apart from [`ONLY_MMDEBSTRAP`] and
+//!   [`MMDEBSTRAP_DIFFERS`] (apt's leftovers: mmdebstrap runs apt inside).
+//!   What else differs and is not compared:
+//!   - the order: mmdebstrap writes its `/dev` entries first, then the rest
+//!     sorted (`./` after `./dev/zero`); ours are all in one sorted walk;
+//!   - user and group names: mmdebstrap's tar is `--numeric-owner` (no
+//!     names), ours names ids from the tree's `/etc/passwd` and `/etc/group`;
+//!   - directory times: mmdebstrap extracts the Essential packages with
+//!     `tar`, which gives a directory the package's time after filling it;
+//!     our directories that later entries land in have the build's time,
+//!     so `SOURCE_DATE_EPOCH` (printed as a count, with the newest files
+//!     never past the epoch in either);
+//!   - contents of the files [`MAY_DIFFER`] lists (as the tree comparison
+//!     in `mmdebstrap.rs` documents).
+//! - Built rootless (with and without subordinate ids), the tar equals the
+//!   root build's apart from [`MAY_DIFFER`]'s contents.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+
+fn mirror() -> String {
+    if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
+        return m;
+    }
+    let sources =
+        debrepo::aptsources::read_host(Path::new("/etc/apt")).expect("the host's APT sources");
+    debrepo::aptsources::vendor_mirror(&sources, "debian")
+        .expect("no Debian mirror in the host's APT sources: set DEBIAN_MIRROR")
+        .to_owned()
+}
+
+/// The script that makes partial mirrors, if this machine has it.
+fn partial_mirror_script() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("RDEBOOTSTRAP_PARTIAL_MIRROR_PY") {
+        return Some(p.into());
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/partial-mirror.py");
+    p.exists().then_some(p)
+}
+
+/// A loopback copy of trixie (main, amd64) with the minbase closure,
+/// under the target directory (shared with `mmdebstrap.rs`'s, which holds
+/// more), served for the life of the test process.
+fn loopback_mirror() -> Option<String> {
+    static SERVED: std::sync::OnceLock<Option<(testkit::http::Server, String)>> =
+        std::sync::OnceLock::new();
+    SERVED
+        .get_or_init(|| {
+            let script = partial_mirror_script()?;
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror");
+            let packages = testkit::TempDir::new("outputs-list");
+            let list = packages.path().join("packages.txt");
+            std::fs::write(&list, "apt\nhello\n").unwrap();
+            let mut cmd = Command::new("python3");
+            cmd.arg(&script).arg(&out);
+            for s in ["trixie", "trixie-updates", "bookworm", "bookworm-updates"] {
+                cmd.args(["--suite", s]);
+            }
+            cmd.env("DEBIAN_MIRROR", mirror());
+            let o = cmd.arg("--packages").arg(&list).output().unwrap();
+            assert!(
+                o.status.success(),
+                "partial-mirror.py: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let server = testkit::http::Server::serve_dir(&out);
+            let url = server.url();
+            eprintln!("loopback partial mirror of the real archive at {url}");
+            Some((server, url))
+        })
+        .as_ref()
+        .map(|(_, url)| url.clone())
+}
+
+fn test_mirror() -> String {
+    loopback_mirror().unwrap_or_else(|| {
+        eprintln!("partial-mirror.py not found: reading the host's Debian mirror directly");
+        mirror()
+    })
+}
+
+/// Opted in, as root, with mmdebstrap: else skipped (a failure under CI or
+/// RDEBOOTSTRAP_E2E, which promise them).
+fn enabled(what: &str) -> bool {
+    if std::env::var_os("RDEBOOTSTRAP_E2E").is_none() {
+        eprintln!("{what}: set RDEBOOTSTRAP_E2E=1 to run it");
+        return false;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let mmdebstrap = Command::new("mmdebstrap").arg("--version").output().is_ok();
+    testkit::require(root, "root (building trees as root)")
+        && testkit::require(mmdebstrap, "mmdebstrap")
+}
+
+fn rdeb(dir: &Path, args: &[&str]) -> std::process::Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// A work directory with a fresh lock of trixie minbase, and a cache.
+fn locked_trixie(tag: &str) -> (testkit::TempDir, String) {
+    let work = testkit::TempDir::new(tag);
+    let d = work.path();
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    rdeb(
+        d,
+        &[
+            "init",
+            "--url",
+            &test_mirror(),
+            "--suite",
+            "trixie",
+            "--components",
+            "main",
+            "--signed-by",
+            "/usr/share/keyrings/debian-archive-keyring.gpg",
+        ],
+    );
+    let cache = d.join("cache").display().to_string();
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
+    (work, cache)
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut h).unwrap();
+    format!("{:x}", h.finalize())
+}
+
+/// Paths only mmdebstrap's tar has: what apt leaves when it runs inside,
+/// and the sources.list mmdebstrap writes.
+const ONLY_MMDEBSTRAP: &[&str] = &[
+    "etc/apt/sources.list",
+    "run/lock",
+    "var/cache/apt/archives/lock",
+    "var/lib/apt/lists/lock",
+];
+
+/// Paths whose type, mode or owner differ: apt makes its `partial`
+/// directories `_apt`'s, 0700, when it runs.
+const MMDEBSTRAP_DIFFERS: &[&str] = &["var/cache/apt/archives/partial", "var/lib/apt/lists/partial"];
+
+/// Files whose contents may differ between trees built differently (see
+/// `mmdebstrap.rs`): the `-old` backups and apt's `extended_states`.
+const MAY_DIFFER: &[&str] = &[
+    "var/cache/debconf/config.dat-old",
+    "var/cache/debconf/templates.dat-old",
+    "var/lib/dpkg/status-old",
+    "var/lib/dpkg/diversions-old",
+    "var/lib/apt/extended_states",
+];
+
+/// One entry of a tar as compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listed {
+    /// Type, mode, uid, gid, link target, device.
+    what: String,
+    mtime: u64,
+    data: Vec<u8>,
+    xattrs: BTreeMap<String, Vec<u8>>,
+}
+
+/// Path (without `./` and a trailing slash) to entry, in stream order.
+fn list(tar: &[u8]) -> Vec<(String, Listed)> {
+    let mut a = tar::Archive::new(tar);
+    let mut out = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let xattrs = e
+            .pax_extensions()
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| {
+                let x = x.unwrap();
+                let k = x.key().unwrap().strip_prefix("SCHILY.xattr.")?.to_owned();
+                Some((k, x.value_bytes().to_vec()))
+            })
+            .collect();
+        let h = e.header().clone();
+        let path = String::from_utf8(e.path_bytes().to_vec()).unwrap();
+        let path = path.trim_start_matches("./").trim_end_matches('/');
+        let path = if path.is_empty() { "." } else { path }.to_owned();
+        let kind = h.entry_type().as_byte() as char;
+        let device = match kind {
+            '3' | '4' => format!(
+                " {},{}",
+                h.device_major().unwrap().unwrap(),
+                h.device_minor().unwrap().unwrap()
+            ),
+            _ => String::new(),
+        };
+        let link = e
+            .link_name_bytes()
+            .map(|l| format!(" -> {}", String::from_utf8_lossy(&l)))
+            .unwrap_or_default();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.push((
+            path,
+            Listed {
+                what: format!(
+                    "{kind} {:04o} {}:{}{link}{device}",
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                    h.gid().unwrap()
+                ),
+                mtime: h.mtime().unwrap(),
+                data,
+                xattrs,
+            },
+        ));
+    }
+    out
+}
+
+fn decompress(path: &Path) -> Vec<u8> {
+    let name = path.to_str().unwrap();
+    let mut out = Vec::new();
+    debrepo::compression::Compression::from_path(name)
+        .decoder(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn two_builds_give_one_tar_and_it_lists_as_mmdebstraps() {
+    if !enabled("tar outputs of trixie minbase") {
+        return;
+    }
+    let (work, cache) = locked_trixie("e2e-outputs");
+    let d = work.path();
+    let build = |args: &[&str]| {
+        let mut all = vec!["build", "-q", "--arch", "amd64", "--cache-dir", &cache];
+        all.extend(args);
+        let at = std::time::Instant::now();
+        rdeb(d, &all);
+        at.elapsed()
+    };
+    // With -p the tree stays; with -o alone nothing is left but the file.
+    let took = build(&["-p", "tree", "-o", "one.tar"]);
+    build(&["-o", "two.tar"]);
+    let names: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(names.is_empty(), "left beside the output: {names:?}");
+    let (one, two) = (d.join("one.tar"), d.join("two.tar"));
+    assert_eq!(sha256(&one), sha256(&two), "two builds, two tars");
+    let ours = std::fs::read(&one).unwrap();
+    eprintln!(
+        "tar: {} bytes, sha256 {}, build with it {took:.1?}",
+        ours.len(),
+        sha256(&one)
+    );
+    // The compressed formats: the same tar inside, named by extension or
+    // by --format.
+    for (file, format) in [("root.tar.gz", None), ("root.zst", Some("tar.zst"))] {
+        let mut args = vec!["-o", file];
+        if let Some(f) = format {
+            args.extend(["--format", f]);
+        }
+        let took = build(&args);
+        let path = d.join(file);
+        assert_eq!(decompress(&path), ours, "{file}");
+        eprintln!(
+            "{file}: {} bytes, build with it {took:.1?}",
+            std::fs::metadata(&path).unwrap().len()
+        );
+    }
+    // A format not written yet is refused before anything is built.
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["build", "--arch", "amd64", "-o", "image.oci"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--format oci: not yet"), "{err}");
+    assert!(!d.join("image.oci").exists());
+
+    let entries = list(&ours);
+    let epoch = entries
+        .iter()
+        .find(|(p, _)| p == "dev")
+        .expect("./dev/")
+        .1
+        .mtime;
+    assert!(entries.iter().all(|(_, e)| e.mtime <= epoch));
+    // Sorted: a directory's entries by name, after it.
+    let paths: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort_by(|a, b| {
+        let key = |p: &str| -> Vec<Vec<u8>> {
+            if p == "." {
+                Vec::new()
+            } else {
+                p.split('/').map(|c| c.as_bytes().to_vec()).collect()
+            }
+        };
+        key(a).cmp(&key(b))
+    });
+    assert_eq!(paths, sorted);
+
+    let theirs_path = d.join("mmdebstrap.tar");
+    let at = std::time::Instant::now();
+    let o = Command::new("mmdebstrap")
+        .args([
+            "--variant=minbase",
+            "--mode=root",
+            "--architectures=amd64",
+            "--format=tar",
+            "trixie",
+        ])
+        .arg(&theirs_path)
+        .arg(format!("deb {} trixie main", test_mirror()))
+        .env("SOURCE_DATE_EPOCH", epoch.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "mmdebstrap: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    eprintln!(
+        "mmdebstrap --format=tar: {} bytes in {:.1?}",
+        std::fs::metadata(&theirs_path).unwrap().len(),
+        at.elapsed()
+    );
+    let theirs: BTreeMap<String, Listed> = list(&std::fs::read(&theirs_path).unwrap())
+        .into_iter()
+        .collect();
+    let ours: BTreeMap<String, Listed> = entries.into_iter().collect();
+    let mut differ = Vec::new();
+    let mut times = 0;
+    for (p, t) in &theirs {
+        match ours.get(p) {
+            None if ONLY_MMDEBSTRAP.contains(&p.as_str()) => {}
+            None => differ.push(format!("{p}: only mmdebstrap's ({})", t.what)),
+            Some(o) => {
+                if o.what != t.what && !MMDEBSTRAP_DIFFERS.contains(&p.as_str()) {
+                    differ.push(format!("{p}: mmdebstrap {}, ours {}", t.what, o.what));
+                }
+                if o.xattrs != t.xattrs {
+                    differ.push(format!("{p}: xattrs {:?}, ours {:?}", t.xattrs, o.xattrs));
+                }
+                times += usize::from(o.mtime != t.mtime);
+            }
+        }
+    }
+    for p in ours.keys() {
+        if !theirs.contains_key(p) {
+            differ.push(format!("{p}: only ours"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} differences from mmdebstrap's tar:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+    eprintln!(
+        "{} entries as mmdebstrap's tar lists them apart from the documented list; {times} times differ (directories)",
+        ours.len()
+    );
+}
+
+#[test]
+fn rootless_builds_write_the_root_builds_tar() {
+    if !enabled("tar outputs of rootless builds") {
+        return;
+    }
+    let (Some(solo), Some(sub)) = (
+        testkit::users::test_user("rdbt-osolo", false),
+        testkit::users::test_user("rdbt-osub", true),
+    ) else {
+        return;
+    };
+    let (work, cache) = locked_trixie("e2e-outputs-rootless");
+    let d = work.path();
+    rdeb(
+        d,
+        &[
+            "build",
+            "-q",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            &cache,
+            "-o",
+            "root.tar",
+        ],
+    );
+    let reference: BTreeMap<String, Listed> = list(&std::fs::read(d.join("root.tar")).unwrap())
+        .into_iter()
+        .collect();
+    let bin = d.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let rdebootstrap = Path::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    let programs = testkit::users::copy_programs(
+        &bin,
+        &[
+            rdebootstrap,
+            &rdebootstrap.with_file_name(debrepo::sandbox::HELPER),
+        ],
+    );
+    for user in [sub, solo] {
+        let mine = d.join(&user.name);
+        std::fs::create_dir(&mine).unwrap();
+        for f in ["Manifest.toml", "Manifest.amd64.lock"] {
+            std::fs::copy(d.join(f), mine.join(f)).unwrap();
+        }
+        user.own(&mine);
+        let o = user
+            .command(&programs[0])
+            .args([
+                "build", "-q", "--arch", "amd64", "--no-cache", "-p", "tree", "-o", "out.tar",
+            ])
+            .current_dir(&mine)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{}: {err}", user.name);
+        let ours = list(&std::fs::read(mine.join("out.tar")).unwrap());
+        let mut differ = Vec::new();
+        for (p, e) in &ours {
+            match reference.get(p) {
+                Some(r) if r == e => {}
+                Some(r) if MAY_DIFFER.contains(&p.as_str()) && r.what == e.what => {}
+                Some(r) => differ.push(format!(
+                    "{p}: root {} {} {:?}, {} {} {} {:?}",
+                    r.what, r.mtime, r.xattrs, user.name, e.what, e.mtime, e.xattrs
+                )),
+                None => differ.push(format!("{p}: only {}'s", user.name)),
+            }
+        }
+        for p in reference.keys() {
+            if !ours.iter().any(|(q, _)| q == p) {
+                differ.push(format!("{p}: only the root build's"));
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "{}: {} differences from the root build's tar:\n{}",
+            user.name,
+            differ.len(),
+            differ.join("\n")
+        );
+        eprintln!(
+            "{}: {} entries as the root build's tar",
+            user.name,
+            ours.len()
+        );
+    }
+}
