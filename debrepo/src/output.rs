@@ -159,7 +159,9 @@ pub struct OutputReport {
 /// Writing an output failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("--format {format}: not yet written by this release (tar, tar.gz, tar.xz and tar.zst are)")]
+    #[error(
+        "--format {format}: not yet written by this release (tar, tar.gz, tar.xz and tar.zst are)"
+    )]
     NotYet { format: Format },
     #[error(transparent)]
     Tar(#[from] tar::TarError),
@@ -488,7 +490,10 @@ mod tests {
         // Rootless without subordinate ids: root's unless recorded.
         assert_eq!(by("./").owner, (0, 0, "root".into(), "root".into()));
         assert_eq!(by("./").mode, 0o755);
-        assert_eq!(by("./etc/shadow").owner, (0, 42, "root".into(), "shadow".into()));
+        assert_eq!(
+            by("./etc/shadow").owner,
+            (0, 42, "root".into(), "shadow".into())
+        );
         assert_eq!(by("./etc/shadow").mode, 0o640);
         assert_eq!(by("./etc/shadow").data, b"secret\n");
         assert_eq!(by("./usr/fifo").kind, b'6');
@@ -509,7 +514,10 @@ mod tests {
         );
         // /dev as mmdebstrap writes it, whatever the tree has there.
         let null = by("./dev/null");
-        assert_eq!((null.kind, null.mode, null.device), (b'3', 0o666, Some((1, 3))));
+        assert_eq!(
+            (null.kind, null.mode, null.device),
+            (b'3', 0o666, Some((1, 3)))
+        );
         assert_eq!(null.mtime, epoch);
         assert_eq!(by("./dev/fd").link.as_deref(), Some("/proc/self/fd"));
         assert_eq!(by("./dev/fd").mode, 0o777);
@@ -525,7 +533,11 @@ mod tests {
         let host = list(&stream(&root, Users::Host, epoch));
         let uid = rustix::process::geteuid().as_raw() as u64;
         assert_eq!(
-            host.iter().find(|e| e.path == "./etc/passwd").unwrap().owner.0,
+            host.iter()
+                .find(|e| e.path == "./etc/passwd")
+                .unwrap()
+                .owner
+                .0,
             uid
         );
         assert!(!host.iter().any(|e| e.path.contains("rdebootstrap")));
@@ -597,7 +609,9 @@ mod tests {
         let mut data = Vec::with_capacity(24 << 20);
         let mut x: u64 = 1;
         while data.len() < 24 << 20 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             data.extend_from_slice(format!("{} ", x >> 52).as_bytes());
         }
         let with = |workers: u32| {

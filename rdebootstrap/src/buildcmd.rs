@@ -141,10 +141,9 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
                 .path
                 .file_name()
                 .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-            let dir = out.path.with_file_name(format!(
-                ".{name}.rdebootstrap-tree.{}",
-                std::process::id()
-            ));
+            let dir = out
+                .path
+                .with_file_name(format!(".{name}.rdebootstrap-tree.{}", std::process::id()));
             (dir.clone(), Some(TempTree(dir)))
         }
         (None, None) => anyhow::bail!("give --path DIR or --output FILE"),

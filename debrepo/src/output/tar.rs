@@ -404,10 +404,9 @@ impl Walker<'_> {
             size: if kind == Type::File { st.len() } else { 0 },
             link: Vec::new(),
             device: match kind {
-                Type::Char | Type::Block => (
-                    rustix::fs::major(rdev as _),
-                    rustix::fs::minor(rdev as _),
-                ),
+                Type::Char | Type::Block => {
+                    (rustix::fs::major(rdev as _), rustix::fs::minor(rdev as _))
+                }
                 _ => (0, 0),
             },
             xattrs: self.xattrs(abs, kind)?,
