@@ -20,7 +20,20 @@
 //!   test, and with the `zstd` command: `-T1`, `-T2` and `-T4` agree);
 //! - `oci` and `oci-archive` (`.oci.tar`): not written yet
 //!   ([`OutputError::NotYet`]); they are to take the uncompressed stream of
-//!   [`tar::write`] as their layer ([`crate::oci::LayerSource::from_writer`]).
+//!   [`tar::write`] as their layer ([`crate::oci::LayerSource::from_writer`]):
+//!
+//! ```no_run
+//! use debrepo::output::tar::{write, TarOptions};
+//! let root = std::path::PathBuf::from("tree");
+//! let opts = TarOptions {
+//!     source_date_epoch: 1_700_000_000,
+//!     users: debrepo::sandbox::Users::Host,
+//! };
+//! let layer = debrepo::oci::LayerSource::from_writer(move |w| {
+//!     write(&root, &opts, w)?;
+//!     Ok(())
+//! });
+//! ```
 //!
 //! Compressed bytes depend on the compressor crates' versions (pinned by
 //! `Cargo.lock`), not on the machine or the run.

@@ -325,6 +325,33 @@ fn two_builds_give_one_tar_and_it_lists_as_mmdebstraps() {
     );
     assert!(!d.join("image.oci").exists());
 
+    // A build that fails leaves no output and nothing beside it.
+    let manifest = d.join("Manifest.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text += "\n[spec.broken]\nbuild-script = \"echo about to fail >&2; exit 3\"\n";
+    std::fs::write(&manifest, text).unwrap();
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["build", "-q", "--arch", "amd64", "--cache-dir", &cache])
+        .args(["-s", "broken", "-o", "broken.tar"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("exit status 3"),
+        "{err}"
+    );
+    let names: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.starts_with("broken"))
+        .collect();
+    assert!(names.is_empty(), "left by a failed build: {names:?}");
+
     let entries = list(&ours);
     let epoch = entries
         .iter()
