@@ -116,6 +116,21 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
                     )
                 })?,
             };
+            // Known before anything is downloaded.
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            if !parent.is_dir() {
+                anyhow::bail!(
+                    "{}: no directory {} to write the output in",
+                    path.display(),
+                    parent.display()
+                );
+            }
+            if path.is_dir() {
+                anyhow::bail!("{}: a directory, not a file to write", path.display());
+            }
             if matches!(
                 format,
                 debrepo::output::Format::Oci | debrepo::output::Format::OciArchive

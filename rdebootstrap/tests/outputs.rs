@@ -530,3 +530,42 @@ fn rootless_builds_write_the_root_builds_tar() {
         );
     }
 }
+
+/// What is wrong with `-o` is said before the manifest is even read.
+#[test]
+fn bad_outputs_are_refused_first() {
+    let work = testkit::TempDir::new("outputs-refused");
+    let d = work.path();
+    std::fs::create_dir(d.join("dir.tar")).unwrap();
+    let fails = |args: &[&str], says: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .arg("build")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "{args:?}: {err}");
+    };
+    fails(&["-o", "nowhere/root.tar"], "no directory nowhere to write");
+    fails(&["-o", "dir.tar"], "a directory, not a file");
+    fails(&["-o", "root.img"], "not known from its name");
+    fails(&["-o", "image.oci"], "--format oci: not yet");
+    fails(
+        &["-o", "x.tar", "--format", "oci-archive"],
+        "--format oci-archive: not yet",
+    );
+    fails(
+        &["-o", "x.tar", "--format", "zip"],
+        "unknown format (known: tar, tar.gz",
+    );
+    fails(&["-p", "tree", "--format", "tar"], "--output");
+    fails(&[], "--path");
+    // Nothing was made.
+    let mut names: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dir.tar"]);
+}
