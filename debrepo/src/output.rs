@@ -556,6 +556,56 @@ mod tests {
         assert!(!host.iter().any(|e| e.path.contains("rdebootstrap")));
     }
 
+    /// GNU tar reads the stream back, file capability included (as root:
+    /// the kernel checks the value and only root may set it).
+    #[test]
+    fn gnu_tar_extracts_it_with_the_capability() {
+        if !rustix::process::geteuid().is_root()
+            || std::process::Command::new("tar")
+                .arg("--version")
+                .output()
+                .is_err()
+        {
+            eprintln!("needs root and GNU tar: skipping");
+            return;
+        }
+        let t = testkit::TempDir::new("output-gnu-tar");
+        let root = t.path().join("tree");
+        std::fs::create_dir_all(root.join("usr")).unwrap();
+        std::fs::write(root.join("usr/ping"), "elf").unwrap();
+        // Version 2, effective, cap_net_raw permitted.
+        let mut cap = 0x0200_0001u32.to_le_bytes().to_vec();
+        cap.extend_from_slice(&(1u32 << 13).to_le_bytes());
+        cap.extend_from_slice(&[0; 12]);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &cap);
+        std::fs::create_dir_all(root.join("var/lib/rdebootstrap")).unwrap();
+        std::fs::write(
+            root.join(crate::ownership::FILE),
+            format!(
+                "{{\"format\":\"rdebootstrap-ownership\",\"version\":1}}\n\
+                 {{\"path\":\"/usr/ping\",\"type\":\"file\",\"mode\":\"0755\",\"uid\":0,\"gid\":0,\"xattrs\":{{\"security.capability\":\"{b64}\"}}}}\n"
+            ),
+        )
+        .unwrap();
+        let tar = t.path().join("out.tar");
+        std::fs::write(&tar, stream(&root, Users::Single, 10)).unwrap();
+        let out = t.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let o = std::process::Command::new("tar")
+            .args(["--xattrs", "--xattrs-include=*", "-xpf"])
+            .arg(&tar)
+            .arg("-C")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success() && o.stderr.is_empty(), "{o:?}");
+        let mut value = [0u8; 64];
+        let n =
+            rustix::fs::lgetxattr(out.join("usr/ping"), "security.capability", &mut value).unwrap();
+        assert_eq!(&value[..n], &cap[..]);
+        assert!(!out.join("var/lib/rdebootstrap").exists());
+    }
+
     #[test]
     fn long_names_go_into_pax_records() {
         let t = testkit::TempDir::new("output-long");
