@@ -523,6 +523,36 @@ fn rootless_builds_write_the_root_builds_tar() {
             "{}",
             user.name
         );
+        // With -o alone the tree beside the output is removed, also when
+        // its files are the subordinate ids'.
+        let o = user
+            .command(&programs[0])
+            .args([
+                "build",
+                "-q",
+                "--arch",
+                "amd64",
+                "--no-cache",
+                "-o",
+                "only.tar",
+            ])
+            .current_dir(&mine)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{}: {err}", user.name);
+        assert_eq!(
+            sha256(&mine.join("only.tar")),
+            sha256(&d.join("root.tar")),
+            "{}",
+            user.name
+        );
+        let left: Vec<String> = std::fs::read_dir(&mine)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "{}: left {left:?}", user.name);
         eprintln!(
             "{}: the root build's tar, byte for byte ({} entries)",
             user.name,
