@@ -321,6 +321,10 @@ fn write_atomically<T>(
         name.to_string_lossy(),
         std::process::id()
     ));
+    // One left by a killed process that had this process's id is stale
+    // (removing a link there removes the link, and `create_new` follows
+    // none).
+    let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -717,6 +721,11 @@ mod tests {
             format: Format::Tar,
             source_date_epoch: None,
         };
+        // A stale temporary file of this process id is no obstacle.
+        let stale = t
+            .path()
+            .join(format!(".out.tar.rdebootstrap-tmp.{}", std::process::id()));
+        std::fs::write(&stale, "stale").unwrap();
         let e = write(&t.path().join("missing"), &Users::Host, &opts, 0).unwrap_err();
         assert!(matches!(e, OutputError::Tar(_)), "{e}");
         assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
