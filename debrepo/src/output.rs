@@ -18,9 +18,10 @@
 //!   workers (one or more), though not the same as its single-threaded
 //!   mode's, so the bytes do not depend on the machine (checked by a unit
 //!   test, and with the `zstd` command: `-T1`, `-T2` and `-T4` agree);
-//! - `oci` and `oci-archive` (`.oci.tar`): not written yet
-//!   ([`OutputError::NotYet`]); they are to take the uncompressed stream of
-//!   [`tar::write`] as their layer ([`crate::oci::LayerSource::from_writer`]):
+//! - `oci` (an OCI image layout directory) and `oci-archive` (`.oci.tar`,
+//!   that directory as a tar): [`write_image`], one layer, which is the
+//!   uncompressed stream of [`tar::write`] — the `tar` output's bytes —
+//!   gzip-compressed ([`crate::oci`]); [`write()`] refuses them:
 //!
 //! ```no_run
 //! use debrepo::output::tar::{write, TarOptions};
@@ -173,17 +174,81 @@ pub struct OutputReport {
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error(
-        "--format {format}: not yet written by this release (tar, tar.gz, tar.xz and tar.zst are)"
+        "--format {format}: not yet written by this function (tar, tar.gz, tar.xz and tar.zst are; oci and oci-archive are write_image's)"
     )]
     NotYet { format: Format },
     #[error(transparent)]
     Tar(#[from] tar::TarError),
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
     #[error("{}: cannot write the output", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
+}
+
+/// What an image says of itself besides its layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// Debian architecture of the tree.
+    pub arch: String,
+    /// SHA256 of the lock the tree was built from.
+    pub lock_hash: Option<String>,
+    /// The spec's hash in that lock.
+    pub spec_hash: Option<String>,
+}
+
+/// Write the tree at `root`, built as `users`, as the OCI image `opts`
+/// asks for (`oci` or `oci-archive`), with `default_epoch` when the
+/// options give no `SOURCE_DATE_EPOCH`: one layer, the tree's tar stream
+/// ([`tar::write`]), written atomically by [`crate::oci`].
+pub fn write_image(
+    root: &Path,
+    users: &Users,
+    opts: &OutputOptions,
+    default_epoch: u64,
+    image: &ImageInfo,
+) -> Result<OutputReport, OutputError> {
+    use std::sync::{Arc, Mutex};
+    let epoch = opts.source_date_epoch.unwrap_or(default_epoch);
+    let tar_opts = tar::TarOptions {
+        source_date_epoch: epoch,
+        users: users.clone(),
+    };
+    let written: Arc<Mutex<Option<tar::TarReport>>> = Arc::default();
+    let (tree, seen) = (root.to_owned(), written.clone());
+    let layer = crate::oci::LayerSource::from_writer(move |w| {
+        let r = tar::write(&tree, &tar_opts, w)?;
+        *seen.lock().expect("report") = Some(r);
+        Ok(())
+    });
+    let mut config = crate::oci::ImageConfig::new(image.arch.clone(), epoch as i64);
+    config.lock_hash = image.lock_hash.clone();
+    config.spec_hash = image.spec_hash.clone();
+    let digests = match opts.format {
+        Format::Oci => crate::oci::write_layout(&opts.path, &[layer], &config)?,
+        Format::OciArchive => crate::oci::write_archive(&opts.path, &[layer], &config)?,
+        format => return Err(OutputError::NotYet { format }),
+    };
+    let r = written.lock().expect("report").take();
+    let bytes = match opts.format {
+        Format::OciArchive => std::fs::metadata(&opts.path).map_or(0, |m| m.len()),
+        _ => {
+            digests.manifest.size
+                + digests.config.size
+                + digests.layers.iter().map(|l| l.blob.size).sum::<u64>()
+        }
+    };
+    Ok(OutputReport {
+        path: opts.path.clone(),
+        format: opts.format,
+        source_date_epoch: epoch,
+        entries: r.as_ref().map_or(0, |r| r.entries),
+        tar_bytes: digests.layers.first().map_or(0, |l| l.tar_size),
+        bytes,
+    })
 }
 
 /// Write the tree at `root`, built as `users`, as `opts` says, with
@@ -733,6 +798,7 @@ mod tests {
             format: Format::Oci,
             ..opts
         };
+        // (OCI images are write_image's.)
         let e = write(t.path(), &Users::Host, &oci, 0).unwrap_err();
         assert!(e.to_string().contains("--format oci: not yet"), "{e}");
     }

@@ -260,12 +260,17 @@ pub fn prepare<'a>(
             });
         }
     }
+    // An image needs a platform OCI names: known before building.
     if let Some(out) = &opts.output {
         if matches!(
             out.format,
             crate::output::Format::Oci | crate::output::Format::OciArchive
-        ) {
-            return Err(crate::output::OutputError::NotYet { format: out.format }.into());
+        ) && crate::oci::go_platform(&lock.arch).is_none()
+        {
+            return Err(crate::output::OutputError::Oci(crate::oci::OciError::UnknownArch {
+                arch: lock.arch.clone(),
+            })
+            .into());
         }
     }
     let urls = crate::build::archive_urls(manifest, lock, &opts.mirrors)?;
@@ -524,7 +529,19 @@ impl Prepared<'_> {
             Some(out) => {
                 let at = Instant::now();
                 progress.stage_start(Stage::Output, 0);
-                let written = crate::output::write(root, &users, out, newest_mtime)?;
+                let written = match out.format {
+                    crate::output::Format::Oci | crate::output::Format::OciArchive => {
+                        let image = crate::output::ImageInfo {
+                            arch: self.lock.arch.clone(),
+                            lock_hash: Some(
+                                crate::hash::sha256(self.lock.to_text().as_bytes()).to_string(),
+                            ),
+                            spec_hash: Some(self.spec.hash.clone()),
+                        };
+                        crate::output::write_image(root, &users, out, newest_mtime, &image)?
+                    }
+                    _ => crate::output::write(root, &users, out, newest_mtime)?,
+                };
                 let took = at.elapsed();
                 progress.stage_finish(Stage::Output, took);
                 stages.push((Stage::Output, took));

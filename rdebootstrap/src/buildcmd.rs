@@ -128,14 +128,9 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
                     parent.display()
                 );
             }
-            if path.is_dir() {
+            // An OCI layout is a directory (replaced as a whole).
+            if path.is_dir() && format != debrepo::output::Format::Oci {
                 anyhow::bail!("{}: a directory, not a file to write", path.display());
-            }
-            if matches!(
-                format,
-                debrepo::output::Format::Oci | debrepo::output::Format::OciArchive
-            ) {
-                anyhow::bail!("--format {format}: not yet (tar, tar.gz, tar.xz and tar.zst are)");
             }
             Some(debrepo::output::OutputOptions {
                 path: path.clone(),
