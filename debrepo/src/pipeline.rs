@@ -267,10 +267,12 @@ pub fn prepare<'a>(
             crate::output::Format::Oci | crate::output::Format::OciArchive
         ) && crate::oci::go_platform(&lock.arch).is_none()
         {
-            return Err(crate::output::OutputError::Oci(crate::oci::OciError::UnknownArch {
-                arch: lock.arch.clone(),
-            })
-            .into());
+            return Err(
+                crate::output::OutputError::Oci(crate::oci::OciError::UnknownArch {
+                    arch: lock.arch.clone(),
+                })
+                .into(),
+            );
         }
     }
     let urls = crate::build::archive_urls(manifest, lock, &opts.mirrors)?;
