@@ -629,13 +629,13 @@ mod tests {
     /// the kernel checks the value and only root may set it).
     #[test]
     fn gnu_tar_extracts_it_with_the_capability() {
-        if !rustix::process::geteuid().is_root()
-            || std::process::Command::new("tar")
+        let found = rustix::process::geteuid().is_root()
+            && std::process::Command::new("tar")
                 .arg("--version")
                 .output()
-                .is_err()
-        {
-            eprintln!("needs root and GNU tar: skipping");
+                .is_ok();
+        // Fails under CI (which runs as root with tar) instead of passing.
+        if !testkit::require(found, "root and GNU tar") {
             return;
         }
         let t = testkit::TempDir::new("output-gnu-tar");

@@ -22,54 +22,6 @@ fn host_mirror() -> Option<String> {
     debrepo::aptsources::vendor_mirror(&sources, "debian").map(str::to_owned)
 }
 
-/// The script that makes partial mirrors, if this machine has it.
-fn partial_mirror_script() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("RDEBOOTSTRAP_PARTIAL_MIRROR_PY") {
-        return Some(p.into());
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/partial-mirror.py");
-    p.exists().then_some(p)
-}
-
-/// A loopback copy of trixie and trixie-updates (main, amd64) holding
-/// minbase and hello, in
-/// the partial mirror directory the other end-to-end tests use (the
-/// script only adds to it), served while the returned server lives; else
-/// the host's mirror.
-fn test_mirror(upstream: &str) -> (Option<testkit::http::Server>, String) {
-    let Some(script) = partial_mirror_script() else {
-        eprintln!("partial-mirror.py not found: reading the host's Debian mirror directly");
-        return (None, upstream.to_owned());
-    };
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror");
-    let work = testkit::TempDir::new("aptlists-mirror");
-    let list = work.path().join("packages.txt");
-    std::fs::write(&list, "hello\n").unwrap();
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(&out)
-        .args([
-            "--suite",
-            "trixie",
-            "--suite",
-            "trixie-updates",
-            "--packages",
-        ])
-        .arg(&list)
-        .env("DEBIAN_MIRROR", upstream)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "partial-mirror.py: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let server = testkit::http::Server::serve_dir(&out);
-    let url = server.url();
-    eprintln!("loopback partial mirror of the real archive at {url}");
-    (Some(server), url)
-}
-
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -126,7 +78,11 @@ fn apt_works_in_a_staged_tree_without_update() {
     ) {
         return;
     }
-    let (_server, m) = test_mirror(&upstream);
+    // The loopback partial mirror (see testkit::mirror), else the host's.
+    let m = testkit::mirror::or_upstream(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
+        &upstream,
+    );
 
     let work = testkit::TempDir::new("aptlists-e2e");
     let d = work.path();

@@ -27,58 +27,12 @@ fn mirror() -> String {
         .to_owned()
 }
 
-/// The script that makes partial mirrors, if this machine has it.
-fn partial_mirror_script() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("RDEBOOTSTRAP_PARTIAL_MIRROR_PY") {
-        return Some(p.into());
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/partial-mirror.py");
-    p.exists().then_some(p)
-}
-
-/// A loopback copy of trixie, trixie-updates, bookworm and
-/// bookworm-updates (main, amd64) holding the closure of the devbox set;
-/// made once per test run (kept under the target directory, so a second
-/// run only checks it), served for the life of the test process. `None`
-/// when the script is not available.
-fn loopback_mirror() -> Option<String> {
-    static SERVED: std::sync::OnceLock<Option<(testkit::http::Server, String)>> =
-        std::sync::OnceLock::new();
-    SERVED
-        .get_or_init(|| {
-            let script = partial_mirror_script()?;
-            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror");
-            let packages = testkit::TempDir::new("devbox-list");
-            let list = packages.path().join("packages.txt");
-            // hello: for the check that apt works inside a built tree.
-            std::fs::write(&list, DEVBOX.join("\n") + "\nhello\n").unwrap();
-            let mut cmd = Command::new("python3");
-            cmd.arg(&script).arg(&out);
-            for s in ["trixie", "trixie-updates", "bookworm", "bookworm-updates"] {
-                cmd.args(["--suite", s]);
-            }
-            cmd.env("DEBIAN_MIRROR", mirror());
-            let o = cmd.arg("--packages").arg(&list).output().unwrap();
-            assert!(
-                o.status.success(),
-                "partial-mirror.py: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let server = testkit::http::Server::serve_dir(&out);
-            let url = server.url();
-            eprintln!("loopback partial mirror of the real archive at {url}");
-            Some((server, url))
-        })
-        .as_ref()
-        .map(|(_, url)| url.clone())
-}
-
-/// The loopback partial mirror, else the real one.
+/// The loopback partial mirror (see [`testkit::mirror`]), else the real one.
 fn test_mirror() -> String {
-    loopback_mirror().unwrap_or_else(|| {
-        eprintln!("partial-mirror.py not found: reading the host's Debian mirror directly");
-        mirror()
-    })
+    testkit::mirror::or_upstream(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
+        &mirror(),
+    )
 }
 
 fn enabled() -> bool {

@@ -41,65 +41,13 @@ fn mirror() -> String {
         .to_owned()
 }
 
-/// The script that makes partial mirrors, if this machine has it.
-fn partial_mirror_script() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("RDEBOOTSTRAP_PARTIAL_MIRROR_PY") {
-        return Some(p.into());
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/partial-mirror.py");
-    p.exists().then_some(p)
-}
-
-/// The loopback copy of trixie, trixie-updates, bookworm and
-/// bookworm-updates (main, amd64) that `mmdebstrap.rs` makes, with the
-/// same packages (the script only adds what is missing), under the target
-/// directory, served for the life of the test process.
-fn loopback_mirror() -> Option<String> {
-    static SERVED: std::sync::OnceLock<Option<(testkit::http::Server, String)>> =
-        std::sync::OnceLock::new();
-    SERVED
-        .get_or_init(|| {
-            let script = partial_mirror_script()?;
-            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror");
-            let packages = testkit::TempDir::new("outputs-list");
-            let list = packages.path().join("packages.txt");
-            // mmdebstrap.rs's DEVBOX set and hello.
-            let devbox = [
-                "build-essential",
-                "git",
-                "python3",
-                "ca-certificates",
-                "openssh-client",
-                "curl",
-                "hello",
-            ];
-            std::fs::write(&list, devbox.join("\n") + "\n").unwrap();
-            let mut cmd = Command::new("python3");
-            cmd.arg(&script).arg(&out);
-            for s in ["trixie", "trixie-updates", "bookworm", "bookworm-updates"] {
-                cmd.args(["--suite", s]);
-            }
-            cmd.env("DEBIAN_MIRROR", mirror());
-            let o = cmd.arg("--packages").arg(&list).output().unwrap();
-            assert!(
-                o.status.success(),
-                "partial-mirror.py: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let server = testkit::http::Server::serve_dir(&out);
-            let url = server.url();
-            eprintln!("loopback partial mirror of the real archive at {url}");
-            Some((server, url))
-        })
-        .as_ref()
-        .map(|(_, url)| url.clone())
-}
-
+/// The loopback partial mirror `mmdebstrap.rs` uses (see
+/// [`testkit::mirror`]), else the real one.
 fn test_mirror() -> String {
-    loopback_mirror().unwrap_or_else(|| {
-        eprintln!("partial-mirror.py not found: reading the host's Debian mirror directly");
-        mirror()
-    })
+    testkit::mirror::or_upstream(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
+        &mirror(),
+    )
 }
 
 /// Opted in, as root, with mmdebstrap: else skipped (a failure under CI or

@@ -25,8 +25,10 @@ fn site() -> Option<(Served, TempDir)> {
 
 #[test]
 fn bars_on_a_terminal() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("util-linux script not found: skipping");
+    if !testkit::require(
+        Command::new("script").arg("--version").output().is_ok(),
+        "script (package bsdutils)",
+    ) {
         return;
     }
     let Some((_site, work)) = site() else { return };

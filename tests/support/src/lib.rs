@@ -10,6 +10,7 @@ pub mod chroot;
 pub mod gpg;
 pub mod http;
 pub mod http2;
+pub mod mirror;
 pub mod tls;
 pub mod users;
 

@@ -41,11 +41,14 @@ pub fn subordinate_start(file: &str, name: &str) -> Option<u32> {
 
 /// The user `name`, made if missing: with subordinate ids (useradd's
 /// default for a new user) when `subordinate`, else without. `None` (with
-/// the reason printed) when not root or the tools are missing.
+/// the reason printed) when not root or the tools are missing: a failure
+/// under CI ([`crate::require`]).
 pub fn test_user(name: &str, subordinate: bool) -> Option<User> {
-    let me = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&me.stdout).trim() != "0" {
-        eprintln!("not root: cannot make the test user {name}; skipping");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|me| String::from_utf8_lossy(&me.stdout).trim() == "0");
+    if !crate::require(root, &format!("root (to make the test user {name})")) {
         return None;
     }
     let mut tools = vec!["useradd", "setpriv"];
@@ -53,8 +56,10 @@ pub fn test_user(name: &str, subordinate: bool) -> Option<User> {
         tools.push("newuidmap");
     }
     for tool in tools {
-        if !has_tool(tool) {
-            eprintln!("{tool} not found (packages passwd, util-linux, uidmap): skipping");
+        if !crate::require(
+            has_tool(tool),
+            &format!("{tool} (packages passwd, util-linux, uidmap)"),
+        ) {
             return None;
         }
     }

@@ -1,0 +1,80 @@
+//! The loopback partial mirror of the real Debian archive that the
+//! end-to-end tests build from: the workplace's `partial-mirror.py`
+//! (`RDEBOOTSTRAP_PARTIAL_MIRROR_PY`, or `../shared/bench/` beside the
+//! checkout) copies, still signed, the closure of [`PACKAGES`] in
+//! [`SUITES`] (main, amd64) from an upstream mirror into a directory that
+//! outlives the run (the script only adds what is missing), served on
+//! loopback for the life of the test process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The packages whose closure the mirror holds: the developer set the
+/// mmdebstrap comparison uses, and `hello` (a package minbase lacks, for
+/// the checks that apt works inside a tree).
+pub const PACKAGES: &[&str] = &[
+    "build-essential",
+    "git",
+    "python3",
+    "ca-certificates",
+    "openssh-client",
+    "curl",
+    "hello",
+];
+
+/// The suites it holds.
+pub const SUITES: &[&str] = &["trixie", "trixie-updates", "bookworm", "bookworm-updates"];
+
+/// The script that makes partial mirrors, if this machine has it.
+pub fn partial_mirror_script() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("RDEBOOTSTRAP_PARTIAL_MIRROR_PY") {
+        return Some(p.into());
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/partial-mirror.py");
+    p.exists().then_some(p)
+}
+
+/// The loopback mirror's URL, made in `dir` from `upstream` on first use;
+/// `None` when the script is not available. One per process: later
+/// calls return the first one's URL.
+pub fn loopback(dir: &Path, upstream: &str) -> Option<String> {
+    static SERVED: OnceLock<Option<(crate::http::Server, String)>> = OnceLock::new();
+    SERVED
+        .get_or_init(|| {
+            let script = partial_mirror_script()?;
+            let packages = crate::TempDir::new("partial-mirror-list");
+            let list = packages.path().join("packages.txt");
+            std::fs::write(&list, PACKAGES.join("\n") + "\n").unwrap();
+            let mut cmd = Command::new("python3");
+            cmd.arg(&script).arg(dir);
+            for s in SUITES {
+                cmd.args(["--suite", s]);
+            }
+            let o = cmd
+                .env("DEBIAN_MIRROR", upstream)
+                .arg("--packages")
+                .arg(&list)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "partial-mirror.py: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let server = crate::http::Server::serve_dir(dir);
+            let url = server.url();
+            eprintln!("loopback partial mirror of the real archive at {url}");
+            Some((server, url))
+        })
+        .as_ref()
+        .map(|(_, url)| url.clone())
+}
+
+/// [`loopback`], else `upstream` itself (saying so).
+pub fn or_upstream(dir: &Path, upstream: &str) -> String {
+    loopback(dir, upstream).unwrap_or_else(|| {
+        eprintln!("partial-mirror.py not found: reading the host's Debian mirror directly");
+        upstream.to_owned()
+    })
+}
