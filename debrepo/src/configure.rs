@@ -38,12 +38,22 @@ use crate::tree::Tree;
 
 pub use sandbox_protocol::Bind;
 
-/// What the build leaves behind that mmdebstrap's trees do not have.
+/// What the build leaves behind that records the build itself (its time,
+/// its order) and not the system: removed by [`remove_build_records`], as
+/// mmdebstrap's `cleanup/reproducible` removes them.
 pub const BUILD_RECORDS: &[&str] = &[
     "var/log/dpkg.log",
     "var/log/alternatives.log",
+    "var/log/apt/history.log",
+    "var/log/apt/term.log",
+    "var/log/apt/eipp.log.xz",
     "var/cache/ldconfig/aux-cache",
+    "var/lib/dbus/machine-id",
 ];
+
+/// Emptied by [`remove_build_records`] if the tree has it: an image's
+/// machine id is made when it first boots (machine-id(5)).
+pub const MACHINE_ID: &str = "etc/machine-id";
 
 const POLICY_RC_D: &str = "usr/sbin/policy-rc.d";
 
@@ -279,10 +289,26 @@ pub fn configure(
         None => return removed.map(|()| Vec::new()),
     };
     removed?;
+    Ok(chowns)
+}
+
+/// Remove [`BUILD_RECORDS`] from the tree at `root` and leave
+/// [`MACHINE_ID`], if there, as an empty file (root's, 0644), as mmdebstrap
+/// does: what the scripts wrote there is this build's, not the system's.
+pub fn remove_build_records(root: &Path) -> Result<(), ConfigureError> {
+    let tree = open_tree(root)?;
+    let tree_err = |path: &str| {
+        let path = path.to_owned();
+        move |source| ConfigureError::Tree { path, source }
+    };
     for f in BUILD_RECORDS {
         tree.remove_file(Path::new(f)).map_err(tree_err(f))?;
     }
-    Ok(chowns)
+    if tree.exists(Path::new(MACHINE_ID)) {
+        tree.write_file(Path::new(MACHINE_ID), b"", 0o644)
+            .map_err(tree_err(MACHINE_ID))?;
+    }
+    Ok(())
 }
 
 /// Run the specs' build scripts (`(spec, script)`, in the order they

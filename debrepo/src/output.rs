@@ -59,6 +59,7 @@
 //! end; a failure removes the temporary file and leaves nothing at the
 //! name.
 
+pub mod layers;
 pub mod tar;
 
 use std::fs::File;

@@ -87,6 +87,13 @@ pub struct BuildOptions {
     /// a `SOURCE_DATE_EPOCH`, the newest modification time of the locked
     /// packages' files is used ([`crate::output`]).
     pub output: Option<crate::output::OutputOptions>,
+    /// `SOURCE_DATE_EPOCH`: the time the scripts are given (shadow's
+    /// password-change days, for one) and the newest time of an output.
+    /// `None`: the output's own, else the newest modification time of the
+    /// locked packages' files, a value of the lock
+    /// ([`crate::output`]). A `build-env` entry of the spec wins for the
+    /// scripts.
+    pub source_date_epoch: Option<u64>,
 }
 
 impl BuildOptions {
@@ -102,6 +109,7 @@ impl BuildOptions {
             sandbox: ConfigureOptions::default(),
             show_script_output: true,
             output: None,
+            source_date_epoch: None,
         }
     }
 }
@@ -195,6 +203,9 @@ pub struct BuildReport {
     pub stages: Vec<(Stage, Duration)>,
     /// The output written ([`BuildOptions::output`]).
     pub output: Option<crate::output::OutputReport>,
+    /// The `SOURCE_DATE_EPOCH` the scripts were given (see
+    /// [`BuildOptions::source_date_epoch`]).
+    pub source_date_epoch: u64,
 }
 
 /// Check what can be checked before downloading, and mark `opts.target`
@@ -468,8 +479,16 @@ impl Prepared<'_> {
         };
         // Without root, what the tree cannot hold is given inside the
         // sandbox or kept in its ownership file.
+        let epoch = opts
+            .source_date_epoch
+            .or_else(|| opts.output.as_ref().and_then(|o| o.source_date_epoch))
+            .unwrap_or(report.unpacked.newest_mtime);
         let mut options = opts.sandbox.clone();
         options.env = self.resolved.build_env.clone();
+        options
+            .env
+            .entry("SOURCE_DATE_EPOCH".to_owned())
+            .or_insert_with(|| epoch.to_string());
         let users = options.users.clone();
         options.owners = crate::ownership::owners(&users, &report.unpacked.recorded);
         let mut chowns = Vec::new();
@@ -519,7 +538,9 @@ impl Prepared<'_> {
         }
         let at = Instant::now();
         progress.stage_start(Stage::Finish, 0);
-        let newest_mtime = report.unpacked.newest_mtime;
+        if !opts.unpack_only {
+            crate::configure::remove_build_records(root)?;
+        }
         let mut recorded = report.unpacked.recorded;
         recorded.extend(crate::build::finish_tree(root)?);
         crate::build::record_ownership(root, &users, &recorded, &chowns)?;
@@ -540,9 +561,9 @@ impl Prepared<'_> {
                             ),
                             spec_hash: Some(self.spec.hash.clone()),
                         };
-                        crate::output::write_image(root, &users, out, newest_mtime, &image)?
+                        crate::output::write_image(root, &users, out, epoch, &image)?
                     }
-                    _ => crate::output::write(root, &users, out, newest_mtime)?,
+                    _ => crate::output::write(root, &users, out, epoch)?,
                 };
                 let took = at.elapsed();
                 progress.stage_finish(Stage::Output, took);
@@ -558,6 +579,7 @@ impl Prepared<'_> {
             artifacts: staged,
             stages,
             output,
+            source_date_epoch: epoch,
         })
     }
 }

@@ -160,6 +160,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     };
     let mut opts = debrepo::pipeline::BuildOptions::new(&args.spec, &target);
     opts.output = output;
+    opts.source_date_epoch = source_date_epoch()?;
     // With --update, update has said where each mirror came from.
     opts.mirrors = crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet || args.update)?;
     if let Some(jobs) = args.jobs {
