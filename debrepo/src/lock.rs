@@ -8,7 +8,8 @@
 //!
 //! Staleness is semantic: each spec records a hash of what decides its
 //! solution and its build (its resolved requirements, the archives, the
-//! artifacts it stages, `build-env`, `build-script` and `meta`; see
+//! artifacts it stages, `build-env`, `build-script`, `meta` and the path
+//! filters; see
 //! [`spec_hash`]), so editing comments or whitespace in the manifest does
 //! not make the lock stale, while a change to a spec stales that spec and
 //! the specs extending it.
@@ -161,8 +162,9 @@ pub fn blake3_sri(data: &[u8]) -> String {
 /// declaration (what can change the solution); and what its build does
 /// beyond the packages, all resolved through `extends`: the artifacts it
 /// stages in staging order (name, type, target, source, hash, unpack,
-/// text), `build-env`, the build scripts in the order they run, and
-/// `meta`.
+/// text), `build-env`, the build scripts in the order they run,
+/// `meta`, and the path filters in the order dpkg is given them (presets
+/// expanded, so a preset that changes in a new release stales the lock).
 pub fn spec_hash(manifest: &Manifest, spec: &ResolvedSpec) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "variant {}", spec.variant.name());
@@ -228,6 +230,12 @@ pub fn spec_hash(manifest: &Manifest, spec: &ResolvedSpec) -> String {
     meta.sort();
     for m in meta {
         let _ = writeln!(s, "meta {m:?}");
+    }
+    // In order (the last matching rule decides), presets expanded; only
+    // when there are any, so that locks of specs without filters stay
+    // fresh.
+    for r in spec.path_filters.rules() {
+        let _ = writeln!(s, "{} {:?}", r.action.option(), r.pattern);
     }
     blake3_sri(s.as_bytes())
 }

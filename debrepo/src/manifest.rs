@@ -199,6 +199,9 @@ pub struct Spec {
     pub build_env: BTreeMap<String, String>,
     pub build_script: Option<String>,
     pub meta: Vec<String>,
+    /// The spec's own path filters (`path-filters` presets, then
+    /// `path-exclude`, then `path-include`; see [`crate::pathfilter`]).
+    pub path_filters: crate::pathfilter::PathFilters,
     pub line: usize,
 }
 

@@ -8,6 +8,8 @@
 //! not disagree on a key it does not set; the variant may only grow. A
 //! spec none of whose chain sets `variant` gets the manifest's default,
 //! the unnamed `[spec]`'s variant (`custom` when that sets none either).
+//! Path filters accumulate too, ancestors' rules first, so a spec's own
+//! rules decide over what it inherits (dpkg's last matching rule wins).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +33,9 @@ pub struct ResolvedSpec {
     pub meta: Vec<String>,
     /// `(spec, script)` in the order they run.
     pub build_scripts: Vec<(String, String)>,
+    /// The path filters of the ancestors then the spec's own, in chain
+    /// order (a later rule decides over an earlier one).
+    pub path_filters: crate::pathfilter::PathFilters,
 }
 
 /// A spec that cannot be resolved.
@@ -153,7 +158,9 @@ impl Manifest {
         let mut stage = Vec::new();
         let mut foreign_architectures = Vec::new();
         let mut build_scripts = Vec::new();
+        let mut path_filters = crate::pathfilter::PathFilters::new();
         for (n, s) in &specs {
+            path_filters.extend(&s.path_filters);
             push_unique(&mut meta, &s.meta);
             push_unique(&mut foreign_architectures, &s.foreign_architectures);
             push_unique(&mut stage, &s.stage);
@@ -173,6 +180,7 @@ impl Manifest {
             build_env,
             meta,
             build_scripts,
+            path_filters,
         })
     }
 

@@ -10,11 +10,12 @@ use super::{
     SignedBy, Spec, Variant,
 };
 use crate::archive::SNAPSHOT_PLACEHOLDER;
+use crate::pathfilter::{Action, PathFilters, Preset};
 
 /// apt's default pin priority.
 const DEFAULT_PRIORITY: i64 = 500;
 
-const SPEC_KEYS: [&str; 10] = [
+const SPEC_KEYS: [&str; 13] = [
     "extends",
     "foreign-architectures",
     "include",
@@ -25,6 +26,9 @@ const SPEC_KEYS: [&str; 10] = [
     "build-env",
     "build-script",
     "meta",
+    "path-filters",
+    "path-exclude",
+    "path-include",
 ];
 
 struct Ctx<'a> {
@@ -556,6 +560,7 @@ fn spec(
             ));
         }
     }
+    let path_filters = path_filters(cx, t, what)?;
     Ok(Spec {
         extends: cx.strings(t, "extends", what, true)?,
         foreign_architectures,
@@ -567,6 +572,49 @@ fn spec(
         build_env,
         build_script: cx.string(t, "build-script", what)?,
         meta: cx.strings(t, "meta", what, false)?,
+        path_filters,
         line: cx.line(t.span()),
     })
+}
+
+/// A spec's own path filters, in the order dpkg is given them: the
+/// presets of `path-filters`, then `path-exclude`, then `path-include`,
+/// each in the order written. An unknown preset or a pattern dpkg could
+/// not use is an error at its entry.
+fn path_filters(cx: &Ctx<'_>, t: &Table, what: &str) -> Result<PathFilters, ManifestError> {
+    let span = |key: &str, i: usize| {
+        t.get(key)
+            .and_then(Item::as_array)
+            .and_then(|arr| arr.get(i))
+            .and_then(|v| v.span())
+    };
+    let mut filters = PathFilters::new();
+    for (i, name) in cx
+        .strings(t, "path-filters", what, false)?
+        .iter()
+        .enumerate()
+    {
+        let preset = Preset::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+            cx.err(
+                span("path-filters", i),
+                format!(
+                    "unknown path filter preset '{name}' in {what} (known: {}; or write the globs in 'path-exclude' and 'path-include')",
+                    known.join(", ")
+                ),
+            )
+        })?;
+        filters.push_preset(preset);
+    }
+    for (key, action) in [
+        ("path-exclude", Action::Exclude),
+        ("path-include", Action::Include),
+    ] {
+        for (i, pattern) in cx.strings(t, key, what, false)?.iter().enumerate() {
+            filters
+                .push(action, pattern)
+                .map_err(|e| cx.err(span(key, i), format!("'{key}' in {what}: {e}")))?;
+        }
+    }
+    Ok(filters)
 }

@@ -314,3 +314,125 @@ fn a_spec_without_a_variant_gets_the_manifests_default() {
     let m = parse("[spec.tools]\ninclude = [\"git\"]\n").unwrap();
     assert_eq!(m.resolve("tools").unwrap().variant, Custom);
 }
+
+#[test]
+fn path_filters_in_dpkg_order_through_extends() {
+    use crate::pathfilter::Action::{Exclude as E, Include as I};
+    let m = parse(
+        r#"
+[spec.base]
+path-include = ["/usr/share/doc/*/copyright"]
+path-exclude = ["/usr/share/doc/*"]
+path-filters = ["man"]
+[spec.web]
+extends = "base"
+path-exclude = ["/usr/share/doc/*/copyright"]
+[spec.other]
+include = ["x"]
+"#,
+    )
+    .unwrap();
+    let rules = |name: &str| -> Vec<(crate::pathfilter::Action, String)> {
+        m.resolve(name)
+            .unwrap()
+            .path_filters
+            .rules()
+            .iter()
+            .map(|r| (r.action, r.pattern.clone()))
+            .collect()
+    };
+    // Presets, then excludes, then includes; the parent's before the
+    // child's, so the child's exclude decides last.
+    let s = |a, p: &str| (a, p.to_owned());
+    assert_eq!(
+        rules("base"),
+        [
+            s(E, "/usr/share/man/*"),
+            s(E, "/usr/share/doc/*"),
+            s(I, "/usr/share/doc/*/copyright"),
+        ]
+    );
+    assert_eq!(
+        rules("web"),
+        [
+            s(E, "/usr/share/man/*"),
+            s(E, "/usr/share/doc/*"),
+            s(I, "/usr/share/doc/*/copyright"),
+            s(E, "/usr/share/doc/*/copyright"),
+        ]
+    );
+    let web = m.resolve("web").unwrap().path_filters;
+    assert!(web.skips("/usr/share/doc/dpkg/copyright", false));
+    assert!(
+        !web.skips("/usr/share/doc/dpkg", true),
+        "the parent's include still keeps directories"
+    );
+    assert!(rules("other").is_empty());
+}
+
+#[test]
+fn path_filter_errors_name_the_line() {
+    assert_eq!(
+        err("[spec]\nvariant = \"minbase\"\npath-filters = [\"docs\", \"manpages\"]\n"),
+        "dir/Manifest.toml:3:25: unknown path filter preset 'manpages' in [spec] (known: docs, locales, man; or write the globs in 'path-exclude' and 'path-include')"
+    );
+    assert_eq!(
+        err("[spec.a]\npath-exclude = [\"/usr/share/doc/*\", \"usr/share/man/*\"]\n"),
+        "dir/Manifest.toml:2:37: 'path-exclude' in [spec.a]: path filter \"usr/share/man/*\": it must start with '/' or a wildcard ('*', '?', '['): dpkg matches absolute paths"
+    );
+    assert!(
+        err("[spec.a]\npath-include = [\"/usr/[ab\"]\n").starts_with("dir/Manifest.toml:2:17: ")
+    );
+    assert!(err("[spec.a]\npath-include = \"/usr/*\"\n").contains("must be an array of strings"));
+    assert!(err("[spec.a]\npath-filter = [\"docs\"]\n").contains("unknown key 'path-filter'"));
+}
+
+#[test]
+fn path_filters_change_the_spec_hash() {
+    let text = "[spec.base]\ninclude = [\"a\"]\n[spec.web]\nextends = \"base\"\n[spec.other]\ninclude = [\"b\"]\n";
+    let hashes = |t: &str| -> Vec<String> {
+        let m = parse(t).unwrap();
+        ["base", "web", "other"]
+            .iter()
+            .map(|n| crate::lock::spec_hash(&m, &m.resolve(n).unwrap()))
+            .collect()
+    };
+    let before = hashes(text);
+    // Empty lists are no filters: the hash is the one of a spec without
+    // the keys, as locks written before path filters have it.
+    assert_eq!(
+        hashes(&text.replace(
+            "include = [\"a\"]",
+            "include = [\"a\"]\npath-filters = []\npath-exclude = []"
+        )),
+        before
+    );
+    let with_docs = hashes(&text.replace(
+        "include = [\"a\"]",
+        "include = [\"a\"]\npath-filters = [\"docs\"]",
+    ));
+    assert_ne!(with_docs[0], before[0]);
+    assert_ne!(with_docs[1], before[1], "a child sees its parent's filters");
+    assert_eq!(with_docs[2], before[2]);
+    // The same rules written out are the same filters.
+    let written = hashes(&text.replace(
+        "include = [\"a\"]",
+        "include = [\"a\"]\npath-exclude = [\"/usr/share/doc/*\"]\npath-include = [\"/usr/share/doc/*/copyright\"]",
+    ));
+    let preset_first = hashes(&text.replace(
+        "include = [\"a\"]",
+        "include = [\"a\"]\npath-filters = [\"man\"]\npath-exclude = [\"/usr/share/doc/*\"]",
+    ));
+    let excludes_only = hashes(&text.replace(
+        "include = [\"a\"]",
+        "include = [\"a\"]\npath-exclude = [\"/usr/share/doc/*\", \"/usr/share/man/*\"]",
+    ));
+    assert_ne!(
+        written[0], with_docs[0],
+        "docs also excludes /usr/share/info"
+    );
+    assert_ne!(
+        preset_first[0], excludes_only[0],
+        "the order is part of the hash"
+    );
+}
