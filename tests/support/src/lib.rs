@@ -11,6 +11,7 @@ pub mod gpg;
 pub mod http;
 pub mod http2;
 pub mod mirror;
+pub mod sbomcheck;
 pub mod tls;
 pub mod users;
 
