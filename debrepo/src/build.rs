@@ -4,7 +4,9 @@
 //!    at once; each is checked against the lock's size and SHA256 (local
 //!    .debs against their recorded hash).
 //! 2. [`unpack`]: the .debs unpacked into the tree on several threads
-//!    ([`crate::unpack`]), then the dpkg database written with every
+//!    ([`crate::unpack`]), skipping what the spec's path filters exclude
+//!    and writing the filters into the tree's dpkg configuration
+//!    ([`crate::pathfilter`]), then the dpkg database written with every
 //!    package unpacked ([`crate::dpkgdb`]).
 //!
 //! 3. [`crate::configure::configure`] then runs the maintainer scripts in
@@ -31,6 +33,7 @@ use crate::dpkgdb::{self, DbError, DbPackage};
 use crate::hash::Sha256;
 use crate::lock::{Lock, LockedPackage, LockedSpec};
 use crate::manifest::Manifest;
+use crate::pathfilter::PathFilters;
 use crate::progress::{Progress, Stage};
 use crate::transport::Transport;
 use crate::unpack::{Ownership, PackageInfo, UnpackError, Unpacked, Unpacker};
@@ -95,6 +98,12 @@ pub enum BuildError {
     Unpack(#[from] UnpackError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("{path}: cannot write the path filters")]
+    PathFilters {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The base URL of each locked archive: its URL, or the vendor's mirror,
@@ -285,12 +294,18 @@ pub struct Arches<'a> {
 /// database: every package unpacked, those named in `manual` marked as
 /// requested for apt, the rest automatic. Reports the
 /// [`Stage::Unpack`] and [`Stage::Database`] stages to `progress`.
+///
+/// What `filters` exclude is skipped as dpkg skips it, and when there are
+/// filters they are written to [`crate::pathfilter::CONFIG_PATH`] for the
+/// dpkg runs that follow in the tree.
+#[allow(clippy::too_many_arguments)]
 pub fn unpack(
     root: &Path,
     packages: &[LockedPackage],
     debs: &[PathBuf],
     manual: &HashSet<String>,
     arches: Arches<'_>,
+    filters: &PathFilters,
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<UnpackReport, BuildError> {
@@ -330,7 +345,8 @@ pub fn unpack(
     for i in essential_closure(&controls_read) {
         infos[i].conffiles_in_place = true;
     }
-    let unpacker = Unpacker::new(root, Ownership::for_this_process(), infos)?;
+    let unpacker =
+        Unpacker::new(root, Ownership::for_this_process(), infos)?.with_filters(filters.clone());
     let slots: Vec<std::sync::Mutex<Option<DebReader<std::io::BufReader<std::fs::File>>>>> =
         readers
             .into_iter()
@@ -382,6 +398,15 @@ pub fn unpack(
     progress.stage_finish(Stage::Unpack, unpack_started.elapsed());
     let started = Instant::now();
     progress.stage_start(Stage::Database, controls.len());
+    if !filters.is_empty() {
+        let rel = Path::new(crate::pathfilter::CONFIG_PATH);
+        crate::tree::Tree::open(root)
+            .and_then(|t| t.write_file(rel, filters.dpkg_config().as_bytes(), 0o644))
+            .map_err(|source| BuildError::PathFilters {
+                path: root.join(rel),
+                source,
+            })?;
+    }
     let db = DbPackage::all(&controls, &unpacked, |i| manual.contains(&packages[i].name));
     dpkgdb::write_unpacked(root, native, foreign, &db)?;
     progress.stage_finish(Stage::Database, started.elapsed());

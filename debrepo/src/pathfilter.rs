@@ -5,7 +5,12 @@
 //! unpacks a package (`src/main/filters.c` of dpkg, and `dpkg(1)`):
 //!
 //! - a pattern is matched against the entry's absolute path (`/usr/...`,
-//!   no trailing slash) with `fnmatch(3)` and no flags: `*` and `?` match
+//!   no trailing slash; dpkg takes the archive's name without its first
+//!   character, which is that path for the `./usr/...` names dpkg-deb
+//!   writes, and matches a name written without `./` with its first
+//!   letter missing: this module matches the path the entry is unpacked
+//!   at, whatever the archive's spelling) with `fnmatch(3)` and no flags:
+//!   `*` and `?` match
 //!   `/` and a leading `.` too, `[...]` is a bracket expression (`!` or `^`
 //!   negates, ranges, POSIX classes such as `[:digit:]`), and `\` quotes
 //!   the next character (see [`fnmatch`]);

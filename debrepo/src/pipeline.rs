@@ -463,6 +463,7 @@ impl Prepared<'_> {
                 native: &self.lock.arch,
                 foreign: &self.resolved.foreign_architectures,
             },
+            &self.resolved.path_filters,
             opts.jobs,
             progress,
         )?;

@@ -35,6 +35,14 @@
 //! Conffiles are written as `<path>.dpkg-new`, as dpkg stages them until
 //! `dpkg --configure` installs them.
 //!
+//! Path filters ([`Unpacker::with_filters`], [`crate::pathfilter`]) skip
+//! entries as dpkg's `--path-exclude`/`--path-include` do: a skipped
+//! entry is not written (a skipped directory is not created, and an entry
+//! below it then fails as it does in dpkg), but it is listed in the
+//! package's `.list` and still claims its path against other packages;
+//! the `md5sums` the unpacker makes for a package without one has only
+//! the files written, as dpkg's has.
+//!
 //! Ownership and device nodes need root. With [`Ownership::Record`]
 //! (rootless), files get the caller's ownership, device nodes become empty
 //! placeholder files, and the true metadata is returned in
@@ -50,6 +58,7 @@ use rustix::fs::{AtFlags, Mode, OFlags, Timestamps};
 
 use crate::deb::DebError;
 use crate::deb::{DataArchive, EntryKind, EntryMeta};
+use crate::pathfilter::PathFilters;
 use crate::relation::{self, FieldKind};
 use crate::tree::Tree;
 use crate::version::Version;
@@ -205,6 +214,7 @@ pub struct Unpacker {
     md5sums: Mutex<Vec<Option<String>>>,
     recorded: Mutex<Vec<Recorded>>,
     newest_mtime: std::sync::atomic::AtomicU64,
+    filters: PathFilters,
 }
 
 fn kind_name(k: EntryKind) -> &'static str {
@@ -239,7 +249,16 @@ impl Unpacker {
             md5sums: Mutex::new(vec![None; n]),
             recorded: Mutex::default(),
             newest_mtime: std::sync::atomic::AtomicU64::new(0),
+            filters: PathFilters::new(),
         })
+    }
+
+    /// Skip what `filters` exclude, as dpkg with the same
+    /// `--path-exclude`/`--path-include` options (see the module
+    /// documentation).
+    pub fn with_filters(mut self, filters: PathFilters) -> Unpacker {
+        self.filters = filters;
+        self
     }
 
     fn label(&self, i: usize) -> String {
@@ -274,6 +293,7 @@ impl Unpacker {
         let mut md5sums = (!self.packages[index].has_md5sums).then(String::new);
         let in_place = self.packages[index].conffiles_in_place;
         let mut dirs = DirCache::default();
+        let mut filtered_dirs: HashSet<PathBuf> = HashSet::new();
         let entries = data.entries().map_err(|source| UnpackError::Deb {
             package: package.clone(),
             source,
@@ -304,6 +324,21 @@ impl Unpacker {
             };
             let parent_rel = meta.path.parent().unwrap_or(Path::new(""));
             let name = meta.path.file_name().expect("a non-empty normalized path");
+            let dir_or_link = matches!(meta.kind, EntryKind::Directory | EntryKind::Symlink);
+            if self.filters.skips(&shown, dir_or_link) {
+                entry.finish().map_err(deb_err)?;
+                self.filtered(index, &meta, &package, shown, &mut list, &mut filtered_dirs)?;
+                continue;
+            }
+            if filtered_dirs.contains(parent_rel) && self.tree.open_path(parent_rel, true).is_err()
+            {
+                // dpkg creates no directory it filtered, and fails here.
+                return Err(
+                    fs("cannot create it: a path filter left out its directory")(
+                        io::ErrorKind::NotFound.into(),
+                    ),
+                );
+            }
             let (parent, canon_parent) = dirs
                 .get(self, parent_rel)
                 .map_err(fs("cannot open its directory in the tree"))?;
@@ -360,6 +395,39 @@ impl Unpacker {
         }
         self.lists.lock().expect("lists")[index] = list;
         self.md5sums.lock().expect("md5sums")[index] = md5sums;
+        Ok(())
+    }
+
+    /// An entry the path filters skip: nothing is written, but the path is
+    /// listed, as dpkg lists it. A non-directory is claimed all the same,
+    /// so two packages shipping it conflict as they would unfiltered
+    /// (dpkg checks before it filters), and a package that lost it to a
+    /// `Replaces` does not list it.
+    fn filtered(
+        &self,
+        index: usize,
+        meta: &EntryMeta,
+        package: &str,
+        shown: String,
+        list: &mut Vec<Listed>,
+        filtered_dirs: &mut HashSet<PathBuf>,
+    ) -> Result<(), UnpackError> {
+        if meta.kind == EntryKind::Directory {
+            filtered_dirs.insert(meta.path.clone());
+            list.push((shown, None));
+            return Ok(());
+        }
+        // Its directory may be filtered too: resolve what exists, create
+        // nothing.
+        let parent_rel = meta.path.parent().unwrap_or(Path::new(""));
+        let name = meta.path.file_name().expect("a non-empty normalized path");
+        let canon = match self.tree.open_path(parent_rel, true) {
+            Ok(fd) => self.tree.canonical(&fd, parent_rel).join(name),
+            Err(_) => meta.path.clone(),
+        };
+        if self.claim(index, &canon, meta, package, &shown)? {
+            list.push((shown, Some(canon)));
+        }
         Ok(())
     }
 
