@@ -745,6 +745,52 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// Feeds its inner writer in chunks of exactly [`Chunked::SIZE`] bytes
+/// (the last one shorter), whatever the sizes of the writes it gets: the
+/// deflate encoder's output depends on how its input is cut, so a layer
+/// written from a file and the same bytes written by a callback compress
+/// alike only when cut alike.
+struct Chunked<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Chunked<W> {
+    const SIZE: usize = 1 << 16;
+
+    fn new(inner: W) -> Self {
+        Chunked {
+            inner,
+            buf: Vec::with_capacity(Self::SIZE),
+        }
+    }
+
+    /// Write what is left and hand back the inner writer.
+    fn finish(mut self) -> io::Result<W> {
+        self.inner.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for Chunked<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(Self::SIZE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == Self::SIZE {
+            self.inner.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(n)
+    }
+
+    /// Passes nothing on: a flush would cut the input where the caller
+    /// happened to flush.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The deterministic gzip encoder of layer blobs.
 fn gzip<W: Write>(inner: W) -> flate2::write::GzEncoder<W> {
     flate2::GzBuilder::new()
@@ -756,7 +802,7 @@ fn gzip<W: Write>(inner: W) -> flate2::write::GzEncoder<W> {
 fn write_layer(blobs: &Path, index: usize, layer: &LayerSource) -> Result<LayerDigests, OciError> {
     let tmp = TempGuard::new(blobs.join(format!(".layer-{index}.tmp")), false);
     let file = File::create_new(&tmp.path).map_err(io_err("creating", &tmp.path))?;
-    let mut sink = Hashing::new(gzip(Hashing::new(BufWriter::new(file))));
+    let mut sink = Hashing::new(Chunked::new(gzip(Hashing::new(BufWriter::new(file)))));
     let read_err = |source| OciError::LayerRead {
         index,
         what: layer.what(),
@@ -791,7 +837,8 @@ fn write_layer(blobs: &Path, index: usize, layer: &LayerSource) -> Result<LayerD
             })?;
         }
     }
-    let (gz, diff_id, tar_size) = sink.finish();
+    let (chunked, diff_id, tar_size) = sink.finish();
+    let gz = chunked.finish().map_err(io_err("writing", &tmp.path))?;
     let compressed = gz.finish().map_err(io_err("writing", &tmp.path))?;
     let (buf, digest, size) = compressed.finish();
     let file = buf
@@ -958,6 +1005,42 @@ fn write_layout_tar(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_layer_compresses_alike_however_its_bytes_are_written() {
+        let t = testkit::TempDir::new("oci-chunks");
+        // Compressible and not: text, then pseudo-random bytes.
+        let mut data: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| format!("line {}\n", i % 977).into_bytes())
+            .collect();
+        let mut x = 12345u32;
+        data.extend((0..200_000).map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        }));
+        let path = t.path().join("layer.tar");
+        std::fs::write(&path, &data).unwrap();
+        let blobs = t.path().join("blobs");
+        std::fs::create_dir(&blobs).unwrap();
+        let from_file = write_layer(&blobs, 0, &LayerSource::from_path(&path)).unwrap();
+        let odd = data.clone();
+        let by_pieces = LayerSource::from_writer(move |w| {
+            // Pieces of 1, 512, 7 and 100000 bytes, over and over.
+            let mut rest = &odd[..];
+            for n in [1usize, 512, 7, 100_000].iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let k = (*n).min(rest.len());
+                w.write_all(&rest[..k])?;
+                w.flush()?;
+                rest = &rest[k..];
+            }
+            Ok(())
+        });
+        let from_writer = write_layer(&blobs, 1, &by_pieces).unwrap();
+        assert_eq!(from_file, from_writer);
+    }
 
     #[test]
     fn rfc3339_dates() {

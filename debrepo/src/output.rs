@@ -182,6 +182,12 @@ pub enum OutputError {
     Tar(#[from] tar::TarError),
     #[error(transparent)]
     Oci(#[from] crate::oci::OciError),
+    #[error("the layer of spec {}", crate::manifest::spec_label(spec))]
+    Layer {
+        spec: String,
+        #[source]
+        source: layers::LayerError,
+    },
     #[error("{}: cannot write the output", path.display())]
     Write {
         path: PathBuf,

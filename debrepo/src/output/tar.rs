@@ -647,6 +647,43 @@ fn capability_v2(mut value: Vec<u8>) -> Vec<u8> {
     value
 }
 
+/// A whiteout entry named `name` (`./DIR/.wh.NAME`, see
+/// [`super::layers`]): an empty regular file, root's, mode 0644, with
+/// the time `mtime`, written as [`write`] writes entries.
+pub(crate) fn whiteout(name: &[u8], mtime: u64) -> Vec<u8> {
+    let m = Meta {
+        kind: Type::File,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime,
+        size: 0,
+        link: Vec::new(),
+        device: (0, 0),
+        xattrs: BTreeMap::new(),
+    };
+    let mut out = Vec::new();
+    if name.len() > 100 {
+        let records = pax_record("path", name);
+        let ph = Meta {
+            size: records.len() as u64,
+            ..m.clone()
+        };
+        out.extend_from_slice(&header(&pax_name(name), &ph, b'x', b"", b""));
+        out.extend_from_slice(&records);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend_from_slice(&header(name, &m, Type::File.flag(), b"root", b"root"));
+    out
+}
+
+/// The end of a stream of `written` bytes: two zero blocks, padded to a
+/// multiple of 10240 bytes (tar's default blocking factor).
+pub(crate) fn trailer(written: u64) -> Vec<u8> {
+    let end = (written + 1024).div_ceil(10240) * 10240;
+    vec![0u8; (end - written) as usize]
+}
+
 /// `DIR/PaxHeaders/NAME` for the entry `name` (GNU tar's
 /// `%d/PaxHeaders/%f`), at most 100 bytes.
 fn pax_name(name: &[u8]) -> Vec<u8> {
