@@ -25,7 +25,9 @@
 //!    are staged right after the database. With
 //!    [`BuildOptions::output`], [`Stage::Output`] last: the tree written
 //!    as a tar file ([`crate::output`]), atomically; when it fails the
-//!    tree is marked incomplete again and no output is left.
+//!    tree is marked incomplete again and no output is left. Then the
+//!    software bills of materials of [`BuildOptions::sboms`]
+//!    ([`crate::sbom`]), each written atomically.
 //!
 //! # Why artifacts are staged after configuration
 //!
@@ -87,6 +89,10 @@ pub struct BuildOptions {
     /// a `SOURCE_DATE_EPOCH`, the newest modification time of the locked
     /// packages' files is used ([`crate::output`]).
     pub output: Option<crate::output::OutputOptions>,
+    /// Software bills of materials of the finished tree to write, each
+    /// a file and its format ([`crate::sbom`]), after the output, timed
+    /// with the build's `SOURCE_DATE_EPOCH`.
+    pub sboms: Vec<(PathBuf, crate::sbom::SbomFormat)>,
     /// `SOURCE_DATE_EPOCH`: the time the scripts are given (shadow's
     /// password-change days, for one) and the newest time of an output.
     /// `None`: the output's own, else the newest modification time of the
@@ -109,6 +115,7 @@ impl BuildOptions {
             sandbox: ConfigureOptions::default(),
             show_script_output: true,
             output: None,
+            sboms: Vec::new(),
             source_date_epoch: None,
         }
     }
@@ -121,6 +128,8 @@ pub enum PipelineError {
     NotLocked { lock: PathBuf, spec: String },
     #[error(transparent)]
     Spec(#[from] SpecError),
+    #[error(transparent)]
+    Sbom(#[from] crate::sbom::SbomError),
     #[error("{}, spec {} (line {line}): {what} is not built yet, and a build that quietly did less than the manifest asks would mislead: remove it from the spec (and its ancestors) for now", manifest.display(), spec_label(spec))]
     NotBuilt {
         manifest: PathBuf,
@@ -203,6 +212,8 @@ pub struct BuildReport {
     pub stages: Vec<(Stage, Duration)>,
     /// The output written ([`BuildOptions::output`]).
     pub output: Option<crate::output::OutputReport>,
+    /// The SBOMs written ([`BuildOptions::sboms`]), in their order.
+    pub sboms: Vec<crate::sbom::SbomReport>,
     /// The `SOURCE_DATE_EPOCH` the scripts were given (see
     /// [`BuildOptions::source_date_epoch`]).
     pub source_date_epoch: u64,
@@ -573,6 +584,13 @@ impl Prepared<'_> {
             }
             None => None,
         };
+        let sboms = opts
+            .sboms
+            .iter()
+            .map(|(path, format)| {
+                crate::sbom::write(root, self.lock, &opts.spec, *format, path, epoch)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(BuildReport {
             packages: report.packages,
             configured: !opts.unpack_only,
@@ -580,6 +598,7 @@ impl Prepared<'_> {
             artifacts: staged,
             stages,
             output,
+            sboms,
             source_date_epoch: epoch,
         })
     }

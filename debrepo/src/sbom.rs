@@ -1,6 +1,6 @@
 //! Software bills of materials of a built tree: SPDX 2.3 JSON
 //! (`NAME.spdx.json`) and CycloneDX 1.6 JSON (`NAME.cdx.json`), written by
-//! [`write`] after the build.
+//! [`write()`] after the build.
 //!
 //! # What they hold
 //!
@@ -48,7 +48,11 @@
 //! `GENERATED_FROM` each archive (an SPDX package with the `InRelease`
 //! checksum, its signer in the comment); packages `DEPENDS_ON` packages.
 //! Artifacts are SPDX packages too (purpose `FILE`): an SPDX 2.3 file must
-//! have a SHA1 checksum, which the lock does not record. In CycloneDX the
+//! have a SHA1 checksum, which the lock does not record. A package's
+//! `downloadLocation` is its `.deb`'s URL when its archive is an `http(s)`
+//! URL whose host is a name SPDX's grammar accepts (a last label of 2 to
+//! 5 letters: not an address, nor `localhost`), else `NOASSERTION`; the
+//! URL is in `sourceInfo` either way. In CycloneDX the
 //! tree is the metadata's component (`operating-system`), packages are
 //! `library` components whose `bom-ref` is their package URL, artifacts
 //! `file` components, archives `data` components of scope `excluded` (not
@@ -201,7 +205,7 @@ pub enum SbomError {
     },
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SbomReport {
     pub path: PathBuf,
@@ -234,7 +238,7 @@ pub fn write(
     })
 }
 
-/// The bytes [`write`] would write.
+/// The bytes [`write()`] would write.
 pub fn render(
     root: &Path,
     lock: &Lock,
@@ -541,7 +545,7 @@ impl Inventory {
                 "SPDXID": id(p),
                 "name": p.name,
                 "versionInfo": p.version,
-                "downloadLocation": self.download_url(p).unwrap_or_else(|| "NOASSERTION".to_owned()),
+                "downloadLocation": self.download_url(p).filter(|u| spdx_download_location(u)).unwrap_or_else(|| "NOASSERTION".to_owned()),
                 "filesAnalyzed": false,
                 "licenseConcluded": "NOASSERTION",
                 "licenseDeclared": p.license.as_ref().map_or("NOASSERTION", |l| l.expression.as_str()),
@@ -551,10 +555,16 @@ impl Inventory {
                     "referenceType": "purl",
                     "referenceLocator": self.purl(p),
                 }],
-                "sourceInfo": format!(
-                    "built from the source package {} version {}; architecture {}; {}",
-                    p.source, p.source_version, p.arch, self.origin_text(p)
-                ),
+                "sourceInfo": match self.download_url(p) {
+                    Some(url) => format!(
+                        "built from the source package {} version {}; architecture {}; {}, {url}",
+                        p.source, p.source_version, p.arch, self.origin_text(p)
+                    ),
+                    None => format!(
+                        "built from the source package {} version {}; architecture {}; {}",
+                        p.source, p.source_version, p.arch, self.origin_text(p)
+                    ),
+                },
             });
             if let Some(sha) = &p.sha256 {
                 pkg["checksums"] = json!([{"algorithm": "SHA256", "checksumValue": sha}]);
@@ -575,7 +585,7 @@ impl Inventory {
             let mut pkg = json!({
                 "SPDXID": aid,
                 "name": a.name,
-                "downloadLocation": a.source.as_deref().filter(|s| is_url(s)).unwrap_or("NOASSERTION"),
+                "downloadLocation": a.source.as_deref().filter(|s| spdx_download_location(s)).unwrap_or("NOASSERTION"),
                 "filesAnalyzed": false,
                 "primaryPackagePurpose": "FILE",
                 "licenseConcluded": "NOASSERTION",
@@ -600,7 +610,7 @@ impl Inventory {
                 "SPDXID": aid,
                 "name": format!("{} {}", a.source, a.suite),
                 "versionInfo": a.snapshot.clone().unwrap_or_else(|| a.suite.clone()),
-                "downloadLocation": if is_url(&a.source) && a.snapshot.is_none() { a.source.as_str() } else { "NOASSERTION" },
+                "downloadLocation": if spdx_download_location(&a.source) && a.snapshot.is_none() { a.source.as_str() } else { "NOASSERTION" },
                 "filesAnalyzed": false,
                 "primaryPackagePurpose": "OTHER",
                 "licenseConcluded": "NOASSERTION",
@@ -796,8 +806,40 @@ fn archive_text(a: &LockedArchive) -> String {
     )
 }
 
-fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://")
+/// Whether the URL `s` is a download location as SPDX 2.3's grammar has
+/// it (and its reference validator checks): `http(s)://`, a host name
+/// whose last label is 2 to 5 letters, an optional port and path. An
+/// address (`127.0.0.1`) or a one-label name is not, and is given as
+/// `NOASSERTION` (the URL stays in `sourceInfo`).
+fn spdx_download_location(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.rsplit_once(':') {
+        Some((h, port))
+            if !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            h
+        }
+        Some(_) => return false,
+        None => host_port,
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let tld = labels.last().copied().unwrap_or("");
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && (2..=5).contains(&tld.len())
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// The two SRI algorithms of artifacts.

@@ -56,6 +56,15 @@ pub struct BuildArgs {
     /// moved past is not an error.
     #[arg(long)]
     update: bool,
+    /// Also write a software bill of materials of the built tree to FILE
+    /// (repeatable): SPDX 2.3 JSON when its name ends in `.spdx.json`,
+    /// CycloneDX 1.6 JSON when it ends in `.cdx.json`. It lists the
+    /// installed packages (versions, source packages, package URLs, the
+    /// .debs' SHA256, the licenses of machine-readable copyright files,
+    /// dependencies), the staged artifacts and the archives; the same lock
+    /// gives the same bytes (timed `SOURCE_DATE_EPOCH`).
+    #[arg(long = "sbom", value_name = "FILE")]
+    sboms: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -140,6 +149,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         }
         None => None,
     };
+    let sboms = sbom_files(&args.sboms)?;
     if args.update {
         update_first(&args.mirrors, global)?;
     }
@@ -160,6 +170,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     };
     let mut opts = debrepo::pipeline::BuildOptions::new(&args.spec, &target);
     opts.output = output;
+    opts.sboms = sboms;
     opts.source_date_epoch = source_date_epoch()?;
     // With --update, update has said where each mirror came from.
     opts.mirrors = crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet || args.update)?;
@@ -217,6 +228,17 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
             ),
             (None, dir) => dir.as_deref().unwrap_or(&target).display().to_string(),
         };
+        let into = match report.sboms.as_slice() {
+            [] => into,
+            sboms => {
+                let files: Vec<String> = sboms
+                    .iter()
+                    .map(|s| format!("{} ({})", s.path.display(), s.format))
+                    .collect();
+                let what = if files.len() == 1 { "SBOM" } else { "SBOMs" };
+                format!("{into}, {what} {}", files.join(" and "))
+            }
+        };
         if report.configured {
             eprintln!(
                 "built {n} {packages}{scripts} into {into} in {:.1?}",
@@ -230,6 +252,31 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `--sbom` files with their formats, checked before anything is
+/// downloaded: a known ending, a directory to write in, not a directory.
+fn sbom_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, debrepo::sbom::SbomFormat)>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let format = debrepo::sbom::SbomFormat::from_path(path)?;
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        if !parent.is_dir() {
+            anyhow::bail!(
+                "{}: no directory {} to write the SBOM in",
+                path.display(),
+                parent.display()
+            );
+        }
+        if path.is_dir() {
+            anyhow::bail!("{}: a directory, not a file to write", path.display());
+        }
+        out.push((path.clone(), format));
+    }
+    Ok(out)
 }
 
 /// `build --update`: `update` with the build's `--mirror` flags.

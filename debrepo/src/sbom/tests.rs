@@ -133,7 +133,7 @@ fn lock() -> Lock {
     Lock {
         arch: "amd64".into(),
         archives: vec![LockedArchive {
-            source: "http://mirror.example.invalid/debian".into(),
+            source: "http://mirror.example.org/debian".into(),
             suite: "trixie".into(),
             snapshot: None,
             release_sha256: "ab".repeat(32),
@@ -246,6 +246,28 @@ fn purls_and_ids_are_escaped() {
 }
 
 #[test]
+fn download_locations_spdx_accepts() {
+    for ok in [
+        "http://mirror.example.org/debian/pool/x.deb",
+        "https://user@mirror.example.com:8080/debian",
+        "https://a.b-c.de",
+    ] {
+        assert!(spdx_download_location(ok), "{ok}");
+    }
+    for bad in [
+        "http://127.0.0.1:45649/pool/x.deb",
+        "http://localhost/debian",
+        "http://mirror.example.invalid/debian",
+        "https://example.org:port/",
+        "ftp://example.org/",
+        "mirror:debian",
+        "files/app.conf",
+    ] {
+        assert!(!spdx_download_location(bad), "{bad}");
+    }
+}
+
+#[test]
 fn dep5_expressions() {
     let e = |s: &str| dep5_expression(s).map(|l| l.expression);
     assert_eq!(e("GPL-2+").as_deref(), Some("GPL-2.0-or-later"));
@@ -353,10 +375,11 @@ fn spdx_document() {
         libc["licenseDeclared"],
         "LGPL-2.1-or-later AND LicenseRef-GPL-2plus-with-OpenSSL-exception"
     );
-    assert_eq!(
-        libc["downloadLocation"],
-        "http://mirror.example.invalid/debian/pool/main/libc6_2.41-12+b1_amd64.deb"
-    );
+    let url = "http://mirror.example.org/debian/pool/main/libc6_2.41-12+b1_amd64.deb";
+    assert_eq!(libc["downloadLocation"], url);
+    assert!(libc["sourceInfo"].as_str().unwrap().ends_with(&format!(
+        "from the archive http://mirror.example.org/debian suite trixie, {url}"
+    )));
     assert!(libc["sourceInfo"]
         .as_str()
         .unwrap()
