@@ -14,7 +14,8 @@
 //!   tree's vendor and codename; licenses and dependencies are there; the
 //!   archive has the lock's InRelease digest and signer; the artifact its
 //!   hash.
-//! - A second build of the same lock writes the same bytes.
+//! - A second build of the same lock, with `-o` and no `-p` (the tree
+//!   removed afterwards), writes the same bytes.
 //!
 //! Not gated: a name with another ending, or in no directory, is refused
 //! before the manifest is read.
@@ -151,25 +152,15 @@ fn sboms_of_trixie_minbase_validate_and_list_dpkgs_packages() {
         d,
         &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
     );
-    let build = |tree: &str, tag: &str| {
+    // Into a directory (kept), or into an output alone (the tree is
+    // removed afterwards, the SBOMs written before).
+    let build = |into: &[&str], tag: &str| {
         let spdx = format!("{tag}.spdx.json");
         let cdx = format!("{tag}.cdx.json");
-        let o = rdeb(
-            d,
-            &[
-                "build",
-                "--arch",
-                "amd64",
-                "--cache-dir",
-                &cache,
-                "-p",
-                tree,
-                "--sbom",
-                &spdx,
-                "--sbom",
-                &cdx,
-            ],
-        );
+        let mut args = vec!["build", "--arch", "amd64", "--cache-dir", &cache];
+        args.extend(into);
+        args.extend(["--sbom", &spdx, "--sbom", &cdx]);
+        let o = rdeb(d, &args);
         let said = String::from_utf8_lossy(&o.stderr);
         assert!(
             said.contains(&format!(
@@ -179,7 +170,7 @@ fn sboms_of_trixie_minbase_validate_and_list_dpkgs_packages() {
         );
         (d.join(spdx), d.join(cdx))
     };
-    let (spdx, cdx) = build("tree", "one");
+    let (spdx, cdx) = build(&["-p", "tree"], "one");
     testkit::sbomcheck::validate_spdx(&python, &spdx).unwrap();
     testkit::sbomcheck::validate_cyclonedx(&python, &cdx).unwrap();
     eprintln!(
@@ -302,7 +293,7 @@ fn sboms_of_trixie_minbase_validate_and_list_dpkgs_packages() {
     );
 
     // The same lock, the same bytes.
-    let (spdx2, cdx2) = build("tree2", "two");
+    let (spdx2, cdx2) = build(&["-o", "two.tar"], "two");
     assert!(
         std::fs::read(&spdx).unwrap() == std::fs::read(&spdx2).unwrap(),
         "two builds, two SPDX documents"
