@@ -100,6 +100,11 @@ pub struct BuildOptions {
     /// ([`crate::output`]). A `build-env` entry of the spec wins for the
     /// scripts.
     pub source_date_epoch: Option<u64>,
+    /// For an OCI output with one layer per spec: the trees of the spec's
+    /// ancestors, base first, each built on its own (see
+    /// [`crate::output::layers`]); this build's tree is the last layer.
+    /// Empty: one layer.
+    pub parent_layers: Vec<crate::output::layers::LayerTree>,
 }
 
 impl BuildOptions {
@@ -117,6 +122,7 @@ impl BuildOptions {
             output: None,
             sboms: Vec::new(),
             source_date_epoch: None,
+            parent_layers: Vec::new(),
         }
     }
 }
@@ -130,6 +136,10 @@ pub enum PipelineError {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Sbom(#[from] crate::sbom::SbomError),
+    #[error("one layer per spec is an OCI image's (--format oci or oci-archive), not {}", .format.map_or_else(|| "a directory".to_owned(), |f| format!("--format {f}")))]
+    LayersNeedImage {
+        format: Option<crate::output::Format>,
+    },
     #[error("{}, spec {} (line {line}): {what} is not built yet, and a build that quietly did less than the manifest asks would mislead: remove it from the spec (and its ancestors) for now", manifest.display(), spec_label(spec))]
     NotBuilt {
         manifest: PathBuf,
@@ -235,6 +245,15 @@ pub fn prepare<'a>(
             spec: opts.spec.clone(),
         })?;
     let resolved = manifest.resolve(&opts.spec)?;
+    if !opts.parent_layers.is_empty() {
+        let format = opts.output.as_ref().map(|o| o.format);
+        if !matches!(
+            format,
+            Some(crate::output::Format::Oci | crate::output::Format::OciArchive)
+        ) {
+            return Err(PipelineError::LayersNeedImage { format });
+        }
+    }
     // Nothing asked of the build is left undone: what is not built yet
     // is refused, naming where it was asked for.
     for name in &resolved.chain {
@@ -573,7 +592,18 @@ impl Prepared<'_> {
                             ),
                             spec_hash: Some(self.spec.hash.clone()),
                         };
-                        crate::output::write_image(root, &users, out, epoch, &image)?
+                        if opts.parent_layers.is_empty() {
+                            crate::output::write_image(root, &users, out, epoch, &image)?
+                        } else {
+                            let mut trees = opts.parent_layers.clone();
+                            trees.push(crate::output::layers::LayerTree {
+                                spec: self.spec.name.clone(),
+                                root: root.to_owned(),
+                                users: users.clone(),
+                                source_date_epoch: epoch,
+                            });
+                            crate::output::layers::write_image(&trees, out, &image)?
+                        }
                     }
                     _ => crate::output::write(root, &users, out, epoch)?,
                 };

@@ -26,10 +26,17 @@ pub struct BuildArgs {
     /// `.tar.gz`, `.tar.xz`, `.tar.zst`) unless `--format` says.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The output's format: tar, tar.gz, tar.xz or tar.zst (oci and
-    /// oci-archive are not written yet).
+    /// The output's format: tar, tar.gz, tar.xz, tar.zst, oci (an OCI
+    /// image layout directory) or oci-archive (that directory as a tar).
     #[arg(long, value_name = "FORMAT", requires = "output", value_parser = parse_format)]
     format: Option<debrepo::output::Format>,
+    /// The layers of an OCI image: `single` (the whole tree as one
+    /// layer), or `spec` (one layer per spec of the `extends` chain, base
+    /// first, each its difference from its parent; each ancestor is built
+    /// on its own first, so a base layer is byte for byte the base spec's
+    /// own image's layer).
+    #[arg(long, value_enum, default_value_t = Layers::Single, requires = "output")]
+    layers: Layers,
     /// A vendor's mirror for `mirror = "VENDOR"` archives, as VENDOR=URL
     /// (default: `RDEBOOTSTRAP_MIRROR_<VENDOR>`, else the host's APT sources).
     #[arg(long = "mirror", value_name = "VENDOR=URL")]
@@ -65,6 +72,12 @@ pub struct BuildArgs {
     /// gives the same bytes (timed `SOURCE_DATE_EPOCH`).
     #[arg(long = "sbom", value_name = "FILE")]
     sboms: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layers {
+    Single,
+    Spec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -120,7 +133,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
                 Some(f) => f,
                 None => debrepo::output::Format::from_path(path).ok_or_else(|| {
                     anyhow::anyhow!(
-                        "{}: the output's format is not known from its name: name it .tar, .tar.gz, .tar.xz or .tar.zst, or give --format",
+                        "{}: the output's format is not known from its name: name it .tar, .tar.gz, .tar.xz, .tar.zst, .oci (a layout directory) or .oci.tar, or give --format",
                         path.display()
                     )
                 })?,
@@ -157,41 +170,72 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
     let (target, _temp) = match (&args.path, &output) {
         (Some(p), _) => (p.clone(), None),
         (None, Some(out)) => {
-            let name = out
-                .path
-                .file_name()
-                .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-            let dir = out
-                .path
-                .with_file_name(format!(".{name}.rdebootstrap-tree.{}", std::process::id()));
+            let dir = temp_beside(&out.path, "tree");
             (dir.clone(), Some(TempTree(dir)))
         }
         (None, None) => anyhow::bail!("give --path DIR or --output FILE"),
     };
-    let mut opts = debrepo::pipeline::BuildOptions::new(&args.spec, &target);
-    opts.output = output;
-    opts.sboms = sboms;
-    opts.source_date_epoch = source_date_epoch()?;
-    // With --update, update has said where each mirror came from.
-    opts.mirrors = crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet || args.update)?;
-    if let Some(jobs) = args.jobs {
-        opts.jobs = jobs;
-    }
-    opts.unpack_only = args.unpack_only;
-    opts.sandbox.network = args.network;
+    let mirrors = crate::lockcmd::mirrors(&manifest, &args.mirrors, global.quiet || args.update)?;
+    let epoch = source_date_epoch()?;
+    let options = |spec: &str, target: &std::path::Path| {
+        let mut opts = debrepo::pipeline::BuildOptions::new(spec, target);
+        opts.source_date_epoch = epoch;
+        // With --update, update has said where each mirror came from.
+        opts.mirrors = mirrors.clone();
+        if let Some(jobs) = args.jobs {
+            opts.jobs = jobs;
+        }
+        opts.unpack_only = args.unpack_only;
+        opts.sandbox.network = args.network;
+        opts
+    };
     // Found before anything is downloaded.
+    let parents = match args.layers {
+        Layers::Single => Vec::new(),
+        Layers::Spec => layer_parents(&manifest, &args.spec, output.as_ref())?,
+    };
     let executor: Box<dyn debrepo::sandbox::Executor> = match args.executor {
         Executor::Sandbox => Box::new(debrepo::sandbox::Sandbox::embedded()?),
         Executor::Podman => Box::new(debrepo::podman::Podman::find()?),
     };
-    let build = debrepo::pipeline::prepare(&manifest, &lock, &lock_path, opts)?;
     let (transport, cache) = crate::lockcmd::transport_and_cache(global, Some(manifest.dir()))?;
     let progress = crate::progress::Terminal::new(global.quiet, global.debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let fetched = runtime.block_on(build.fetch(&transport, cache.as_ref(), &progress))?;
-    let report = build.install(fetched, executor.as_ref(), &progress)?;
+    let run = |opts: debrepo::pipeline::BuildOptions| -> Result<debrepo::pipeline::BuildReport> {
+        let build = debrepo::pipeline::prepare(&manifest, &lock, &lock_path, opts)?;
+        let fetched = runtime.block_on(build.fetch(&transport, cache.as_ref(), &progress))?;
+        Ok(build.install(fetched, executor.as_ref(), &progress)?)
+    };
+    // Each ancestor's tree, built on its own, for its layer.
+    let mut layer_trees = Vec::new();
+    let mut _parent_dirs = Vec::new();
+    for (i, parent) in parents.iter().enumerate() {
+        let out = output.as_ref().expect("layers need an output");
+        let dir = temp_beside(&out.path, &format!("layer-tree-{i}"));
+        _parent_dirs.push(TempTree(dir.clone()));
+        if !global.quiet {
+            eprintln!(
+                "building spec {} on its own, for its layer",
+                debrepo::manifest::spec_label(parent)
+            );
+        }
+        let opts = options(parent, &dir);
+        let users = opts.sandbox.users.clone();
+        let report = run(opts)?;
+        layer_trees.push(debrepo::output::layers::LayerTree {
+            spec: parent.clone(),
+            root: dir,
+            users,
+            source_date_epoch: report.source_date_epoch,
+        });
+    }
+    let mut opts = options(&args.spec, &target);
+    opts.output = output;
+    opts.sboms = sboms;
+    opts.parent_layers = layer_trees;
+    let report = run(opts)?;
     if !global.quiet {
         let n = report.packages;
         let packages = if n == 1 { "package" } else { "packages" };
@@ -252,6 +296,51 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A directory name beside the output `path`, for this process.
+fn temp_beside(path: &std::path::Path, what: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(
+        ".{name}.rdebootstrap-{what}.{}",
+        std::process::id()
+    ))
+}
+
+/// `--layers spec`: the ancestors of `spec`, base first, each built for
+/// its own layer; refused unless the output is an OCI image and each spec
+/// of the chain extends at most one spec (a layer is the difference from
+/// one parent).
+fn layer_parents(
+    manifest: &debrepo::manifest::Manifest,
+    spec: &str,
+    output: Option<&debrepo::output::OutputOptions>,
+) -> Result<Vec<String>> {
+    use debrepo::output::Format;
+    match output.map(|o| o.format) {
+        Some(Format::Oci | Format::OciArchive) => {}
+        other => anyhow::bail!(
+            "--layers spec makes an OCI image's layers: give --output with --format oci or oci-archive{}",
+            other.map_or_else(String::new, |f| format!(" (not {f})"))
+        ),
+    }
+    let chain = manifest.resolve(spec)?.chain;
+    for (k, name) in chain.iter().enumerate() {
+        let own = manifest.resolve(name)?.chain;
+        if own != chain[..=k] {
+            anyhow::bail!(
+                "{}: --layers spec needs a single line of specs, each extending at most one, but the chain of spec {} is {} and spec {} has {}",
+                manifest.path.display(),
+                debrepo::manifest::spec_label(spec),
+                chain.iter().map(|s| debrepo::manifest::spec_label(s)).collect::<Vec<_>>().join(" -> "),
+                debrepo::manifest::spec_label(name),
+                own.iter().map(|s| debrepo::manifest::spec_label(s)).collect::<Vec<_>>().join(" -> "),
+            );
+        }
+    }
+    Ok(chain[..chain.len() - 1].to_vec())
 }
 
 /// The `--sbom` files with their formats, checked before anything is

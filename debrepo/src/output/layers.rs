@@ -578,7 +578,7 @@ mod tests {
         std::fs::write(&p, &all).unwrap();
         let e = entries(&p).unwrap();
         assert_eq!(e.len(), 1);
-        assert_eq!(e[0].path, name[2..].as_bytes());
+        assert_eq!(e[0].path, &name.as_bytes()[2..]);
         // And the tar crate reads the same name.
         let mut a = ::tar::Archive::new(File::open(&p).unwrap());
         let first = a.entries().unwrap().next().unwrap().unwrap();
