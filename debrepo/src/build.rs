@@ -528,11 +528,15 @@ pub const FSTAB: &str = "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n";
 /// leaves its trees: [`DEV`] in `/dev` (as root the device nodes; without
 /// root, empty files standing in for them, returned as records for
 /// [`record_ownership`]), [`FSTAB`] as `/etc/fstab`, and the host's
-/// `/etc/hostname` and `/etc/resolv.conf` copied in (their content, the
-/// mode of a regular file, else 0644). Nothing the packages or scripts
-/// left is replaced; every path is made inside the tree, never through a
-/// link.
-pub fn finish_tree(root: &Path) -> Result<Vec<crate::unpack::Recorded>, BuildError> {
+/// `/etc/hostname` and `/etc/resolv.conf` copied in when `host_files`
+/// (their content, the mode of a regular file, else 0644; left out of
+/// trees written as outputs, whose bytes must not depend on the machine).
+/// Nothing the packages or scripts left is replaced; every path is made
+/// inside the tree, never through a link.
+pub fn finish_tree(
+    root: &Path,
+    host_files: bool,
+) -> Result<Vec<crate::unpack::Recorded>, BuildError> {
     use rustix::fs::{AtFlags, FileType, Mode};
     let target = |rel: &str| {
         let path = root.join(rel);
@@ -612,6 +616,9 @@ pub fn finish_tree(root: &Path) -> Result<Vec<crate::unpack::Recorded>, BuildErr
             .map_err(target("etc/fstab"))?;
     }
     for rel in ["etc/hostname", "etc/resolv.conf"] {
+        if !host_files {
+            break;
+        }
         let host = Path::new("/").join(rel);
         if tree.exists(Path::new(rel)) {
             continue;
@@ -663,7 +670,7 @@ mod tests {
         // A package's links: /dev and /etc/fstab pointing out of the tree.
         std::os::unix::fs::symlink(&outside, root.join("dev")).unwrap();
         std::os::unix::fs::symlink(outside.join("fstab"), root.join("etc/fstab")).unwrap();
-        let _ = finish_tree(&root);
+        let _ = finish_tree(&root, true);
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
         // The links are left as they are: nothing replaced.
         assert!(std::fs::symlink_metadata(root.join("etc/fstab"))

@@ -105,6 +105,13 @@ pub struct BuildOptions {
     /// [`crate::output::layers`]); this build's tree is the last layer.
     /// Empty: one layer.
     pub parent_layers: Vec<crate::output::layers::LayerTree>,
+    /// Copy the host's `/etc/hostname` and `/etc/resolv.conf` into the
+    /// finished tree, as mmdebstrap does (true by default). A tree made
+    /// for an output leaves them out: its bytes must be the same on every
+    /// machine, and container runtimes give an image their own. A
+    /// `resolv.conf` copied for `network` is then removed after the
+    /// scripts.
+    pub host_files: bool,
 }
 
 impl BuildOptions {
@@ -123,6 +130,7 @@ impl BuildOptions {
             sboms: Vec::new(),
             source_date_epoch: None,
             parent_layers: Vec::new(),
+            host_files: true,
         }
     }
 }
@@ -523,6 +531,7 @@ impl Prepared<'_> {
         let users = options.users.clone();
         options.owners = crate::ownership::owners(&users, &report.unpacked.recorded);
         let mut chowns = Vec::new();
+        let mut copied_resolv_conf = false;
         let mut scripts = 0;
         let staged;
         if opts.unpack_only {
@@ -534,7 +543,7 @@ impl Prepared<'_> {
             let at = Instant::now();
             progress.stage_start(Stage::Configure, report.controls.len());
             if options.network {
-                resolv_conf_from_host(root)?;
+                copied_resolv_conf = resolv_conf_from_host(root)?;
             }
             chowns = crate::configure::configure(
                 root,
@@ -573,7 +582,16 @@ impl Prepared<'_> {
             crate::configure::remove_build_records(root)?;
         }
         let mut recorded = report.unpacked.recorded;
-        recorded.extend(crate::build::finish_tree(root)?);
+        if copied_resolv_conf && !opts.host_files {
+            let rel = Path::new("etc/resolv.conf");
+            crate::tree::Tree::open(root)
+                .and_then(|t| t.remove_file(rel))
+                .map_err(|source| BuildError::Target {
+                    path: root.join(rel),
+                    source,
+                })?;
+        }
+        recorded.extend(crate::build::finish_tree(root, opts.host_files)?);
         crate::build::record_ownership(root, &users, &recorded, &chowns)?;
         crate::build::finish_target(root)?;
         let took = at.elapsed();
@@ -708,7 +726,8 @@ impl Drop for TempCache {
 
 /// With the network, scripts resolve names with the host's
 /// `/etc/resolv.conf` when the tree has none.
-fn resolv_conf_from_host(root: &Path) -> Result<(), PipelineError> {
+/// Copy the host's resolv.conf into a tree that has none; true if it did.
+fn resolv_conf_from_host(root: &Path) -> Result<bool, PipelineError> {
     let tree = crate::tree::Tree::open(root).map_err(|source| BuildError::Target {
         path: root.to_owned(),
         source,
@@ -721,7 +740,8 @@ fn resolv_conf_from_host(root: &Path) -> Result<(), PipelineError> {
                     path: root.join(rel),
                     source,
                 })?;
+            return Ok(true);
         }
     }
-    Ok(())
+    Ok(false)
 }

@@ -187,6 +187,8 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         }
         opts.unpack_only = args.unpack_only;
         opts.sandbox.network = args.network;
+        // An output's bytes do not depend on the machine.
+        opts.host_files = args.output.is_none();
         opts
     };
     // Found before anything is downloaded.

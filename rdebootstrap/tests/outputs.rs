@@ -115,9 +115,13 @@ fn sha256(path: &Path) -> String {
 }
 
 /// Paths only mmdebstrap's tar has: what apt leaves when it runs inside,
-/// and the sources.list mmdebstrap writes.
+/// the sources.list mmdebstrap writes, and the host's hostname and
+/// resolv.conf, which mmdebstrap copies in and our outputs leave out (they
+/// would make the bytes depend on the machine).
 const ONLY_MMDEBSTRAP: &[&str] = &[
     "etc/apt/sources.list",
+    "etc/hostname",
+    "etc/resolv.conf",
     "run/lock",
     "var/cache/apt/archives/lock",
     "var/lib/apt/lists/lock",
