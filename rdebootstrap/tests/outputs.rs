@@ -577,3 +577,103 @@ fn bad_outputs_are_refused_first() {
     names.sort();
     assert_eq!(names, ["dir.tar"]);
 }
+
+/// The sandbox helper with the steps' clock moved: reads the request line,
+/// adds libfaketime (bound read-only into the sandbox's own `/tmp`, so the
+/// tree never holds it) and its settings to every step's environment, and
+/// runs the real helper (`$REAL_HELPER __sandbox-helper ARGS`) with it.
+/// `NO_FAKE_STAT`: the files' times are left alone (libfaketime would
+/// shift what `stat` reports, and tools that copy times would write the
+/// shifted ones): only the clock moves.
+const FAKE_CLOCK_HELPER: &str = r#"#!/usr/bin/python3
+import json, os, subprocess, sys, threading
+lib = os.environ["FAKETIME_LIB"]
+req = json.loads(sys.stdin.buffer.readline())
+req["env"] = [kv for kv in req["env"] if kv[0] not in ("LD_PRELOAD", "FAKETIME")]
+req["env"] += [["LD_PRELOAD", "/tmp/libfaketime.so.1"], ["FAKETIME", os.environ["FAKE_OFFSET"]],
+               ["FAKETIME_DONT_FAKE_MONOTONIC", "1"], ["NO_FAKE_STAT", "1"]]
+req["binds"] = req.get("binds", []) + [{"source": lib, "target": "/tmp/libfaketime.so.1", "read_only": True}]
+fds = [fd for fd in (3, 4) if os.path.exists(f"/proc/self/fd/{fd}")]
+p = subprocess.Popen([os.environ["REAL_HELPER"], "__sandbox-helper"] + sys.argv[1:],
+                     stdin=subprocess.PIPE, pass_fds=fds)
+p.stdin.write((json.dumps(req) + "\n").encode())
+p.stdin.flush()
+# The helper's events go straight to rdebootstrap: this process keeps no
+# copy of the pipe, and passes on the end of its standard input.
+os.close(1)
+for fd in fds:
+    os.close(fd)
+def relay():
+    while sys.stdin.buffer.read1(65536):
+        pass
+    p.stdin.close()
+threading.Thread(target=relay, daemon=True).start()
+sys.exit(p.wait())
+"#;
+
+#[test]
+fn a_build_days_later_writes_the_same_bytes() {
+    if !enabled("a tar of trixie minbase with the clock days ahead") {
+        return;
+    }
+    let lib = Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
+    if !testkit::require(lib.is_file(), "libfaketime (apt-get install libfaketime)") {
+        return;
+    }
+    let (work, cache) = locked_trixie("e2e-clock");
+    let d = work.path();
+    let helper = d.join("fake-clock-helper");
+    std::fs::write(&helper, FAKE_CLOCK_HELPER).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let later = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .args(args)
+            .current_dir(d)
+            .env("RDEBOOTSTRAP_SANDBOX_HELPER", &helper)
+            .env("REAL_HELPER", env!("CARGO_BIN_EXE_rdebootstrap"))
+            .env("FAKETIME_LIB", lib)
+            .env("FAKE_OFFSET", "+3d")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    let base = ["build", "-q", "--arch", "amd64", "--cache-dir", &cache];
+    let mut today = base.to_vec();
+    today.extend(["-o", "today.tar"]);
+    rdeb(d, &today);
+    let mut ahead = base.to_vec();
+    ahead.extend(["-p", "tree", "-o", "ahead.tar"]);
+    later(&ahead);
+    // The scripts did see the moved clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let o = later(&["run", "-p", "tree", "--", "date", "+%s"]);
+    let inside: u64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    assert!(
+        inside >= now + 2 * 86_400,
+        "the clock inside is {inside}, now is {now}: not moved"
+    );
+    let (a, b) = (d.join("today.tar"), d.join("ahead.tar"));
+    if sha256(&a) != sha256(&b) {
+        let one: BTreeMap<String, Listed> = list(&std::fs::read(&a).unwrap()).into_iter().collect();
+        let two: BTreeMap<String, Listed> = list(&std::fs::read(&b).unwrap()).into_iter().collect();
+        let differ: Vec<&String> = one
+            .keys()
+            .chain(two.keys())
+            .filter(|p| one.get(*p) != two.get(*p))
+            .collect();
+        panic!("a build three days later differs in: {differ:?}");
+    }
+    eprintln!(
+        "the same tar ({}) with the scripts' clock three days ahead",
+        sha256(&a)
+    );
+}
