@@ -68,6 +68,17 @@
 //! What goes into the layer tars (their order, owners and times) is the
 //! caller's: this module only compresses and hashes them.
 //!
+//! # Referrers
+//!
+//! [`ImageConfig::referrers`] (an SBOM, say) are stored as OCI 1.1
+//! artifacts that refer to the image: for each, its bytes as a blob, and a
+//! manifest with the referrer's `artifactType`, the empty config
+//! (`application/vnd.oci.empty.v1+json`, `{}`), that blob as its one
+//! layer, and a `subject` naming the image's manifest. `index.json` lists
+//! the image's manifest first (with its tag), then the referrers'
+//! manifests (with their `artifactType`, without a tag), in the given
+//! order; a client that asks for the tag gets the image.
+//!
 //! # Atomicity
 //!
 //! Everything is written under a temporary name beside the target (blobs
@@ -276,6 +287,9 @@ pub struct ImageConfig {
     pub spec_hash: Option<String>,
     /// More manifest annotations (they override the ones above).
     pub annotations: BTreeMap<String, String>,
+    /// Artifacts stored beside the image that refer to it (see the module
+    /// documentation), in this order.
+    pub referrers: Vec<Referrer>,
     /// The tag in `index.json` (`org.opencontainers.image.ref.name`), as
     /// `umoci` and `skopeo` name it with `DIR:TAG`.
     pub ref_name: Option<String>,
@@ -295,9 +309,23 @@ impl ImageConfig {
             lock_hash: None,
             spec_hash: None,
             annotations: BTreeMap::new(),
+            referrers: Vec::new(),
             ref_name: Some(DEFAULT_REF_NAME.to_owned()),
         }
     }
+}
+
+/// An artifact that refers to the image (OCI 1.1 `subject`), such as an
+/// SBOM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    /// The artifact manifest's `artifactType` and its one blob's media
+    /// type (`application/spdx+json`, `application/vnd.cyclonedx+json`).
+    pub media_type: String,
+    /// The blob.
+    pub data: Vec<u8>,
+    /// The artifact manifest's annotations (besides the creation time).
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// A blob of the image: its SHA-256 and size in bytes.
@@ -534,12 +562,50 @@ fn build_layout(
                 .collect::<std::collections::HashMap<_, _>>(),
         );
     }
+    let mut manifests = vec![manifest_descriptor
+        .build()
+        .map_err(spec_err("index's manifest descriptor"))?];
+    if !config.referrers.is_empty() {
+        let subject = descriptor(MediaType::ImageManifest, &manifest_blob)?;
+        let empty = write_blob(&blobs, b"{}")?;
+        for r in &config.referrers {
+            let kind = MediaType::Other(r.media_type.clone());
+            let data = write_blob(&blobs, &r.data)?;
+            let mut annotations = r.annotations.clone();
+            annotations.insert(
+                ANNOTATION_CREATED.to_owned(),
+                rfc3339(config.source_date_epoch),
+            );
+            let artifact = ImageManifestBuilder::default()
+                .schema_version(2u32)
+                .media_type(MediaType::ImageManifest)
+                .artifact_type(kind.clone())
+                .config(descriptor(MediaType::EmptyJSON, &empty)?)
+                .layers(vec![descriptor(kind.clone(), &data)?])
+                .subject(subject.clone())
+                .annotations(
+                    annotations
+                        .into_iter()
+                        .collect::<std::collections::HashMap<_, _>>(),
+                )
+                .build()
+                .map_err(spec_err("referrer's manifest"))?;
+            let blob = write_blob(&blobs, &canonical_json(&artifact, "referrer's manifest")?)?;
+            manifests.push(
+                DescriptorBuilder::default()
+                    .media_type(MediaType::ImageManifest)
+                    .digest(oci_digest(&blob)?)
+                    .size(blob.size)
+                    .artifact_type(kind)
+                    .build()
+                    .map_err(spec_err("index's referrer descriptor"))?,
+            );
+        }
+    }
     let index = ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)
-        .manifests(vec![manifest_descriptor
-            .build()
-            .map_err(spec_err("index's manifest descriptor"))?])
+        .manifests(manifests)
         .build()
         .map_err(spec_err("index"))?;
     let layout = OciLayoutBuilder::default()
@@ -1040,6 +1106,45 @@ mod tests {
         });
         let from_writer = write_layer(&blobs, 1, &by_pieces).unwrap();
         assert_eq!(from_file, from_writer);
+    }
+
+    #[test]
+    fn referrers_follow_the_image_in_the_index_and_name_it() {
+        let t = testkit::TempDir::new("oci-referrers");
+        let mut config = ImageConfig::new("amd64", 1_700_000_000);
+        config.referrers = vec![Referrer {
+            media_type: "application/spdx+json".into(),
+            data: b"{\"spdxVersion\":\"SPDX-2.3\"}".to_vec(),
+            annotations: BTreeMap::new(),
+        }];
+        let layer = LayerSource::from_writer(|w| Ok(w.write_all(&[0u8; 1024])?));
+        let out = t.path().join("image");
+        let digests = write_layout(&out, &[layer], &config).unwrap();
+        let json = |p: &Path| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+        };
+        let index = json(&out.join("index.json"));
+        let manifests = index["manifests"].as_array().unwrap();
+        assert_eq!(manifests.len(), 2);
+        assert_eq!(manifests[0]["digest"], digests.manifest.oci_digest());
+        assert_eq!(manifests[1]["artifactType"], "application/spdx+json");
+        let name = manifests[1]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let artifact = json(&out.join("blobs/sha256").join(name));
+        assert_eq!(artifact["subject"]["digest"], digests.manifest.oci_digest());
+        assert_eq!(
+            artifact["config"]["mediaType"],
+            "application/vnd.oci.empty.v1+json"
+        );
+        assert_eq!(artifact["config"]["size"], 2);
+        assert_eq!(artifact["layers"][0]["mediaType"], "application/spdx+json");
+        // The image itself is the one without referrers.
+        let plain = t.path().join("plain");
+        config.referrers.clear();
+        let layer = LayerSource::from_writer(|w| Ok(w.write_all(&[0u8; 1024])?));
+        assert_eq!(write_layout(&plain, &[layer], &config).unwrap(), digests);
     }
 
     #[test]

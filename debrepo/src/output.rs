@@ -205,6 +205,8 @@ pub struct ImageInfo {
     pub lock_hash: Option<String>,
     /// The spec's hash in that lock.
     pub spec_hash: Option<String>,
+    /// Artifacts stored in the image that refer to it (its SBOMs).
+    pub referrers: Vec<crate::oci::Referrer>,
 }
 
 /// Write the tree at `root`, built as `users`, as the OCI image `opts`
@@ -234,6 +236,7 @@ pub fn write_image(
     let mut config = crate::oci::ImageConfig::new(image.arch.clone(), epoch as i64);
     config.lock_hash = image.lock_hash.clone();
     config.spec_hash = image.spec_hash.clone();
+    config.referrers = image.referrers.clone();
     let digests = match opts.format {
         Format::Oci => crate::oci::write_layout(&opts.path, &[layer], &config)?,
         Format::OciArchive => crate::oci::write_archive(&opts.path, &[layer], &config)?,

@@ -609,6 +609,19 @@ impl Prepared<'_> {
                                 crate::hash::sha256(self.lock.to_text().as_bytes()).to_string(),
                             ),
                             spec_hash: Some(self.spec.hash.clone()),
+                            // The SBOMs asked for, in the image too.
+                            referrers: opts
+                                .sboms
+                                .iter()
+                                .map(|(_, format)| {
+                                    crate::sbom::render(root, self.lock, &opts.spec, *format, epoch)
+                                        .map(|data| crate::oci::Referrer {
+                                            media_type: format.media_type().to_owned(),
+                                            data,
+                                            annotations: Default::default(),
+                                        })
+                                })
+                                .collect::<Result<Vec<_>, _>>()?,
                         };
                         if opts.parent_layers.is_empty() {
                             crate::output::write_image(root, &users, out, epoch, &image)?

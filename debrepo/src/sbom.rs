@@ -128,6 +128,15 @@ pub enum SbomFormat {
 }
 
 impl SbomFormat {
+    /// The media type of the format's documents (an OCI referrer's
+    /// `artifactType`).
+    pub fn media_type(self) -> &'static str {
+        match self {
+            SbomFormat::Spdx => "application/spdx+json",
+            SbomFormat::CycloneDx => "application/vnd.cyclonedx+json",
+        }
+    }
+
     /// The ending of an SPDX SBOM's name.
     pub const SPDX_ENDING: &'static str = ".spdx.json";
     /// The ending of a CycloneDX SBOM's name.

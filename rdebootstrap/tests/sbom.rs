@@ -292,8 +292,26 @@ fn sboms_of_trixie_minbase_validate_and_list_dpkgs_packages() {
         "each package's, and the tree's"
     );
 
-    // The same lock, the same bytes.
-    let (spdx2, cdx2) = build(&["-o", "two.tar"], "two");
+    // The same lock, the same bytes; an OCI image holds them too, as
+    // artifacts whose subject is the image.
+    let (spdx2, cdx2) = build(&["-o", "two.oci"], "two");
+    let layout = d.join("two.oci");
+    let index = read_json(&layout.join("index.json"));
+    let blob = |digest: &str| layout.join("blobs/sha256").join(&digest["sha256:".len()..]);
+    let manifests = index["manifests"].as_array().unwrap();
+    assert_eq!(manifests.len(), 3, "{index}");
+    let image = manifests[0]["digest"].as_str().unwrap();
+    for (m, file, kind) in [
+        (&manifests[1], &spdx2, "application/spdx+json"),
+        (&manifests[2], &cdx2, "application/vnd.cyclonedx+json"),
+    ] {
+        assert_eq!(m["artifactType"], kind);
+        let artifact = read_json(&blob(m["digest"].as_str().unwrap()));
+        assert_eq!(artifact["subject"]["digest"], image);
+        assert_eq!(artifact["layers"][0]["mediaType"], kind);
+        let data = std::fs::read(blob(artifact["layers"][0]["digest"].as_str().unwrap())).unwrap();
+        assert!(data == std::fs::read(file).unwrap(), "{kind} in the image");
+    }
     assert!(
         std::fs::read(&spdx).unwrap() == std::fs::read(&spdx2).unwrap(),
         "two builds, two SPDX documents"

@@ -441,6 +441,7 @@ pub fn write_image(
     let mut config = crate::oci::ImageConfig::new(image.arch.clone(), epoch as i64);
     config.lock_hash = image.lock_hash.clone();
     config.spec_hash = image.spec_hash.clone();
+    config.referrers = image.referrers.clone();
     let digests = match opts.format {
         Format::Oci => crate::oci::write_layout(&opts.path, &layers, &config)?,
         Format::OciArchive => crate::oci::write_archive(&opts.path, &layers, &config)?,
