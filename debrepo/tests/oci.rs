@@ -588,3 +588,152 @@ fn podman_loads_the_archive() {
     );
     podman(&["image", "rm", "--all", "--force"]);
 }
+
+/// Every path of a tree with its type, permission bits, content (or link
+/// target) and hard-link count, as compared after unpacking.
+fn walk(root: &Path) -> BTreeMap<String, String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mut out = BTreeMap::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            if rel == "dev" || rel.starts_with("dev/") {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let what = if m.is_dir() {
+                todo.push(p.clone());
+                "dir".to_owned()
+            } else if m.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&p).unwrap().display())
+            } else {
+                format!(
+                    "file {} nlink {}",
+                    sha256_hex(&std::fs::read(&p).unwrap()),
+                    m.nlink()
+                )
+            };
+            out.insert(rel, format!("{what} {:o}", m.permissions().mode() & 0o7777));
+        }
+    }
+    out
+}
+
+/// A layered image of two trees (`debrepo::output::layers`), unpacked by
+/// umoci, is the upper tree: changed, added and removed files, a removed
+/// directory, a directory replaced by a file and the reverse, long names
+/// (PAX) for an added file and a whiteout, a changed hard-linked file.
+#[test]
+fn layered_trees_unpack_to_the_upper_tree() {
+    use debrepo::output::layers::{write_image, LayerTree};
+    use debrepo::output::{Format, ImageInfo, OutputOptions};
+    let Some(umoci) = tool("umoci") else {
+        return;
+    };
+    let t = TempDir::new("oci-layered");
+    let (lower, upper) = (t.path().join("lower"), t.path().join("upper"));
+    let put = |root: &Path, rel: &str, data: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+    };
+    let long_dir = format!("usr/share/{}", "long-directory-name-".repeat(5));
+    for root in [&lower, &upper] {
+        put(root, "etc/same", "same\n");
+        put(root, "etc/changed", "before\n");
+        put(root, "etc/removed", "x\n");
+        put(root, "var/gone/a/b", "x\n");
+        put(root, "opt/was-dir/inner", "x\n");
+        put(root, "opt/was-file", "x\n");
+        put(root, "usr/bin/tool", "v1\n");
+        std::fs::hard_link(root.join("usr/bin/tool"), root.join("usr/bin/tool2")).unwrap();
+        put(root, &format!("{long_dir}/removed-with-a-long-name"), "x\n");
+        std::os::unix::fs::symlink("same", root.join("etc/link")).unwrap();
+    }
+    put(&upper, "etc/changed", "after\n");
+    std::fs::remove_file(upper.join("etc/removed")).unwrap();
+    std::fs::remove_dir_all(upper.join("var/gone")).unwrap();
+    std::fs::remove_dir_all(upper.join("opt/was-dir")).unwrap();
+    put(&upper, "opt/was-dir", "a file now\n");
+    std::fs::remove_file(upper.join("opt/was-file")).unwrap();
+    put(&upper, "opt/was-file/inside", "a directory now\n");
+    std::fs::remove_file(upper.join("usr/bin/tool2")).unwrap();
+    put(&upper, "usr/bin/tool", "v2\n");
+    std::fs::hard_link(upper.join("usr/bin/tool"), upper.join("usr/bin/tool2")).unwrap();
+    std::fs::remove_file(upper.join(format!("{long_dir}/removed-with-a-long-name"))).unwrap();
+    put(
+        &upper,
+        &format!("{long_dir}/added-with-a-long-name"),
+        "new\n",
+    );
+    std::fs::remove_file(upper.join("etc/link")).unwrap();
+    std::os::unix::fs::symlink("changed", upper.join("etc/link")).unwrap();
+
+    let tree = |root: &Path, spec: &str| LayerTree {
+        spec: spec.into(),
+        root: root.to_owned(),
+        users: debrepo::sandbox::Users::Host,
+        source_date_epoch: EPOCH as u64,
+    };
+    let image = t.path().join("image.oci");
+    let report = write_image(
+        &[tree(&lower, "base"), tree(&upper, "child")],
+        &OutputOptions {
+            path: image.clone(),
+            format: Format::Oci,
+            source_date_epoch: None,
+        },
+        &ImageInfo {
+            arch: "amd64".into(),
+            lock_hash: None,
+            spec_hash: None,
+            referrers: Vec::new(),
+        },
+    )
+    .unwrap();
+    assert_eq!(report.format, Format::Oci);
+    // Nothing but the image is left beside it.
+    only(t.path(), &["image.oci", "lower", "upper"]);
+    let bundle = t.path().join("bundle");
+    run(Command::new(&umoci)
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:latest", image.display()))
+        .arg(&bundle));
+    let (want, got) = (walk(&upper), walk(&bundle.join("rootfs")));
+    let differ: Vec<_> = want
+        .keys()
+        .chain(got.keys())
+        .filter(|k| want.get(*k) != got.get(*k))
+        .map(|k| format!("{k}: tree {:?}, unpacked {:?}", want.get(k), got.get(k)))
+        .collect();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    // The child's layer holds only what changed: two whiteouts at the top
+    // of what was removed, none below them.
+    let index = json(&image.join("index.json"));
+    let manifest = json(&blob(
+        &image,
+        index["manifests"][0]["digest"].as_str().unwrap(),
+    ));
+    let layer = blob(&image, manifest["layers"][1]["digest"].as_str().unwrap());
+    let mut tar_bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(layer).unwrap())
+        .read_to_end(&mut tar_bytes)
+        .unwrap();
+    let mut names: Vec<String> = tar::Archive::new(&tar_bytes[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .filter(|n| n.contains(".wh."))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "./etc/.wh.removed".to_owned(),
+            format!("./{long_dir}/.wh.removed-with-a-long-name"),
+            "./var/.wh.gone".to_owned(),
+        ]
+    );
+}
