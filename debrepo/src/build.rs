@@ -33,6 +33,7 @@ use crate::dpkgdb::{self, DbError, DbPackage};
 use crate::hash::Sha256;
 use crate::lock::{Lock, LockedPackage, LockedSpec};
 use crate::manifest::Manifest;
+use crate::origin::{archive_url, pool_url, ArchiveSource, ArchiveUrlError, PackageOrigin};
 use crate::pathfilter::PathFilters;
 use crate::progress::{Progress, Stage};
 use crate::transport::Transport;
@@ -48,11 +49,22 @@ pub const CONTROL_BUDGET: u64 = 2 * crate::deb::CONTROL_TOTAL_CAP;
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("the lock's archive {source_name} is a vendor mirror, and no mirror for '{vendor}' is known: pass --mirror {vendor}=URL, set {}, or configure it in the host's APT sources", crate::mirror::env_var(vendor))]
-    NoMirror { source_name: String, vendor: String },
+    NoMirror {
+        source_name: ArchiveSource,
+        vendor: String,
+    },
     #[error("the lock's archive {source_name} was locked at snapshot {id}, but the manifest has no snapshots template for it: run 'rdebootstrap update'")]
-    NoSnapshotTemplate { source_name: String, id: String },
-    #[error("{package}: the lock names archive {index}, which it does not have: run 'rdebootstrap update'")]
-    BadArchive { package: String, index: usize },
+    NoSnapshotTemplate {
+        source_name: ArchiveSource,
+        id: String,
+    },
+    #[error(
+        "{package}: the lock names {origin}, which it does not have: run 'rdebootstrap update'"
+    )]
+    BadArchive {
+        package: String,
+        origin: PackageOrigin,
+    },
     #[error("{package}: invalid SHA256 {sha256:?} in the lock: run 'rdebootstrap update'")]
     BadHash { package: String, sha256: String },
     #[error("{path}: local package changed since the lock was written (expected {expected}, {size} bytes): run 'rdebootstrap update'")]
@@ -106,8 +118,9 @@ pub enum BuildError {
     },
 }
 
-/// The base URL of each locked archive: its URL, or the vendor's mirror,
-/// through the snapshot template when it was locked at a snapshot.
+/// The base URL of each locked archive ([`crate::origin::archive_url`]):
+/// its URL, or the vendor's mirror, through the manifest's snapshot
+/// template when it was locked at a snapshot.
 pub fn archive_urls(
     manifest: &Manifest,
     lock: &Lock,
@@ -116,33 +129,22 @@ pub fn archive_urls(
     lock.archives
         .iter()
         .map(|a| {
-            let decl = manifest.archives.iter().find(|d| match &d.mirror {
-                Some(v) => a.source == format!("mirror:{v}"),
-                None => d.url.as_deref() == Some(a.source.as_str()),
-            });
-            if let (Some(id), Some(template)) =
-                (&a.snapshot, decl.and_then(|d| d.snapshots.as_ref()))
-            {
-                return crate::archive::snapshot_url(template, id).map_err(|_| {
-                    BuildError::NoSnapshotTemplate {
-                        source_name: a.source.clone(),
-                        id: id.clone(),
-                    }
-                });
-            }
-            if let Some(id) = &a.snapshot {
-                return Err(BuildError::NoSnapshotTemplate {
+            let template = manifest
+                .archives
+                .iter()
+                .find(|d| a.source.is_declared_by(d))
+                .and_then(|d| d.snapshots.as_deref());
+            archive_url(&a.source, a.snapshot.as_deref(), template, mirrors).map_err(|e| match e {
+                ArchiveUrlError::NoMirror { vendor } => BuildError::NoMirror {
                     source_name: a.source.clone(),
-                    id: id.clone(),
-                });
-            }
-            match a.source.strip_prefix("mirror:") {
-                Some(v) => mirrors.get(v).cloned().ok_or_else(|| BuildError::NoMirror {
+                    vendor,
+                },
+                ArchiveUrlError::NoSnapshotTemplate { id }
+                | ArchiveUrlError::Snapshot { id, .. } => BuildError::NoSnapshotTemplate {
                     source_name: a.source.clone(),
-                    vendor: v.to_owned(),
-                }),
-                None => Ok(a.source.clone()),
-            }
+                    id,
+                },
+            })
         })
         .collect()
 }
@@ -166,19 +168,19 @@ pub async fn download(
             package: label.clone(),
             sha256: p.sha256.clone(),
         })?;
-        if let Some(l) = p.archive.checked_sub(lock.archives.len()) {
-            let local = lock.locals.get(l).ok_or(BuildError::BadArchive {
-                package: label.clone(),
-                index: p.archive,
-            })?;
-            out[i] = Some(check_local(manifest, &local.path, &sha256, p.size)?);
-            continue;
-        }
-        let base = urls.get(p.archive).ok_or(BuildError::BadArchive {
+        let missing = || BuildError::BadArchive {
             package: label.clone(),
-            index: p.archive,
-        })?;
-        let url = format!("{}/{}", base.trim_end_matches('/'), p.path);
+            origin: p.origin,
+        };
+        let base = match p.origin {
+            PackageOrigin::Local(l) => {
+                let local = lock.locals.get(l).ok_or_else(missing)?;
+                out[i] = Some(check_local(manifest, &local.path, &sha256, p.size)?);
+                continue;
+            }
+            PackageOrigin::Archive(a) => urls.get(a).ok_or_else(missing)?,
+        };
+        let url = pool_url(base, &p.path);
         let (transport, cache, size) = (transport.clone(), cache.clone(), p.size);
         tasks.spawn(async move {
             let started = Instant::now();
@@ -685,7 +687,7 @@ mod tests {
             name: name.into(),
             version: "1".into(),
             arch: "amd64".into(),
-            archive: 0,
+            origin: PackageOrigin::Archive(0),
             path: String::new(),
             size: 0,
             sha256: String::new(),

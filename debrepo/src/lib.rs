@@ -31,6 +31,7 @@ pub mod lock;
 pub mod manifest;
 pub mod mirror;
 pub mod oci;
+pub mod origin;
 pub mod output;
 pub mod ownership;
 pub mod packages;

@@ -45,6 +45,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{Manifest, ResolvedSpec, SignedBy};
+use crate::origin::{ArchiveSource, PackageOrigin};
 
 /// The lock format this code reads and writes.
 pub const FORMAT_VERSION: i64 = 2;
@@ -52,8 +53,8 @@ pub const FORMAT_VERSION: i64 = 2;
 /// A locked archive (one suite).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedArchive {
-    /// The manifest's `url`, or `mirror:<vendor>` for a vendor mirror.
-    pub source: String,
+    /// The manifest's `url` or vendor mirror (written `mirror:<vendor>`).
+    pub source: ArchiveSource,
     pub suite: String,
     pub snapshot: Option<String>,
     /// SHA256 (hex) of the InRelease or Release file that was used.
@@ -77,9 +78,10 @@ pub struct LockedPackage {
     pub name: String,
     pub version: String,
     pub arch: String,
-    /// Index into [`Lock::archives`], or past its end into [`Lock::locals`]
-    /// (`archives.len() + i`) for a local package.
-    pub archive: usize,
+    /// One of [`Lock::archives`] or [`Lock::locals`] (written as one
+    /// `archive` index that counts the locals after the archives, see
+    /// [`PackageOrigin::lock_index`]).
+    pub origin: PackageOrigin,
     /// Pool path relative to the archive root.
     pub path: String,
     pub size: u64,
@@ -249,7 +251,7 @@ impl Lock {
         let _ = writeln!(out, "arch = {}", quote(&self.arch));
         for a in &self.archives {
             out.push_str("\n[[archive]]\n");
-            let _ = writeln!(out, "source = {}", quote(&a.source));
+            let _ = writeln!(out, "source = {}", quote(&a.source.to_string()));
             let _ = writeln!(out, "suite = {}", quote(&a.suite));
             if let Some(s) = &a.snapshot {
                 let _ = writeln!(out, "snapshot = {}", quote(s));
@@ -299,7 +301,7 @@ impl Lock {
                     quote(&p.name),
                     quote(&p.version),
                     quote(&p.arch),
-                    p.archive,
+                    p.origin.lock_index(self.archives.len()),
                     quote(&p.path),
                     p.size,
                     quote(&p.sha256)
@@ -383,7 +385,7 @@ impl Lock {
         if let Some(arr) = root.get("archive").and_then(|i| i.as_array_of_tables()) {
             for t in arr.iter() {
                 lock.archives.push(LockedArchive {
-                    source: need(t, "source", "an [[archive]]")?,
+                    source: ArchiveSource::from_lock_text(&need(t, "source", "an [[archive]]")?),
                     suite: need(t, "suite", "an [[archive]]")?,
                     snapshot: s(t, "snapshot"),
                     release_sha256: need(t, "release-sha256", "an [[archive]]")?,
@@ -422,11 +424,23 @@ impl Lock {
                             .and_then(|v| v.as_integer())
                             .ok_or_else(|| bad(format!("{what} lacks '{k}'")))
                     };
+                    let package = need(p, "name", &what)?;
+                    let index = int("archive")? as usize;
+                    let origin = PackageOrigin::from_lock_index(
+                        index,
+                        lock.archives.len(),
+                        lock.locals.len(),
+                    )
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "package {package} of spec '{name}' names archive {index} which the lock does not have"
+                        ))
+                    })?;
                     packages.push(LockedPackage {
-                        name: need(p, "name", &what)?,
+                        name: package,
                         version: need(p, "version", &what)?,
                         arch: need(p, "arch", &what)?,
-                        archive: int("archive")? as usize,
+                        origin,
                         path: need(p, "path", &what)?,
                         size: int("size")? as u64,
                         sha256: need(p, "sha256", &what)?,
@@ -455,18 +469,6 @@ impl Lock {
                     name,
                     packages,
                 });
-            }
-        }
-        for sp in &lock.specs {
-            if let Some(p) = sp
-                .packages
-                .iter()
-                .find(|p| p.archive >= lock.archives.len() + lock.locals.len())
-            {
-                return Err(bad(format!(
-                    "package {} of spec '{}' names archive {} which the lock does not have",
-                    p.name, sp.name, p.archive
-                )));
             }
         }
         Ok(lock)

@@ -423,13 +423,11 @@ impl Prepared<'_> {
             // suite is checked against its locked Release hash below.
             no_verify: self.lock.archives.iter().any(|a| {
                 a.signer.is_none()
-                    && !self.manifest.archives.iter().any(|d| {
-                        d.allow_insecure
-                            && match &d.mirror {
-                                Some(v) => a.source == format!("mirror:{v}"),
-                                None => d.url.as_deref() == Some(a.source.as_str()),
-                            }
-                    })
+                    && !self
+                        .manifest
+                        .archives
+                        .iter()
+                        .any(|d| d.allow_insecure && a.source.is_declared_by(d))
             }),
             now: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

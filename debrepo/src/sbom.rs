@@ -102,6 +102,7 @@ use serde_json::{json, Value};
 
 use crate::deb822::{self, Comments};
 use crate::lock::{Lock, LockedArchive, LockedArtifact};
+use crate::origin::{ArchiveSource, PackageOrigin};
 use crate::relation::{self, FieldKind};
 use crate::tree::Tree;
 use crate::version::Version;
@@ -367,9 +368,9 @@ impl Inventory {
             };
             let field = |f: &str| s.field(f).map(|f| f.folded()).unwrap_or_default();
             let from_lock = by_key.get(&(name, arch));
-            let origin = from_lock.map(|p| match p.archive.checked_sub(lock.archives.len()) {
-                None => Origin::Archive(p.archive),
-                Some(i) => Origin::Local(
+            let origin = from_lock.map(|p| match p.origin {
+                PackageOrigin::Archive(i) => Origin::Archive(i),
+                PackageOrigin::Local(i) => Origin::Local(
                     lock.locals
                         .get(i)
                         .map_or_else(|| p.path.clone(), |l| l.path.clone()),
@@ -390,7 +391,7 @@ impl Inventory {
                 source_version: source_version.to_owned(),
                 sha256: from_lock.map(|p| p.sha256.clone()),
                 pool_path: from_lock
-                    .filter(|p| p.archive < lock.archives.len())
+                    .filter(|p| matches!(p.origin, PackageOrigin::Archive(_)))
                     .map(|p| p.path.clone()),
                 origin,
                 license,
@@ -410,7 +411,7 @@ impl Inventory {
             .or_else(|| {
                 lock.archives
                     .iter()
-                    .find_map(|a| a.source.strip_prefix("mirror:").map(str::to_owned))
+                    .find_map(|a| a.source.vendor().map(str::to_owned))
             })
             .unwrap_or_else(|| "debian".to_owned())
             .to_ascii_lowercase();
@@ -506,12 +507,12 @@ impl Inventory {
             return None;
         };
         let a = self.archives.get(*i)?;
-        let base = match &a.snapshot {
-            Some(_) => return None,
-            None => a.source.as_str(),
-        };
+        // As the lock alone tells it: not through a mirror or a snapshot.
+        let base =
+            crate::origin::archive_url(&a.source, a.snapshot.as_deref(), None, &Default::default())
+                .ok()?;
         (base.starts_with("http://") || base.starts_with("https://"))
-            .then(|| format!("{}/{}", base.trim_end_matches('/'), path))
+            .then(|| crate::origin::pool_url(&base, path))
     }
 
     // -----------------------------------------------------------------
@@ -619,7 +620,7 @@ impl Inventory {
                 "SPDXID": aid,
                 "name": format!("{} {}", a.source, a.suite),
                 "versionInfo": a.snapshot.clone().unwrap_or_else(|| a.suite.clone()),
-                "downloadLocation": if spdx_download_location(&a.source) && a.snapshot.is_none() { a.source.as_str() } else { "NOASSERTION" },
+                "downloadLocation": match &a.source { ArchiveSource::Url(u) if spdx_download_location(u) && a.snapshot.is_none() => u.as_str(), _ => "NOASSERTION" },
                 "filesAnalyzed": false,
                 "primaryPackagePurpose": "OTHER",
                 "licenseConcluded": "NOASSERTION",
@@ -746,7 +747,10 @@ impl Inventory {
             in_tree.push(r);
         }
         for (i, a) in self.archives.iter().enumerate() {
-            let mut props = vec![prop("source", &a.source), prop("suite", &a.suite)];
+            let mut props = vec![
+                prop("source", &a.source.to_string()),
+                prop("suite", &a.suite),
+            ];
             if let Some(s) = &a.snapshot {
                 props.push(prop("snapshot", s));
             }

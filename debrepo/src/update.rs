@@ -1,8 +1,8 @@
 //! `update`: from a manifest to a lock.
 //!
-//! 1. Each `[[archive]]` gets its URL (its `url`, or the mirror the caller
-//!    found for its vendor; through the snapshot template when a snapshot
-//!    is asked for) and its trust (`signed-by`, else the vendor's shipped
+//! 1. Each `[[archive]]` gets its URL ([`crate::origin::archive_url`]: its
+//!    `url`, or the mirror the caller found for its vendor; through the
+//!    snapshot template when a snapshot is asked for) and its trust (`signed-by`, else the vendor's shipped
 //!    keyring, else an error saying how to add one).
 //! 2. Every suite is fetched and verified ([`crate::archive::fetch_suite`]).
 //! 3. All indices form one universe; archive priorities order candidates.
@@ -16,12 +16,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::archive::{
-    fetch_suite, snapshot_id, snapshot_url, FetchedSuite, SuiteRequest, Trust, UpdateError,
-};
+use crate::archive::{fetch_suite, snapshot_id, FetchedSuite, SuiteRequest, Trust, UpdateError};
 use crate::cache::Cache;
 use crate::lock::{spec_hash, Lock, LockedArchive, LockedLocal, LockedPackage, LockedSpec};
 use crate::manifest::{spec_label, Manifest, SignedBy, SpecError, Variant};
+use crate::origin::{archive_url, ArchiveSource, ArchiveUrlError, PackageOrigin};
 use crate::packages::{BinaryPackage, PackagesParser, Priority};
 use crate::solver::{solve, Request, SolveError, Universe};
 use crate::transport::Transport;
@@ -143,30 +142,29 @@ pub async fn fetch_archives(
     // (decl index, suite, fetched)
     let mut fetched: Vec<FetchedArchive> = Vec::new();
     for (di, decl) in manifest.archives.iter().enumerate() {
-        let base = match (&decl.url, &decl.mirror) {
-            (Some(u), _) => u.clone(),
-            (None, Some(v)) => opts
-                .mirrors
-                .get(v)
-                .cloned()
-                .ok_or_else(|| Error::NoMirror {
-                    manifest: mname.clone(),
-                    line: decl.line,
-                    vendor: v.clone(),
-                })?,
-            (None, None) => unreachable!("the manifest parser requires url or mirror"),
-        };
-        let (url, snap) = match (&snapshot, &decl.snapshots) {
-            (Some(id), Some(t)) => (
-                snapshot_url(t, id).map_err(|source| Error::Snapshot {
-                    manifest: mname.clone(),
-                    line: decl.line,
-                    source,
-                })?,
-                Some(id.clone()),
-            ),
-            _ => (base, None),
-        };
+        // The requested snapshot, for the archives that have a template.
+        let snap = snapshot.clone().filter(|_| decl.snapshots.is_some());
+        let url = archive_url(
+            &ArchiveSource::of(decl),
+            snap.as_deref(),
+            decl.snapshots.as_deref(),
+            &opts.mirrors,
+        )
+        .map_err(|e| match e {
+            ArchiveUrlError::NoMirror { vendor } => Error::NoMirror {
+                manifest: mname.clone(),
+                line: decl.line,
+                vendor,
+            },
+            ArchiveUrlError::Snapshot { source, .. } => Error::Snapshot {
+                manifest: mname.clone(),
+                line: decl.line,
+                source,
+            },
+            ArchiveUrlError::NoSnapshotTemplate { .. } => {
+                unreachable!("a snapshot is asked for only with a template")
+            }
+        })?;
         let trust = if opts.no_verify {
             Trust::NoVerify
         } else if decl.allow_insecure {
@@ -333,14 +331,7 @@ pub async fn update(
         archives: fetched
             .iter()
             .map(|f| LockedArchive {
-                source: match (
-                    &manifest.archives[f.decl].url,
-                    &manifest.archives[f.decl].mirror,
-                ) {
-                    (Some(u), _) => u.clone(),
-                    (_, Some(m)) => format!("mirror:{m}"),
-                    _ => String::new(),
-                },
+                source: ArchiveSource::of(&manifest.archives[f.decl]),
                 suite: f.suite.clone(),
                 snapshot: f.snapshot.clone(),
                 release_sha256: f.fetched.release_sha256.to_string(),
@@ -378,12 +369,16 @@ pub async fn update(
             .map(|c| {
                 // Local packages carry their file's identity, archive
                 // packages their index record's.
-                let (path, size, sha256) = match c.archive.checked_sub(n_archives) {
-                    Some(i) => {
+                let origin = match c.archive.checked_sub(n_archives) {
+                    Some(i) => PackageOrigin::Local(i),
+                    None => PackageOrigin::Archive(c.archive),
+                };
+                let (path, size, sha256) = match origin {
+                    PackageOrigin::Local(i) => {
                         let l = &lock.locals[i];
                         (l.path.clone(), l.size, l.sha256.clone())
                     }
-                    None => (
+                    PackageOrigin::Archive(_) => (
                         c.package.filename.unwrap_or_default().to_owned(),
                         c.package.size.unwrap_or(0),
                         c.package.sha256.map(|h| h.to_string()).unwrap_or_default(),
@@ -393,7 +388,7 @@ pub async fn update(
                     name: c.package.name.to_owned(),
                     version: c.package.version.to_string(),
                     arch: c.package.architecture.to_owned(),
-                    archive: c.archive,
+                    origin,
                     path,
                     size,
                     sha256,

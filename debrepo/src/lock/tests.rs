@@ -4,7 +4,7 @@ fn sample() -> Lock {
     Lock {
         arch: "amd64".into(),
         archives: vec![LockedArchive {
-            source: "mirror:debian".into(),
+            source: ArchiveSource::Mirror("debian".into()),
             suite: "trixie".into(),
             snapshot: Some("20250101T000000Z".into()),
             release_sha256: "ab".repeat(32),
@@ -29,7 +29,7 @@ fn sample() -> Lock {
                         name: "mytool".into(),
                         version: "0.1".into(),
                         arch: "amd64".into(),
-                        archive: 1,
+                        origin: PackageOrigin::Local(0),
                         path: "target/debian/mytool_0.1_amd64.deb".into(),
                         size: 1234,
                         sha256: "12".repeat(32),
@@ -38,7 +38,7 @@ fn sample() -> Lock {
                         name: "zlib1g".into(),
                         version: "1:1.3.dfsg+really1.3.1-1+b1".into(),
                         arch: "amd64".into(),
-                        archive: 0,
+                        origin: PackageOrigin::Archive(0),
                         path: "pool/main/z/zlib/zlib1g_1.3.dfsg+really1.3.1-1+b1_amd64.deb".into(),
                         size: 88000,
                         sha256: "cd".repeat(32),
@@ -47,7 +47,7 @@ fn sample() -> Lock {
                         name: "apt".into(),
                         version: "3.0.3".into(),
                         arch: "amd64".into(),
-                        archive: 0,
+                        origin: PackageOrigin::Archive(0),
                         path: "pool/main/a/apt/apt_3.0.3_amd64.deb".into(),
                         size: 1_500_000,
                         sha256: "ef".repeat(32),
@@ -98,6 +98,53 @@ fn canonical_text_round_trips() {
         back.archives[0].snapshot.as_deref(),
         Some("20250101T000000Z")
     );
+}
+
+#[test]
+fn origins_keep_their_lock_text() {
+    // A mirror archive, a URL archive and a local package: the text has
+    // `mirror:VENDOR`, the URL, and the local's index after the archives.
+    let mut lock = sample();
+    lock.archives.push(LockedArchive {
+        source: ArchiveSource::Url("http://archive.example/extra".into()),
+        suite: "stable".into(),
+        snapshot: None,
+        release_sha256: "34".repeat(32),
+        signer: None,
+    });
+    lock.specs[1].packages.push(LockedPackage {
+        name: "extra".into(),
+        version: "1".into(),
+        arch: "all".into(),
+        origin: PackageOrigin::Archive(1),
+        path: "pool/e/extra_1_all.deb".into(),
+        size: 10,
+        sha256: "56".repeat(32),
+    });
+    let text = lock.to_text();
+    assert!(text.contains("\n[[archive]]\nsource = \"mirror:debian\"\nsuite = \"trixie\"\n"));
+    assert!(text.contains(
+        "\n[[archive]]\nsource = \"http://archive.example/extra\"\nsuite = \"stable\"\n"
+    ));
+    assert!(text.contains("{ name = \"mytool\", version = \"0.1\", arch = \"amd64\", archive = 2, path = \"target/debian/mytool_0.1_amd64.deb\","));
+    assert!(text.contains("{ name = \"extra\", version = \"1\", arch = \"all\", archive = 1, "));
+    let back = Lock::parse(&text, Path::new("x.lock")).unwrap();
+    assert_eq!(back.archives, lock.archives);
+    assert_eq!(back.locals, lock.locals);
+    assert_eq!(back.to_text(), text);
+    let origin = |name: &str| {
+        back.spec("")
+            .unwrap()
+            .packages
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .origin
+    };
+    assert_eq!(origin("mytool"), PackageOrigin::Local(0));
+    assert_eq!(origin("extra"), PackageOrigin::Archive(1));
+    assert_eq!(origin("apt"), PackageOrigin::Archive(0));
+    assert_eq!(back.archives[0].source.vendor(), Some("debian"));
 }
 
 #[test]

@@ -106,7 +106,11 @@ fn pkg(name: &str, version: &str, arch: &str, archive: usize, sha: char) -> Lock
         name: name.into(),
         version: version.into(),
         arch: arch.into(),
-        archive,
+        // `archive` as the lock file counts: its one archive, then its locals.
+        origin: match archive.checked_sub(1) {
+            None => PackageOrigin::Archive(archive),
+            Some(i) => PackageOrigin::Local(i),
+        },
         path: format!("pool/main/{name}_{version}_{arch}.deb"),
         size: 1000,
         sha256: sha.to_string().repeat(64),
@@ -133,7 +137,7 @@ fn lock() -> Lock {
     Lock {
         arch: "amd64".into(),
         archives: vec![LockedArchive {
-            source: "http://mirror.example.org/debian".into(),
+            source: ArchiveSource::Url("http://mirror.example.org/debian".into()),
             suite: "trixie".into(),
             snapshot: None,
             release_sha256: "ab".repeat(32),
