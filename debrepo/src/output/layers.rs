@@ -40,7 +40,7 @@
 //! as they are, with the same time, are not repeated.
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::tar::{self as tarout, TarOptions};
@@ -77,6 +77,10 @@ pub enum LayerError {
     },
     #[error("writing a layer")]
     Write(#[source] io::Error),
+    #[error(transparent)]
+    Tar(tarout::TarError),
+    #[error("{}: the tree changed while its layer was written", path.display())]
+    Changed { path: PathBuf },
 }
 
 /// What [`diff`] wrote.
@@ -130,6 +134,16 @@ fn padded(size: u64) -> u64 {
 
 /// The entries of a stream written by [`super::tar::write`] (or [`diff`]).
 fn entries(path: &Path) -> Result<Vec<Entry>, LayerError> {
+    let file = File::open(path).map_err(|source| LayerError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(read_entries(file, path)?.0)
+}
+
+/// The entries of the stream `r` (named `path` in errors), and the hash of
+/// the whole stream.
+fn read_entries(r: impl Read, path: &Path) -> Result<(Vec<Entry>, blake3::Hash), LayerError> {
     let read_err = |source| LayerError::Read {
         path: path.to_owned(),
         source,
@@ -139,14 +153,19 @@ fn entries(path: &Path) -> Result<Vec<Entry>, LayerError> {
         offset,
         what,
     };
-    let mut r = BufReader::with_capacity(1 << 20, File::open(path).map_err(read_err)?);
+    let mut r = Tee {
+        inner: BufReader::with_capacity(1 << 20, r),
+        hasher: blake3::Hasher::new(),
+    };
     let mut at = 0u64;
     let mut out = Vec::new();
     let mut block = [0u8; 512];
     loop {
         r.read_exact(&mut block).map_err(read_err)?;
         if block.iter().all(|&b| b == 0) {
-            return Ok(out);
+            // The rest of the trailer, hashed too.
+            io::copy(&mut r, &mut io::sink()).map_err(read_err)?;
+            return Ok((out, r.hasher.finalize()));
         }
         let start = at;
         at += 512;
@@ -225,6 +244,20 @@ fn entries(path: &Path) -> Result<Vec<Entry>, LayerError> {
     }
 }
 
+/// Hashes what is read through it.
+struct Tee<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 fn components(path: &[u8]) -> Vec<&[u8]> {
     if path.is_empty() {
         Vec::new()
@@ -245,6 +278,25 @@ pub fn diff(
 ) -> Result<DiffReport, LayerError> {
     let below = entries(lower)?;
     let above = entries(upper)?;
+    let src = File::open(upper).map_err(|source| LayerError::Read {
+        path: upper.to_owned(),
+        source,
+    })?;
+    Ok(copy_layer(&below, &above, src, upper, source_date_epoch, out)?.0)
+}
+
+/// Write the layer from `below` (the parent's entries) to `above` (the
+/// child's), copying the child's entries from `src`, the child's stream
+/// read from its start (named `upper` in errors); returns what was written
+/// and the hash of the whole of `src`.
+fn copy_layer(
+    below: &[Entry],
+    above: &[Entry],
+    src: impl Read,
+    upper: &Path,
+    source_date_epoch: u64,
+    out: &mut dyn Write,
+) -> Result<(DiffReport, blake3::Hash), LayerError> {
     let parent: HashMap<&[u8], (blake3::Hash, u8)> = below
         .iter()
         .map(|e| (e.path.as_slice(), (e.digest, e.flag)))
@@ -302,10 +354,15 @@ pub fn diff(
     whiteouts.sort_by(|a, b| components(a).cmp(&components(b)));
 
     let write_err = LayerError::Write;
-    let mut src = File::open(upper).map_err(|source| LayerError::Read {
+    let read_err = |source| LayerError::Read {
         path: upper.to_owned(),
         source,
-    })?;
+    };
+    let mut src = Tee {
+        inner: BufReader::with_capacity(1 << 20, src),
+        hasher: blake3::Hasher::new(),
+    };
+    let mut at = 0u64;
     let mut report = DiffReport::default();
     let mut w = BufWriter::with_capacity(1 << 20, out);
     let mut wo = whiteouts.iter().peekable();
@@ -322,15 +379,21 @@ pub fn diff(
         while let Some(name) = wo.next_if(|n| components(n) < components(&e.path)) {
             put_whiteout(name, &mut w).map_err(write_err)?;
         }
-        src.seek(SeekFrom::Start(e.start))
-            .map_err(|source| LayerError::Read {
+        // Entries are in stream order: skip to this one, copy it.
+        let skip =
+            io::copy(&mut (&mut src).take(e.start - at), &mut io::sink()).map_err(read_err)?;
+        let n = io::copy(&mut (&mut src).take(e.end - e.start), &mut w).map_err(write_err)?;
+        if skip != e.start - at || n != e.end - e.start {
+            return Err(LayerError::Format {
                 path: upper.to_owned(),
-                source,
-            })?;
-        let mut part = (&mut src).take(e.end - e.start);
-        io::copy(&mut part, &mut w).map_err(write_err)?;
+                offset: at + skip + n,
+                what: "the stream ended early",
+            });
+        }
+        at = e.end;
         copied.push(e.end - e.start);
     }
+    io::copy(&mut src, &mut io::sink()).map_err(read_err)?;
     for name in wo {
         put_whiteout(name, &mut w).map_err(write_err)?;
     }
@@ -340,104 +403,131 @@ pub fn diff(
     w.write_all(&trailer).map_err(write_err)?;
     report.bytes += trailer.len() as u64;
     w.flush().map_err(write_err)?;
-    Ok(report)
+    Ok((report, src.hasher.finalize()))
 }
 
-/// Temporary files beside the output, removed when dropped.
-struct Temps(Vec<PathBuf>);
+/// Run `body` on the tar stream of `tree` (as [`super::tar::write`]
+/// writes it at `epoch`), read from a pipe that a thread writes into:
+/// the stream is never stored.
+fn with_stream<T>(
+    tree: &LayerTree,
+    epoch: u64,
+    body: impl FnOnce(&mut dyn Read) -> Result<T, LayerError>,
+) -> Result<T, LayerError> {
+    let (mut reader, writer) = io::pipe().map_err(LayerError::Write)?;
+    let (root, opts) = (
+        tree.root.clone(),
+        TarOptions {
+            source_date_epoch: epoch,
+            users: tree.users.clone(),
+        },
+    );
+    let writing = std::thread::spawn(move || {
+        let mut w = BufWriter::with_capacity(1 << 20, writer);
+        tarout::write(&root, &opts, &mut w)?;
+        w.flush().map_err(tarout::TarError::Write)?;
+        Ok::<_, tarout::TarError>(())
+    });
+    let read = body(&mut reader);
+    // A reader that stopped early lets the writer fail on the closed pipe:
+    // the reader's error is the one to tell.
+    drop(reader);
+    let written = writing.join().expect("the tar stream's thread");
+    let value = read?;
+    written.map_err(LayerError::Tar)?;
+    Ok(value)
+}
 
-impl Drop for Temps {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::fs::remove_file(p);
-        }
+/// Write the layer that turns `lower`'s tree into `upper`'s into `out`,
+/// from their tar streams (at `lower_epoch` and `epoch`), with no copy of
+/// either stored: each tree is walked once to list its entries, and the
+/// child's once more to copy the entries that changed (a tree that changed
+/// meanwhile is an error). See the module documentation for the rules.
+pub fn diff_trees(
+    lower: &LayerTree,
+    lower_epoch: u64,
+    upper: &LayerTree,
+    epoch: u64,
+    out: &mut dyn Write,
+) -> Result<DiffReport, LayerError> {
+    let below = with_stream(lower, lower_epoch, |r| read_entries(r, &lower.root))?.0;
+    let (above, listed) = with_stream(upper, epoch, |r| read_entries(r, &upper.root))?;
+    let (report, copied) = with_stream(upper, epoch, |r| {
+        copy_layer(&below, &above, r, &upper.root, epoch, out)
+    })?;
+    if copied != listed {
+        return Err(LayerError::Changed {
+            path: upper.root.clone(),
+        });
     }
+    Ok(report)
 }
 
 /// Write the chain `trees` (base first, each spec's own tree) as one OCI
 /// image (`oci` or `oci-archive`, as `opts` says) with one layer per spec:
-/// the base's tar stream, then each spec's [`diff`] from its parent. The
-/// image's time is the last tree's `SOURCE_DATE_EPOCH` (or the options').
-/// The streams are kept in temporary files beside the output while the
-/// image is written, and removed afterwards.
+/// the base's tar stream, then each spec's [`diff_trees`] from its parent,
+/// each made while it is compressed (no stream is stored). The image's
+/// time is the last tree's `SOURCE_DATE_EPOCH` (or the options').
 pub fn write_image(
     trees: &[LayerTree],
     opts: &OutputOptions,
     image: &ImageInfo,
 ) -> Result<OutputReport, OutputError> {
+    use std::sync::{Arc, Mutex};
     let Some(last) = trees.last() else {
         return Err(OutputError::Write {
             path: opts.path.clone(),
             source: io::Error::other("no tree to write"),
         });
     };
-    let name = opts
-        .path
-        .file_name()
-        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-    let temp = |what: &str, i: usize| {
-        opts.path.with_file_name(format!(
-            ".{name}.rdebootstrap-{what}-{i}.{}",
-            std::process::id()
-        ))
-    };
-    let mut temps = Temps(Vec::new());
+    let epoch_of = |t: &LayerTree| opts.source_date_epoch.unwrap_or(t.source_date_epoch);
+    // (entries, uncompressed bytes) of each layer, as written.
+    let counts: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
     let mut layers = Vec::new();
-    let mut entries = 0;
-    let mut tar_bytes = 0;
-    let mut parent_tar: Option<PathBuf> = None;
     for (i, t) in trees.iter().enumerate() {
-        let epoch = opts.source_date_epoch.unwrap_or(t.source_date_epoch);
-        let tar_path = temp("tree", i);
-        temps.0.push(tar_path.clone());
-        let write_err = |source| OutputError::Write {
-            path: tar_path.clone(),
-            source,
-        };
-        let mut f = BufWriter::with_capacity(1 << 20, File::create(&tar_path).map_err(write_err)?);
-        let r = tarout::write(
-            &t.root,
-            &TarOptions {
-                source_date_epoch: epoch,
-                users: t.users.clone(),
-            },
-            &mut f,
-        )?;
-        f.flush().map_err(write_err)?;
-        drop(f);
         let label = crate::manifest::spec_label(&t.spec);
-        let history = |what: &str| {
-            (
-                format!("rdebootstrap build --spec {label} ({what})"),
+        let seen = counts.clone();
+        let (tree, epoch) = (t.clone(), epoch_of(t));
+        let layer = if i == 0 {
+            crate::oci::LayerSource::from_writer(move |w| {
+                let r = tarout::write(
+                    &tree.root,
+                    &TarOptions {
+                        source_date_epoch: epoch,
+                        users: tree.users.clone(),
+                    },
+                    w,
+                )?;
+                seen.lock().expect("counts").push((r.entries, r.bytes));
+                Ok(())
+            })
+            .with_history(
+                format!("rdebootstrap build --spec {label} (the whole tree)"),
+                Some(format!("spec {label}")),
+            )
+        } else {
+            let parent = trees[i - 1].clone();
+            let parent_epoch = epoch_of(&parent);
+            crate::oci::LayerSource::from_writer(move |w| {
+                let d = diff_trees(&parent, parent_epoch, &tree, epoch, w).map_err(|source| {
+                    OutputError::Layer {
+                        spec: tree.spec.clone(),
+                        source,
+                    }
+                })?;
+                seen.lock()
+                    .expect("counts")
+                    .push((d.entries + d.whiteouts, d.bytes));
+                Ok(())
+            })
+            .with_history(
+                format!("rdebootstrap build --spec {label} (its difference from its parent)"),
                 Some(format!("spec {label}")),
             )
         };
-        if i == 0 {
-            entries += r.entries;
-            tar_bytes += r.bytes;
-            let (by, comment) = history("the whole tree");
-            layers.push(crate::oci::LayerSource::from_path(&tar_path).with_history(by, comment));
-        } else {
-            let diff_path = temp("layer", i);
-            temps.0.push(diff_path.clone());
-            let write_err = |source| OutputError::Write {
-                path: diff_path.clone(),
-                source,
-            };
-            let mut f = File::create(&diff_path).map_err(write_err)?;
-            let lower = parent_tar.as_deref().expect("the parent's stream");
-            let d = diff(lower, &tar_path, epoch, &mut f).map_err(|e| OutputError::Layer {
-                spec: t.spec.clone(),
-                source: e,
-            })?;
-            entries += d.entries + d.whiteouts;
-            tar_bytes += d.bytes;
-            let (by, comment) = history("its difference from its parent");
-            layers.push(crate::oci::LayerSource::from_path(&diff_path).with_history(by, comment));
-        }
-        parent_tar = Some(tar_path);
+        layers.push(layer);
     }
-    let epoch = opts.source_date_epoch.unwrap_or(last.source_date_epoch);
+    let epoch = epoch_of(last);
     let mut config = crate::oci::ImageConfig::new(image.arch.clone(), epoch as i64);
     config.lock_hash = image.lock_hash.clone();
     config.spec_hash = image.spec_hash.clone();
@@ -447,8 +537,6 @@ pub fn write_image(
         Format::OciArchive => crate::oci::write_archive(&opts.path, &layers, &config)?,
         format => return Err(OutputError::NotYet { format }),
     };
-    drop(layers);
-    drop(temps);
     let bytes = match opts.format {
         Format::OciArchive => std::fs::metadata(&opts.path).map_or(0, |m| m.len()),
         _ => {
@@ -457,12 +545,13 @@ pub fn write_image(
                 + digests.layers.iter().map(|l| l.blob.size).sum::<u64>()
         }
     };
+    let counts = counts.lock().expect("counts");
     Ok(OutputReport {
         path: opts.path.clone(),
         format: opts.format,
         source_date_epoch: epoch,
-        entries,
-        tar_bytes,
+        entries: counts.iter().map(|c| c.0).sum(),
+        tar_bytes: counts.iter().map(|c| c.1).sum(),
         bytes,
     })
 }
@@ -561,6 +650,17 @@ mod tests {
         // The stream ends as a tar stream does.
         assert_eq!(r.bytes % 10240, 0);
         assert_eq!(std::fs::metadata(&d).unwrap().len(), r.bytes);
+        // From the trees, streamed: the same bytes as from the files.
+        let tree = |root: &Path| LayerTree {
+            spec: String::new(),
+            root: root.to_owned(),
+            users: Users::Host,
+            source_date_epoch: epoch,
+        };
+        let mut streamed = Vec::new();
+        let s = diff_trees(&tree(&lower), epoch, &tree(&upper), epoch, &mut streamed).unwrap();
+        assert_eq!(s, r);
+        assert!(streamed == std::fs::read(&d).unwrap());
         // A layer of a tree onto itself is empty.
         let mut f = File::create(&d).unwrap();
         let r = diff(&b, &b, epoch, &mut f).unwrap();
