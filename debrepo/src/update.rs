@@ -1,24 +1,39 @@
 //! `update`: from a manifest to a lock.
 //!
-//! 1. Each `[[archive]]` gets its URL ([`crate::origin::archive_url`]: its
-//!    `url`, or the mirror the caller found for its vendor; through the
-//!    snapshot template when a snapshot is asked for) and its trust (`signed-by`, else the vendor's shipped
-//!    keyring, else an error saying how to add one).
-//! 2. Every suite is fetched and verified ([`crate::archive::fetch_suite`]).
-//! 3. All indices form one universe; archive priorities order candidates.
-//! 4. Each spec is solved: its variant's packages (taken, as mmdebstrap
-//!    does, from the native architecture of the primary suite: the first
-//!    suite of the first archive), plus its includes, minus its excludes.
-//! 5. Each spec's staged artifacts are recorded with their hashes
+//! [`update`] runs these steps; only the fetch is async, the others are
+//! plain functions of what the steps before them gave:
+//! 1. Each spec's staged artifacts are recorded with their hashes
 //!    ([`crate::artifact::lock_records`]; checked before anything is
 //!    fetched, so a URL artifact without a hash fails at once).
+//! 2. [`read_locals`]: each `[[local]]` .deb is checked against its
+//!    recorded hash and its control data read.
+//! 3. [`fetch_archives`]: each `[[archive]]` gets its URL
+//!    ([`crate::origin::archive_url`]: its `url`, or the mirror the caller
+//!    found for its vendor; through the snapshot template when a snapshot
+//!    is asked for) and its trust (`signed-by`, else the vendor's shipped
+//!    keyring, else an error saying how to add one), and every suite is
+//!    fetched and verified ([`crate::archive::fetch_suite`]).
+//! 4. [`Candidates::new`]: all indices and local packages form one
+//!    universe; archive priorities order candidates, local packages win.
+//! 5. [`solve_specs`]: each spec is solved: its variant's packages (taken,
+//!    as mmdebstrap does, from the native architecture of the primary
+//!    suite: the first suite of the first archive), plus its includes,
+//!    minus its excludes.
+//! 6. [`assemble_lock`]: the archives, locals, specs and artifacts make
+//!    the lock.
+//!
+//! Imports (`[import]`) are refused for now; merging what an import
+//! brings (its archives and local packages) will be a step of its own
+//! between 3 and 4.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::archive::{fetch_suite, snapshot_id, FetchedSuite, SuiteRequest, Trust, UpdateError};
 use crate::cache::Cache;
-use crate::lock::{spec_hash, Lock, LockedArchive, LockedLocal, LockedPackage, LockedSpec};
+use crate::lock::{
+    spec_hash, Lock, LockedArchive, LockedArtifact, LockedLocal, LockedPackage, LockedSpec,
+};
 use crate::manifest::{spec_label, Manifest, SignedBy, SpecError, Variant};
 use crate::origin::{archive_url, ArchiveSource, ArchiveUrlError, PackageOrigin};
 use crate::packages::{BinaryPackage, PackagesParser, Priority};
@@ -231,28 +246,62 @@ pub async fn fetch_archives(
 }
 
 /// Fetch every archive of `manifest` and solve every spec into a lock.
+///
+/// The steps, each but the fetch synchronous: [`crate::artifact::lock_records`],
+/// [`read_locals`], [`fetch_archives`], [`Candidates::new`],
+/// [`solve_specs`], [`assemble_lock`].
 pub async fn update(
     manifest: &Manifest,
     transport: &Transport,
     cache: Option<&Cache>,
     opts: &UpdateOptions,
 ) -> Result<Lock, Error> {
-    let mname = manifest.path.display().to_string();
     if let Some(import) = &manifest.import {
         // Refused rather than ignored: a lock without what the import
         // brings would look complete and be wrong.
         return Err(Error::ImportUnsupported {
-            manifest: mname,
+            manifest: manifest.path.display().to_string(),
             line: import.line,
         });
     }
     // Artifacts first: a URL without a hash or a local source that does
-    // not match the manifest fails before the archives are fetched.
+    // not match the manifest fails before the archives are fetched; so
+    // does a local .deb.
     let artifacts = crate::artifact::lock_records(manifest, transport).await?;
+    let locals = read_locals(manifest)?;
     let fetched = fetch_archives(manifest, transport, cache, opts).await?;
-    // Local .debs: checked against their recorded hash, control data read.
+    let candidates = Candidates::new(manifest, &opts.arch, &fetched, &locals)?;
+    transport.progress().debug(&format!(
+        "universe: {} candidates for {}",
+        candidates.universe.candidates().len(),
+        candidates.universe.architectures().join(", ")
+    ));
+    let specs = solve_specs(
+        manifest,
+        &candidates,
+        &locals,
+        &opts.arch,
+        transport.progress().as_ref(),
+    )?;
+    Ok(assemble_lock(
+        manifest, &opts.arch, &fetched, locals, specs, artifacts,
+    ))
+}
+
+/// A `[[local]]` .deb as [`read_locals`] found it.
+#[derive(Debug, Clone)]
+pub struct LocalPackage {
+    /// What the lock records of it.
+    pub locked: LockedLocal,
+    /// Its control data (`control` of its control archive).
+    pub control: String,
+}
+
+/// Read every `[[local]]` .deb of `manifest`: each is checked against the
+/// hash the manifest records, and its control data read.
+pub fn read_locals(manifest: &Manifest) -> Result<Vec<LocalPackage>, Error> {
+    let mname = manifest.path.display().to_string();
     let mut locals = Vec::new();
-    let mut controls = Vec::new();
     for l in &manifest.locals {
         let path = manifest.dir().join(&l.path);
         let fail = |message: String| Error::Local {
@@ -275,76 +324,106 @@ pub async fn update(
         }
         let reader = crate::deb::DebReader::new(bytes.as_slice())
             .map_err(|e| fail(format!("not a usable .deb ({e})")))?;
-        let text = reader
+        let control = reader
             .control()
             .control_text()
             .map_err(|e| fail(format!("no control data ({e})")))?
             .to_owned();
-        controls.push(text);
-        locals.push(LockedLocal {
-            path: l.path.display().to_string(),
-            size: bytes.len() as u64,
-            sha256: digest.to_string(),
+        locals.push(LocalPackage {
+            locked: LockedLocal {
+                path: l.path.display().to_string(),
+                size: bytes.len() as u64,
+                sha256: digest.to_string(),
+            },
+            control,
         });
     }
+    Ok(locals)
+}
 
-    // One universe over every index; archive index = locked archive index,
-    // local packages after the archives.
-    let mut universe = Universe::with_foreign(&opts.arch, &manifest.foreign_architectures());
-    for (i, text) in controls.iter().enumerate() {
-        let mut pkg = crate::packages::parse_control(text).map_err(|source| Error::Index {
-            url: manifest
-                .dir()
-                .join(&manifest.locals[i].path)
-                .display()
-                .to_string(),
-            source,
-        })?;
-        pkg.filename = None;
-        universe.add_local(fetched.len() + i, pkg);
-    }
-    let mut primary: Vec<PrimaryPackage<'_>> = Vec::new();
-    for (ai, f) in fetched.iter().enumerate() {
-        let s = &f.fetched;
-        for idx in &s.indices {
-            let url = s
-                .location
-                .url(&s.location.packages_path(&idx.component, &idx.arch));
-            let pkgs: Vec<BinaryPackage<'_>> = PackagesParser::from_bytes(&idx.data)
-                .and_then(|p| p.collect())
-                .map_err(|source| Error::Index { url, source })?;
-            if ai == 0 {
-                primary.extend(pkgs.iter().map(PrimaryPackage::from));
+/// What the specs are solved from: one universe over every fetched index
+/// and every local package, and the primary suite's records for variant
+/// selection.
+///
+/// The universe's archive indices are the lock's: fetched suite `i` is
+/// `i`, local package `j` comes after them (see [`Candidates::origin`]).
+pub struct Candidates<'a> {
+    pub universe: Universe<'a>,
+    /// The records of the primary suite (the first suite of the first
+    /// archive), for [`variant_packages`].
+    pub primary: Vec<PrimaryPackage<'a>>,
+    /// How many suites were fetched.
+    archives: usize,
+}
+
+impl<'a> Candidates<'a> {
+    /// Parse every fetched index and every local package's control data
+    /// into one universe; archive priorities order the candidates, local
+    /// packages come before any archive's.
+    pub fn new(
+        manifest: &Manifest,
+        arch: &str,
+        fetched: &'a [FetchedArchive],
+        locals: &'a [LocalPackage],
+    ) -> Result<Candidates<'a>, Error> {
+        let mut universe = Universe::with_foreign(arch, &manifest.foreign_architectures());
+        for (i, l) in locals.iter().enumerate() {
+            let mut pkg =
+                crate::packages::parse_control(&l.control).map_err(|source| Error::Index {
+                    url: manifest.dir().join(&l.locked.path).display().to_string(),
+                    source,
+                })?;
+            pkg.filename = None;
+            universe.add_local(PackageOrigin::Local(i).lock_index(fetched.len()), pkg);
+        }
+        let mut primary: Vec<PrimaryPackage<'a>> = Vec::new();
+        for (ai, f) in fetched.iter().enumerate() {
+            let s = &f.fetched;
+            for idx in &s.indices {
+                let url = s
+                    .location
+                    .url(&s.location.packages_path(&idx.component, &idx.arch));
+                let pkgs: Vec<BinaryPackage<'a>> = PackagesParser::from_bytes(&idx.data)
+                    .and_then(|p| p.collect())
+                    .map_err(|source| Error::Index { url, source })?;
+                if ai == 0 {
+                    primary.extend(pkgs.iter().map(PrimaryPackage::from));
+                }
+                universe.add(ai, manifest.archives[f.decl].priority, pkgs);
             }
-            universe.add(ai, manifest.archives[f.decl].priority, pkgs);
+        }
+        Ok(Candidates {
+            universe,
+            primary,
+            archives: fetched.len(),
+        })
+    }
+
+    /// Where a candidate of archive index `index` comes from.
+    pub fn origin(&self, index: usize) -> PackageOrigin {
+        match index.checked_sub(self.archives) {
+            Some(i) => PackageOrigin::Local(i),
+            None => PackageOrigin::Archive(index),
         }
     }
+}
 
-    transport.progress().debug(&format!(
-        "universe: {} candidates for {}",
-        universe.candidates().len(),
-        universe.architectures().join(", ")
-    ));
-    let n_archives = fetched.len();
-    let mut lock = Lock {
-        arch: opts.arch.clone(),
-        archives: fetched
-            .iter()
-            .map(|f| LockedArchive {
-                source: ArchiveSource::of(&manifest.archives[f.decl]),
-                suite: f.suite.clone(),
-                snapshot: f.snapshot.clone(),
-                release_sha256: f.fetched.release_sha256.to_string(),
-                signer: f.fetched.signer.as_ref().map(|v| v.signer.clone()),
-            })
-            .collect(),
-        locals,
-        specs: Vec::new(),
-        artifacts,
-    };
+/// Solve every spec of `manifest`: its variant's packages from the primary
+/// suite, plus its includes, minus its excludes. Local packages carry
+/// their file's identity (`locals`, as [`read_locals`] gave them, in the
+/// order [`Candidates::new`] was given them), archive packages their index
+/// record's.
+pub fn solve_specs(
+    manifest: &Manifest,
+    candidates: &Candidates<'_>,
+    locals: &[LocalPackage],
+    arch: &str,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Vec<LockedSpec>, Error> {
+    let mut specs = Vec::new();
     for name in manifest.spec_names() {
         let resolved = manifest.resolve(&name)?;
-        let mut install = variant_packages(&primary, &opts.arch, resolved.variant);
+        let mut install = variant_packages(&candidates.primary, arch, resolved.variant);
         install.extend(resolved.include.iter().cloned());
         let request = Request {
             install,
@@ -353,11 +432,11 @@ pub async fn update(
             foreign: resolved.foreign_architectures.clone(),
         };
         let started = std::time::Instant::now();
-        let chosen = solve(&universe, &request).map_err(|source| Error::Solve {
+        let chosen = solve(&candidates.universe, &request).map_err(|source| Error::Solve {
             spec: spec_label(&name),
             source,
         })?;
-        transport.progress().debug(&format!(
+        progress.debug(&format!(
             "spec {}: {} requirements, {} packages chosen in {:.1?}",
             spec_label(&name),
             request.install.len(),
@@ -367,15 +446,10 @@ pub async fn update(
         let packages = chosen
             .iter()
             .map(|c| {
-                // Local packages carry their file's identity, archive
-                // packages their index record's.
-                let origin = match c.archive.checked_sub(n_archives) {
-                    Some(i) => PackageOrigin::Local(i),
-                    None => PackageOrigin::Archive(c.archive),
-                };
+                let origin = candidates.origin(c.archive);
                 let (path, size, sha256) = match origin {
                     PackageOrigin::Local(i) => {
-                        let l = &lock.locals[i];
+                        let l = &locals[i].locked;
                         (l.path.clone(), l.size, l.sha256.clone())
                     }
                     PackageOrigin::Archive(_) => (
@@ -395,13 +469,43 @@ pub async fn update(
                 }
             })
             .collect();
-        lock.specs.push(LockedSpec {
+        specs.push(LockedSpec {
             hash: spec_hash(manifest, &resolved),
             name,
             packages,
         });
     }
-    Ok(lock)
+    Ok(specs)
+}
+
+/// The lock of an update: the fetched suites as its archives (with the
+/// manifest's source of each, and the snapshot and Release they were
+/// fetched at), the local packages, the solved specs and the artifacts'
+/// records.
+pub fn assemble_lock(
+    manifest: &Manifest,
+    arch: &str,
+    fetched: &[FetchedArchive],
+    locals: Vec<LocalPackage>,
+    specs: Vec<LockedSpec>,
+    artifacts: BTreeMap<String, Vec<LockedArtifact>>,
+) -> Lock {
+    Lock {
+        arch: arch.to_owned(),
+        archives: fetched
+            .iter()
+            .map(|f| LockedArchive {
+                source: ArchiveSource::of(&manifest.archives[f.decl]),
+                suite: f.suite.clone(),
+                snapshot: f.snapshot.clone(),
+                release_sha256: f.fetched.release_sha256.to_string(),
+                signer: f.fetched.signer.as_ref().map(|v| v.signer.clone()),
+            })
+            .collect(),
+        locals: locals.into_iter().map(|l| l.locked).collect(),
+        specs,
+        artifacts,
+    }
 }
 
 /// What variant selection needs of a primary-suite record (kept instead of
@@ -465,3 +569,6 @@ pub fn variant_packages(
     out.dedup();
     out
 }
+
+#[cfg(test)]
+mod tests;
