@@ -472,34 +472,58 @@ pub struct PlannedArtifact {
     /// The spec whose `stage` first names it.
     pub spec: String,
     pub artifact: Artifact,
+    /// True for an artifact of the imported manifest (staged by an
+    /// imported ancestor; see [`crate::manifest::import`]): its name is
+    /// in that manifest's artifact table and its local source is relative
+    /// to that manifest's folder.
+    pub imported: bool,
+}
+
+impl PlannedArtifact {
+    /// The manifest that defines the artifact: `manifest` or its import.
+    pub fn owner<'m>(&self, manifest: &'m Manifest) -> &'m Manifest {
+        match (self.imported, manifest.imported.as_deref()) {
+            (true, Some(imported)) => imported,
+            _ => manifest,
+        }
+    }
 }
 
 /// The artifacts spec `spec` stages, in order: ancestors first
-/// (topological over `extends`, `extends` order breaking ties), each
-/// spec's `stage` in order, each artifact once.
+/// (topological over `extends`, `extends` order breaking ties; the
+/// imported ancestors', from the imported manifest, before this
+/// manifest's), each spec's `stage` in order, each artifact once.
 pub fn plan(manifest: &Manifest, spec: &str) -> Result<Vec<PlannedArtifact>, ArtifactError> {
     let resolved = manifest.resolve(spec)?;
-    let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for s in &resolved.chain {
-        let decl = &manifest.specs[s];
-        for name in &decl.stage {
-            if !seen.insert(name.as_str()) {
-                continue;
-            }
-            let artifact = manifest
-                .artifacts
-                .get(name)
-                .ok_or_else(|| ArtifactError::Unknown {
+    let mut sources: Vec<(&Manifest, &[String], bool)> = Vec::new();
+    if let Some(imported) = manifest.imported.as_deref() {
+        sources.push((imported, &resolved.imported_chain, true));
+    }
+    sources.push((manifest, &resolved.chain, false));
+    for (owner, chain, imported) in sources {
+        let mut seen = HashSet::new();
+        for s in chain {
+            let decl = &owner.specs[s];
+            for name in &decl.stage {
+                if !seen.insert(name.as_str()) {
+                    continue;
+                }
+                let artifact = owner
+                    .artifacts
+                    .get(name)
+                    .ok_or_else(|| ArtifactError::Unknown {
+                        spec: s.clone(),
+                        line: decl.line,
+                        artifact: name.clone(),
+                    })?;
+                out.push(PlannedArtifact {
+                    name: name.clone(),
                     spec: s.clone(),
-                    line: decl.line,
-                    artifact: name.clone(),
-                })?;
-            out.push(PlannedArtifact {
-                name: name.clone(),
-                spec: s.clone(),
-                artifact: artifact.clone(),
-            });
+                    artifact: artifact.clone(),
+                    imported,
+                });
+            }
         }
     }
     Ok(out)
@@ -582,17 +606,18 @@ pub async fn lock_records(
     manifest: &Manifest,
     transport: &Transport,
 ) -> Result<BTreeMap<String, Vec<LockedArtifact>>, ArtifactError> {
-    let mut done: HashMap<String, LockedArtifact> = HashMap::new();
+    let mut done: HashMap<(bool, String), LockedArtifact> = HashMap::new();
     let mut out = BTreeMap::new();
     for spec in manifest.spec_names() {
         let mut records = Vec::new();
         for p in plan(manifest, &spec)? {
-            if let Some(r) = done.get(&p.name) {
+            let key = (p.imported, p.name.clone());
+            if let Some(r) = done.get(&key) {
                 records.push(r.clone());
                 continue;
             }
             let r = lock_record(manifest, &p, transport).await?;
-            done.insert(p.name.clone(), r.clone());
+            done.insert(key, r.clone());
             records.push(r);
         }
         if !records.is_empty() {
@@ -609,7 +634,7 @@ async fn lock_record(
 ) -> Result<LockedArtifact, ArtifactError> {
     let a = &p.artifact;
     let want = manifest_hash(&p.name, a)?;
-    let hash = match source_of(manifest, &p.name, a)? {
+    let hash = match source_of(p.owner(manifest), &p.name, a)? {
         Source::Text => {
             let text = a.text.as_deref().unwrap_or_default();
             check_text(&p.name, text, want)?
@@ -786,7 +811,7 @@ pub async fn fetch_all(
     let mut tasks = tokio::task::JoinSet::new();
     for (i, p) in planned.into_iter().enumerate() {
         let want = manifest_hash(&p.name, &p.artifact)?;
-        match source_of(manifest, &p.name, &p.artifact)? {
+        match source_of(p.owner(manifest), &p.name, &p.artifact)? {
             Source::Text => {
                 let text = p.artifact.text.clone().unwrap_or_default();
                 let hash = check_text(&p.name, &text, want)?;

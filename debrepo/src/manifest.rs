@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub mod edit;
+pub mod import;
 mod resolve;
 mod schema;
 
@@ -179,6 +180,8 @@ pub struct GitImport {
     pub rev: String,
     pub reference: Option<String>,
     pub path: String,
+    /// Line of the `[import.git]` table.
+    pub line: usize,
 }
 
 /// A `[spec]` (named `""`) or `[spec.NAME]` table, as written.
@@ -216,6 +219,10 @@ pub struct Manifest {
     pub import: Option<Import>,
     /// Specs by name; the unnamed `[spec]` is `""`.
     pub specs: BTreeMap<String, Spec>,
+    /// The manifest `[import]` names, loaded and checked against its
+    /// `hash` by [`Manifest::load`] (see [`import`]); `None` when there is
+    /// no import or the manifest was only parsed.
+    pub imported: Option<Box<Manifest>>,
 }
 
 /// A manifest that cannot be used: file, line and column, and what is wrong.
@@ -231,8 +238,17 @@ pub struct ManifestError {
 }
 
 impl Manifest {
-    /// Read and check a manifest file.
+    /// Read and check a manifest file, and the manifest its `[import]`
+    /// names (see [`import`]).
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let mut m = Manifest::load_own(path)?;
+        import::attach(&mut m)?;
+        Ok(m)
+    }
+
+    /// Read and check a manifest file without loading what its
+    /// `[import]` names (for edits, such as re-pinning the import).
+    pub fn load_own(path: &Path) -> Result<Manifest, ManifestError> {
         let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
             path: path.to_owned(),
             pos: None,

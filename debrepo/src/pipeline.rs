@@ -155,6 +155,8 @@ pub enum PipelineError {
         line: usize,
         what: String,
     },
+    #[error("{}, [import] at line {line}: building on an imported manifest is not built yet (the lock does not record what the import brings): remove [import] for now", manifest.display())]
+    ImportNotBuilt { manifest: PathBuf, line: usize },
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error(transparent)]
@@ -252,6 +254,12 @@ pub fn prepare<'a>(
             lock: lock_path.to_owned(),
             spec: opts.spec.clone(),
         })?;
+    if let Some(import) = &manifest.import {
+        return Err(PipelineError::ImportNotBuilt {
+            manifest: manifest.path.clone(),
+            line: import.line,
+        });
+    }
     let resolved = manifest.resolve(&opts.spec)?;
     if !opts.parent_layers.is_empty() {
         let format = opts.output.as_ref().map(|o| o.format);

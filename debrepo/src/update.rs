@@ -22,9 +22,11 @@
 //! 6. [`assemble_lock`]: the archives, locals, specs and artifacts make
 //!    the lock.
 //!
-//! Imports (`[import]`) are refused for now; merging what an import
-//! brings (its archives and local packages) will be a step of its own
-//! between 3 and 4.
+//! Imports (`[import]`, loaded and checked by
+//! [`crate::manifest::Manifest::load`], see [`crate::manifest::import`])
+//! are refused for now: the lock has no form yet for what they bring.
+//! Merging it (the imported archives and local packages) will be a step of
+//! its own between 3 and 4.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -94,7 +96,7 @@ pub enum Error {
         path: String,
         message: String,
     },
-    #[error("{manifest}, [import] at line {line}: imports are read and checked but not applied yet, so the lock would miss the imported archives and specs: remove [import] (copy what it brings in) until import support lands")]
+    #[error("{manifest}, [import] at line {line}: the imported manifest is loaded and checked, but update does not record what it brings in the lock yet, so the lock would be incomplete: remove [import] (copy what it brings in) until import locking lands")]
     ImportUnsupported { manifest: String, line: usize },
     #[error(transparent)]
     Fetch(#[from] UpdateError),

@@ -581,19 +581,44 @@ fn foreign_architectures_through_update_and_list() {
 fn update_refuses_an_import_it_cannot_apply_yet() {
     let work = TempDir::new("import-work");
     let d = work.path();
-    std::fs::write(
-        d.join("Manifest.toml"),
-        "[[archive]]\nurl = \"http://127.0.0.1:9/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"k.gpg\"\n\n[import]\npath = \"../base/Manifest.toml\"\nhash = \"blake3-x\"\n\n[spec]\ninclude = [\"curl\"]\n",
-    )
-    .unwrap();
-    let o = run(d, &["update", "--arch", "amd64", "--no-cache"]);
+    let app = d.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let write_app = |hash: &str| {
+        std::fs::write(
+            app.join("Manifest.toml"),
+            format!("[[archive]]\nurl = \"http://127.0.0.1:9/debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"k.gpg\"\n\n[import]\npath = \"../base/Manifest.toml\"\nhash = \"{hash}\"\n\n[spec]\ninclude = [\"curl\"]\n"),
+        )
+        .unwrap()
+    };
+    write_app("blake3-x");
+    let update = || run(&app, &["update", "--arch", "amd64", "--no-cache"]);
+    // The imported manifest is read (and must be there).
+    let err = text(&update().stderr);
+    assert!(
+        err.contains("Manifest.toml:7:1: [import]: cannot read the imported manifest"),
+        "{err}"
+    );
+    // A wrong pin names both files, both hashes and how to re-pin.
+    std::fs::create_dir_all(d.join("base")).unwrap();
+    let base = "[spec.base]\ninclude = [\"bash\"]\n";
+    std::fs::write(d.join("base/Manifest.toml"), base).unwrap();
+    let err = text(&update().stderr);
+    assert!(
+        err.contains("base/Manifest.toml has hash blake3-")
+            && err.contains("but this manifest pins blake3-x")
+            && err.contains("'rdebootstrap import ../base/Manifest.toml'"),
+        "{err}"
+    );
+    // A loaded import is not locked yet: refused, not ignored.
+    write_app(&debrepo::manifest::import::manifest_hash(base.as_bytes()));
+    let o = update();
     assert!(!o.status.success());
     let err = text(&o.stderr);
     assert!(
-        err.contains("[import] at line 7: imports are read and checked but not applied yet"),
+        err.contains("[import] at line 7: the imported manifest is loaded and checked, but update does not record what it brings in the lock yet"),
         "{err}"
     );
-    assert!(!d.join("Manifest.amd64.lock").exists());
+    assert!(!app.join("Manifest.amd64.lock").exists());
 }
 
 #[test]

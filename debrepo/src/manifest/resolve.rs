@@ -10,6 +10,11 @@
 //! the unnamed `[spec]`'s variant (`custom` when that sets none either).
 //! Path filters accumulate too, ancestors' rules first, so a spec's own
 //! rules decide over what it inherits (dpkg's last matching rule wins).
+//!
+//! A parent exported by `[import]` (see [`super::import`]) is resolved in
+//! the imported manifest, with its own ancestors there; those imported
+//! ancestors come first (an imported spec never extends one of this
+//! manifest), then this manifest's, and everything accumulates over both.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,15 +25,28 @@ use super::{requirement_name, spec_label, Manifest, Spec, Variant};
 pub struct ResolvedSpec {
     /// `""` for the unnamed `[spec]`.
     pub name: String,
-    /// Ancestors in topological order, the spec itself last.
+    /// Ancestors of this manifest in topological order, the spec itself
+    /// last.
     pub chain: Vec<String>,
+    /// Ancestors in the imported manifest (see
+    /// [`crate::manifest::import`]): the exported specs this spec extends
+    /// and their own ancestors there, in topological order. They come
+    /// before [`ResolvedSpec::chain`] (an imported spec never extends one
+    /// of this manifest), so everything accumulates over
+    /// `imported_chain` then `chain`.
+    pub imported_chain: Vec<String>,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub variant: Variant,
     pub recommends: bool,
     /// Foreign architectures of the spec and its ancestors.
     pub foreign_architectures: Vec<String>,
+    /// Artifacts of this manifest to stage, in order.
     pub stage: Vec<String>,
+    /// Artifacts of the imported manifest its specs in
+    /// [`ResolvedSpec::imported_chain`] stage, in order, staged before
+    /// [`ResolvedSpec::stage`].
+    pub imported_stage: Vec<String>,
     pub build_env: BTreeMap<String, String>,
     pub meta: Vec<String>,
     /// `(spec, script)` in the order they run.
@@ -94,8 +112,24 @@ impl Manifest {
     pub fn resolve(&self, name: &str) -> Result<ResolvedSpec, SpecError> {
         let mut chain = Vec::new();
         let mut path = Vec::new();
-        self.visit(name, &mut chain, &mut path)?;
-        let specs: Vec<(&String, &Spec)> = chain.iter().map(|n| (n, &self.specs[n])).collect();
+        let mut roots = Vec::new();
+        self.visit(name, &mut chain, &mut path, &mut roots)?;
+        let mut imported_chain = Vec::new();
+        if let Some(imported) = self.imported.as_deref() {
+            for root in &roots {
+                imported.visit(root, &mut imported_chain, &mut Vec::new(), &mut Vec::new())?;
+            }
+        }
+        let imported_specs: Vec<(&String, &Spec)> = match self.imported.as_deref() {
+            Some(imported) => imported_chain
+                .iter()
+                .map(|n| (n, &imported.specs[n]))
+                .collect(),
+            None => Vec::new(),
+        };
+        let own_specs: Vec<(&String, &Spec)> = chain.iter().map(|n| (n, &self.specs[n])).collect();
+        let specs: Vec<(&String, &Spec)> =
+            imported_specs.iter().chain(&own_specs).copied().collect();
         let (own_name, own) = *specs.last().expect("a spec resolves to itself at least");
 
         // Packages: a spec may not exclude what an ancestor includes.
@@ -156,14 +190,20 @@ impl Manifest {
             .collect();
         let mut meta = Vec::new();
         let mut stage = Vec::new();
+        let mut imported_stage = Vec::new();
+        for (_, s) in &imported_specs {
+            push_unique(&mut imported_stage, &s.stage);
+        }
         let mut foreign_architectures = Vec::new();
         let mut build_scripts = Vec::new();
         let mut path_filters = crate::pathfilter::PathFilters::new();
+        for (_, s) in &own_specs {
+            push_unique(&mut stage, &s.stage);
+        }
         for (n, s) in &specs {
             path_filters.extend(&s.path_filters);
             push_unique(&mut meta, &s.meta);
             push_unique(&mut foreign_architectures, &s.foreign_architectures);
-            push_unique(&mut stage, &s.stage);
             if let Some(script) = &s.build_script {
                 build_scripts.push(((*n).clone(), script.clone()));
             }
@@ -173,10 +213,12 @@ impl Manifest {
             recommends: specs.iter().any(|(_, s)| s.recommends == Some(true)),
             foreign_architectures,
             chain,
+            imported_chain,
             include,
             exclude,
             variant,
             stage,
+            imported_stage,
             build_env,
             meta,
             build_scripts,
@@ -191,7 +233,13 @@ impl Manifest {
         let spec = &self.specs[name];
         let mut env: BTreeMap<String, (String, String)> = BTreeMap::new();
         for parent in &spec.extends {
-            for (k, (v, from)) in self.build_env_of(parent)? {
+            // An exported imported parent's environment is its own
+            // manifest's.
+            let parent_env = match self.exporter_of(parent) {
+                Some(imported) => imported.build_env_of(parent)?,
+                None => self.build_env_of(parent)?,
+            };
+            for (k, (v, from)) in parent_env {
                 if spec.build_env.contains_key(&k) {
                     continue;
                 }
@@ -222,8 +270,14 @@ impl Manifest {
         name: &str,
         chain: &mut Vec<String>,
         path: &mut Vec<String>,
+        imported_roots: &mut Vec<String>,
     ) -> Result<(), SpecError> {
-        if chain.iter().any(|c| c == name) {
+        if chain.iter().any(|c| c == name) || imported_roots.iter().any(|c| c == name) {
+            return Ok(());
+        }
+        // A parent exported by the import: resolved in its own manifest.
+        if !path.is_empty() && self.exporter_of(name).is_some() {
+            imported_roots.push(name.to_owned());
             return Ok(());
         }
         if let Some(i) = path.iter().position(|p| p == name) {
@@ -252,7 +306,7 @@ impl Manifest {
         }
         path.push(name.to_owned());
         for p in &spec.extends {
-            self.visit(p, chain, path)?;
+            self.visit(p, chain, path, imported_roots)?;
         }
         path.pop();
         chain.push(name.to_owned());

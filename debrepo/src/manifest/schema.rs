@@ -446,6 +446,7 @@ fn import(cx: &Ctx<'_>, item: &Item) -> Result<Import, ManifestError> {
                 rev,
                 reference: cx.string(gt, "ref", "[import.git]")?,
                 path: need("path")?,
+                line: cx.line(g.span()),
             })
         }
     };

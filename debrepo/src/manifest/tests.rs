@@ -436,3 +436,208 @@ fn path_filters_change_the_spec_hash() {
         "the order is part of the hash"
     );
 }
+
+/// A base manifest in `dir/base` and a downstream one in `dir/app`
+/// importing it (with the right hash unless `hash` is given).
+fn imported_pair(dir: &Path, app: &str, hash: Option<&str>) -> Result<Manifest, ManifestError> {
+    const BASE: &str = r#"[artifact."motd"]
+type = "text"
+target = "/etc/motd"
+text = "base\n"
+
+[artifact."conf"]
+type = "file"
+target = "/etc/base.conf"
+path = "files/base.conf"
+
+[[local]]
+path = "debs/tool.deb"
+
+[[archive]]
+url = "http://127.0.0.1:9/base/"
+suites = ["trixie"]
+components = ["main"]
+signed-by = "keys/base.asc"
+
+[spec.core]
+include = ["libc6"]
+stage = ["conf"]
+build-env = { CORE = "1" }
+build-script = "echo core"
+
+[spec.base]
+extends = ["core"]
+variant = "minbase"
+include = ["tool"]
+stage = ["motd"]
+
+[spec.other]
+include = ["vim"]
+"#;
+    std::fs::create_dir_all(dir.join("base")).unwrap();
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(dir.join("base/Manifest.toml"), BASE).unwrap();
+    let pin = hash
+        .map(str::to_owned)
+        .unwrap_or_else(|| import::manifest_hash(BASE.as_bytes()));
+    let text = format!(
+        "[import]\npath = \"../base/Manifest.toml\"\nhash = \"{pin}\"\nspecs = [\"base\"]\n\n{app}"
+    );
+    std::fs::write(dir.join("app/Manifest.toml"), text).unwrap();
+    Manifest::load(&dir.join("app/Manifest.toml"))
+}
+
+const APP: &str = r#"[artifact."motd"]
+type = "text"
+target = "/etc/motd.app"
+text = "app\n"
+
+[spec.web]
+extends = ["base"]
+include = ["nginx"]
+stage = ["motd"]
+build-env = { APP = "1" }
+"#;
+
+#[test]
+fn an_imported_spec_is_extended_with_its_own_artifacts_and_ancestors() {
+    let t = testkit::TempDir::new("manifest-import");
+    let m = imported_pair(t.path(), APP, None).unwrap();
+    let imported = m.imported.as_deref().unwrap();
+    // Paths stay anchored at the imported manifest's folder.
+    assert_eq!(imported.dir(), t.path().join("app/../base"));
+    assert_eq!(m.imported_dir(), Some(imported.dir()));
+    let r = m.resolve("web").unwrap();
+    assert_eq!(r.imported_chain, ["core", "base"]);
+    assert_eq!(r.chain, ["web"]);
+    assert_eq!(r.include, ["libc6", "tool", "nginx"]);
+    assert_eq!(r.variant, Variant::Minbase);
+    // Same-named artifacts of the two manifests are distinct.
+    assert_eq!(r.imported_stage, ["conf", "motd"]);
+    assert_eq!(r.stage, ["motd"]);
+    assert_eq!(r.build_env["CORE"], "1");
+    assert_eq!(r.build_env["APP"], "1");
+    assert_eq!(
+        r.build_scripts,
+        [("core".to_owned(), "echo core".to_owned())]
+    );
+    let plan = crate::artifact::plan(&m, "web").unwrap();
+    let got: Vec<(&str, bool, &str)> = plan
+        .iter()
+        .map(|p| (p.name.as_str(), p.imported, p.artifact.target.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("conf", true, "/etc/base.conf"),
+            ("motd", true, "/etc/motd"),
+            ("motd", false, "/etc/motd.app")
+        ]
+    );
+    assert_eq!(
+        crate::artifact::source_of(plan[0].owner(&m), "conf", &plan[0].artifact).unwrap(),
+        crate::artifact::Source::Local(t.path().join("app/../base/files/base.conf"))
+    );
+    // Exported specs are for extending; the downstream lists its own.
+    assert_eq!(m.spec_names(), ["web"]);
+    // A child may not remove what an imported ancestor includes.
+    let e = imported_pair(
+        t.path(),
+        "[spec.web]\nextends = [\"base\"]\nexclude = [\"tool\"]\n",
+        None,
+    )
+    .unwrap()
+    .resolve("web")
+    .unwrap_err();
+    assert!(matches!(e, SpecError::RemovesFromAncestor(_)), "{e}");
+}
+
+#[test]
+fn imports_are_refused_where_they_cannot_be_used() {
+    let t = testkit::TempDir::new("manifest-import-refused");
+    let err =
+        |app: &str, hash: Option<&str>| imported_pair(t.path(), app, hash).unwrap_err().to_string();
+    // A changed imported manifest: both files, both hashes, the fix.
+    let e = err(APP, Some("blake3-AAAA"));
+    let app = t.path().join("app/Manifest.toml");
+    assert!(
+        e.starts_with(&format!(
+            "{}:1:1: [import]: the imported manifest ",
+            app.display()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("base/Manifest.toml has hash blake3-"), "{e}");
+    assert!(e.contains("but this manifest pins blake3-AAAA"), "{e}");
+    assert!(
+        e.contains("'rdebootstrap import ../base/Manifest.toml --spec base'"),
+        "{e}"
+    );
+    // A non-exported imported spec: the exported ones are listed.
+    let e = err("[spec.web]\nextends = [\"other\"]\n", None);
+    assert!(e.contains(":6:1: spec 'web' extends 'other', which the imported manifest defines but [import] does not export (exported: 'base')"), "{e}");
+    // A downstream spec named like an exported one.
+    let e = err("[spec.base]\ninclude = [\"x\"]\n", None);
+    assert!(
+        e.contains(":6:1: [spec.base] has the name of the imported spec 'base'"),
+        "{e}"
+    );
+    // An exported name the imported manifest does not define.
+    std::fs::write(
+        t.path().join("app/Manifest.toml"),
+        format!(
+            "[import]\npath = \"../base/Manifest.toml\"\nhash = \"{}\"\nspecs = [\"nosuch\"]\n",
+            import::manifest_hash(&std::fs::read(t.path().join("base/Manifest.toml")).unwrap())
+        ),
+    )
+    .unwrap();
+    let e = Manifest::load(&app).unwrap_err().to_string();
+    assert!(
+        e.contains("'specs' names 'nosuch'") && e.contains("(it defines: 'base', 'core', 'other')"),
+        "{e}"
+    );
+    // A missing imported manifest.
+    std::fs::write(
+        &app,
+        "[import]\npath = \"../none/Manifest.toml\"\nhash = \"blake3-x\"\n",
+    )
+    .unwrap();
+    let e = Manifest::load(&app).unwrap_err().to_string();
+    assert!(
+        e.contains(":1:1: [import]: cannot read the imported manifest"),
+        "{e}"
+    );
+    // Git imports are not built yet: refused at their line.
+    std::fs::write(
+        &app,
+        format!("[import]\nhash = \"blake3-x\"\n\n[import.git]\nremote = \"r\"\nrev = \"{}\"\npath = \"p\"\n", "a".repeat(40)),
+    )
+    .unwrap();
+    let e = Manifest::load(&app).unwrap_err().to_string();
+    assert!(
+        e.contains(":4:1: [import.git]: git imports are not built yet"),
+        "{e}"
+    );
+    assert!(e.contains(import::ACCEPTED_FORMS), "{e}");
+    // Only parsing leaves the import unloaded (edits re-pin with it).
+    assert!(Manifest::load_own(&app).unwrap().imported.is_none());
+    // Nested imports.
+    std::fs::write(
+        t.path().join("base/Manifest.toml"),
+        "[import]\npath = \"x.toml\"\nhash = \"blake3-x\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &app,
+        format!(
+            "[import]\npath = \"../base/Manifest.toml\"\nhash = \"{}\"\n",
+            import::manifest_hash(&std::fs::read(t.path().join("base/Manifest.toml")).unwrap())
+        ),
+    )
+    .unwrap();
+    let e = Manifest::load(&app).unwrap_err().to_string();
+    assert!(
+        e.contains("itself has an [import] (line 1); nested imports are not supported"),
+        "{e}"
+    );
+}
