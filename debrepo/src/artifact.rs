@@ -658,6 +658,7 @@ async fn lock_record(
         name: p.name.clone(),
         source: a.source.clone(),
         hash: hash.to_string(),
+        imported: p.imported,
     })
 }
 
@@ -824,7 +825,9 @@ pub async fn fetch_all(
                 });
             }
             Source::Local(path) => {
-                let record = locked.iter().find(|r| r.name == p.name);
+                let record = locked
+                    .iter()
+                    .find(|r| r.name == p.name && r.imported == p.imported);
                 let (expected, from_lock) = match (want, record) {
                     (Some(w), _) => (w, false),
                     (None, Some(r)) => (

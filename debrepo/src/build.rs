@@ -149,11 +149,24 @@ pub fn archive_urls(
         .collect()
 }
 
+/// What a build needs of an import to find the imported packages: the
+/// imported manifest, its lock (whose numbering an imported package's
+/// origin uses) and its archives' URLs ([`archive_urls`] of them).
+#[derive(Debug, Clone, Copy)]
+pub struct ImportedSources<'a> {
+    pub manifest: &'a Manifest,
+    pub lock: &'a Lock,
+    pub urls: &'a [String],
+}
+
 /// Download (or find in the cache) every package of `spec`; returns the
-/// .deb paths in the spec's package order.
+/// .deb paths in the spec's package order. Imported packages come from
+/// the imported manifest's archives and local .debs (`imported`).
+#[allow(clippy::too_many_arguments)]
 pub async fn download(
     manifest: &Manifest,
     lock: &Lock,
+    imported: Option<ImportedSources<'_>>,
     spec: &LockedSpec,
     urls: &[String],
     transport: &Transport,
@@ -179,6 +192,20 @@ pub async fn download(
                 continue;
             }
             PackageOrigin::Archive(a) => urls.get(a).ok_or_else(missing)?,
+            PackageOrigin::Imported(k) => {
+                let imp = imported.ok_or_else(missing)?;
+                let (n_archives, n_locals) = (imp.lock.archives.len(), imp.lock.locals.len());
+                match PackageOrigin::from_lock_index(k, n_archives, n_locals) {
+                    Some(PackageOrigin::Archive(a)) => imp.urls.get(a).ok_or_else(missing)?,
+                    Some(PackageOrigin::Local(l)) => {
+                        // Anchored at the imported manifest's folder.
+                        let local = &imp.lock.locals[l];
+                        out[i] = Some(check_local(imp.manifest, &local.path, &sha256, p.size)?);
+                        continue;
+                    }
+                    _ => return Err(missing()),
+                }
+            }
         };
         let url = pool_url(base, &p.path);
         let (transport, cache, size) = (transport.clone(), cache.clone(), p.size);

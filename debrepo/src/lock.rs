@@ -40,6 +40,20 @@
 //!
 //! Version 2 added the spec hash's coverage of artifacts, `stage`,
 //! `build-env`, `build-script` and `meta`, and each spec's `artifacts`.
+//!
+//! Version 3 added imports (see [`crate::manifest::import`]): an
+//! `[import]` table (`path` as the manifest gives it, and `fingerprint`,
+//! [`import_fingerprint`] of the imported manifest's pin and its lock's
+//! bytes), packages of the imported manifest written `imported = N` in
+//! place of `archive = N` (`N` as the imported lock numbers its archives
+//! and locals), and `imported = true` on the artifacts an imported
+//! ancestor stages. The archives and locals of the lock stay this
+//! manifest's own. Only a lock with an import is written as version 3; a
+//! lock without one is written as version 2, the same text as before,
+//! so locks of manifests without imports stay fresh and older releases
+//! keep reading them; this release reads both (the one exception to
+//! "a reader accepts only its own version", which holds again from the
+//! next version on).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -48,7 +62,166 @@ use crate::manifest::{Manifest, ResolvedSpec, SignedBy};
 use crate::origin::{ArchiveSource, PackageOrigin};
 
 /// The lock format this code reads and writes.
-pub const FORMAT_VERSION: i64 = 2;
+pub const FORMAT_VERSION: i64 = 3;
+
+/// The version written for a lock without an import (the same text as
+/// before [`FORMAT_VERSION`] 3, see the module docs).
+pub const FORMAT_VERSION_WITHOUT_IMPORT: i64 = 2;
+
+/// What the lock records of `[import]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedImport {
+    /// The manifest's `path`.
+    pub path: String,
+    /// [`import_fingerprint`] when the lock was written.
+    pub fingerprint: String,
+}
+
+/// The fingerprint of an imported universe: blake3 (SRI) over the
+/// imported manifest's pin (the `hash` of its bytes) and the bytes of its
+/// lock for the architecture. A change to either makes a lock recording
+/// another fingerprint stale.
+pub fn import_fingerprint(manifest_hash: &str, lock_bytes: &[u8]) -> String {
+    let mut framed = format!("manifest {manifest_hash}\nlock {}\n", lock_bytes.len()).into_bytes();
+    framed.extend_from_slice(lock_bytes);
+    blake3_sri(&framed)
+}
+
+/// The imported manifest's lock, as `update` and `build` read it.
+#[derive(Debug, Clone)]
+pub struct ImportedLock {
+    pub lock: Lock,
+    /// Where it was read.
+    pub path: PathBuf,
+    /// [`import_fingerprint`] of it and the imported manifest's pin.
+    pub fingerprint: String,
+}
+
+/// The imported manifest's lock cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportLockError {
+    #[error("{manifest}: the imported manifest has no lock {lock} for {arch}: run 'rdebootstrap update' in {dir} first")]
+    Missing {
+        manifest: PathBuf,
+        lock: PathBuf,
+        arch: String,
+        dir: PathBuf,
+    },
+    #[error(transparent)]
+    Unreadable(#[from] LockError),
+    #[error("{lock} is out of date for the imported manifest {imported} (specs {}): run 'rdebootstrap update' in {dir} first", .specs.join(", "))]
+    Stale {
+        lock: PathBuf,
+        imported: PathBuf,
+        specs: Vec<String>,
+        dir: PathBuf,
+    },
+    #[error("{imported}")]
+    Spec {
+        imported: PathBuf,
+        #[source]
+        source: Box<crate::manifest::SpecError>,
+    },
+    #[error("{lock} records another import ({recorded}) than the manifest's (path {path}, fingerprint {current}): the imported manifest or its lock changed; run 'rdebootstrap update'")]
+    Changed {
+        lock: PathBuf,
+        recorded: String,
+        path: String,
+        current: String,
+    },
+}
+
+/// Read the lock for `arch` of the manifest `manifest` imports (none
+/// without an import loaded by [`Manifest::load`]); it must be fresh for
+/// the imported manifest.
+pub fn imported_lock(
+    manifest: &Manifest,
+    arch: &str,
+) -> Result<Option<ImportedLock>, ImportLockError> {
+    let (Some(imported), Some(import)) = (manifest.imported.as_deref(), &manifest.import) else {
+        return Ok(None);
+    };
+    let path = imported.lock_path(arch);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ImportLockError::Missing {
+                manifest: manifest.path.clone(),
+                lock: path,
+                arch: arch.to_owned(),
+                dir: imported.dir().to_owned(),
+            })
+        }
+        Err(e) => {
+            return Err(LockError {
+                path,
+                message: "cannot read the imported manifest's lock".into(),
+                source: Some(Box::new(e)),
+            }
+            .into())
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let lock = Lock::parse(&text, &path)?;
+    let stale = lock
+        .stale_specs(imported)
+        .map_err(|source| ImportLockError::Spec {
+            imported: imported.path.clone(),
+            source: Box::new(source),
+        })?;
+    if !stale.is_empty() {
+        return Err(ImportLockError::Stale {
+            lock: path,
+            imported: imported.path.clone(),
+            specs: stale
+                .iter()
+                .map(|s| crate::manifest::spec_label(s))
+                .collect(),
+            dir: imported.dir().to_owned(),
+        });
+    }
+    Ok(Some(ImportedLock {
+        fingerprint: import_fingerprint(&import.hash, &bytes),
+        lock,
+        path,
+    }))
+}
+
+impl Lock {
+    /// Check that the lock records the import `manifest` has now (`current`
+    /// as [`imported_lock`] read it): the same path and fingerprint, or no
+    /// import on either side. `lock_path` is named in the error.
+    pub fn check_import(
+        &self,
+        manifest: &Manifest,
+        current: Option<&ImportedLock>,
+        lock_path: &Path,
+    ) -> Result<(), ImportLockError> {
+        let now = manifest
+            .import
+            .as_ref()
+            .and_then(|i| i.path.as_ref())
+            .zip(current)
+            .map(|(p, c)| (p.display().to_string(), c.fingerprint.clone()));
+        let recorded = self
+            .import
+            .as_ref()
+            .map(|i| (i.path.clone(), i.fingerprint.clone()));
+        if now == recorded {
+            return Ok(());
+        }
+        let (path, current) = now.unwrap_or_else(|| ("(none)".into(), "(none)".into()));
+        Err(ImportLockError::Changed {
+            lock: lock_path.to_owned(),
+            recorded: recorded.map_or_else(
+                || "none".to_owned(),
+                |(p, f)| format!("path {p}, fingerprint {f}"),
+            ),
+            path,
+            current,
+        })
+    }
+}
 
 /// A locked archive (one suite).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +270,9 @@ pub struct LockedArtifact {
     /// SRI hash: the manifest's, or for a local source without one, the
     /// source's when the lock was written.
     pub hash: String,
+    /// An artifact of the imported manifest (staged by an imported
+    /// ancestor); written `imported = true`.
+    pub imported: bool,
 }
 
 /// A locked spec.
@@ -113,6 +289,8 @@ pub struct LockedSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Lock {
     pub arch: String,
+    /// The import's record (version 3; see the module docs).
+    pub import: Option<LockedImport>,
     pub archives: Vec<LockedArchive>,
     pub locals: Vec<LockedLocal>,
     pub specs: Vec<LockedSpec>,
@@ -206,6 +384,12 @@ pub fn spec_hash(manifest: &Manifest, spec: &ResolvedSpec) -> String {
     for l in &manifest.locals {
         let _ = writeln!(s, "local {} {:?}", l.path.display(), l.hash);
     }
+    // The import's pin covers everything of the imported manifest (its
+    // lock is covered by the lock's import fingerprint); only when there
+    // is one, so that locks without imports stay fresh.
+    if let Some(i) = &manifest.import {
+        let _ = writeln!(s, "import {:?} {:?} {:?}", i.path, i.hash, i.specs);
+    }
     // The build half: `{:?}` quotes and escapes, so fields cannot run
     // into each other.
     for name in &spec.stage {
@@ -247,8 +431,18 @@ impl Lock {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         out.push_str("# Written by rdebootstrap update; do not edit.\n");
-        let _ = writeln!(out, "version = {FORMAT_VERSION}");
+        let version = if self.import.is_some() {
+            FORMAT_VERSION
+        } else {
+            FORMAT_VERSION_WITHOUT_IMPORT
+        };
+        let _ = writeln!(out, "version = {version}");
         let _ = writeln!(out, "arch = {}", quote(&self.arch));
+        if let Some(i) = &self.import {
+            out.push_str("\n[import]\n");
+            let _ = writeln!(out, "path = {}", quote(&i.path));
+            let _ = writeln!(out, "fingerprint = {}", quote(&i.fingerprint));
+        }
         for a in &self.archives {
             out.push_str("\n[[archive]]\n");
             let _ = writeln!(out, "source = {}", quote(&a.source.to_string()));
@@ -282,9 +476,10 @@ impl Lock {
                         .as_ref()
                         .map(|src| format!(", source = {}", quote(src)))
                         .unwrap_or_default();
+                    let imported = if a.imported { ", imported = true" } else { "" };
                     let _ = writeln!(
                         out,
-                        "  {{ name = {}{source}, hash = {} }},",
+                        "  {{ name = {}{source}, hash = {}{imported} }},",
                         quote(&a.name),
                         quote(&a.hash)
                     );
@@ -295,13 +490,16 @@ impl Lock {
             pkgs.sort();
             out.push_str("packages = [\n");
             for p in pkgs {
+                let origin = match p.origin {
+                    PackageOrigin::Imported(i) => format!("imported = {i}"),
+                    o => format!("archive = {}", o.lock_index(self.archives.len())),
+                };
                 let _ = writeln!(
                     out,
-                    "  {{ name = {}, version = {}, arch = {}, archive = {}, path = {}, size = {}, sha256 = {} }},",
+                    "  {{ name = {}, version = {}, arch = {}, {origin}, path = {}, size = {}, sha256 = {} }},",
                     quote(&p.name),
                     quote(&p.version),
                     quote(&p.arch),
-                    p.origin.lock_index(self.archives.len()),
                     quote(&p.path),
                     p.size,
                     quote(&p.sha256)
@@ -359,15 +557,15 @@ impl Lock {
         let root = doc.as_table();
         let version = root.get("version").and_then(|v| v.as_integer());
         match version {
-            Some(FORMAT_VERSION) => {}
+            Some(FORMAT_VERSION | FORMAT_VERSION_WITHOUT_IMPORT) => {}
             Some(v) if v > FORMAT_VERSION => {
                 return Err(bad(format!(
-                    "lock format version {v} was written by a newer rdebootstrap (this one reads version {FORMAT_VERSION}): upgrade rdebootstrap"
+                    "lock format version {v} was written by a newer rdebootstrap (this one reads versions {FORMAT_VERSION_WITHOUT_IMPORT} and {FORMAT_VERSION}): upgrade rdebootstrap"
                 )))
             }
             _ => {
                 return Err(bad(format!(
-                    "lock format version {} is older than the version {FORMAT_VERSION} this rdebootstrap reads: run 'rdebootstrap update' to rewrite it",
+                    "lock format version {} is older than the versions {FORMAT_VERSION_WITHOUT_IMPORT} and {FORMAT_VERSION} this rdebootstrap reads: run 'rdebootstrap update' to rewrite it",
                     version.map_or("(none)".to_owned(), |v| v.to_string())
                 )))
             }
@@ -382,6 +580,17 @@ impl Lock {
             arch: need(root, "arch", "the lock")?,
             ..Lock::default()
         };
+        if let Some(t) = root.get("import").and_then(|i| i.as_table_like()) {
+            if version != Some(FORMAT_VERSION) {
+                return Err(bad(format!(
+                    "an [import] in a lock of version {FORMAT_VERSION_WITHOUT_IMPORT}: run 'rdebootstrap update' to rewrite it"
+                )));
+            }
+            lock.import = Some(LockedImport {
+                path: need(t, "path", "[import]")?,
+                fingerprint: need(t, "fingerprint", "[import]")?,
+            });
+        }
         if let Some(arr) = root.get("archive").and_then(|i| i.as_array_of_tables()) {
             for t in arr.iter() {
                 lock.archives.push(LockedArchive {
@@ -425,17 +634,21 @@ impl Lock {
                             .ok_or_else(|| bad(format!("{what} lacks '{k}'")))
                     };
                     let package = need(p, "name", &what)?;
-                    let index = int("archive")? as usize;
-                    let origin = PackageOrigin::from_lock_index(
-                        index,
-                        lock.archives.len(),
-                        lock.locals.len(),
-                    )
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "package {package} of spec '{name}' names archive {index} which the lock does not have"
-                        ))
-                    })?;
+                    let origin = if p.contains_key("imported") && lock.import.is_some() {
+                        PackageOrigin::Imported(int("imported")? as usize)
+                    } else {
+                        let index = int("archive")? as usize;
+                        PackageOrigin::from_lock_index(
+                            index,
+                            lock.archives.len(),
+                            lock.locals.len(),
+                        )
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "package {package} of spec '{name}' names archive {index} which the lock does not have"
+                            ))
+                        })?
+                    };
                     packages.push(LockedPackage {
                         name: package,
                         version: need(p, "version", &what)?,
@@ -460,6 +673,7 @@ impl Lock {
                             name: need(a, "name", &what)?,
                             source: s(a, "source"),
                             hash: need(a, "hash", &what)?,
+                            imported: a.get("imported").and_then(|v| v.as_bool()) == Some(true),
                         });
                     }
                     lock.artifacts.insert(name.clone(), records);

@@ -85,7 +85,9 @@ pub fn parse_flags(given: &[String]) -> Result<Vec<(String, String)>, BadMirrorF
 /// order, once each.
 pub fn vendors(manifest: &Manifest) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for a in &manifest.archives {
+    // The imported manifest's archives come first in the effective list.
+    let imported = manifest.imported.iter().flat_map(|m| &m.archives);
+    for a in imported.chain(&manifest.archives) {
         if let Some(v) = &a.mirror {
             if !out.contains(v) {
                 out.push(v.clone());

@@ -134,23 +134,27 @@ pub fn pool_url(base: &str, path: &str) -> String {
 }
 
 /// Where a locked package comes from.
-///
-/// Imports (issue 14) will add a third origin here, a package of the
-/// imported manifest's lock, once the lock has a form for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PackageOrigin {
     /// Index into the lock's archives ([`crate::lock::Lock::archives`]).
     Archive(usize),
     /// Index into the lock's local `.deb`s ([`crate::lock::Lock::locals`]).
     Local(usize),
+    /// An archive or local package of the imported manifest (see
+    /// [`crate::manifest::import`]), by its origin in the imported
+    /// manifest's lock written as that lock writes it (its `archive = N`,
+    /// see [`PackageOrigin::lock_index`]); written `imported = N`.
+    Imported(usize),
 }
 
 impl PackageOrigin {
     /// The lock file's `archive = N`: an archive's index, or for a local
-    /// package `n_archives` plus its index among the locals.
+    /// package `n_archives` plus its index among the locals; for an
+    /// imported package, its `imported = N` (an index in the imported
+    /// lock's numbering).
     pub fn lock_index(self, n_archives: usize) -> usize {
         match self {
-            PackageOrigin::Archive(i) => i,
+            PackageOrigin::Archive(i) | PackageOrigin::Imported(i) => i,
             PackageOrigin::Local(i) => n_archives + i,
         }
     }
@@ -176,6 +180,7 @@ impl fmt::Display for PackageOrigin {
         match self {
             PackageOrigin::Archive(i) => write!(f, "archive {i}"),
             PackageOrigin::Local(i) => write!(f, "local package {i}"),
+            PackageOrigin::Imported(i) => write!(f, "imported package origin {i}"),
         }
     }
 }

@@ -155,8 +155,8 @@ pub enum PipelineError {
         line: usize,
         what: String,
     },
-    #[error("{}, [import] at line {line}: building on an imported manifest is not built yet (the lock does not record what the import brings): remove [import] for now", manifest.display())]
-    ImportNotBuilt { manifest: PathBuf, line: usize },
+    #[error(transparent)]
+    ImportLock(#[from] crate::lock::ImportLockError),
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error(transparent)]
@@ -199,6 +199,8 @@ pub enum PipelineError {
 pub struct Prepared<'a> {
     manifest: &'a Manifest,
     lock: &'a Lock,
+    /// The imported manifest's lock and its archives' URLs.
+    imported: Option<(crate::lock::ImportedLock, Vec<String>)>,
     spec: &'a LockedSpec,
     resolved: ResolvedSpec,
     urls: Vec<String>,
@@ -254,12 +256,12 @@ pub fn prepare<'a>(
             lock: lock_path.to_owned(),
             spec: opts.spec.clone(),
         })?;
-    if let Some(import) = &manifest.import {
-        return Err(PipelineError::ImportNotBuilt {
-            manifest: manifest.path.clone(),
-            line: import.line,
-        });
-    }
+    // The import the lock was made with must be the one the manifest has
+    // now: the imported manifest (its pin checked when it was loaded) and
+    // its lock, whose archives and local .debs the imported packages come
+    // from.
+    let imported_lock = crate::lock::imported_lock(manifest, &lock.arch)?;
+    lock.check_import(manifest, imported_lock.as_ref(), lock_path)?;
     let resolved = manifest.resolve(&opts.spec)?;
     if !opts.parent_layers.is_empty() {
         let format = opts.output.as_ref().map(|o| o.format);
@@ -272,21 +274,40 @@ pub fn prepare<'a>(
     }
     // Nothing asked of the build is left undone: what is not built yet
     // is refused, naming where it was asked for.
-    for name in &resolved.chain {
-        let s = &manifest.specs[name];
+    let imported_specs = manifest
+        .imported
+        .as_deref()
+        .map(|m| (m, &resolved.imported_chain));
+    let own_specs = Some((manifest, &resolved.chain));
+    for (owner, name) in imported_specs
+        .into_iter()
+        .chain(own_specs)
+        .flat_map(|(m, chain)| chain.iter().map(move |n| (m, n)))
+    {
+        let s = &owner.specs[name];
         let not_built = |what: String| PipelineError::NotBuilt {
-            manifest: manifest.path.clone(),
+            manifest: owner.path.clone(),
             spec: name.clone(),
             line: s.line,
             what,
         };
         if let Some(m) = s.meta.iter().find(|m| m.as_str() != APT_LISTS) {
             return Err(PipelineError::UnknownMeta {
-                manifest: manifest.path.clone(),
+                manifest: owner.path.clone(),
                 spec: name.clone(),
                 line: s.line,
                 entry: m.clone(),
             });
+        }
+        if imported_lock.is_some() && s.meta.iter().any(|m| m.as_str() == APT_LISTS) {
+            return Err(not_built(format!(
+                "'{APT_LISTS}' on a manifest with an [import] (the imported archives' lists)"
+            )));
+        }
+        if imported_lock.is_some() && !opts.parent_layers.is_empty() {
+            return Err(not_built(
+                "a layered build (--layers) of a manifest with an [import]".into(),
+            ));
         }
         if opts.unpack_only && s.build_script.is_some() {
             return Err(not_built(
@@ -333,10 +354,18 @@ pub fn prepare<'a>(
         }
     }
     let urls = crate::build::archive_urls(manifest, lock, &opts.mirrors)?;
+    let imported = match (manifest.imported.as_deref(), imported_lock) {
+        (Some(m), Some(il)) => {
+            let urls = crate::build::archive_urls(m, &il.lock, &opts.mirrors)?;
+            Some((il, urls))
+        }
+        _ => None,
+    };
     crate::build::prepare_target(&opts.target)?;
     Ok(Prepared {
         manifest,
         lock,
+        imported,
         spec,
         resolved,
         urls,
@@ -392,9 +421,18 @@ impl Prepared<'_> {
         } else {
             None
         };
+        let imported = match (self.manifest.imported.as_deref(), &self.imported) {
+            (Some(manifest), Some((il, urls))) => Some(crate::build::ImportedSources {
+                manifest,
+                lock: &il.lock,
+                urls,
+            }),
+            _ => None,
+        };
         let debs = crate::build::download(
             self.manifest,
             self.lock,
+            imported,
             self.spec,
             &self.urls,
             transport,

@@ -270,6 +270,9 @@ enum Origin {
     Archive(usize),
     /// A local `.deb`, by its path as the manifest gives it.
     Local(String),
+    /// From the imported manifest's archives or local `.deb`s (its own
+    /// lock tells which; no download location is given here).
+    Imported,
 }
 
 /// One present package.
@@ -375,6 +378,7 @@ impl Inventory {
                         .get(i)
                         .map_or_else(|| p.path.clone(), |l| l.path.clone()),
                 ),
+                PackageOrigin::Imported(_) => Origin::Imported,
             });
             let copyright = format!("usr/share/doc/{name}/copyright");
             let license = match read_inside(&tree, Path::new(&copyright), COPYRIGHT_LIMIT) {
@@ -497,6 +501,7 @@ impl Inventory {
                 None => "from an archive".to_owned(),
             },
             Some(Origin::Local(path)) => format!("from the local .deb {path}"),
+            Some(Origin::Imported) => "from the imported manifest".to_owned(),
             None => "not in the lock".to_owned(),
         }
     }

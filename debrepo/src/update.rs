@@ -22,11 +22,20 @@
 //! 6. [`assemble_lock`]: the archives, locals, specs and artifacts make
 //!    the lock.
 //!
-//! Imports (`[import]`, loaded and checked by
+//! An import (`[import]`, loaded and checked by
 //! [`crate::manifest::Manifest::load`], see [`crate::manifest::import`])
-//! are refused for now: the lock has no form yet for what they bring.
-//! Merging it (the imported archives and local packages) will be a step of
-//! its own between 3 and 4.
+//! adds a step between 3 and 4: the imported manifest's lock is read (it
+//! must exist and be fresh, [`crate::lock::imported_lock`]), its local
+//! .debs are read and its archives fetched at the snapshot its lock
+//! records, and each fetched Release and local .deb must be the one that
+//! lock was made from (else the error says to update the imported
+//! manifest first). They join the universe before this manifest's
+//! ([`ImportedUniverse`]); a spec extending imported specs requires every
+//! package the imported lock has for them at its locked version (strict
+//! additivity across the boundary). The lock keeps only this manifest's
+//! archives and locals; imported packages are written by their origin in
+//! the imported lock, and the lock records the import's fingerprint
+//! ([`crate::lock::LockedImport`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -96,8 +105,15 @@ pub enum Error {
         path: String,
         message: String,
     },
-    #[error("{manifest}, [import] at line {line}: the imported manifest is loaded and checked, but update does not record what it brings in the lock yet, so the lock would be incomplete: remove [import] (copy what it brings in) until import locking lands")]
-    ImportUnsupported { manifest: String, line: usize },
+    #[error(transparent)]
+    ImportLock(#[from] crate::lock::ImportLockError),
+    #[error("{lock} was made from {what}, which is not what {imported} gives now: run 'rdebootstrap update' in {dir} first, then here")]
+    ImportMoved {
+        lock: std::path::PathBuf,
+        imported: std::path::PathBuf,
+        dir: std::path::PathBuf,
+        what: String,
+    },
     #[error(transparent)]
     Fetch(#[from] UpdateError),
     #[error("{url}: invalid Packages index")]
@@ -258,21 +274,37 @@ pub async fn update(
     cache: Option<&Cache>,
     opts: &UpdateOptions,
 ) -> Result<Lock, Error> {
-    if let Some(import) = &manifest.import {
-        // Refused rather than ignored: a lock without what the import
-        // brings would look complete and be wrong.
-        return Err(Error::ImportUnsupported {
-            manifest: manifest.path.display().to_string(),
-            line: import.line,
-        });
-    }
+    let imported_lock = crate::lock::imported_lock(manifest, &opts.arch)?;
     // Artifacts first: a URL without a hash or a local source that does
     // not match the manifest fails before the archives are fetched; so
     // does a local .deb.
     let artifacts = crate::artifact::lock_records(manifest, transport).await?;
     let locals = read_locals(manifest)?;
+    let imported_parts = match (manifest.imported.as_deref(), &imported_lock) {
+        (Some(imported), Some(il)) => {
+            let ilocals = read_locals(imported)?;
+            // At the imported lock's snapshot, whatever this update asks.
+            let iopts = UpdateOptions {
+                snapshot: il.lock.archives.iter().find_map(|a| a.snapshot.clone()),
+                ..opts.clone()
+            };
+            let ifetched = fetch_archives(imported, transport, cache, &iopts).await?;
+            check_imported(imported, il, &ifetched, &ilocals)?;
+            Some((imported, il, ifetched, ilocals))
+        }
+        _ => None,
+    };
     let fetched = fetch_archives(manifest, transport, cache, opts).await?;
-    let candidates = Candidates::new(manifest, &opts.arch, &fetched, &locals)?;
+    let imported_universe = imported_parts
+        .as_ref()
+        .map(|(manifest, il, fetched, locals)| ImportedUniverse {
+            manifest,
+            lock: &il.lock,
+            fetched,
+            locals,
+        });
+    let candidates =
+        Candidates::with_import(manifest, &opts.arch, imported_universe, &fetched, &locals)?;
     transport.progress().debug(&format!(
         "universe: {} candidates for {}",
         candidates.universe.candidates().len(),
@@ -285,9 +317,60 @@ pub async fn update(
         &opts.arch,
         transport.progress().as_ref(),
     )?;
-    Ok(assemble_lock(
-        manifest, &opts.arch, &fetched, locals, specs, artifacts,
-    ))
+    let mut lock = assemble_lock(manifest, &opts.arch, &fetched, locals, specs, artifacts);
+    lock.import = match (&manifest.import, &imported_lock) {
+        (Some(import), Some(il)) => Some(crate::lock::LockedImport {
+            path: import
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            fingerprint: il.fingerprint.clone(),
+        }),
+        _ => None,
+    };
+    Ok(lock)
+}
+
+/// Check that what was fetched and read of the imported manifest is what
+/// its lock was made from: the same suites at the same Release, the same
+/// local .debs.
+fn check_imported(
+    imported: &Manifest,
+    il: &crate::lock::ImportedLock,
+    fetched: &[FetchedArchive],
+    locals: &[LocalPackage],
+) -> Result<(), Error> {
+    let moved = |what: String| Error::ImportMoved {
+        lock: il.path.clone(),
+        imported: imported.path.clone(),
+        dir: imported.dir().to_owned(),
+        what,
+    };
+    if fetched.len() != il.lock.archives.len() {
+        return Err(moved(format!(
+            "{} archive suites (the manifest has {})",
+            il.lock.archives.len(),
+            fetched.len()
+        )));
+    }
+    for (f, a) in fetched.iter().zip(&il.lock.archives) {
+        if f.suite != a.suite || f.fetched.release_sha256.to_string() != a.release_sha256 {
+            return Err(moved(format!(
+                "suite {} of {} at Release sha256 {}",
+                a.suite, a.source, a.release_sha256
+            )));
+        }
+    }
+    if locals.len() != il.lock.locals.len()
+        || locals
+            .iter()
+            .zip(&il.lock.locals)
+            .any(|(l, r)| l.locked != *r)
+    {
+        return Err(moved("other local .debs".into()));
+    }
+    Ok(())
 }
 
 /// A `[[local]]` .deb as [`read_locals`] found it.
@@ -343,19 +426,34 @@ pub fn read_locals(manifest: &Manifest) -> Result<Vec<LocalPackage>, Error> {
     Ok(locals)
 }
 
+/// What an import brings to the universe: the imported manifest, its
+/// lock, and its fetched suites and local packages (checked against that
+/// lock).
+#[derive(Clone, Copy)]
+pub struct ImportedUniverse<'a> {
+    pub manifest: &'a Manifest,
+    pub lock: &'a Lock,
+    pub fetched: &'a [FetchedArchive],
+    pub locals: &'a [LocalPackage],
+}
+
 /// What the specs are solved from: one universe over every fetched index
 /// and every local package, and the primary suite's records for variant
 /// selection.
 ///
-/// The universe's archive indices are the lock's: fetched suite `i` is
-/// `i`, local package `j` comes after them (see [`Candidates::origin`]).
+/// Universe indices, mapped to origins by [`Candidates::origin`]: the
+/// imported suites, this manifest's suites, the imported local packages,
+/// this manifest's local packages.
 pub struct Candidates<'a> {
     pub universe: Universe<'a>,
     /// The records of the primary suite (the first suite of the first
-    /// archive), for [`variant_packages`].
+    /// archive, the imported manifest's when there is an import), for
+    /// [`variant_packages`].
     pub primary: Vec<PrimaryPackage<'a>>,
-    /// How many suites were fetched.
-    archives: usize,
+    /// The origin of each universe index.
+    origins: Vec<PackageOrigin>,
+    /// The import, if any.
+    imported: Option<ImportedUniverse<'a>>,
 }
 
 impl<'a> Candidates<'a> {
@@ -368,45 +466,122 @@ impl<'a> Candidates<'a> {
         fetched: &'a [FetchedArchive],
         locals: &'a [LocalPackage],
     ) -> Result<Candidates<'a>, Error> {
-        let mut universe = Universe::with_foreign(arch, &manifest.foreign_architectures());
-        for (i, l) in locals.iter().enumerate() {
-            let mut pkg =
-                crate::packages::parse_control(&l.control).map_err(|source| Error::Index {
-                    url: manifest.dir().join(&l.locked.path).display().to_string(),
-                    source,
-                })?;
-            pkg.filename = None;
-            universe.add_local(PackageOrigin::Local(i).lock_index(fetched.len()), pkg);
+        Candidates::with_import(manifest, arch, None, fetched, locals)
+    }
+
+    /// [`Candidates::new`] with what an import brings, before this
+    /// manifest's archives.
+    pub fn with_import(
+        manifest: &Manifest,
+        arch: &str,
+        imported: Option<ImportedUniverse<'a>>,
+        fetched: &'a [FetchedArchive],
+        locals: &'a [LocalPackage],
+    ) -> Result<Candidates<'a>, Error> {
+        let mut foreign = manifest.foreign_architectures();
+        if let Some(i) = &imported {
+            foreign.extend(i.manifest.foreign_architectures());
+            foreign.sort();
+            foreign.dedup();
         }
+        let mut universe = Universe::with_foreign(arch, &foreign);
+        let mut origins = Vec::new();
+        // (manifest, suites, origin of the k-th suite)
+        let mut suites: Vec<(&Manifest, &'a [FetchedArchive], bool)> = Vec::new();
+        let mut local_sets: Vec<(&Manifest, &'a [LocalPackage], bool)> = Vec::new();
+        if let Some(i) = &imported {
+            suites.push((i.manifest, i.fetched, true));
+            local_sets.push((i.manifest, i.locals, true));
+        }
+        suites.push((manifest, fetched, false));
+        local_sets.push((manifest, locals, false));
         let mut primary: Vec<PrimaryPackage<'a>> = Vec::new();
-        for (ai, f) in fetched.iter().enumerate() {
-            let s = &f.fetched;
-            for idx in &s.indices {
-                let url = s
-                    .location
-                    .url(&s.location.packages_path(&idx.component, &idx.arch));
-                let pkgs: Vec<BinaryPackage<'a>> = PackagesParser::from_bytes(&idx.data)
-                    .and_then(|p| p.collect())
-                    .map_err(|source| Error::Index { url, source })?;
-                if ai == 0 {
-                    primary.extend(pkgs.iter().map(PrimaryPackage::from));
+        for (owner, list, is_imported) in suites {
+            for (k, f) in list.iter().enumerate() {
+                let index = origins.len();
+                origins.push(if is_imported {
+                    PackageOrigin::Imported(k)
+                } else {
+                    PackageOrigin::Archive(k)
+                });
+                let s = &f.fetched;
+                for idx in &s.indices {
+                    let url = s
+                        .location
+                        .url(&s.location.packages_path(&idx.component, &idx.arch));
+                    let pkgs: Vec<BinaryPackage<'a>> = PackagesParser::from_bytes(&idx.data)
+                        .and_then(|p| p.collect())
+                        .map_err(|source| Error::Index { url, source })?;
+                    if index == 0 {
+                        primary.extend(pkgs.iter().map(PrimaryPackage::from));
+                    }
+                    universe.add(index, owner.archives[f.decl].priority, pkgs);
                 }
-                universe.add(ai, manifest.archives[f.decl].priority, pkgs);
+            }
+        }
+        for (owner, list, is_imported) in local_sets {
+            for (k, l) in list.iter().enumerate() {
+                let index = origins.len();
+                origins.push(match (is_imported, &imported) {
+                    (true, Some(i)) => PackageOrigin::Imported(
+                        PackageOrigin::Local(k).lock_index(i.lock.archives.len()),
+                    ),
+                    _ => PackageOrigin::Local(k),
+                });
+                let mut pkg =
+                    crate::packages::parse_control(&l.control).map_err(|source| Error::Index {
+                        url: owner.dir().join(&l.locked.path).display().to_string(),
+                        source,
+                    })?;
+                pkg.filename = None;
+                universe.add_local(index, pkg);
             }
         }
         Ok(Candidates {
             universe,
             primary,
-            archives: fetched.len(),
+            origins,
+            imported,
         })
     }
 
-    /// Where a candidate of archive index `index` comes from.
+    /// Where a candidate of universe index `index` comes from.
     pub fn origin(&self, index: usize) -> PackageOrigin {
-        match index.checked_sub(self.archives) {
-            Some(i) => PackageOrigin::Local(i),
-            None => PackageOrigin::Archive(index),
+        self.origins[index]
+    }
+
+    /// The imported local package of an imported origin, if it is one.
+    fn imported_local(&self, origin: PackageOrigin) -> Option<&'a LocalPackage> {
+        let (PackageOrigin::Imported(k), Some(i)) = (origin, &self.imported) else {
+            return None;
+        };
+        match PackageOrigin::from_lock_index(k, i.lock.archives.len(), i.lock.locals.len()) {
+            Some(PackageOrigin::Local(j)) => i.locals.get(j),
+            _ => None,
         }
+    }
+
+    /// The requirements pinning what the imported lock has for the
+    /// imported specs in `chain`: each package at its locked version.
+    fn imported_pins(&self, chain: &[String], arch: &str) -> Vec<String> {
+        let Some(i) = &self.imported else {
+            return Vec::new();
+        };
+        let mut pins: Vec<String> = chain
+            .iter()
+            .filter_map(|name| i.lock.spec(name))
+            .flat_map(|s| &s.packages)
+            .map(|p| {
+                if p.arch == arch || p.arch == crate::arch::ALL {
+                    format!("{} (= {})", p.name, p.version)
+                } else {
+                    format!("{}:{} (= {})", p.name, p.arch, p.version)
+                }
+            })
+            .collect();
+        pins.sort();
+        pins.dedup();
+        pins
     }
 }
 
@@ -427,6 +602,7 @@ pub fn solve_specs(
         let resolved = manifest.resolve(&name)?;
         let mut install = variant_packages(&candidates.primary, arch, resolved.variant);
         install.extend(resolved.include.iter().cloned());
+        install.extend(candidates.imported_pins(&resolved.imported_chain, arch));
         let request = Request {
             install,
             forbid: resolved.exclude.clone(),
@@ -449,12 +625,16 @@ pub fn solve_specs(
             .iter()
             .map(|c| {
                 let origin = candidates.origin(c.archive);
-                let (path, size, sha256) = match origin {
-                    PackageOrigin::Local(i) => {
-                        let l = &locals[i].locked;
+                let local = match origin {
+                    PackageOrigin::Local(i) => Some(&locals[i]),
+                    o => candidates.imported_local(o),
+                };
+                let (path, size, sha256) = match local {
+                    Some(l) => {
+                        let l = &l.locked;
                         (l.path.clone(), l.size, l.sha256.clone())
                     }
-                    PackageOrigin::Archive(_) => (
+                    None => (
                         c.package.filename.unwrap_or_default().to_owned(),
                         c.package.size.unwrap_or(0),
                         c.package.sha256.map(|h| h.to_string()).unwrap_or_default(),
@@ -494,6 +674,7 @@ pub fn assemble_lock(
 ) -> Lock {
     Lock {
         arch: arch.to_owned(),
+        import: None,
         archives: fetched
             .iter()
             .map(|f| LockedArchive {

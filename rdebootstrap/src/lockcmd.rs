@@ -205,6 +205,8 @@ pub fn fresh_lock(global: &Global) -> Result<(Manifest, Lock, PathBuf)> {
     let manifest = load_manifest(&global.manifest)?;
     let path = manifest.lock_path(&arch(global)?);
     let lock = Lock::load(&path)?;
+    let imported = debrepo::lock::imported_lock(&manifest, &lock.arch)?;
+    lock.check_import(&manifest, imported.as_ref(), &path)?;
     let stale = lock.stale_specs(&manifest)?;
     if !stale.is_empty() {
         let names: Vec<String> = stale

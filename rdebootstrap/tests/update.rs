@@ -578,7 +578,7 @@ fn foreign_architectures_through_update_and_list() {
 }
 
 #[test]
-fn update_refuses_an_import_it_cannot_apply_yet() {
+fn update_checks_the_import_before_fetching() {
     let work = TempDir::new("import-work");
     let d = work.path();
     let app = d.join("app");
@@ -609,13 +609,13 @@ fn update_refuses_an_import_it_cannot_apply_yet() {
             && err.contains("'rdebootstrap import ../base/Manifest.toml'"),
         "{err}"
     );
-    // A loaded import is not locked yet: refused, not ignored.
+    // The imported manifest must be locked first.
     write_app(&debrepo::manifest::import::manifest_hash(base.as_bytes()));
     let o = update();
     assert!(!o.status.success());
     let err = text(&o.stderr);
     assert!(
-        err.contains("[import] at line 7: the imported manifest is loaded and checked, but update does not record what it brings in the lock yet"),
+        err.contains("the imported manifest has no lock ../base/Manifest.amd64.lock for amd64: run 'rdebootstrap update' in ../base first"),
         "{err}"
     );
     assert!(!app.join("Manifest.amd64.lock").exists());

@@ -2,6 +2,7 @@ use super::*;
 
 fn sample() -> Lock {
     Lock {
+        import: None,
         arch: "amd64".into(),
         archives: vec![LockedArchive {
             source: ArchiveSource::Mirror("debian".into()),
@@ -59,11 +60,13 @@ fn sample() -> Lock {
             "web".to_owned(),
             vec![
                 LockedArtifact {
+                    imported: false,
                     name: "motd".into(),
                     source: None,
                     hash: "blake3-m".into(),
                 },
                 LockedArtifact {
+                    imported: false,
                     name: "tool".into(),
                     source: Some("https://example.invalid/tool.tar.gz".into()),
                     hash: "sha256-t".into(),
@@ -173,12 +176,12 @@ fn bad_locks_say_what_to_do() {
     let e = Lock::parse("version = 7\narch = \"amd64\"\n", Path::new("M.amd64.lock")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "M.amd64.lock: lock format version 7 was written by a newer rdebootstrap (this one reads version 2): upgrade rdebootstrap"
+        "M.amd64.lock: lock format version 7 was written by a newer rdebootstrap (this one reads versions 2 and 3): upgrade rdebootstrap"
     );
     let e = Lock::parse("version = 1\narch = \"amd64\"\n", Path::new("M.amd64.lock")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "M.amd64.lock: lock format version 1 is older than the version 2 this rdebootstrap reads: run 'rdebootstrap update' to rewrite it"
+        "M.amd64.lock: lock format version 1 is older than the versions 2 and 3 this rdebootstrap reads: run 'rdebootstrap update' to rewrite it"
     );
     let e = Lock::load(Path::new("/nonexistent/M.amd64.lock")).unwrap_err();
     assert!(e
@@ -197,6 +200,7 @@ fn staleness_is_semantic() {
     let text = "[[archive]]\nmirror = \"debian\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\n\n[spec.base]\ninclude = [\"curl\", \"git\"]\n\n[spec.web]\nextends = \"base\"\ninclude = [\"nginx\"]\n";
     let m = Manifest::parse(text, Path::new("Manifest.toml")).unwrap();
     let lock = Lock {
+        import: None,
         arch: "amd64".into(),
         archives: vec![],
         locals: vec![],
@@ -293,4 +297,71 @@ include = ["x"]
             .collect();
         assert_eq!(changed, stale, "{from} -> {to}");
     }
+}
+
+#[test]
+fn a_lock_with_an_import_is_version_3_and_reads_back() {
+    let mut lock = sample();
+    // Without an import: version 2, as before.
+    assert!(lock.to_text().contains("\nversion = 2\n"));
+    lock.import = Some(LockedImport {
+        path: "../base/Manifest.toml".into(),
+        fingerprint: import_fingerprint("blake3-pin", b"lock bytes"),
+    });
+    let spec = &mut lock.specs[1];
+    spec.packages[0].origin = PackageOrigin::Imported(3);
+    let name = spec.name.clone();
+    lock.artifacts
+        .entry(name)
+        .or_default()
+        .push(LockedArtifact {
+            name: "motd".into(),
+            source: None,
+            hash: "blake3-x".into(),
+            imported: true,
+        });
+    let text = lock.to_text();
+    assert!(text.contains("\nversion = 3\n"), "{text}");
+    assert!(
+        text.contains("\n[import]\npath = \"../base/Manifest.toml\"\nfingerprint = \"blake3-"),
+        "{text}"
+    );
+    assert!(text.contains(", imported = 3, path = "), "{text}");
+    assert!(
+        text.contains("{ name = \"motd\", hash = \"blake3-x\", imported = true },"),
+        "{text}"
+    );
+    let back = Lock::parse(&text, Path::new("M.lock")).unwrap();
+    assert_eq!(back.import, lock.import);
+    assert_eq!(back.artifacts, lock.artifacts);
+    assert_eq!(
+        back.spec("")
+            .unwrap()
+            .packages
+            .iter()
+            .find(|p| p.name == "mytool")
+            .unwrap()
+            .origin,
+        PackageOrigin::Imported(3)
+    );
+    assert_eq!(back.to_text(), text);
+    // The fingerprint changes with either part.
+    assert_ne!(
+        import_fingerprint("blake3-pin", b"lock bytes"),
+        import_fingerprint("blake3-pin2", b"lock bytes")
+    );
+    assert_ne!(
+        import_fingerprint("blake3-pin", b"lock bytes"),
+        import_fingerprint("blake3-pin", b"lock bytes2")
+    );
+    // Version 2 has no [import].
+    let e = Lock::parse(
+        &text.replace("version = 3", "version = 2"),
+        Path::new("M.lock"),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("an [import] in a lock of version 2"),
+        "{e}"
+    );
 }

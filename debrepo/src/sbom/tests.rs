@@ -123,11 +123,13 @@ fn lock() -> Lock {
         "web".to_owned(),
         vec![
             LockedArtifact {
+                imported: false,
                 name: "app.conf".into(),
                 source: Some("files/app.conf".into()),
                 hash: crate::lock::blake3_sri(b"app"),
             },
             LockedArtifact {
+                imported: false,
                 name: "motd".into(),
                 source: None,
                 hash: "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into(),
@@ -135,6 +137,7 @@ fn lock() -> Lock {
         ],
     );
     Lock {
+        import: None,
         arch: "amd64".into(),
         archives: vec![LockedArchive {
             source: ArchiveSource::Url("http://mirror.example.org/debian".into()),
