@@ -41,9 +41,19 @@ pub struct InitArgs {
     /// A package to include (repeatable).
     #[arg(short, long = "package")]
     packages: Vec<String>,
-    /// custom, essential, required, minbase, buildd, important or standard.
-    #[arg(long, default_value = "minbase")]
-    variant: String,
+    /// custom, essential, required, minbase, buildd, important or standard
+    /// (default: minbase; with --import, what the imported specs have).
+    #[arg(long)]
+    variant: Option<String>,
+    /// Build on another locked manifest instead of archives: a path to it
+    /// (recorded relative to the new manifest's folder); `[spec]` extends
+    /// the --spec specs it exports. URL and git forms are not accepted yet.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["vendor", "url", "suite", "components", "signed_by", "allow_insecure", "no_verify"])]
+    import: Option<String>,
+    /// With --import: a spec of the imported manifest to export and extend
+    /// (repeatable).
+    #[arg(long = "spec", requires = "import")]
+    specs: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -120,9 +130,28 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
             path.display()
         );
     }
-    let variant = Variant::from_name(&args.variant).with_context(|| {
-        format!("unknown variant '{}' (use custom, essential, required, minbase, buildd, important or standard)", args.variant)
-    })?;
+    let variant = match &args.variant {
+        Some(v) => Some(Variant::from_name(v).with_context(|| {
+            format!("unknown variant '{v}' (use custom, essential, required, minbase, buildd, important or standard)")
+        })?),
+        None => None,
+    };
+    if let Some(source) = &args.import {
+        debrepo::manifest::import::check_form(source)?;
+        if args.specs.is_empty() {
+            bail!("init --import needs at least one --spec: the imported spec(s) the new [spec] extends");
+        }
+        let hash = debrepo::manifest::import::pin(Path::new(source), &args.specs)?;
+        let rel = crate::editmore::manifest_relative(path, Path::new(source))?;
+        let text =
+            edit::new_import_manifest(path, &rel, &hash, &args.specs, variant, &args.packages)?;
+        write(path, &text)?;
+        if !global.quiet {
+            eprintln!("wrote {}; next: rdebootstrap update", path.display());
+        }
+        return Ok(());
+    }
+    let variant = variant.unwrap_or(Variant::Minbase);
     // The keyring file init wrote, removed again if the check fails.
     let mut written_keyring: Option<std::path::PathBuf> = None;
     let archives = match args.vendor.as_deref() {

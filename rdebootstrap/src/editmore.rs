@@ -146,6 +146,30 @@ pub enum DebCmd {
     },
 }
 
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The manifest to build on: a path to it (recorded relative to this
+    /// manifest's folder). URL and git forms are not accepted yet.
+    source: String,
+    /// A spec of the imported manifest that this one may extend
+    /// (repeatable).
+    #[arg(short, long = "spec")]
+    specs: Vec<String>,
+}
+
+/// `import PATH --spec S...`: write or replace `[import]`.
+pub fn import(args: ImportArgs, global: &Global) -> Result<()> {
+    let (path, old) = load(global)?;
+    debrepo::manifest::import::check_form(&args.source)?;
+    let source = Path::new(&args.source);
+    let hash = debrepo::manifest::import::pin(source, &args.specs)?;
+    let rel = manifest_relative(&path, source)?;
+    let r = medit::set_import(&old, &path, &rel, &hash, &args.specs);
+    apply(global, &path, "import", r, &|_| None)?;
+    say(global, &["next: rdebootstrap update".to_owned()]);
+    Ok(())
+}
+
 /// The manifest's text, checked (a fault in it names its line).
 fn load(global: &Global) -> Result<(PathBuf, String)> {
     let path = global.manifest.clone();
@@ -199,7 +223,7 @@ fn spec_flag(spec: &str) -> impl Fn(&EditError) -> Option<String> + '_ {
 /// `p` as recorded in the manifest at `manifest`: relative to its folder
 /// (with `..` where needed), or absolute when given absolute and outside
 /// that folder.
-fn manifest_relative(manifest: &Path, p: &Path) -> Result<String> {
+pub(crate) fn manifest_relative(manifest: &Path, p: &Path) -> Result<String> {
     let dir = manifest
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

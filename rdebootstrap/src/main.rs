@@ -91,6 +91,9 @@ enum Command {
     Inspect(inspect::Inspect),
     /// Write a new manifest from a vendor preset or an archive URL.
     Init(edit::InitArgs),
+    /// Add or replace `[import]`: build on another locked manifest (a path
+    /// to it), pinning its hash and exporting the named specs.
+    Import(editmore::ImportArgs),
     /// Add package requirements to a spec.
     Require(edit::SpecItems),
     /// Add constraints (forbidden packages or versions) to a spec.
@@ -172,6 +175,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(cmd) => inspect::run(cmd, &cli.global),
         Command::Init(args) => edit::init(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Import(args) => editmore::import(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Require(args) => {
             edit::require(args, &cli.global, "include").map(|()| ExitCode::SUCCESS)
         }

@@ -223,6 +223,104 @@ pub fn new_manifest(
     finish(d, path)
 }
 
+fn import_table(t: &mut Table, import_path: &str, hash: &str, specs: &[String]) {
+    for k in ["path", "git", "hash", "specs"] {
+        t.remove(k);
+    }
+    t.insert("path", value(import_path));
+    t.insert("hash", value(hash));
+    t.insert(
+        "specs",
+        value(specs.iter().map(String::as_str).collect::<Array>()),
+    );
+}
+
+/// Write or replace `[import]` (`import_path` as the manifest gives it,
+/// relative to its folder; `hash` and `specs` as
+/// [`super::import::pin`] checked them). A present `[import]` keeps its
+/// place and comments; its `path`, `hash` and `specs` are replaced and an
+/// `[import.git]` removed.
+pub fn set_import(
+    text: &str,
+    path: &Path,
+    import_path: &str,
+    hash: &str,
+    specs: &[String],
+) -> Result<Edit, EditError> {
+    let before = Manifest::parse(text, path)?;
+    let mut d = doc(text, path)?;
+    let same = before.import.as_ref().is_some_and(|i| {
+        i.git.is_none()
+            && i.path.as_deref() == Some(Path::new(import_path))
+            && i.hash == hash
+            && i.specs == specs
+    });
+    if same {
+        return Ok(unchanged(
+            text,
+            vec![format!("[import] pins {import_path} already")],
+        ));
+    }
+    match d.get_mut("import").and_then(Item::as_table_mut) {
+        Some(t) => import_table(t, import_path, hash, specs),
+        None => {
+            let mut t = Table::new();
+            import_table(&mut t, import_path, hash, specs);
+            d.insert("import", Item::Table(t));
+        }
+    }
+    let verb = if before.import.is_some() {
+        "replaced"
+    } else {
+        "added"
+    };
+    edited(
+        d,
+        path,
+        vec![format!(
+            "{verb} [import] of {import_path} ({hash}), exporting {}",
+            if specs.is_empty() {
+                "no specs".to_owned()
+            } else {
+                specs.join(", ")
+            }
+        )],
+    )
+}
+
+/// The text of a new manifest on top of an imported one: `[import]` and a
+/// `[spec]` extending the exported `specs` and including `include`, with
+/// `variant` when one is given (else it is inherited).
+pub fn new_import_manifest(
+    path: &Path,
+    import_path: &str,
+    hash: &str,
+    specs: &[String],
+    variant: Option<Variant>,
+    include: &[String],
+) -> Result<String, ManifestError> {
+    let mut d = DocumentMut::new();
+    d.decor_mut()
+        .set_prefix("# Written by rdebootstrap init. Lock it with 'rdebootstrap update'.\n\n");
+    let mut t = Table::new();
+    import_table(&mut t, import_path, hash, specs);
+    d.insert("import", Item::Table(t));
+    let mut spec = Table::new();
+    spec.insert(
+        "extends",
+        value(specs.iter().map(String::as_str).collect::<Array>()),
+    );
+    if let Some(v) = variant {
+        spec.insert("variant", value(v.name()));
+    }
+    spec.insert(
+        "include",
+        value(include.iter().map(String::as_str).collect::<Array>()),
+    );
+    d.insert("spec", Item::Table(spec));
+    finish(d, path)
+}
+
 // ----- Verbs on artifacts, the specs' stage, extends, meta, build-env and
 // build-script, local packages and archives. Each takes the manifest's text
 // (which must parse), returns the edited text checked by `Manifest::parse`,

@@ -183,3 +183,74 @@ impl Manifest {
         self.imported.as_deref().map(Manifest::dir)
     }
 }
+
+/// Why an import cannot be written (`rdebootstrap import`, `init
+/// --import`).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportEditError {
+    #[error("'{given}' is not a form of import built yet: git imports (git+https://, git+http://, git+ssh://, git+file://) and file:// URLs come later; accepted today: {ACCEPTED_FORMS}")]
+    UnsupportedForm { given: String },
+    #[error("cannot read the manifest to import, {path}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("{path} itself has an [import] (line {line}); nested imports are not supported: import the manifest it imports directly")]
+    Nested {
+        path: std::path::PathBuf,
+        line: usize,
+    },
+    #[error("{path} has no named spec {} to export (it defines: {})", spec_label(name), if defined.is_empty() { "none".to_owned() } else { defined.join(", ") })]
+    NoSpec {
+        path: std::path::PathBuf,
+        name: String,
+        defined: Vec<String>,
+    },
+}
+
+/// Refuse what is not a path to a manifest: any `SCHEME://` form
+/// (`file://`, `git+...://`) and `git+...` spellings.
+pub fn check_form(given: &str) -> Result<(), ImportEditError> {
+    if given.contains("://") || given.starts_with("git+") {
+        return Err(ImportEditError::UnsupportedForm {
+            given: given.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Read the manifest at `path` to import it exporting `specs`: it must
+/// parse, have no `[import]` of its own, and define each of `specs` as a
+/// named spec. Returns the `hash` to pin.
+pub fn pin(path: &Path, specs: &[String]) -> Result<String, ImportEditError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportEditError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let m = Manifest::parse(&text, path)?;
+    if let Some(i) = &m.import {
+        return Err(ImportEditError::Nested {
+            path: path.to_owned(),
+            line: i.line,
+        });
+    }
+    for s in specs {
+        if s.is_empty() || !m.specs.contains_key(s) {
+            return Err(ImportEditError::NoSpec {
+                path: path.to_owned(),
+                name: s.clone(),
+                defined: m
+                    .specs
+                    .keys()
+                    .filter(|k| !k.is_empty())
+                    .map(|k| spec_label(k))
+                    .collect(),
+            });
+        }
+    }
+    Ok(manifest_hash(&bytes))
+}
