@@ -9,9 +9,12 @@
 //!   [`GZIP_LEVEL`], with a header that has no file name, modification time
 //!   0 and operating system 255 ("unknown");
 //! - `tar.xz` (`.tar.xz`, `.txz`): xz by liblzma, preset [`XZ_PRESET`],
-//!   single-threaded (liblzma's multithreaded encoder cuts the stream into
-//!   blocks, which a single-threaded one does not: the bytes would depend
-//!   on the mode);
+//!   always with liblzma's multithreaded encoder (as many threads as CPUs)
+//!   and blocks of [`XZ_BLOCK_SIZE`]: its output depends on the block size,
+//!   not on the number of threads (one or more), so not on the machine
+//!   (checked by a unit test, and with the `xz` command: `-T2` and `-T4`
+//!   with one `--block-size` agree; xz's `-T1` is its single-threaded
+//!   encoder, whose stream is not cut into blocks and differs);
 //! - `tar.zst` (`.tar.zst`, `.tzst`): zstd at level [`ZSTD_LEVEL`] with a
 //!   checksum, always in zstd's multithreaded mode with as many workers as
 //!   CPUs: zstd's multithreaded output is the same for any number of
@@ -72,6 +75,9 @@ use crate::sandbox::Users;
 pub const GZIP_LEVEL: u32 = 6;
 /// The xz preset of `tar.xz` outputs (xz's default).
 pub const XZ_PRESET: u32 = 6;
+/// The uncompressed size of each block of `tar.xz` outputs: three times
+/// preset 6's dictionary, xz's own default for its multithreaded mode.
+pub const XZ_BLOCK_SIZE: u64 = 24 << 20;
 /// The zstd level of `tar.zst` outputs (zstd's default).
 pub const ZSTD_LEVEL: i32 = 3;
 
@@ -343,7 +349,11 @@ impl Compressor {
                 Ok(r)
             }
             Compressor::Xz => {
-                let mut enc = liblzma::write::XzEncoder::new(out, XZ_PRESET);
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let mut enc = liblzma::write::XzEncoder::new_stream(
+                    out,
+                    xz_encoder(threads as u32, XZ_PRESET, XZ_BLOCK_SIZE)?,
+                );
                 let r = body(&mut enc);
                 enc.try_finish()?;
                 Ok(r)
@@ -359,6 +369,18 @@ impl Compressor {
             }
         }
     }
+}
+
+/// liblzma's multithreaded encoder with `threads` threads (see the module
+/// documentation).
+fn xz_encoder(threads: u32, preset: u32, block_size: u64) -> io::Result<liblzma::stream::Stream> {
+    liblzma::stream::MtStreamBuilder::new()
+        .threads(threads.max(1))
+        .block_size(block_size)
+        .preset(preset)
+        .check(liblzma::stream::Check::Crc64)
+        .encoder()
+        .map_err(io::Error::other)
 }
 
 struct Counted<W> {
@@ -768,6 +790,38 @@ mod tests {
         let one = with(1);
         assert_eq!(one, with(2));
         assert_eq!(one, with(5));
+    }
+
+    #[test]
+    fn xz_output_does_not_depend_on_the_threads() {
+        // Several blocks (small ones, at a fast preset, to keep the test
+        // quick: the rule does not depend on either), compressible but not
+        // trivially.
+        let mut data = Vec::with_capacity(3 << 20);
+        let mut x: u64 = 7;
+        while data.len() < 3 << 20 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            data.extend_from_slice(format!("{} ", x >> 50).as_bytes());
+        }
+        let with = |threads: u32| {
+            let mut enc = liblzma::write::XzEncoder::new_stream(
+                Vec::new(),
+                xz_encoder(threads, 1, 512 << 10).unwrap(),
+            );
+            enc.write_all(&data).unwrap();
+            enc.finish().unwrap()
+        };
+        let one = with(1);
+        assert_eq!(one, with(2));
+        assert_eq!(one, with(3));
+        // And it is xz: it decompresses to the data.
+        let mut back = Vec::new();
+        liblzma::read::XzDecoder::new(&one[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back == data);
     }
 
     #[test]
