@@ -328,7 +328,15 @@ fn layer_parents(
             other.map_or_else(String::new, |f| format!(" (not {f})"))
         ),
     }
-    let chain = manifest.resolve(spec)?.chain;
+    let resolved = manifest.resolve(spec)?;
+    if let (Some(import), false) = (&manifest.import, resolved.imported_chain.is_empty()) {
+        anyhow::bail!(
+            "{}: --layers spec is not built yet for a spec extending imported specs ([import] at line {}): build without --layers for now",
+            manifest.path.display(),
+            import.line
+        );
+    }
+    let chain = resolved.chain;
     for (k, name) in chain.iter().enumerate() {
         let own = manifest.resolve(name)?.chain;
         if own != chain[..=k] {

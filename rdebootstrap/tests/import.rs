@@ -174,6 +174,28 @@ fn a_downstream_manifest_builds_on_an_imported_one() {
     assert_eq!(std::fs::read(tree.join("etc/motd")).unwrap(), b"base\n");
     assert_eq!(std::fs::read(tree.join("etc/motd.app")).unwrap(), b"app\n");
 
+    // Layers per spec are not built across an import yet: refused.
+    let err = fails(run(
+        &app,
+        &[
+            "build",
+            "-s",
+            "web",
+            "-o",
+            "img",
+            "--format",
+            "oci",
+            "--layers",
+            "spec",
+            "--no-cache",
+        ],
+    ));
+    assert!(
+        err.contains("--layers spec is not built yet for a spec extending imported specs ([import] at line 8)"),
+        "{err}"
+    );
+    assert!(!app.join("img").exists());
+
     // A changed imported lock makes this lock stale until update.
     let mut changed = base_lock.clone();
     changed.push_str("# changed\n");
