@@ -54,10 +54,15 @@ pub enum SpecCmd {
     Meta(crate::editmore::MetaCmd),
 }
 
-/// Run `f` over every record of every fetched index, with the suite name.
+/// Run `f` over every record of every fetched index, with the suite name:
+/// the imported manifest's archives first, as update sees them.
 fn with_records(global: &Global, f: &mut dyn FnMut(&str, &BinaryPackage<'_>)) -> Result<()> {
     let manifest = Manifest::load(&global.manifest)?;
-    let fetched = lockcmd::fetch(&manifest, global)?;
+    let mut fetched = match manifest.imported.as_deref() {
+        Some(imported) => lockcmd::fetch(imported, global)?,
+        None => Vec::new(),
+    };
+    fetched.extend(lockcmd::fetch(&manifest, global)?);
     for a in &fetched {
         for idx in &a.fetched.indices {
             for p in PackagesParser::from_bytes(&idx.data)? {

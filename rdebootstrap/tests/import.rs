@@ -174,6 +174,21 @@ fn a_downstream_manifest_builds_on_an_imported_one() {
     assert_eq!(std::fs::read(tree.join("etc/motd")).unwrap(), b"base\n");
     assert_eq!(std::fs::read(tree.join("etc/motd.app")).unwrap(), b"app\n");
 
+    // The query verbs see the imported archives too.
+    let o = run(&app, &["search", "--json", "^(tool|app)$"]);
+    let found = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        found.contains("\"app\"") && found.contains("\"tool\""),
+        "{found}"
+    );
+    let o = run(&app, &["package", "--json", "tool"]);
+    let versions = text(&o.stdout);
+    assert!(
+        versions.contains("\"1.0\"") && versions.contains("\"2.0\""),
+        "{versions}"
+    );
+
     // Layers per spec are not built across an import yet: refused.
     let err = fails(run(
         &app,
