@@ -200,14 +200,21 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
         Executor::Sandbox => Box::new(debrepo::sandbox::Sandbox::embedded()?),
         Executor::Podman => Box::new(debrepo::podman::Podman::find()?),
     };
-    let (transport, cache) = crate::lockcmd::transport_and_cache(global, Some(manifest.dir()))?;
     let progress = crate::progress::Terminal::new(global.quiet, global.debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Made after the first build is prepared: what cannot be built is
+    // refused before the cache is touched.
+    let transport_and_cache = std::cell::OnceCell::new();
     let run = |opts: debrepo::pipeline::BuildOptions| -> Result<debrepo::pipeline::BuildReport> {
         let build = debrepo::pipeline::prepare(&manifest, &lock, &lock_path, opts)?;
-        let fetched = runtime.block_on(build.fetch(&transport, cache.as_ref(), &progress))?;
+        if transport_and_cache.get().is_none() {
+            let made = crate::lockcmd::transport_and_cache(global, Some(manifest.dir()))?;
+            let _ = transport_and_cache.set(made);
+        }
+        let (transport, cache) = transport_and_cache.get().expect("made above");
+        let fetched = runtime.block_on(build.fetch(transport, cache.as_ref(), &progress))?;
         Ok(build.install(fetched, executor.as_ref(), &progress)?)
     };
     // Each ancestor's tree, built on its own, for its layer.
