@@ -53,11 +53,16 @@
 //! so locks of manifests without imports stay fresh and older releases
 //! keep reading them; this release reads both (the one exception to
 //! "a reader accepts only its own version", which holds again from the
-//! next version on).
+//! next version on). A git import (`[import.git]`) is recorded with
+//! `path` its path in the repository and `imported-git-rev`, the commit
+//! it was read at: a lock whose `imported-git-rev` is not the manifest's
+//! `[import.git] rev` is stale. `imported-git-rev` joined version 3
+//! before any release wrote version 3, so it needs no new version.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::manifest::import::source::GitRev;
 use crate::manifest::{Manifest, ResolvedSpec, SignedBy};
 use crate::origin::{ArchiveSource, PackageOrigin};
 
@@ -71,8 +76,13 @@ pub const FORMAT_VERSION_WITHOUT_IMPORT: i64 = 2;
 /// What the lock records of `[import]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedImport {
-    /// The manifest's `path`.
+    /// The manifest's `path`; for a git import, `[import.git] path` (the
+    /// imported manifest's path in the repository).
     pub path: String,
+    /// For a git import, the commit the imported manifest was read at
+    /// (`imported-git-rev`); [`Lock::check_import`] compares it with
+    /// `[import.git] rev`.
+    pub git_rev: Option<crate::manifest::import::source::GitRev>,
     /// [`import_fingerprint`] when the lock was written.
     pub fingerprint: String,
 }
@@ -122,11 +132,10 @@ pub enum ImportLockError {
         #[source]
         source: Box<crate::manifest::SpecError>,
     },
-    #[error("{lock} records another import ({recorded}) than the manifest's (path {path}, fingerprint {current}): the imported manifest or its lock changed; run 'rdebootstrap update'")]
+    #[error("{lock} records another import ({recorded}) than the manifest's ({current}): the imported manifest or its lock changed; run 'rdebootstrap update'")]
     Changed {
         lock: PathBuf,
         recorded: String,
-        path: String,
         current: String,
     },
 }
@@ -197,28 +206,33 @@ impl Lock {
         current: Option<&ImportedLock>,
         lock_path: &Path,
     ) -> Result<(), ImportLockError> {
-        let now = manifest
-            .import
-            .as_ref()
-            .and_then(|i| i.path.as_ref())
-            .zip(current)
-            .map(|(p, c)| (p.display().to_string(), c.fingerprint.clone()));
+        let now = manifest.import.as_ref().zip(current).map(|(i, c)| {
+            let path = match (&i.path, &i.git) {
+                (_, Some(g)) => g.path.to_string(),
+                (Some(p), None) => p.display().to_string(),
+                (None, None) => String::new(),
+            };
+            (
+                path,
+                c.fingerprint.clone(),
+                i.git.as_ref().map(|g| g.rev.clone()),
+            )
+        });
         let recorded = self
             .import
             .as_ref()
-            .map(|i| (i.path.clone(), i.fingerprint.clone()));
+            .map(|i| (i.path.clone(), i.fingerprint.clone(), i.git_rev.clone()));
         if now == recorded {
             return Ok(());
         }
-        let (path, current) = now.unwrap_or_else(|| ("(none)".into(), "(none)".into()));
+        let show = |(p, f, r): (String, String, Option<GitRev>)| match r {
+            Some(r) => format!("path {p}, imported-git-rev {r}, fingerprint {f}"),
+            None => format!("path {p}, fingerprint {f}"),
+        };
         Err(ImportLockError::Changed {
             lock: lock_path.to_owned(),
-            recorded: recorded.map_or_else(
-                || "none".to_owned(),
-                |(p, f)| format!("path {p}, fingerprint {f}"),
-            ),
-            path,
-            current,
+            recorded: recorded.map_or_else(|| "none".to_owned(), show),
+            current: now.map_or_else(|| "none".to_owned(), show),
         })
     }
 }
@@ -389,6 +403,16 @@ pub fn spec_hash(manifest: &Manifest, spec: &ResolvedSpec) -> String {
     // is one, so that locks without imports stay fresh.
     if let Some(i) = &manifest.import {
         let _ = writeln!(s, "import {:?} {:?} {:?}", i.path, i.hash, i.specs);
+        if let Some(g) = &i.git {
+            let _ = writeln!(
+                s,
+                "import-git {:?} {:?} {:?} {:?}",
+                g.remote.as_str(),
+                g.rev.as_str(),
+                g.reference,
+                g.path.as_str()
+            );
+        }
     }
     // The build half: `{:?}` quotes and escapes, so fields cannot run
     // into each other.
@@ -441,6 +465,9 @@ impl Lock {
         if let Some(i) = &self.import {
             out.push_str("\n[import]\n");
             let _ = writeln!(out, "path = {}", quote(&i.path));
+            if let Some(r) = &i.git_rev {
+                let _ = writeln!(out, "imported-git-rev = {}", quote(r.as_str()));
+            }
             let _ = writeln!(out, "fingerprint = {}", quote(&i.fingerprint));
         }
         for a in &self.archives {
@@ -588,6 +615,12 @@ impl Lock {
             }
             lock.import = Some(LockedImport {
                 path: need(t, "path", "[import]")?,
+                git_rev: s(t, "imported-git-rev")
+                    .map(|r| {
+                        GitRev::parse(&r)
+                            .map_err(|e| bad(format!("[import] 'imported-git-rev': {e}")))
+                    })
+                    .transpose()?,
                 fingerprint: need(t, "fingerprint", "[import]")?,
             });
         }

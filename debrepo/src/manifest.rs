@@ -176,10 +176,14 @@ pub struct Import {
 /// `[import.git]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitImport {
-    pub remote: String,
-    pub rev: String,
+    /// The repository (`https://`, `http://`, `ssh://` or `file://`).
+    pub remote: import::source::GitRemote,
+    /// The pinned commit.
+    pub rev: import::source::GitRev,
+    /// The branch or tag `update --locals` follows, if any.
     pub reference: Option<String>,
-    pub path: String,
+    /// The imported manifest's path in the repository.
+    pub path: import::source::RepoPath,
     /// Line of the `[import.git]` table.
     pub line: usize,
 }
@@ -240,9 +244,18 @@ pub struct ManifestError {
 impl Manifest {
     /// Read and check a manifest file, and the manifest its `[import]`
     /// names (see [`import`]).
+    /// A git import is refused: see [`Manifest::load_with`].
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        Manifest::load_with(path, None)
+    }
+
+    /// [`Manifest::load`], reading a git import with `git`.
+    pub fn load_with(
+        path: &Path,
+        git: Option<&import::GitAccess>,
+    ) -> Result<Manifest, ManifestError> {
         let mut m = Manifest::load_own(path)?;
-        import::attach(&mut m)?;
+        import::attach(&mut m, git)?;
         Ok(m)
     }
 

@@ -320,11 +320,12 @@ pub async fn update(
     let mut lock = assemble_lock(manifest, &opts.arch, &fetched, locals, specs, artifacts);
     lock.import = match (&manifest.import, &imported_lock) {
         (Some(import), Some(il)) => Some(crate::lock::LockedImport {
-            path: import
-                .path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            path: match (&import.git, &import.path) {
+                (Some(g), _) => g.path.to_string(),
+                (None, Some(p)) => p.display().to_string(),
+                (None, None) => String::new(),
+            },
+            git_rev: import.git.as_ref().map(|g| g.rev.clone()),
             fingerprint: il.fingerprint.clone(),
         }),
         _ => None,

@@ -47,7 +47,9 @@ pub struct InitArgs {
     variant: Option<String>,
     /// Build on another locked manifest instead of archives: a path to it
     /// (recorded relative to the new manifest's folder); `[spec]` extends
-    /// the --spec specs it exports. URL and git forms are not accepted yet.
+    /// the --spec specs it exports; or a file:///PATH URL, or a git URL
+    /// (git+https://, git+http://, git+ssh://, git+file:// with ?rev=REV
+    /// or ?ref=BRANCH-OR-TAG and #PATH-IN-REPO).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["vendor", "url", "suite", "components", "signed_by", "allow_insecure", "no_verify"])]
     import: Option<String>,
     /// With --import: a spec of the imported manifest to export and extend
@@ -137,14 +139,34 @@ pub fn init(args: InitArgs, global: &Global) -> Result<()> {
         None => None,
     };
     if let Some(source) = &args.import {
-        debrepo::manifest::import::check_form(source)?;
         if args.specs.is_empty() {
             bail!("init --import needs at least one --spec: the imported spec(s) the new [spec] extends");
         }
-        let hash = debrepo::manifest::import::pin(Path::new(source), &args.specs)?;
-        let rel = crate::editmore::manifest_relative(path, Path::new(source))?;
-        let text =
-            edit::new_import_manifest(path, &rel, &hash, &args.specs, variant, &args.packages)?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        let pinned = crate::editmore::pin_import(source, &args.specs, global, &dir)?;
+        use debrepo::manifest::edit::ImportedFrom;
+        use debrepo::manifest::import::Pinned;
+        let text = match &pinned {
+            Pinned::Path { path: source, hash } => {
+                let rel = crate::editmore::manifest_relative(path, source)?;
+                edit::new_import_manifest(
+                    path,
+                    ImportedFrom::Path(&rel),
+                    hash,
+                    &args.specs,
+                    variant,
+                    &args.packages,
+                )?
+            }
+            Pinned::Git { pin, hash } => edit::new_import_manifest(
+                path,
+                ImportedFrom::Git(pin),
+                hash,
+                &args.specs,
+                variant,
+                &args.packages,
+            )?,
+        };
         write(path, &text)?;
         if !global.quiet {
             eprintln!("wrote {}; next: rdebootstrap update", path.display());

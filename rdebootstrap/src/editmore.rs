@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use debrepo::manifest::edit::{self as medit, Edit, EditError, Extends, NewArtifact};
+use debrepo::manifest::edit::{self as medit, Edit, EditError, Extends, ImportedFrom, NewArtifact};
+use debrepo::manifest::import::Pinned;
 use debrepo::manifest::{ArtifactKind, Manifest};
 
 use crate::edit::{read, say, write};
@@ -149,7 +150,9 @@ pub enum DebCmd {
 #[derive(clap::Args)]
 pub struct ImportArgs {
     /// The manifest to build on: a path to it (recorded relative to this
-    /// manifest's folder). URL and git forms are not accepted yet.
+    /// manifest's folder), a file:///PATH URL, or a git URL
+    /// (git+https://, git+http://, git+ssh:// or git+file:// with ?rev=REV
+    /// or ?ref=BRANCH-OR-TAG and #PATH-IN-REPO).
     source: String,
     /// A spec of the imported manifest that this one may extend
     /// (repeatable).
@@ -160,14 +163,41 @@ pub struct ImportArgs {
 /// `import PATH --spec S...`: write or replace `[import]`.
 pub fn import(args: ImportArgs, global: &Global) -> Result<()> {
     let (path, old) = load(global)?;
-    debrepo::manifest::import::check_form(&args.source)?;
-    let source = Path::new(&args.source);
-    let hash = debrepo::manifest::import::pin(source, &args.specs)?;
-    let rel = manifest_relative(&path, source)?;
-    let r = medit::set_import(&old, &path, &rel, &hash, &args.specs);
+    let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+    let pinned = pin_import(&args.source, &args.specs, global, &dir)?;
+    let r = match &pinned {
+        Pinned::Path { path: source, hash } => {
+            let rel = manifest_relative(&path, source)?;
+            medit::set_import(&old, &path, ImportedFrom::Path(&rel), hash, &args.specs)
+        }
+        Pinned::Git { pin, hash } => {
+            medit::set_import(&old, &path, ImportedFrom::Git(pin), hash, &args.specs)
+        }
+    };
     apply(global, &path, "import", r, &|_| None)?;
     say(global, &["next: rdebootstrap update".to_owned()]);
     Ok(())
+}
+
+/// Pin the import `source` ([`debrepo::manifest::import::pin_source`]),
+/// with git and the cache when it is a git URL (credentials from `-a`,
+/// else `auth.toml` in `auth_dir`).
+pub fn pin_import(
+    source: &str,
+    specs: &[String],
+    global: &Global,
+    auth_dir: &Path,
+) -> Result<Pinned> {
+    use debrepo::manifest::import::ImportSource;
+    let access = match ImportSource::parse(source) {
+        Ok(ImportSource::Git(_)) => Some(crate::lockcmd::git_access(global, Some(auth_dir))?),
+        _ => None,
+    };
+    Ok(debrepo::manifest::import::pin_source(
+        source,
+        specs,
+        access.as_ref(),
+    )?)
 }
 
 /// The manifest's text, checked (a fault in it names its line).

@@ -25,6 +25,11 @@ pub struct UpdateArgs {
     /// Do not check signatures (not recommended).
     #[arg(long)]
     no_verify: bool,
+    /// First resolve `[import.git] ref` again and, when the branch or tag
+    /// has moved, re-pin `rev` and `hash` in the manifest. (Refreshing
+    /// local packages' and artifacts' hashes is not built yet.)
+    #[arg(long)]
+    locals: bool,
 }
 
 #[derive(clap::Args)]
@@ -48,6 +53,49 @@ pub fn arch(global: &Global) -> Result<String> {
 
 fn load_manifest(path: &Path) -> Result<Manifest> {
     Ok(Manifest::load(path)?)
+}
+
+/// Load the manifest at `path` and what it imports; a git import is
+/// read with [`git_access`].
+pub fn load_with_imports(path: &Path, global: &Global) -> Result<Manifest> {
+    let own = Manifest::load_own(path)?;
+    if own.import.as_ref().is_some_and(|i| i.git.is_some()) {
+        let access = git_access(global, Some(own.dir()))?;
+        return Ok(Manifest::load_with(path, Some(&access))?);
+    }
+    load_manifest(path)
+}
+
+/// The git cache (under the cache directory) and the credentials (`-a`,
+/// else `auth.toml` in `auth_dir`) for reading a git import.
+pub fn git_access(
+    global: &Global,
+    auth_dir: Option<&Path>,
+) -> Result<debrepo::manifest::import::GitAccess> {
+    if global.no_cache {
+        bail!("a git import is read through the cache: drop --no-cache");
+    }
+    let dir = match &global.cache_dir {
+        Some(d) => d.clone(),
+        None => Cache::default_dir()
+            .context("no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache-dir")?,
+    };
+    let auth = match &global.auth {
+        Some(source) => match source.parse::<debrepo::auth::AuthSource>()? {
+            debrepo::auth::AuthSource::File(p) => Some(debrepo::auth::Auth::from_file(&p)?),
+            debrepo::auth::AuthSource::Vault(_) => {
+                bail!("credentials for git imports come from an auth file; Vault is not supported for them yet")
+            }
+        },
+        None => match auth_dir.map(|d| d.join("auth.toml")).filter(|f| f.exists()) {
+            Some(f) => Some(debrepo::auth::Auth::from_file(&f)?),
+            None => None,
+        },
+    };
+    Ok(debrepo::manifest::import::GitAccess {
+        cache: debrepo::git::GitCache::new(&dir)?,
+        auth,
+    })
 }
 
 /// The URL of each vendor archive the manifest names (`mirror = "..."`):
@@ -166,8 +214,52 @@ pub fn fetch_checked(
     )))
 }
 
+/// `update --locals`: re-pin `[import.git]` when its `ref` moved.
+fn follow_git_ref(global: &Global) -> Result<()> {
+    let path = &global.manifest;
+    let own = Manifest::load_own(path)?;
+    let Some((import, git)) = own.import.as_ref().and_then(|i| Some((i, i.git.as_ref()?))) else {
+        bail!("update --locals re-pins an [import.git] that follows a ref; {} has none (refreshing local packages' and artifacts' hashes is not built yet)", path.display());
+    };
+    let Some(reference) = &git.reference else {
+        if !global.quiet {
+            eprintln!("[import.git] follows no ref: rev {} stays", git.rev);
+        }
+        return Ok(());
+    };
+    let access = git_access(global, Some(own.dir()))?;
+    match debrepo::manifest::import::follow_ref(&access, git, &import.specs)? {
+        None => {
+            if !global.quiet {
+                eprintln!("[import.git] ref {reference} is still at {}", git.rev);
+            }
+        }
+        Some((pin, hash)) => {
+            let text = crate::edit::read(path)?;
+            let edit = debrepo::manifest::edit::set_import(
+                &text,
+                path,
+                debrepo::manifest::edit::ImportedFrom::Git(&pin),
+                &hash,
+                &import.specs,
+            )?;
+            crate::edit::write(path, &edit.text)?;
+            if !global.quiet {
+                eprintln!(
+                    "[import.git] ref {reference} moved: rev {} -> {}, hash {hash}",
+                    git.rev, pin.rev
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
-    let manifest = load_manifest(&global.manifest)?;
+    if args.locals {
+        follow_git_ref(global)?;
+    }
+    let manifest = load_with_imports(&global.manifest, global)?;
     let (transport, cache, opts) = setup(
         &manifest,
         global,
@@ -202,7 +294,7 @@ pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
 }
 
 pub fn fresh_lock(global: &Global) -> Result<(Manifest, Lock, PathBuf)> {
-    let manifest = load_manifest(&global.manifest)?;
+    let manifest = load_with_imports(&global.manifest, global)?;
     let path = manifest.lock_path(&arch(global)?);
     let lock = Lock::load(&path)?;
     let imported = debrepo::lock::imported_lock(&manifest, &lock.arch)?;

@@ -2,7 +2,6 @@
 //! `update` fetches them; warm runs read the cache) and `spec list|hash`.
 
 use anyhow::{bail, Context, Result};
-use debrepo::manifest::Manifest;
 use debrepo::packages::{BinaryPackage, PackagesParser};
 use serde_json::json;
 
@@ -57,7 +56,7 @@ pub enum SpecCmd {
 /// Run `f` over every record of every fetched index, with the suite name:
 /// the imported manifest's archives first, as update sees them.
 fn with_records(global: &Global, f: &mut dyn FnMut(&str, &BinaryPackage<'_>)) -> Result<()> {
-    let manifest = Manifest::load(&global.manifest)?;
+    let manifest = crate::lockcmd::load_with_imports(&global.manifest, global)?;
     let mut fetched = match manifest.imported.as_deref() {
         Some(imported) => lockcmd::fetch(imported, global)?,
         None => Vec::new(),
@@ -201,7 +200,7 @@ pub fn source(args: NameArgs, global: &Global) -> Result<()> {
 }
 
 pub fn spec(cmd: SpecCmd, global: &Global) -> Result<()> {
-    let manifest = Manifest::load(&global.manifest)?;
+    let manifest = crate::lockcmd::load_with_imports(&global.manifest, global)?;
     let label = |n: &str| {
         if n.is_empty() {
             "[spec]".to_owned()

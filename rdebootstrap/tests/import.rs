@@ -367,6 +367,29 @@ fn import_and_init_import_write_the_pin() {
         ],
     ));
     assert!(err.contains("nothing to change"), "{err}");
+    // The same manifest as a file:// URL: an absolute path, as when the
+    // path is given absolute; then back.
+    let abs = base.join("Manifest.toml");
+    let url = format!("file://{}", abs.display());
+    let err = ok(run(
+        &app,
+        &["import", &url, "--spec", "base", "--spec", "extra"],
+    ));
+    assert!(
+        err.contains(&format!("replaced [import] of {} ({pin2})", abs.display())),
+        "{err}"
+    );
+    ok(run(
+        &app,
+        &[
+            "import",
+            "../base/Manifest.toml",
+            "--spec",
+            "base",
+            "--spec",
+            "extra",
+        ],
+    ));
 
     // A spec the imported manifest does not have.
     let err = fails(run(
@@ -377,11 +400,12 @@ fn import_and_init_import_write_the_pin() {
         err.contains("has no named spec 'nosuch' to export (it defines: 'base', 'extra')"),
         "{err}"
     );
-    // URL and git forms: refused with what is accepted today.
+    // Forms that are not one of the six: refused up front with the list.
     for form in [
-        "file:///srv/base/Manifest.toml",
-        "git+https://git.example/base.git?rev=v1#Manifest.toml",
-        "git+file:///srv/git/base.git?ref=main#Manifest.toml",
+        "git@127.0.0.1:base.git",
+        "https://127.0.0.1/base.git?rev=v1#Manifest.toml",
+        "127.0.0.1/base?rev=v1#Manifest.toml",
+        "git+https://127.0.0.1/base.git#Manifest.toml",
     ] {
         for args in [
             vec!["import", form, "--spec", "base"],
@@ -389,25 +413,46 @@ fn import_and_init_import_write_the_pin() {
         ] {
             let err = fails(run(&app, &args));
             assert!(
-                err.contains(&format!("'{form}' is not a form of import built yet"))
-                    && err.contains("accepted today: a path to the imported Manifest.toml"),
+                err.contains(&format!("'{form}' is not an accepted import source"))
+                    && err.contains("accepted: a local path to a Manifest.toml"),
                 "{err}"
             );
         }
     }
+    // A git URL needs the cache (git imports are tested in gitimport.rs).
+    let form = "git+file:///srv/git/base.git?ref=main#Manifest.toml";
+    let err = fails(run(&app, &["import", form, "--spec", "base", "--no-cache"]));
+    assert!(
+        err.contains("a git import is read through the cache: drop --no-cache"),
+        "{err}"
+    );
+    // A file:// URL is a path.
+    let err = fails(run(
+        &app,
+        &[
+            "import",
+            "file:///srv/nosuch/Manifest.toml",
+            "--spec",
+            "base",
+        ],
+    ));
+    assert!(
+        err.contains("cannot read the manifest to import, /srv/nosuch/Manifest.toml"),
+        "{err}"
+    );
     assert!(!app.join("New.toml").exists());
-    // [import.git] in a manifest: refused at its line.
+    // [import.git] in a manifest: read through the cache only.
     std::fs::write(
         app.join("Manifest.toml"),
         format!(
-            "[import]\nhash = \"{pin2}\"\n\n[import.git]\nremote = \"https://git.example/base.git\"\nrev = \"{}\"\npath = \"Manifest.toml\"\n",
+            "[import]\nhash = \"{pin2}\"\n\n[import.git]\nremote = \"https://127.0.0.1/base.git\"\nrev = \"{}\"\npath = \"Manifest.toml\"\n",
             "0".repeat(40)
         ),
     )
     .unwrap();
     let err = fails(run(&app, &["update", "--no-cache"]));
     assert!(
-        err.contains("Manifest.toml:4:1: [import.git]: git imports are not built yet"),
+        err.contains("a git import is read through the cache: drop --no-cache"),
         "{err}"
     );
 }

@@ -306,6 +306,7 @@ fn a_lock_with_an_import_is_version_3_and_reads_back() {
     assert!(lock.to_text().contains("\nversion = 2\n"));
     lock.import = Some(LockedImport {
         path: "../base/Manifest.toml".into(),
+        git_rev: None,
         fingerprint: import_fingerprint("blake3-pin", b"lock bytes"),
     });
     let spec = &mut lock.specs[1];
@@ -362,6 +363,33 @@ fn a_lock_with_an_import_is_version_3_and_reads_back() {
     .unwrap_err();
     assert!(
         e.to_string().contains("an [import] in a lock of version 2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_git_import_records_its_commit() {
+    use crate::manifest::import::source::GitRev;
+    let mut lock = sample();
+    let rev = GitRev::parse("0123456789abcdef0123456789abcdef01234567").unwrap();
+    lock.import = Some(LockedImport {
+        path: "system/Manifest.toml".into(),
+        git_rev: Some(rev.clone()),
+        fingerprint: import_fingerprint("blake3-pin", b"lock bytes"),
+    });
+    let text = lock.to_text();
+    assert!(
+        text.contains(&format!("\n[import]\npath = \"system/Manifest.toml\"\nimported-git-rev = \"{rev}\"\nfingerprint = \"blake3-")),
+        "{text}"
+    );
+    let back = Lock::parse(&text, Path::new("M.lock")).unwrap();
+    assert_eq!(back.import, lock.import);
+    let bad = text.replace(rev.as_str(), "abc");
+    let e = Lock::parse(&bad, Path::new("M.lock"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'imported-git-rev': 'abc' is not a full commit id"),
         "{e}"
     );
 }

@@ -223,38 +223,82 @@ pub fn new_manifest(
     finish(d, path)
 }
 
-fn import_table(t: &mut Table, import_path: &str, hash: &str, specs: &[String]) {
+/// What an `[import]` is written from.
+#[derive(Debug, Clone, Copy)]
+pub enum ImportedFrom<'a> {
+    /// `path`, as the manifest gives it (relative to its folder).
+    Path(&'a str),
+    /// `[import.git]`.
+    Git(&'a super::import::source::GitPin),
+}
+
+impl ImportedFrom<'_> {
+    fn describe(&self) -> String {
+        match self {
+            ImportedFrom::Path(p) => (*p).to_owned(),
+            ImportedFrom::Git(g) => format!("{} at {} in {}", g.path, g.rev, g.remote),
+        }
+    }
+
+    /// Whether `i` says this already.
+    fn same(&self, i: &super::Import) -> bool {
+        match (self, &i.git) {
+            (ImportedFrom::Path(p), None) => i.path.as_deref() == Some(Path::new(p)),
+            (ImportedFrom::Git(g), Some(have)) => {
+                i.path.is_none()
+                    && have.remote == g.remote
+                    && have.rev == g.rev
+                    && have.reference == g.reference
+                    && have.path == g.path
+            }
+            _ => false,
+        }
+    }
+}
+
+fn import_table(t: &mut Table, from: ImportedFrom<'_>, hash: &str, specs: &[String]) {
     for k in ["path", "git", "hash", "specs"] {
         t.remove(k);
     }
-    t.insert("path", value(import_path));
+    if let ImportedFrom::Path(p) = from {
+        t.insert("path", value(p));
+    }
     t.insert("hash", value(hash));
     t.insert(
         "specs",
         value(specs.iter().map(String::as_str).collect::<Array>()),
     );
+    if let ImportedFrom::Git(g) = from {
+        let mut gt = Table::new();
+        gt.insert("remote", value(g.remote.as_str()));
+        gt.insert("rev", value(g.rev.as_str()));
+        if let Some(r) = &g.reference {
+            gt.insert("ref", value(r.as_str()));
+        }
+        gt.insert("path", value(g.path.as_str()));
+        t.insert("git", Item::Table(gt));
+    }
 }
 
-/// Write or replace `[import]` (`import_path` as the manifest gives it,
-/// relative to its folder; `hash` and `specs` as
+/// Write or replace `[import]` (`from` a path as the manifest gives it,
+/// relative to its folder, or `[import.git]`; `hash` and `specs` as
 /// [`super::import::pin`] checked them). A present `[import]` keeps its
-/// place and comments; its `path`, `hash` and `specs` are replaced and an
-/// `[import.git]` removed.
+/// place and comments; its `path`, `hash`, `specs` and `[import.git]` are
+/// replaced.
 pub fn set_import(
     text: &str,
     path: &Path,
-    import_path: &str,
+    from: ImportedFrom<'_>,
     hash: &str,
     specs: &[String],
 ) -> Result<Edit, EditError> {
     let before = Manifest::parse(text, path)?;
     let mut d = doc(text, path)?;
-    let same = before.import.as_ref().is_some_and(|i| {
-        i.git.is_none()
-            && i.path.as_deref() == Some(Path::new(import_path))
-            && i.hash == hash
-            && i.specs == specs
-    });
+    let same = before
+        .import
+        .as_ref()
+        .is_some_and(|i| from.same(i) && i.hash == hash && i.specs == specs);
+    let import_path = from.describe();
     if same {
         return Ok(unchanged(
             text,
@@ -262,10 +306,10 @@ pub fn set_import(
         ));
     }
     match d.get_mut("import").and_then(Item::as_table_mut) {
-        Some(t) => import_table(t, import_path, hash, specs),
+        Some(t) => import_table(t, from, hash, specs),
         None => {
             let mut t = Table::new();
-            import_table(&mut t, import_path, hash, specs);
+            import_table(&mut t, from, hash, specs);
             d.insert("import", Item::Table(t));
         }
     }
@@ -293,7 +337,7 @@ pub fn set_import(
 /// `variant` when one is given (else it is inherited).
 pub fn new_import_manifest(
     path: &Path,
-    import_path: &str,
+    from: ImportedFrom<'_>,
     hash: &str,
     specs: &[String],
     variant: Option<Variant>,
@@ -303,7 +347,7 @@ pub fn new_import_manifest(
     d.decor_mut()
         .set_prefix("# Written by rdebootstrap init. Lock it with 'rdebootstrap update'.\n\n");
     let mut t = Table::new();
-    import_table(&mut t, import_path, hash, specs);
+    import_table(&mut t, from, hash, specs);
     d.insert("import", Item::Table(t));
     let mut spec = Table::new();
     spec.insert(

@@ -27,27 +27,38 @@
 //!   `stage` entries name only this manifest's artifacts, so two artifacts
 //!   of the same name in the two manifests are distinct.
 //!
-//! Not supported yet, and refused naming the line: `[import.git]` (git
-//! imports) and an imported manifest that itself has an `[import]`.
+//! Not supported yet, and refused naming the line: fetching an
+//! `[import.git]` (its table is parsed and checked, see
+//! [`crate::manifest::GitImport`]) and an imported manifest that itself
+//! has an `[import]`. What `rdebootstrap import` accepts is
+//! [`source::ImportSource`].
 
 use std::path::Path;
 
 use super::{spec_label, Manifest, ManifestError};
 
-/// What `rdebootstrap import` accepts today, for messages refusing other
-/// forms.
-pub const ACCEPTED_FORMS: &str =
-    "a path to the imported Manifest.toml, relative to this manifest's folder or absolute";
+pub mod source;
+
+pub use source::{ImportSource, ACCEPTED_FORMS};
 
 /// The pin of an imported manifest: the SRI blake3 hash of its bytes.
 pub fn manifest_hash(bytes: &[u8]) -> String {
     crate::lock::blake3_sri(bytes)
 }
 
+/// What reading a git import needs: the git cache and the credentials
+/// for `https://` remotes, by host.
+#[derive(Debug, Clone)]
+pub struct GitAccess {
+    pub cache: crate::git::GitCache,
+    pub auth: Option<crate::auth::Auth>,
+}
+
 /// Load what `m`'s `[import]` names into [`Manifest::imported`], after
 /// checking its hash, its exported specs, and this manifest's specs
-/// against them. Nothing to do without an `[import]`.
-pub fn attach(m: &mut Manifest) -> Result<(), ManifestError> {
+/// against them. Nothing to do without an `[import]`. A git import needs
+/// `git` ([`GitAccess`]); without it, it is refused.
+pub fn attach(m: &mut Manifest, git: Option<&GitAccess>) -> Result<(), ManifestError> {
     let Some(imp) = &m.import else {
         return Ok(());
     };
@@ -57,17 +68,34 @@ pub fn attach(m: &mut Manifest) -> Result<(), ManifestError> {
         message,
         source: None,
     };
-    if let Some(git) = &imp.git {
-        return Err(at(
-            git.line,
-            format!("[import.git]: git imports are not built yet; import a manifest by 'path' for now ({ACCEPTED_FORMS})"),
-        ));
-    }
-    let rel = imp
-        .path
-        .as_ref()
-        .expect("the schema requires 'path' without [import.git]");
-    let path = m.dir().join(rel);
+    let specs: String = imp.specs.iter().map(|s| format!(" --spec {s}")).collect();
+    let (path, repin) = match &imp.git {
+        Some(g) => {
+            let Some(access) = git else {
+                return Err(at(
+                    g.line,
+                    format!("[import.git]: {}: reading a git import needs git and the cache, which this command was not given", g.remote),
+                ));
+            };
+            let path = fetch_git(access, g).map_err(|e| ManifestError {
+                path: m.path.clone(),
+                pos: Some((g.line, 1)),
+                message: format!(
+                    "[import.git]: cannot read {} at {} from {}",
+                    g.path, g.rev, g.remote
+                ),
+                source: Some(Box::new(e)),
+            })?;
+            (path, git_url(g))
+        }
+        None => {
+            let rel = imp
+                .path
+                .as_ref()
+                .expect("the schema requires 'path' without [import.git]");
+            (m.dir().join(rel), rel.display().to_string())
+        }
+    };
     let bytes = std::fs::read(&path).map_err(|e| ManifestError {
         path: m.path.clone(),
         pos: Some((imp.line, 1)),
@@ -79,14 +107,12 @@ pub fn attach(m: &mut Manifest) -> Result<(), ManifestError> {
     })?;
     let actual = manifest_hash(&bytes);
     if actual != imp.hash {
-        let specs: String = imp.specs.iter().map(|s| format!(" --spec {s}")).collect();
         return Err(at(
             imp.line,
             format!(
-                "[import]: the imported manifest {} has hash {actual}, but this manifest pins {}: it changed since it was imported; if the change is wanted, re-pin it with 'rdebootstrap import {}{specs}' (then 'rdebootstrap update')",
+                "[import]: the imported manifest {} has hash {actual}, but this manifest pins {}: it changed since it was imported; if the change is wanted, re-pin it with 'rdebootstrap import {repin}{specs}' (then 'rdebootstrap update')",
                 path.display(),
                 imp.hash,
-                rel.display()
             ),
         ));
     }
@@ -162,6 +188,90 @@ pub fn attach(m: &mut Manifest) -> Result<(), ManifestError> {
     Ok(())
 }
 
+/// The `git+` URL that imports `g` again at its `ref` (or `rev`).
+pub fn git_url(g: &crate::manifest::GitImport) -> String {
+    let (k, v) = match &g.reference {
+        Some(r) => ("ref", r.as_str()),
+        None => ("rev", g.rev.as_str()),
+    };
+    format!("'git+{}?{k}={v}#{}'", g.remote, g.path)
+}
+
+/// Fetch `g`'s manifest at its `rev` into the git cache with what it
+/// reads from the repository (its locks, local .debs, keyrings and local
+/// artifacts); the manifest's path in the extract.
+pub fn fetch_git(
+    access: &GitAccess,
+    g: &crate::manifest::GitImport,
+) -> Result<std::path::PathBuf, crate::git::GitError> {
+    let credential = g
+        .remote
+        .host()
+        .and_then(|h| access.auth.as_ref()?.get(h).cloned());
+    let repo = access.cache.repo(&g.remote, credential)?;
+    repo.fetch(&g.rev)?;
+    extract_manifest(&repo, &g.rev, &g.path)
+}
+
+/// Extract the manifest at `path` and what it reads from the
+/// repository; its path in the extract.
+pub fn extract_manifest(
+    repo: &crate::git::Repo,
+    rev: &source::GitRev,
+    path: &source::RepoPath,
+) -> Result<std::path::PathBuf, crate::git::GitError> {
+    use crate::git::{join_in_repo, GitError};
+    let file = repo.extract(rev, path)?;
+    let dir = path.parent();
+    // Its locks: NAME.<arch>.lock next to it.
+    let stem = path
+        .as_str()
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.strip_suffix(".toml"))
+        .unwrap_or("Manifest");
+    for f in repo.list(rev, dir)? {
+        let name = f.as_str().rsplit('/').next().unwrap_or("");
+        if name.starts_with(&format!("{stem}.")) && name.ends_with(".lock") {
+            repo.extract(rev, &f)?;
+        }
+    }
+    // What it names by a relative path. A manifest that does not parse
+    // is reported by the caller, with its line.
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(file);
+    };
+    let Ok(m) = Manifest::parse(&text, &file) else {
+        return Ok(file);
+    };
+    let mut rels: Vec<String> = Vec::new();
+    rels.extend(
+        m.locals
+            .iter()
+            .map(|l| l.path.to_string_lossy().into_owned()),
+    );
+    rels.extend(m.archives.iter().filter_map(|a| match &a.signed_by {
+        Some(crate::manifest::SignedBy::File(p)) => Some(p.to_string_lossy().into_owned()),
+        _ => None,
+    }));
+    rels.extend(
+        m.artifacts
+            .values()
+            .filter_map(|a| a.source.clone())
+            .filter(|s| !s.contains("://")),
+    );
+    for rel in rels.iter().filter(|r| !r.starts_with('/')) {
+        let p = join_in_repo(dir, rel).ok_or_else(|| GitError::Escapes {
+            remote: repo.remote().to_string(),
+            path: rel.clone(),
+        })?;
+        for f in repo.files(rev, &p)? {
+            repo.extract(rev, &f)?;
+        }
+    }
+    Ok(file)
+}
+
 impl Manifest {
     /// The imported manifest, when spec `name` is one it exports and this
     /// manifest does not define.
@@ -188,8 +298,16 @@ impl Manifest {
 /// --import`).
 #[derive(Debug, thiserror::Error)]
 pub enum ImportEditError {
-    #[error("'{given}' is not a form of import built yet: git imports (git+https://, git+http://, git+ssh://, git+file://) and file:// URLs come later; accepted today: {ACCEPTED_FORMS}")]
-    UnsupportedForm { given: String },
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error("'{given}' is a git import: it needs git and the cache")]
+    GitNeedsAccess { given: String },
+    #[error("cannot read the git import {given}")]
+    Git {
+        given: String,
+        #[source]
+        source: crate::git::GitError,
+    },
     #[error("cannot read the manifest to import, {path}")]
     Read {
         path: std::path::PathBuf,
@@ -211,15 +329,101 @@ pub enum ImportEditError {
     },
 }
 
-/// Refuse what is not a path to a manifest: any `SCHEME://` form
-/// (`file://`, `git+...://`) and `git+...` spellings.
-pub fn check_form(given: &str) -> Result<(), ImportEditError> {
-    if given.contains("://") || given.starts_with("git+") {
-        return Err(ImportEditError::UnsupportedForm {
-            given: given.to_owned(),
-        });
+/// Resolve a git import: fetch `src`'s commit (its `ref`, or `rev`
+/// resolved) into the git cache and check the manifest there as [`pin`]
+/// does. Returns what `[import.git]` holds and the `hash` to pin.
+pub fn pin_git(
+    access: &GitAccess,
+    src: &source::GitSource,
+    specs: &[String],
+) -> Result<(source::GitPin, String), ImportEditError> {
+    let given = format!("{}#{}", src.remote, src.path);
+    let git_err = |source| ImportEditError::Git {
+        given: given.clone(),
+        source,
+    };
+    let credential = src
+        .remote
+        .host()
+        .and_then(|h| access.auth.as_ref()?.get(h).cloned());
+    let repo = access
+        .cache
+        .repo(&src.remote, credential)
+        .map_err(git_err)?;
+    let rev = repo.resolve(&src.want).map_err(git_err)?;
+    repo.fetch(&rev).map_err(git_err)?;
+    let file = extract_manifest(&repo, &rev, &src.path).map_err(git_err)?;
+    let hash = pin(&file, specs)?;
+    let reference = match &src.want {
+        source::GitWant::Ref(r) => Some(r.clone()),
+        source::GitWant::Rev(_) => None,
+    };
+    Ok((
+        source::GitPin {
+            remote: src.remote.clone(),
+            rev,
+            reference,
+            path: src.path.clone(),
+        },
+        hash,
+    ))
+}
+
+/// `update --locals` for `[import.git]`: resolve its `ref` again and,
+/// when the branch or tag has moved off `rev`, the new `[import.git]` and
+/// `hash` ([`pin_git`]). `None` when there is no `ref` or it has not
+/// moved.
+pub fn follow_ref(
+    access: &GitAccess,
+    g: &crate::manifest::GitImport,
+    specs: &[String],
+) -> Result<Option<(source::GitPin, String)>, ImportEditError> {
+    let Some(reference) = &g.reference else {
+        return Ok(None);
+    };
+    let src = source::GitSource {
+        remote: g.remote.clone(),
+        want: source::GitWant::Ref(reference.clone()),
+        path: g.path.clone(),
+    };
+    let (pin, hash) = pin_git(access, &src, specs)?;
+    Ok((pin.rev != g.rev).then_some((pin, hash)))
+}
+
+/// Where an import comes from, resolved: a local manifest, or a git one
+/// fetched and pinned.
+#[derive(Debug, Clone)]
+pub enum Pinned {
+    /// The local manifest (from a path or `file://`) and its `hash`.
+    Path {
+        path: std::path::PathBuf,
+        hash: String,
+    },
+    /// `[import.git]` and the `hash`.
+    Git { pin: source::GitPin, hash: String },
+}
+
+/// Parse `given` ([`ImportSource::parse`]) and pin it exporting `specs`:
+/// a local manifest with [`pin`], a git one with [`pin_git`] (`git` must
+/// be given then).
+pub fn pin_source(
+    given: &str,
+    specs: &[String],
+    git: Option<&GitAccess>,
+) -> Result<Pinned, ImportEditError> {
+    match ImportSource::parse(given)? {
+        ImportSource::Path(path) => {
+            let hash = pin(&path, specs)?;
+            Ok(Pinned::Path { path, hash })
+        }
+        ImportSource::Git(src) => {
+            let access = git.ok_or_else(|| ImportEditError::GitNeedsAccess {
+                given: given.to_owned(),
+            })?;
+            let (pin, hash) = pin_git(access, &src, specs)?;
+            Ok(Pinned::Git { pin, hash })
+        }
     }
-    Ok(())
 }
 
 /// Read the manifest at `path` to import it exporting `specs`: it must

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{Item, Table, TableLike};
 
+use super::import::source::{GitRemote, GitRev, RepoPath};
 use super::{
     ArchiveDecl, Artifact, ArtifactKind, GitImport, Import, LocalDeb, Manifest, ManifestError,
     SignedBy, Spec, Variant,
@@ -434,18 +435,33 @@ fn import(cx: &Ctx<'_>, item: &Item) -> Result<Import, ManifestError> {
                 cx.string(gt, k, "[import.git]")?
                     .ok_or_else(|| cx.err(g.span(), format!("[import.git] needs '{k}'")))
             };
-            let rev = need("rev")?;
-            if rev.len() != 40 || !rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let at = |k: &str| gt.get(k).and_then(Item::span);
+            let rev = GitRev::parse(&need("rev")?).map_err(|e| {
+                cx.err(
+                    at("rev"),
+                    format!("[import.git] 'rev': {e}: 'rev' must be a full 40-hex-digit commit id"),
+                )
+            })?;
+            let remote = GitRemote::parse(&need("remote")?).map_err(|e| {
+                cx.err(
+                    at("remote"),
+                    format!("[import.git] 'remote': {}", e.problem),
+                )
+            })?;
+            let path = RepoPath::parse(&need("path")?)
+                .map_err(|e| cx.err(at("path"), format!("[import.git] 'path': {e}")))?;
+            let reference = cx.string(gt, "ref", "[import.git]")?;
+            if reference.as_deref() == Some("") {
                 return Err(cx.err(
-                    gt.get("rev").and_then(Item::span),
-                    "'rev' must be a full 40-hex-digit commit id",
+                    at("ref"),
+                    "[import.git] 'ref' is empty (leave it out to follow no branch or tag)",
                 ));
             }
             Some(GitImport {
-                remote: need("remote")?,
+                remote,
                 rev,
-                reference: cx.string(gt, "ref", "[import.git]")?,
-                path: need("path")?,
+                reference,
+                path,
                 line: cx.line(g.span()),
             })
         }

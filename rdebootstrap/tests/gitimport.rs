@@ -1,0 +1,331 @@
+//! Git imports over `git+file://`: a locked base manifest (a signed
+//! loopback archive, a local .deb, a file artifact) committed to a bare
+//! repository made here, imported by a downstream manifest with its own
+//! archive; `import`, `init --import`, `update`, `build --unpack-only`,
+//! `update --locals` after the branch moves, and a tampered pin.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use testkit::archive::{Served, SuiteBuilder};
+use testkit::{DebBuilder, TempDir};
+
+fn run(dir: &Path, cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(args)
+        .args(["--arch", "amd64", "--cache-dir"])
+        .arg(cache)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(o: Output) -> String {
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    err
+}
+
+fn fails(o: Output) -> String {
+    assert!(!o.status.success(), "{}", text(&o.stderr));
+    text(&o.stderr)
+}
+
+/// Run git in `dir` without the user's configuration; its output.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@127.0.0.1",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+    text(&o.stdout).trim().to_owned()
+}
+
+fn has_git() -> bool {
+    Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_downstream_manifest_builds_on_a_git_import() {
+    if !testkit::require(has_git(), "git") {
+        return;
+    }
+    let Some(base_site) = Served::start(
+        "gitimport-base-site",
+        SuiteBuilder::new("trixie")
+            .package(
+                DebBuilder::new("base-files", "13", "amd64")
+                    .field("Essential", "yes")
+                    .field("Priority", "required")
+                    .dir("./etc/")
+                    .file("./etc/issue", "Test\n"),
+            )
+            .package(
+                DebBuilder::new("tool", "1.0", "amd64")
+                    .dir("./usr/")
+                    .dir("./usr/bin/")
+                    .file_mode("./usr/bin/tool", 0o755, "tool 1.0\n"),
+            ),
+    ) else {
+        return;
+    };
+    let Some(app_site) = Served::start(
+        "gitimport-app-site",
+        SuiteBuilder::new("trixie").package(
+            DebBuilder::new("app", "1.0", "amd64")
+                .field("Depends", "tool")
+                .dir("./usr/")
+                .dir("./usr/bin/")
+                .file_mode("./usr/bin/app", 0o755, "app\n"),
+        ),
+    ) else {
+        return;
+    };
+    let work = TempDir::new("gitimport-work");
+    let cache = work.path().join("cache");
+    let upstream = work.path().join("upstream.git");
+    let base = work.path().join("base");
+    let app = work.path().join("app");
+    std::fs::create_dir_all(base.join("system/debs")).unwrap();
+    std::fs::create_dir_all(base.join("system/files")).unwrap();
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    git(work.path(), &["init", "--quiet", "--bare", "upstream.git"]);
+    // Serve blobs on demand, so the clone is a partial one.
+    git(&upstream, &["config", "uploadpack.allowFilter", "true"]);
+    git(
+        &upstream,
+        &["config", "uploadpack.allowAnySHA1InWant", "true"],
+    );
+    git(&base, &["init", "--quiet"]);
+    let sys = base.join("system");
+    base_site.write_keyring(&sys.join("archive.gpg"));
+    app_site.write_keyring(&app.join("archive.gpg"));
+    DebBuilder::new("basetool", "0.1", "amd64")
+        .dir("./usr/")
+        .dir("./usr/bin/")
+        .file_mode("./usr/bin/basetool", 0o755, "basetool\n")
+        .write_to(&sys.join("debs"), "basetool");
+    std::fs::write(sys.join("files/motd"), "base\n").unwrap();
+    // A file the manifest does not name: never extracted.
+    std::fs::write(base.join("README"), "not imported\n").unwrap();
+    let base_manifest = |extra: &str| {
+        format!(
+            "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[[local]]\npath = \"debs/basetool.deb\"\n\n[artifact.\"motd\"]\ntype = \"file\"\ntarget = \"/etc/motd\"\npath = \"files/motd\"\n\n[spec.base]\nvariant = \"essential\"\ninclude = [\"tool\", \"basetool\"]\nstage = [\"motd\"]\n\n[spec.extra]\nextends = [\"base\"]\n{extra}",
+            base_site.url()
+        )
+    };
+    std::fs::write(sys.join("Manifest.toml"), base_manifest("")).unwrap();
+    ok(run(&sys, &cache, &["update"]));
+    git(&base, &["add", "-A"]);
+    git(&base, &["commit", "--quiet", "-m", "base"]);
+    let rev1 = git(&base, &["rev-parse", "HEAD"]);
+    git(
+        &base,
+        &[
+            "push",
+            "--quiet",
+            upstream.to_str().unwrap(),
+            "HEAD:refs/heads/main",
+        ],
+    );
+
+    let url = format!(
+        "git+file://{}?ref=main#system/Manifest.toml",
+        upstream.display()
+    );
+    std::fs::write(
+        app.join("Manifest.toml"),
+        format!(
+            "# The app image.\n[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec.web]\nextends = [\"base\"]\ninclude = [\"app\"]\n",
+            app_site.url()
+        ),
+    )
+    .unwrap();
+    let err = ok(run(
+        &app,
+        &cache,
+        &["import", &url, "--spec", "base", "--spec", "extra"],
+    ));
+    assert!(
+        err.contains(&format!("system/Manifest.toml at {rev1} in file://")),
+        "{err}"
+    );
+    let manifest = std::fs::read_to_string(app.join("Manifest.toml")).unwrap();
+    let pin1 = debrepo::manifest::import::manifest_hash(base_manifest("").as_bytes());
+    assert!(
+        manifest.contains(&format!(
+            "[import]\nhash = \"{pin1}\"\nspecs = [\"base\", \"extra\"]\n\n[import.git]\nremote = \"file://{}\"\nrev = \"{rev1}\"\nref = \"main\"\npath = \"system/Manifest.toml\"\n",
+            upstream.display()
+        )),
+        "{manifest}"
+    );
+    // The cache: a partial bare clone and an extract of what is read.
+    let remote_dirs: Vec<_> = std::fs::read_dir(cache.join("git"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(remote_dirs.len(), 1, "{remote_dirs:?}");
+    let remote_dir = &remote_dirs[0];
+    assert!(remote_dir.join("repo.git/HEAD").is_file());
+    let extract = remote_dir.join("revs").join(&rev1);
+    for f in [
+        "system/Manifest.toml",
+        "system/Manifest.amd64.lock",
+        "system/debs/basetool.deb",
+        "system/files/motd",
+        "system/archive.gpg",
+    ] {
+        assert!(extract.join(f).is_file(), "{f} not extracted");
+    }
+    assert!(!extract.join("README").exists());
+
+    // init --import takes the same URL.
+    let err = ok(run(
+        &app,
+        &cache,
+        &[
+            "init", "-m", "New.toml", "--import", &url, "--spec", "base", "-p", "app",
+        ],
+    ));
+    assert!(err.contains("wrote"), "{err}");
+    let new = std::fs::read_to_string(app.join("New.toml")).unwrap();
+    assert!(
+        new.contains(&format!(
+            "rev = \"{rev1}\"\nref = \"main\"\npath = \"system/Manifest.toml\"\n"
+        )) && new.contains("extends = [\"base\"]"),
+        "{new}"
+    );
+
+    ok(run(&app, &cache, &["update"]));
+    let lock = std::fs::read_to_string(app.join("Manifest.amd64.lock")).unwrap();
+    assert!(
+        lock.contains(&format!(
+            "\n[import]\npath = \"system/Manifest.toml\"\nimported-git-rev = \"{rev1}\"\nfingerprint = \"blake3-"
+        )),
+        "{lock}"
+    );
+    let err = ok(run(
+        &app,
+        &cache,
+        &["build", "-s", "web", "-p", "tree", "--unpack-only"],
+    ));
+    assert!(err.contains("unpacked 4 packages into tree"), "{err}");
+    let tree = app.join("tree");
+    assert_eq!(
+        std::fs::read(tree.join("usr/bin/tool")).unwrap(),
+        b"tool 1.0\n"
+    );
+    assert_eq!(std::fs::read(tree.join("usr/bin/app")).unwrap(), b"app\n");
+    assert_eq!(
+        std::fs::read(tree.join("usr/bin/basetool")).unwrap(),
+        b"basetool\n"
+    );
+    assert_eq!(std::fs::read(tree.join("etc/motd")).unwrap(), b"base\n");
+
+    // The branch moves: the pin holds until update --locals.
+    std::fs::write(
+        sys.join("Manifest.toml"),
+        base_manifest("include = [\"base-files\"]\n"),
+    )
+    .unwrap();
+    ok(run(&sys, &cache, &["update"]));
+    git(
+        &base,
+        &["commit", "--quiet", "-a", "-m", "extra includes base-files"],
+    );
+    let rev2 = git(&base, &["rev-parse", "HEAD"]);
+    git(
+        &base,
+        &[
+            "push",
+            "--quiet",
+            upstream.to_str().unwrap(),
+            "HEAD:refs/heads/main",
+        ],
+    );
+    ok(run(&app, &cache, &["update"]));
+    let manifest = std::fs::read_to_string(app.join("Manifest.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("rev = \"{rev1}\"")),
+        "{manifest}"
+    );
+    let err = ok(run(&app, &cache, &["update", "--locals"]));
+    assert!(
+        err.contains(&format!(
+            "[import.git] ref main moved: rev {rev1} -> {rev2}"
+        )),
+        "{err}"
+    );
+    let pin2 = debrepo::manifest::import::manifest_hash(
+        base_manifest("include = [\"base-files\"]\n").as_bytes(),
+    );
+    let manifest = std::fs::read_to_string(app.join("Manifest.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("hash = \"{pin2}\""))
+            && manifest.contains(&format!("rev = \"{rev2}\""))
+            && manifest.starts_with("# The app image.\n"),
+        "{manifest}"
+    );
+    let lock = std::fs::read_to_string(app.join("Manifest.amd64.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("imported-git-rev = \"{rev2}\"")),
+        "{lock}"
+    );
+    let err = ok(run(&app, &cache, &["update", "--locals"]));
+    assert!(
+        err.contains(&format!("[import.git] ref main is still at {rev2}")),
+        "{err}"
+    );
+
+    // A lock recording another commit than [import.git] rev is stale.
+    let old_lock = lock.replace(&rev2, &rev1);
+    std::fs::write(app.join("Manifest.amd64.lock"), &old_lock).unwrap();
+    let err = fails(run(
+        &app,
+        &cache,
+        &["build", "-s", "web", "-p", "tree2", "--unpack-only"],
+    ));
+    assert!(
+        err.contains(&format!("imported-git-rev {rev1}"))
+            && err.contains("run 'rdebootstrap update'"),
+        "{err}"
+    );
+    ok(run(&app, &cache, &["update"]));
+
+    // A tampered pin: the hash error gives the command to re-pin.
+    let tampered = manifest.replace(&pin2, &pin1);
+    std::fs::write(app.join("Manifest.toml"), tampered).unwrap();
+    let err = fails(run(
+        &app,
+        &cache,
+        &["build", "-s", "web", "-p", "tree3", "--unpack-only"],
+    ));
+    assert!(
+        err.contains(&format!("but this manifest pins {pin1}"))
+            && err.contains(&format!(
+                "re-pin it with 'rdebootstrap import '{url}' --spec base --spec extra'"
+            )),
+        "{err}"
+    );
+}
