@@ -335,6 +335,17 @@ impl Repo {
         args: &[OsString],
         what: &str,
     ) -> Result<Vec<u8>, GitError> {
+        self.git_env(dir, args, what, &[])
+    }
+
+    /// [`Repo::git_in`] with more environment.
+    fn git_env(
+        &self,
+        dir: Option<&Path>,
+        args: &[OsString],
+        what: &str,
+        more: &[(&str, &str)],
+    ) -> Result<Vec<u8>, GitError> {
         let env = GitEnv::new(self.credential.as_ref())?;
         let mut cmd = Command::new("git");
         if let Some(d) = dir {
@@ -342,7 +353,8 @@ impl Repo {
         }
         cmd.args(args)
             .stdin(Stdio::null())
-            .envs(env.vars.iter().map(|(k, v)| (k, v)));
+            .envs(env.vars.iter().map(|(k, v)| (k, v)))
+            .envs(more.iter().copied());
         let out = cmd.output().map_err(|source| GitError::Spawn { source })?;
         if !out.status.success() {
             return Err(GitError::Failed {
@@ -409,7 +421,7 @@ impl Repo {
         if self.has_commit(rev) {
             return Ok(());
         }
-        let by_id = self.git(
+        let by_id = self.git_no_lazy(
             &[
                 "fetch",
                 "--quiet",
@@ -422,7 +434,7 @@ impl Repo {
         );
         if by_id.is_err() || !self.has_commit(rev) {
             // A server that gives no unadvertised commit: every branch and tag.
-            self.git(
+            self.git_no_lazy(
                 &[
                     "fetch",
                     "--quiet",
@@ -443,10 +455,28 @@ impl Repo {
         Ok(())
     }
 
+    /// [`Repo::git`] where a missing object is not fetched on the side (a
+    /// fetch over git's dumb HTTP protocol would otherwise fetch lazily
+    /// from itself).
+    fn git_no_lazy(&self, args: &[&str], what: &str) -> Result<Vec<u8>, GitError> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        self.git_env(Some(&self.dir), &args, what, &[("GIT_NO_LAZY_FETCH", "1")])
+    }
+
+    /// Whether the clone has commit `rev`, without fetching it: a missing
+    /// object is fetched from a promisor remote unless `GIT_NO_LAZY_FETCH`
+    /// says not to (git 2.44 and later; an older git fetches it).
     fn has_commit(&self, rev: &GitRev) -> bool {
-        self.git(
-            &["cat-file", "-e", &format!("{rev}^{{commit}}")],
+        let args = [
+            OsString::from("cat-file"),
+            "-e".into(),
+            format!("{rev}^{{commit}}").into(),
+        ];
+        self.git_env(
+            Some(&self.dir),
+            &args,
             "cat-file",
+            &[("GIT_NO_LAZY_FETCH", "1")],
         )
         .is_ok()
     }

@@ -199,6 +199,16 @@ fn a_downstream_manifest_builds_on_a_git_import() {
         assert!(extract.join(f).is_file(), "{f} not extracted");
     }
     assert!(!extract.join("README").exists());
+    // A partial clone: the blob of the file not read was never fetched.
+    let readme = git(&base, &["rev-parse", "HEAD:README"]);
+    let missing = git(
+        &remote_dir.join("repo.git"),
+        &["rev-list", "--objects", "--missing=print", &rev1],
+    );
+    assert!(
+        missing.lines().any(|l| l == format!("?{readme}")),
+        "{missing}"
+    );
 
     // init --import takes the same URL.
     let err = ok(run(
@@ -328,4 +338,179 @@ fn a_downstream_manifest_builds_on_a_git_import() {
             )),
         "{err}"
     );
+}
+
+/// Every process's command line, joined.
+fn all_cmdlines() -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+                out.extend_from_slice(&c);
+                out.push(b'\n');
+            }
+        }
+    }
+    out
+}
+
+/// Whether `needle` is in any file under `dir`.
+fn found_in_files(dir: &Path, needle: &[u8]) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            if let Some(f) = found_in_files(&p, needle) {
+                return Some(f);
+            }
+        } else if ft.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn a_git_import_over_https_with_a_token() {
+    if !testkit::require(has_git(), "git") {
+        return;
+    }
+    let token = "tok-5e3c7a1b9d0f-never-on-argv";
+    let work = TempDir::new("gitimport-https");
+    let served = work.path().join("served");
+    let base = work.path().join("base");
+    let app = work.path().join("app");
+    let cache = work.path().join("cache");
+    for d in [&served, &base.join("system/debs"), &app, &cache] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    git(&served, &["init", "--quiet", "--bare", "upstream.git"]);
+    git(&base, &["init", "--quiet"]);
+    let sys = base.join("system");
+    DebBuilder::new("basetool", "0.1", "amd64")
+        .dir("./usr/")
+        .write_to(&sys.join("debs"), "basetool");
+    let manifest =
+        "[[local]]\npath = \"debs/basetool.deb\"\n\n[spec.base]\ninclude = [\"basetool\"]\n";
+    std::fs::write(sys.join("Manifest.toml"), manifest).unwrap();
+    std::fs::write(sys.join("Manifest.amd64.lock"), "# a lock\n").unwrap();
+    git(&base, &["add", "-A"]);
+    git(&base, &["commit", "--quiet", "-m", "base"]);
+    git(&base, &["tag", "v1"]);
+    let rev = git(&base, &["rev-parse", "HEAD"]);
+    let upstream = served.join("upstream.git");
+    git(
+        &base,
+        &[
+            "push",
+            "--quiet",
+            upstream.to_str().unwrap(),
+            "HEAD:refs/heads/main",
+            "v1",
+        ],
+    );
+    // Git's dumb HTTP protocol, from the static server.
+    git(&upstream, &["update-server-info"]);
+
+    let pki = testkit::tls::Pki::new();
+    let ca = work.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let server = testkit::http::Server::serve_dir_tls(&served, &pki, false);
+    server.require_auth(testkit::http::Auth::Bearer(token.to_owned()));
+    std::fs::write(
+        app.join("auth.toml"),
+        format!("[[auth]]\nhost = \"127.0.0.1\"\ntoken = \"{token}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("Manifest.toml"),
+        "[spec.web]\nextends = [\"base\"]\n",
+    )
+    .unwrap();
+    let url = format!(
+        "git+{}/upstream.git?rev=v1#system/Manifest.toml",
+        server.url()
+    );
+
+    // Sample every process's argv while rdebootstrap and its gits run.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(["import", &url, "--spec", "base", "--cache-dir"])
+        .arg(&cache)
+        .current_dir(&app)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_SSL_CAINFO", &ca)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut samples = 0;
+    loop {
+        let argv = all_cmdlines();
+        samples += 1;
+        assert!(
+            !argv.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is on a command line"
+        );
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(samples > 1, "{samples}");
+    let m = std::fs::read_to_string(app.join("Manifest.toml")).unwrap();
+    assert!(
+        m.contains(&format!(
+            "[import.git]\nremote = \"{}/upstream.git\"\nrev = \"{rev}\"\npath = \"system/Manifest.toml\"\n",
+            server.url()
+        )),
+        "{m}"
+    );
+    // The server saw the token; the cache never holds it.
+    let reqs = server.requests();
+    assert!(!reqs.is_empty());
+    assert!(
+        reqs.iter()
+            .all(|r| r.authorization.as_deref() == Some(&format!("Bearer {token}"))),
+        "{reqs:?}"
+    );
+    assert_eq!(found_in_files(&cache, token.as_bytes()), None);
+    let remote_dir = std::fs::read_dir(cache.join("git"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for f in [
+        "system/Manifest.toml",
+        "system/Manifest.amd64.lock",
+        "system/debs/basetool.deb",
+    ] {
+        assert!(remote_dir.join("revs").join(&rev).join(f).is_file(), "{f}");
+    }
+
+    // Without the credential, the server refuses git, and the error says
+    // what failed.
+    std::fs::remove_file(app.join("auth.toml")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args([
+            "import",
+            &url.replace("rev=v1", "ref=main"),
+            "--spec",
+            "base",
+            "--cache-dir",
+        ])
+        .arg(&cache)
+        .current_dir(&app)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_SSL_CAINFO", &ca)
+        .output()
+        .unwrap();
+    let err = fails(o);
+    assert!(err.contains("git ls-remote failed"), "{err}");
 }
