@@ -271,6 +271,9 @@ impl GitEnv {
         let mut pairs: Vec<(&str, OsString)> = Vec::new();
         let mut keys = None;
         if let Some(c) = credential {
+            // The header goes to every URL of the request, a redirect's
+            // too: with credentials, no redirects.
+            pairs.push(("http.followRedirects", "false".into()));
             if let Some(h) = auth_header(c) {
                 pairs.push(("http.extraHeader", h.into()));
             }
@@ -648,10 +651,12 @@ mod tests {
                 .find(|(n, _)| n == k)
                 .map(|(_, v)| v.clone())
         };
-        assert_eq!(get("GIT_CONFIG_COUNT"), Some("1".into()));
-        assert_eq!(get("GIT_CONFIG_KEY_0"), Some("http.extraHeader".into()));
+        assert_eq!(get("GIT_CONFIG_COUNT"), Some("2".into()));
+        assert_eq!(get("GIT_CONFIG_KEY_0"), Some("http.followRedirects".into()));
+        assert_eq!(get("GIT_CONFIG_VALUE_0"), Some("false".into()));
+        assert_eq!(get("GIT_CONFIG_KEY_1"), Some("http.extraHeader".into()));
         assert_eq!(
-            get("GIT_CONFIG_VALUE_0"),
+            get("GIT_CONFIG_VALUE_1"),
             Some("Authorization: Bearer s3cret".into())
         );
         let basic = Credential::Basic {
@@ -664,7 +669,7 @@ mod tests {
             key: crate::auth::Secret::new("KEY"),
         };
         let env = GitEnv::new(Some(&mtls)).unwrap();
-        let key = PathBuf::from(get_of(&env, "GIT_CONFIG_VALUE_1"));
+        let key = PathBuf::from(get_of(&env, "GIT_CONFIG_VALUE_2"));
         assert_eq!(fs::read_to_string(&key).unwrap(), "KEY");
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(
