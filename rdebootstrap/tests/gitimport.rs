@@ -514,3 +514,208 @@ fn a_git_import_over_https_with_a_token() {
     let err = fails(o);
     assert!(err.contains("git ls-remote failed"), "{err}");
 }
+
+/// Run rdebootstrap in `dir`, sampling every process's command line until
+/// it exits; fails if `secret` shows up on any of them.
+fn run_watched(dir: &Path, cache: &Path, ca: &Path, secret: &str, args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(args)
+        .args(["--arch", "amd64", "--cache-dir"])
+        .arg(cache)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_SSL_CAINFO", ca)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    loop {
+        let argv = all_cmdlines();
+        assert!(
+            !argv.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the token is on a command line while running {args:?}"
+        );
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The issue's end-to-end case over the network: a base manifest (an
+/// archive, a local .deb, a file artifact) on a git smart-HTTP server
+/// (`git http-backend`) over loopback HTTPS that wants a bearer token from
+/// `auth.toml`; the downstream imports two of its specs, locks and builds,
+/// and the token is never on a command line or in the cache.
+#[test]
+fn a_git_import_over_smart_https_with_a_token_builds() {
+    if !testkit::require(has_git(), "git") {
+        return;
+    }
+    let Some(base_site) = Served::start(
+        "gitimport-smart-site",
+        SuiteBuilder::new("trixie")
+            .package(
+                DebBuilder::new("base-files", "13", "amd64")
+                    .field("Essential", "yes")
+                    .field("Priority", "required")
+                    .dir("./etc/")
+                    .file("./etc/issue", "Test\n"),
+            )
+            .package(
+                DebBuilder::new("tool", "1.0", "amd64")
+                    .dir("./usr/")
+                    .dir("./usr/bin/")
+                    .file_mode("./usr/bin/tool", 0o755, "tool 1.0\n"),
+            ),
+    ) else {
+        return;
+    };
+    let token = "tok-8a41c09e77d2-smart-never-on-argv";
+    let work = TempDir::new("gitimport-smart");
+    let projects = work.path().join("projects");
+    let base = work.path().join("base");
+    let app = work.path().join("app");
+    let cache = work.path().join("cache");
+    let sys = base.join("system");
+    for d in [
+        &projects,
+        &sys.join("debs"),
+        &sys.join("files"),
+        &app,
+        &cache,
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    git(&projects, &["init", "--quiet", "--bare", "upstream.git"]);
+    let upstream = projects.join("upstream.git");
+    git(&upstream, &["config", "uploadpack.allowFilter", "true"]);
+    git(
+        &upstream,
+        &["config", "uploadpack.allowAnySHA1InWant", "true"],
+    );
+    git(&base, &["init", "--quiet"]);
+    base_site.write_keyring(&sys.join("archive.gpg"));
+    DebBuilder::new("basetool", "0.1", "amd64")
+        .dir("./usr/")
+        .dir("./usr/bin/")
+        .file_mode("./usr/bin/basetool", 0o755, "basetool\n")
+        .write_to(&sys.join("debs"), "basetool");
+    std::fs::write(sys.join("files/motd"), "base\n").unwrap();
+    std::fs::write(base.join("README"), "not imported\n").unwrap();
+    std::fs::write(
+        sys.join("Manifest.toml"),
+        format!(
+            "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[[local]]\npath = \"debs/basetool.deb\"\n\n[artifact.\"motd\"]\ntype = \"file\"\ntarget = \"/etc/motd\"\npath = \"files/motd\"\n\n[spec.base]\nvariant = \"essential\"\nstage = [\"motd\"]\n\n[spec.tools]\nextends = [\"base\"]\ninclude = [\"tool\", \"basetool\"]\n",
+            base_site.url()
+        ),
+    )
+    .unwrap();
+    ok(run(&sys, &cache, &["update"]));
+    git(&base, &["add", "-A"]);
+    git(&base, &["commit", "--quiet", "-m", "base"]);
+    let rev = git(&base, &["rev-parse", "HEAD"]);
+    git(
+        &base,
+        &[
+            "push",
+            "--quiet",
+            upstream.to_str().unwrap(),
+            "HEAD:refs/heads/main",
+        ],
+    );
+
+    let pki = testkit::tls::Pki::new();
+    let ca = work.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let server = testkit::http::Server::git_http_backend_tls(&projects, &pki);
+    server.require_auth(testkit::http::Auth::Bearer(token.to_owned()));
+    std::fs::write(
+        app.join("auth.toml"),
+        format!("[[auth]]\nhost = \"127.0.0.1\"\ntoken = \"{token}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("Manifest.toml"),
+        "[spec.web]\nextends = [\"base\", \"tools\"]\n",
+    )
+    .unwrap();
+    let url = format!(
+        "git+{}/upstream.git?ref=main#system/Manifest.toml",
+        server.url()
+    );
+    let watched = |args: &[&str]| run_watched(&app, &cache, &ca, token, args);
+    ok(watched(&[
+        "import", &url, "--spec", "base", "--spec", "tools",
+    ]));
+    let m = std::fs::read_to_string(app.join("Manifest.toml")).unwrap();
+    assert!(
+        m.contains(&format!(
+            "[import.git]\nremote = \"{}/upstream.git\"\nrev = \"{rev}\"\nref = \"main\"\n",
+            server.url()
+        )),
+        "{m}"
+    );
+    ok(watched(&["update"]));
+    // The lock and the cache's extract are the base's; the build needs the
+    // local .deb and the artifact from the repository, both fetched over
+    // HTTPS.
+    let err = ok(watched(&[
+        "build",
+        "-s",
+        "web",
+        "-p",
+        "tree",
+        "--unpack-only",
+    ]));
+    assert!(err.contains("unpacked 3 packages into tree"), "{err}");
+    let tree = app.join("tree");
+    assert_eq!(std::fs::read(tree.join("etc/issue")).unwrap(), b"Test\n");
+    assert_eq!(
+        std::fs::read(tree.join("usr/bin/tool")).unwrap(),
+        b"tool 1.0\n"
+    );
+    assert_eq!(
+        std::fs::read(tree.join("usr/bin/basetool")).unwrap(),
+        b"basetool\n"
+    );
+    assert_eq!(std::fs::read(tree.join("etc/motd")).unwrap(), b"base\n");
+
+    // Git spoke the smart protocol, every request carried the token, and
+    // the clone is partial: the blob nobody read was never sent.
+    let reqs = server.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.path == "/upstream.git/git-upload-pack" && r.status == 200),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter()
+            .all(|r| r.authorization.as_deref() == Some(&format!("Bearer {token}"))),
+        "{reqs:?}"
+    );
+    assert_eq!(found_in_files(&cache, token.as_bytes()), None);
+    let remote_dir = std::fs::read_dir(cache.join("git"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let readme = git(&base, &["rev-parse", "HEAD:README"]);
+    let missing = git(
+        &remote_dir.join("repo.git"),
+        &["rev-list", "--objects", "--missing=print", &rev],
+    );
+    assert!(
+        missing.lines().any(|l| l == format!("?{readme}")),
+        "{missing}"
+    );
+
+    // Without the credential the server refuses git, and the error says
+    // which git step failed.
+    std::fs::remove_file(app.join("auth.toml")).unwrap();
+    let err = fails(watched(&["update", "--locals"]));
+    assert!(err.contains("git ls-remote failed"), "{err}");
+}

@@ -4,6 +4,11 @@
 //! and faults queued per path (an error status, 429 with `Retry-After`, a
 //! connection dropped mid-body, a stalled body, corrupted bytes). Every
 //! request is logged so tests can check what a client asked for.
+//!
+//! [`Server::git_http_backend_tls`] instead answers every request with
+//! `git http-backend` run as a CGI program, which makes it a git
+//! smart-HTTP server (protocol v2, partial clones when the repository
+//! allows filters) behind the same authentication and log.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -56,6 +61,15 @@ struct State {
     no_range: bool,
 }
 
+/// What answers the requests.
+#[derive(Clone)]
+enum Backend {
+    /// Files under this directory.
+    Files(PathBuf),
+    /// `git http-backend` with this `GIT_PROJECT_ROOT`.
+    Git(PathBuf),
+}
+
 /// The running server; stops when dropped.
 pub struct Server {
     addr: SocketAddr,
@@ -68,17 +82,30 @@ pub struct Server {
 impl Server {
     /// Serve the files under `root`.
     pub fn serve_dir(root: &Path) -> Server {
-        Self::start(root, None)
+        Self::start(Backend::Files(root.to_owned()), None)
     }
 
     /// Serve the files under `root` over HTTPS with `pki`'s server
     /// certificate; with `client_auth`, only clients presenting a
     /// certificate from the same CA are served.
     pub fn serve_dir_tls(root: &Path, pki: &crate::tls::Pki, client_auth: bool) -> Server {
-        Self::start(root, Some(Arc::new(pki.server_config(client_auth))))
+        Self::start(
+            Backend::Files(root.to_owned()),
+            Some(Arc::new(pki.server_config(client_auth))),
+        )
     }
 
-    fn start(root: &Path, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
+    /// A git smart-HTTP server over HTTPS for the repositories under
+    /// `projects` (`https://127.0.0.1:PORT/NAME.git`): every request that
+    /// passes the authentication check is handed to `git http-backend`.
+    pub fn git_http_backend_tls(projects: &Path, pki: &crate::tls::Pki) -> Server {
+        Self::start(
+            Backend::Git(projects.to_owned()),
+            Some(Arc::new(pki.server_config(false))),
+        )
+    }
+
+    fn start(root: Backend, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
         let is_tls = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
@@ -202,7 +229,11 @@ fn basic(login: &str, password: &str) -> String {
     format!("Basic {out}")
 }
 
-fn handle<S: Read + Write>(stream: S, root: &Path, state: &Mutex<State>) -> std::io::Result<()> {
+fn handle<S: Read + Write>(
+    stream: S,
+    backend: &Backend,
+    state: &Mutex<State>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -229,7 +260,6 @@ fn handle<S: Read + Write>(stream: S, root: &Path, state: &Mutex<State>) -> std:
         None => target,
     };
     let path = percent_decode(target.split('?').next().unwrap_or("/"));
-    let out = reader.get_mut();
     let (fault, auth, no_range, header) = {
         let mut s = state.lock().unwrap();
         let f = s.faults.get_mut(&path).and_then(VecDeque::pop_front);
@@ -251,7 +281,7 @@ fn handle<S: Read + Write>(stream: S, root: &Path, state: &Mutex<State>) -> std:
         if headers.get("authorization") != Some(&want) {
             log(401);
             return respond(
-                out,
+                reader.get_mut(),
                 401,
                 &[("WWW-Authenticate", "Basic realm=\"test\"".into())],
                 b"",
@@ -261,20 +291,37 @@ fn handle<S: Read + Write>(stream: S, root: &Path, state: &Mutex<State>) -> std:
     if let Some((name, value)) = header {
         if headers.get(&name) != Some(&value) {
             log(403);
-            return respond(out, 403, &[], b"");
+            return respond(reader.get_mut(), 403, &[], b"");
         }
     }
     match fault {
         Some(Fault::Status(code)) => {
             log(code);
-            return respond(out, code, &[], b"");
+            return respond(reader.get_mut(), code, &[], b"");
         }
         Some(Fault::RetryAfter(secs)) => {
             log(429);
-            return respond(out, 429, &[("Retry-After", secs.to_string())], b"");
+            return respond(
+                reader.get_mut(),
+                429,
+                &[("Retry-After", secs.to_string())],
+                b"",
+            );
         }
         _ => {}
     }
+    let root = match backend {
+        Backend::Files(root) => root,
+        Backend::Git(projects) => {
+            let body = read_body(&mut reader, &headers)?;
+            let query = target.split_once('?').map_or("", |(_, q)| q);
+            let (status, head, out_body) =
+                git_cgi(projects, method, &path, query, &headers, &body)?;
+            log(status);
+            return respond(reader.get_mut(), status, &head, &out_body);
+        }
+    };
+    let out = reader.get_mut();
     if method != "GET" && method != "HEAD" {
         log(405);
         return respond(out, 405, &[], b"");
@@ -394,4 +441,118 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The request body: `Content-Length` bytes, or a chunked body.
+fn read_body<R: BufRead>(r: &mut R, headers: &HashMap<String, String>) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size)?;
+            let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            let mut chunk = vec![0; size];
+            r.read_exact(&mut chunk)?;
+            body.extend_from_slice(&chunk);
+            let mut crlf = String::new();
+            r.read_line(&mut crlf)?;
+            if size == 0 {
+                return Ok(body);
+            }
+        }
+    }
+    let len = headers
+        .get("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(0);
+    body.resize(len, 0);
+    r.read_exact(&mut body)?;
+    Ok(body)
+}
+
+/// Run `git http-backend` for one request (RFC 3875 CGI): the status,
+/// headers and body of its answer.
+fn git_cgi(
+    projects: &Path,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &HashMap<String, String>,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<(&'static str, String)>, Vec<u8>)> {
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new("git");
+    cmd.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_PROJECT_ROOT", projects)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("SERVER_PROTOCOL", "HTTP/1.1")
+        .env("REQUEST_METHOD", method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("CONTENT_LENGTH", body.len().to_string());
+    for (header, var) in [
+        ("content-type", "CONTENT_TYPE"),
+        ("content-encoding", "HTTP_CONTENT_ENCODING"),
+        ("git-protocol", "GIT_PROTOCOL"),
+    ] {
+        if let Some(v) = headers.get(header) {
+            cmd.env(var, v);
+        }
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut stdin = child.stdin.take().unwrap();
+    let body = body.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let out = child.wait_with_output()?;
+    let _ = writer.join();
+    // The CGI answer: header lines, an empty line, the body.
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| {
+            out.stdout
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, 2))
+        });
+    let Some((end, sep)) = split else {
+        return Ok((500, vec![], out.stdout));
+    };
+    let mut status = 200;
+    let mut head = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout[..end]).lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim().to_owned();
+        match k.to_ascii_lowercase().as_str() {
+            "status" => {
+                status = v
+                    .split(' ')
+                    .next()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(500)
+            }
+            "content-type" => head.push(("Content-Type", v)),
+            "cache-control" => head.push(("Cache-Control", v)),
+            _ => {}
+        }
+    }
+    Ok((status, head, out.stdout[end + sep..].to_vec()))
 }
