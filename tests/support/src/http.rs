@@ -474,6 +474,9 @@ fn read_body<R: BufRead>(r: &mut R, headers: &HashMap<String, String>) -> std::i
     Ok(body)
 }
 
+/// A CGI program's answer: status, the headers passed on, body.
+type CgiAnswer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
 /// Run `git http-backend` for one request (RFC 3875 CGI): the status,
 /// headers and body of its answer.
 fn git_cgi(
@@ -483,7 +486,7 @@ fn git_cgi(
     query: &str,
     headers: &HashMap<String, String>,
     body: &[u8],
-) -> std::io::Result<(u16, Vec<(&'static str, String)>, Vec<u8>)> {
+) -> std::io::Result<CgiAnswer> {
     use std::process::{Command, Stdio};
     let mut cmd = Command::new("git");
     cmd.arg("http-backend")
