@@ -405,7 +405,7 @@ pub fn read_locals(manifest: &Manifest) -> Result<Vec<LocalPackage>, Error> {
                 base64::engine::general_purpose::STANDARD.encode(digest.as_bytes())
             );
             if *want != have {
-                return Err(fail(format!("its hash is {have}, the manifest says {want}; if the file was rebuilt, update the hash")));
+                return Err(fail(format!("its hash is {have}, the manifest says {want}; if the file was rebuilt, record its new hash with 'rdebootstrap update --locals'")));
             }
         }
         let reader = crate::deb::DebReader::new(bytes.as_slice())

@@ -25,6 +25,11 @@ pub struct UpdateArgs {
     /// Do not check signatures (not recommended).
     #[arg(long)]
     no_verify: bool,
+    /// Accept a Release file dated before the one the lock was made from
+    /// (a mirror that is behind, an archive rolled back on purpose);
+    /// without it such a Release is refused.
+    #[arg(long)]
+    allow_older_release: bool,
     /// First resolve `[import.git] ref` again and, when the branch or tag
     /// has moved, re-pin `rev` and `hash` in the manifest. (Refreshing
     /// local packages' and artifacts' hashes is not built yet.)
@@ -186,6 +191,7 @@ fn setup(
         now: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64),
+        ..Default::default()
     };
     Ok((transport, cache, opts))
 }
@@ -214,53 +220,96 @@ pub fn fetch_checked(
     )))
 }
 
-/// `update --locals`: re-pin `[import.git]` when its `ref` moved.
-fn follow_git_ref(global: &Global) -> Result<()> {
+/// `update --locals`: the manifest's hashes of what it names on disk
+/// (local .debs, local and text artifacts) are set to that content's
+/// hashes now, a path `[import]`'s hash to the imported manifest's, and
+/// an `[import.git]` that follows a `ref` is re-pinned (rev and hash) when
+/// the ref moved. The manifest is written once, comments kept.
+fn refresh_locals(global: &Global) -> Result<()> {
+    use debrepo::manifest::edit as medit;
     let path = &global.manifest;
-    let own = Manifest::load_own(path)?;
-    let Some((import, git)) = own.import.as_ref().and_then(|i| Some((i, i.git.as_ref()?))) else {
-        bail!("update --locals re-pins an [import.git] that follows a ref; {} has none (refreshing local packages' and artifacts' hashes is not built yet)", path.display());
-    };
-    let Some(reference) = &git.reference else {
+    let say = |line: &str| {
         if !global.quiet {
-            eprintln!("[import.git] follows no ref: rev {} stays", git.rev);
+            eprintln!("{line}");
         }
-        return Ok(());
     };
-    let access = git_access(global, Some(own.dir()))?;
-    match debrepo::manifest::import::follow_ref(&access, git, &import.specs)? {
-        None => {
-            if !global.quiet {
-                eprintln!("[import.git] ref {reference} is still at {}", git.rev);
+    let text = crate::edit::read(path)?;
+    let refreshed = medit::refresh_local_hashes(&text, path)?;
+    for l in &refreshed.lines {
+        say(l);
+    }
+    let mut text = refreshed.text;
+    let mut changed = refreshed.changed;
+    let own = Manifest::parse(&text, path)?;
+    match own.import.as_ref() {
+        None => {}
+        Some(import) => match (&import.git, &import.path) {
+            (Some(git), _) => match &git.reference {
+                None => say(&format!(
+                    "[import.git] follows no ref: rev {} stays",
+                    git.rev
+                )),
+                Some(reference) => {
+                    let access = git_access(global, Some(own.dir()))?;
+                    match debrepo::manifest::import::follow_ref(&access, git, &import.specs)? {
+                        None => say(&format!(
+                            "[import.git] ref {reference} is still at {}",
+                            git.rev
+                        )),
+                        Some((pin, hash)) => {
+                            let edit = medit::set_import(
+                                &text,
+                                path,
+                                medit::ImportedFrom::Git(&pin),
+                                &hash,
+                                &import.specs,
+                            )?;
+                            say(&format!(
+                                "[import.git] ref {reference} moved: rev {} -> {}, hash {hash}",
+                                git.rev, pin.rev
+                            ));
+                            text = edit.text;
+                            changed = true;
+                        }
+                    }
+                }
+            },
+            (None, Some(rel)) => {
+                let hash = debrepo::manifest::import::pin(&own.dir().join(rel), &import.specs)?;
+                if hash != import.hash {
+                    let edit = medit::set_import(
+                        &text,
+                        path,
+                        medit::ImportedFrom::Path(&rel.to_string_lossy()),
+                        &hash,
+                        &import.specs,
+                    )?;
+                    say(&format!(
+                        "[import] {}: hash {} -> {hash}",
+                        rel.display(),
+                        import.hash
+                    ));
+                    text = edit.text;
+                    changed = true;
+                }
             }
-        }
-        Some((pin, hash)) => {
-            let text = crate::edit::read(path)?;
-            let edit = debrepo::manifest::edit::set_import(
-                &text,
-                path,
-                debrepo::manifest::edit::ImportedFrom::Git(&pin),
-                &hash,
-                &import.specs,
-            )?;
-            crate::edit::write(path, &edit.text)?;
-            if !global.quiet {
-                eprintln!(
-                    "[import.git] ref {reference} moved: rev {} -> {}, hash {hash}",
-                    git.rev, pin.rev
-                );
-            }
-        }
+            (None, None) => {}
+        },
+    }
+    if changed {
+        crate::edit::write(path, &text)?;
+    } else {
+        say("update --locals: every recorded hash is current");
     }
     Ok(())
 }
 
 pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
     if args.locals {
-        follow_git_ref(global)?;
+        refresh_locals(global)?;
     }
     let manifest = load_with_imports(&global.manifest, global)?;
-    let (transport, cache, opts) = setup(
+    let (transport, cache, mut opts) = setup(
         &manifest,
         global,
         &args.mirrors,
@@ -269,6 +318,13 @@ pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
         global.quiet,
     )?;
     let arch = opts.arch.clone();
+    // The lock this update replaces: no Release older than its own is
+    // taken. A lock that cannot be read (none yet, an older format) has
+    // nothing to compare with.
+    opts.locked_archives = Lock::load(&manifest.lock_path(&arch))
+        .map(|l| l.archives)
+        .unwrap_or_default();
+    opts.allow_older_release = args.allow_older_release;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -278,6 +278,33 @@ fn a_downstream_manifest_builds_on_an_imported_one() {
         );
     }
     assert!(!app.join("tree3").exists());
+
+    // update --locals re-pins a changed path import, as `import` would;
+    // the imported manifest's own lock must then be brought up to date
+    // before this one can be.
+    let err = fails(run(&app, &["update", "--locals", "--no-cache"]));
+    let pin2 = blake3_sri(
+        base_manifest
+            .replace("\"base\\n\"", "\"evil\\n\"")
+            .as_bytes(),
+    );
+    assert!(
+        err.contains(&format!(
+            "[import] ../base/Manifest.toml: hash {pin} -> {pin2}"
+        )),
+        "{err}"
+    );
+    let m = std::fs::read_to_string(app.join("Manifest.toml")).unwrap();
+    assert!(
+        m.starts_with("# The app image.\n") && m.contains(&format!("hash = \"{pin2}\"")),
+        "{m}"
+    );
+    ok(run(&base, &["update", "--no-cache"]));
+    let err = ok(run(&app, &["update", "--locals", "--no-cache"]));
+    assert!(
+        err.contains("every recorded hash is current") && err.contains("wrote"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -399,7 +399,75 @@ fn local_debs_win_and_are_locked_with_their_hash() {
     assert!(
         err.contains("[[local]] at line")
             && err.contains("the manifest says sha256-AAAA")
-            && err.contains("update the hash"),
+            && err.contains("rdebootstrap update --locals"),
+        "{err}"
+    );
+
+    // update --locals records what is on disk now: the .deb's hash, and a
+    // local and a text artifact's (in the algorithm each hash names),
+    // comments kept; then it locks.
+    std::fs::write(d.join("motd"), "changed\n").unwrap();
+    let sha256 = |b: &[u8]| {
+        let mut h = debrepo::artifact::Hasher::new(debrepo::artifact::HashAlgo::Sha256);
+        h.update(b);
+        h.finish().to_string()
+    };
+    let old_note = sha256(b"old text");
+    let with_artifacts = format!(
+        "# my tree\n{}\n[artifact.\"motd\"]\ntype = \"file\"\ntarget = \"/etc/motd\"\npath = \"motd\"\nhash = \"{}\"\n\n[artifact.\"note\"]\ntype = \"text\"\ntarget = \"/etc/note\"\ntext = \"new text\"\nhash = \"{old_note}\"\n",
+        std::fs::read_to_string(d.join("Manifest.toml")).unwrap(),
+        debrepo::artifact::sri_blake3(b"old\n")
+    )
+    .replace("include = [\"mytool\"]", "include = [\"mytool\"]\nstage = [\"motd\", \"note\"]");
+    std::fs::write(d.join("Manifest.toml"), &with_artifacts).unwrap();
+    let o = run(
+        d,
+        &[
+            "update",
+            "--locals",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let deb = std::fs::read(d.join("target/mytool_0.1_amd64.deb")).unwrap();
+    let deb_hash = debrepo::manifest::edit::local_deb_hash(&deb);
+    let motd_hash = debrepo::artifact::sri_blake3(b"changed\n");
+    let note_hash = sha256(b"new text");
+    for line in [
+        format!("local target/mytool_0.1_amd64.deb: hash sha256-AAAA -> {deb_hash}"),
+        format!(
+            "artifact 'motd': hash {} -> {motd_hash}",
+            debrepo::artifact::sri_blake3(b"old\n")
+        ),
+        format!("artifact 'note': hash {old_note} -> {note_hash}"),
+        "wrote".to_owned(),
+    ] {
+        assert!(err.contains(&line), "{line} not in {err}");
+    }
+    let m = std::fs::read_to_string(d.join("Manifest.toml")).unwrap();
+    assert!(m.starts_with("# my tree\n"), "{m}");
+    for h in [&deb_hash, &motd_hash, &note_hash] {
+        assert!(m.contains(&format!("hash = \"{h}\"")), "{h} not in {m}");
+    }
+    // A second run finds every hash current.
+    let o = run(
+        d,
+        &[
+            "update",
+            "--locals",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let err = text(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("every recorded hash is current"),
         "{err}"
     );
 }

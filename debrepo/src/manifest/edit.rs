@@ -414,6 +414,17 @@ pub enum EditError {
         value: String,
         why: String,
     },
+    /// A local `.deb` whose hash was to be refreshed cannot be read.
+    #[error("local {} (line {line}): cannot read it", path.display())]
+    ReadLocal {
+        path: std::path::PathBuf,
+        line: usize,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A local artifact whose hash was to be refreshed cannot be hashed.
+    #[error(transparent)]
+    Artifact(#[from] crate::artifact::ArtifactError),
 }
 
 /// The `-s` value to suggest: the spec's name when there is one.
@@ -1132,6 +1143,69 @@ pub fn add_local(text: &str, path: &Path, deb: &str, hash: &str) -> Result<Edit,
         .ok_or_else(|| fail(path, "'local' is not written as [[local]] tables"))?
         .push(t);
     edited(d, path, vec![format!("added local {deb} ({hash})")])
+}
+
+/// `update --locals`: every hash the manifest records for content it
+/// names on disk is set to that content's hash now: a `[[local]]` .deb's
+/// `hash`, and a local or `text` artifact's `hash` (computed with the
+/// algorithm the old hash used). Entries without a hash and URL artifacts
+/// are left alone (the lock records their hashes at `update`).
+pub fn refresh_local_hashes(text: &str, path: &Path) -> Result<Edit, EditError> {
+    use crate::artifact::{hash_path, source_of, Hasher, Source, Sri};
+    let m = Manifest::parse(text, path)?;
+    let mut d = doc(text, path)?;
+    let mut lines = Vec::new();
+    for (i, l) in m.locals.iter().enumerate() {
+        let Some(old) = &l.hash else { continue };
+        let file = m.dir().join(&l.path);
+        let bytes = std::fs::read(&file).map_err(|source| EditError::ReadLocal {
+            path: file.clone(),
+            line: l.line,
+            source,
+        })?;
+        let new = local_deb_hash(&bytes);
+        if *old == new {
+            continue;
+        }
+        d["local"]
+            .as_array_of_tables_mut()
+            .and_then(|a| a.get_mut(i))
+            .ok_or_else(|| fail(path, "'local' is not written as [[local]] tables"))?
+            .insert("hash", value(new.as_str()));
+        lines.push(format!("local {}: hash {old} -> {new}", l.path.display()));
+    }
+    for (name, a) in &m.artifacts {
+        let Some(old) = &a.hash else { continue };
+        let algo = Sri::parse(old)
+            .map_err(|source| crate::artifact::ArtifactError::BadHash {
+                name: name.clone(),
+                line: a.line,
+                source,
+            })?
+            .algo;
+        let new = match source_of(&m, name, a)? {
+            Source::Url(_) => continue,
+            Source::Local(p) => hash_path(&p, algo)?,
+            Source::Text => {
+                let mut h = Hasher::new(algo);
+                h.update(a.text.as_deref().unwrap_or_default().as_bytes());
+                h.finish()
+            }
+        }
+        .to_string();
+        if *old == new {
+            continue;
+        }
+        d["artifact"][name.as_str()]
+            .as_table_mut()
+            .ok_or_else(|| fail(path, "an artifact is not a table"))?
+            .insert("hash", value(new.as_str()));
+        lines.push(format!("artifact '{name}': hash {old} -> {new}"));
+    }
+    if lines.is_empty() {
+        return Ok(unchanged(text, lines));
+    }
+    edited(d, path, lines)
 }
 
 /// A local `.deb`'s hash in the form `[[local]]` records and `update`

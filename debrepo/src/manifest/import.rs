@@ -110,9 +110,14 @@ pub fn attach(m: &mut Manifest, git: Option<&GitAccess>) -> Result<(), ManifestE
         return Err(at(
             imp.line,
             format!(
-                "[import]: the imported manifest {} has hash {actual}, but this manifest pins {}: it changed since it was imported; if the change is wanted, re-pin it with 'rdebootstrap import {repin}{specs}' (then 'rdebootstrap update')",
+                "[import]: the imported manifest {} has hash {actual}, but this manifest pins {}: it changed since it was imported; if the change is wanted, re-pin it with 'rdebootstrap import {repin}{specs}'{or_locals} (then 'rdebootstrap update')",
                 path.display(),
                 imp.hash,
+                or_locals = if imp.git.is_none() {
+                    " or 'rdebootstrap update --locals'"
+                } else {
+                    ""
+                },
             ),
         ));
     }
