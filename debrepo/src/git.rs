@@ -209,6 +209,12 @@ fn unique(dir: &Path, what: &str) -> PathBuf {
     ))
 }
 
+/// Bytes per second below which git's HTTP transfer counts as stalled.
+const LOW_SPEED_LIMIT: &str = "1000";
+/// Seconds a transfer may stay below [`LOW_SPEED_LIMIT`] before git
+/// gives up.
+const LOW_SPEED_TIME: &str = "60";
+
 /// The `GIT_CONFIG_*` environment for a credential, and the folder of
 /// the key files it needs (removed on drop).
 struct GitEnv {
@@ -284,13 +290,22 @@ impl GitEnv {
                 keys = Some(dir);
             }
         }
-        let mut vars = vec![
-            ("GIT_TERMINAL_PROMPT".to_owned(), OsString::from("0")),
-            (
-                "GIT_CONFIG_COUNT".to_owned(),
-                pairs.len().to_string().into(),
-            ),
-        ];
+        let mut vars = vec![("GIT_TERMINAL_PROMPT".to_owned(), OsString::from("0"))];
+        // A server that stops sending must not hang the update: git gives
+        // up on an HTTP transfer slower than 1000 bytes/s for 60 s, unless
+        // the user's environment says otherwise.
+        for (k, v) in [
+            ("GIT_HTTP_LOW_SPEED_LIMIT", LOW_SPEED_LIMIT),
+            ("GIT_HTTP_LOW_SPEED_TIME", LOW_SPEED_TIME),
+        ] {
+            if std::env::var_os(k).is_none() {
+                vars.push((k.to_owned(), v.into()));
+            }
+        }
+        vars.extend([(
+            "GIT_CONFIG_COUNT".to_owned(),
+            pairs.len().to_string().into(),
+        )]);
         for (i, (k, v)) in pairs.into_iter().enumerate() {
             vars.push((format!("GIT_CONFIG_KEY_{i}"), k.into()));
             vars.push((format!("GIT_CONFIG_VALUE_{i}"), v));
@@ -652,6 +667,10 @@ mod tests {
                 .map(|(_, v)| v.clone())
         };
         assert_eq!(get("GIT_CONFIG_COUNT"), Some("2".into()));
+        assert_eq!(get("GIT_TERMINAL_PROMPT"), Some("0".into()));
+        if std::env::var_os("GIT_HTTP_LOW_SPEED_TIME").is_none() {
+            assert_eq!(get("GIT_HTTP_LOW_SPEED_TIME"), Some("60".into()));
+        }
         assert_eq!(get("GIT_CONFIG_KEY_0"), Some("http.followRedirects".into()));
         assert_eq!(get("GIT_CONFIG_VALUE_0"), Some("false".into()));
         assert_eq!(get("GIT_CONFIG_KEY_1"), Some("http.extraHeader".into()));
