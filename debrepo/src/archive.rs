@@ -28,10 +28,28 @@ pub enum ArchiveError {
     )]
     NoIndex { suite: String, path: String },
     #[error(
-        "the Release file of {suite} expired on {} (Valid-Until); the mirror is out of date: use a current mirror, or pin a snapshot",
+        "{url}: the Release file of {suite} expired on {} (Valid-Until); the mirror is out of date: use a current mirror, or pin a snapshot",
         date::format(*valid_until)
     )]
-    Expired { suite: String, valid_until: i64 },
+    Expired {
+        /// The suite directory's URL.
+        url: String,
+        suite: String,
+        valid_until: i64,
+    },
+    #[error(
+        "{url}: the Release file of {suite} is dated {}, {} ahead of this machine's clock ({}); a Release file more than {MAX_FUTURE_SECS} s in the future is refused, as apt refuses it: check this machine's clock (and the mirror's)",
+        date::format(*date),
+        span(date - now),
+        date::format(*now)
+    )]
+    NotYetValid {
+        /// The suite directory's URL.
+        url: String,
+        suite: String,
+        date: i64,
+        now: i64,
+    },
     #[error(
         "the Release file fetched for suite {requested} is for {} (Suite) / {} (Codename); the mirror serves another suite under this name",
         found_suite.as_deref().unwrap_or("-"),
@@ -126,21 +144,64 @@ impl SuiteLocation {
     }
 }
 
-/// Refuse a Release file past its `Valid-Until`, unless the archive is
-/// pinned to a snapshot (whose Release files are expired by nature; apt
-/// does not check them either).
+/// Refuse a Release file past its `Valid-Until` (apt's
+/// `Acquire::Check-Valid-Until`), unless the archive is pinned to a
+/// snapshot: a snapshot's Release files are expired by nature, and apt
+/// fetching one is told not to check (`check-valid-until=no`, as mmdebstrap
+/// and apt's snapshot guidance do). `url` (the suite directory) and `suite`
+/// name it in the error.
 pub fn check_valid_until(
     release: &Release,
+    url: &str,
     suite: &str,
     now: i64,
     snapshot: bool,
 ) -> Result<(), ArchiveError> {
     match release.valid_until {
         Some(t) if !snapshot && now > t => Err(ArchiveError::Expired {
+            url: url.to_owned(),
             suite: suite.to_owned(),
             valid_until: t,
         }),
         _ => Ok(()),
+    }
+}
+
+/// How far, in seconds, a Release file's `Date` may lie ahead of this
+/// machine's clock: apt's default `Acquire::Max-FutureTime`.
+pub const MAX_FUTURE_SECS: i64 = 10;
+
+/// Refuse a Release file whose `Date` is more than [`MAX_FUTURE_SECS`]
+/// ahead of `now`, as apt does (`Acquire::Check-Date`): a file from the
+/// future means a wrong clock here or on the mirror, and a Valid-Until
+/// computed from it means nothing. Snapshots too: their Release files keep
+/// the date they were made, which is never in the future. A Release file
+/// without a `Date` passes (apt only warns about it).
+pub fn check_date(release: &Release, url: &str, suite: &str, now: i64) -> Result<(), ArchiveError> {
+    match release.date {
+        Some(d) if d > now.saturating_add(MAX_FUTURE_SECS) => Err(ArchiveError::NotYetValid {
+            url: url.to_owned(),
+            suite: suite.to_owned(),
+            date: d,
+            now,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A span of seconds as apt prints it: `30d 0h 0min 5s`, `2h 0min 0s`,
+/// `11s`.
+pub fn span(secs: i64) -> String {
+    let s = secs.max(0);
+    let (d, h, m, s) = (s / 86400, s % 86400 / 3600, s % 3600 / 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h}h {m}min {s}s")
+    } else if h > 0 {
+        format!("{h}h {m}min {s}s")
+    } else if m > 0 {
+        format!("{m}min {s}s")
+    } else {
+        format!("{s}s")
     }
 }
 
@@ -392,13 +453,45 @@ mod tests {
             .check_suite(&r)
             .unwrap();
         let t = r.valid_until.unwrap();
-        check_valid_until(&r, "trixie", t - 1, false).unwrap();
-        let e = check_valid_until(&r, "trixie", t + 1, false).unwrap_err();
+        check_valid_until(&r, "http://h/dists/trixie/", "trixie", t - 1, false).unwrap();
+        let e =
+            check_valid_until(&r, "http://h/dists/trixie/", "trixie", t + 1, false).unwrap_err();
         assert!(
-            e.to_string()
-                .contains("expired on Sat, 12 Sep 2026 07:55:41 UTC"),
+            e.to_string().starts_with(
+                "http://h/dists/trixie/: the Release file of trixie expired on Sat, 12 Sep 2026 07:55:41 UTC"
+            ),
             "{e}"
         );
-        check_valid_until(&r, "trixie", t + 1, true).unwrap();
+        check_valid_until(&r, "http://h/dists/trixie/", "trixie", t + 1, true).unwrap();
+    }
+
+    #[test]
+    fn dates_in_the_future_beyond_the_skew_are_refused() {
+        let r = Release::parse("Codename: trixie\nDate: Sat, 12 Sep 2026 07:55:41 UTC\n").unwrap();
+        let d = r.date.unwrap();
+        let url = "http://h/dists/trixie/";
+        check_date(&r, url, "trixie", d).unwrap();
+        // apt's allowance: up to 10 s ahead of the clock.
+        check_date(&r, url, "trixie", d - MAX_FUTURE_SECS).unwrap();
+        let e = check_date(&r, url, "trixie", d - MAX_FUTURE_SECS - 1).unwrap_err();
+        assert!(
+            e.to_string().contains("11s ahead of this machine's clock"),
+            "{e}"
+        );
+        let e = check_date(&r, url, "trixie", d - 30 * 86400).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "http://h/dists/trixie/: the Release file of trixie is dated Sat, 12 Sep 2026 07:55:41 UTC, 30d 0h 0min 0s ahead of this machine's clock (Thu, 13 Aug 2026 07:55:41 UTC); a Release file more than 10 s in the future is refused, as apt refuses it: check this machine's clock (and the mirror's)"
+        );
+        // No Date: nothing to check.
+        check_date(
+            &Release::parse("Codename: trixie\n").unwrap(),
+            url,
+            "trixie",
+            0,
+        )
+        .unwrap();
+        assert_eq!(span(3 * 3600 + 5), "3h 0min 5s");
+        assert_eq!(span(61), "1min 1s");
     }
 }

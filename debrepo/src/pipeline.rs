@@ -478,6 +478,8 @@ impl Prepared<'_> {
             now: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64),
+            // Each suite must be the locked one (checked below).
+            ..Default::default()
         };
         let fetched = crate::update::fetch_archives(self.manifest, transport, cache, &opts)
             .await

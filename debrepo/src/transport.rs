@@ -8,7 +8,14 @@
 //!   would meet again are not retried: TLS failures (certificates,
 //!   handshakes), refused connections, host names that do not exist.
 //! - An interrupted download resumes with `Range` when the server allows
-//!   it; otherwise it starts again from zero.
+//!   it; otherwise it starts again from zero. A body that ends before the
+//!   length the answer declares (`Content-Length`, or the total of a
+//!   `Content-Range`), or before the size the caller expects
+//!   ([`Transport::fetch_sized`]), is such an interruption too, even when
+//!   the HTTP framing says it is complete (a chunked body that also
+//!   declares a longer `Content-Length`): it is resumed or retried, and
+//!   never handed on as the whole file. A body longer than its declared
+//!   length or the caller's size is an error naming both figures.
 //! - Proxies come from `http_proxy`/`https_proxy`/`no_proxy`; TLS is rustls
 //!   with the system's roots (`insecure` turns certificate checks off).
 
@@ -102,6 +109,21 @@ pub enum FetchError {
         /// went over included.
         received: u64,
     },
+    #[error("{url}: the transfer ended early: {received} of {expected} bytes received")]
+    Truncated {
+        url: String,
+        /// The length the answer declared, or the size the caller expects.
+        expected: u64,
+        received: u64,
+    },
+    #[error("{url}: the server sent more than the {declared} bytes it declared (Content-Length or Content-Range; stopped at {received} bytes received)")]
+    LongerThanDeclared {
+        url: String,
+        declared: u64,
+        /// Bytes received when the download was stopped, the chunk that
+        /// went over included.
+        received: u64,
+    },
     #[error("{}: cannot read", path.display())]
     File {
         path: PathBuf,
@@ -125,7 +147,9 @@ impl FetchError {
     fn retryable(&self) -> bool {
         match self {
             FetchError::Network { source, .. } => !is_permanent(source),
-            FetchError::Stalled { .. } | FetchError::BadRange { .. } => true,
+            FetchError::Stalled { .. }
+            | FetchError::BadRange { .. }
+            | FetchError::Truncated { .. } => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             _ => false,
         }
@@ -305,6 +329,31 @@ impl Transport {
         sink: &mut dyn Sink,
         limit: Option<u64>,
     ) -> Result<u64, FetchError> {
+        self.fetch_with(url, sink, limit, false).await
+    }
+
+    /// Fetch `url` into `sink`, a file of `size` bytes (as an index or a
+    /// Release file gives it): more is [`FetchError::TooLarge`]; an HTTP
+    /// transfer that ends before `size` bytes, however complete it looks,
+    /// is resumed or retried as a dropped connection is
+    /// ([`FetchError::Truncated`] once the retries run out). A local file
+    /// is read as it is.
+    pub async fn fetch_sized(
+        &self,
+        url: &str,
+        sink: &mut dyn Sink,
+        size: u64,
+    ) -> Result<u64, FetchError> {
+        self.fetch_with(url, sink, Some(size), true).await
+    }
+
+    async fn fetch_with(
+        &self,
+        url: &str,
+        sink: &mut dyn Sink,
+        limit: Option<u64>,
+        exact: bool,
+    ) -> Result<u64, FetchError> {
         if let Some(path) = local_path(url) {
             return self.fetch_file(url, path, sink, limit).await;
         }
@@ -326,7 +375,7 @@ impl Transport {
         let mut attempt = 0;
         loop {
             let result = self
-                .attempt(&client, &cred, &parsed, url, sink, limit)
+                .attempt(&client, &cred, &parsed, url, sink, limit, exact)
                 .await;
             match result {
                 Ok(n) => {
@@ -357,7 +406,8 @@ impl Transport {
     }
 
     /// One request; resumes from what `sink` holds. Errors carry the
-    /// server's Retry-After, if any.
+    /// server's Retry-After, if any. With `exact`, `limit` is the size the
+    /// file must reach.
     #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
@@ -367,6 +417,7 @@ impl Transport {
         url: &str,
         sink: &mut dyn Sink,
         limit: Option<u64>,
+        exact: bool,
     ) -> Result<u64, (FetchError, Option<u64>)> {
         let have = sink.len();
         let mut req = client.get(parsed.clone());
@@ -408,21 +459,23 @@ impl Transport {
                 None,
             )
         };
+        // The length of the whole file as this answer declares it.
+        let declared: Option<u64>;
         match status {
             200 => {
                 if have > 0 {
                     sink.reset().map_err(sink_err)?;
                 }
+                declared = header_u64(&resp, reqwest::header::CONTENT_LENGTH);
             }
             206 if have > 0 => {
-                let resumes_here = resp
+                let range = resp
                     .headers()
                     .get(reqwest::header::CONTENT_RANGE)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("bytes "))
-                    .and_then(|v| v.split('-').next())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    == Some(have);
+                    .and_then(parse_content_range);
+                declared = range.map(|(_, total)| total);
+                let resumes_here = range.map(|(first, _)| first) == Some(have);
                 if !resumes_here {
                     // Not the range asked for: drop what we have; the retry
                     // asks for the whole file.
@@ -434,6 +487,20 @@ impl Transport {
                         None,
                     ));
                 }
+            }
+            416 if have > 0 => {
+                // Nothing from byte `have` on: the server's file is no
+                // longer than what was received (a short answer served
+                // as whole, say). Start again from zero.
+                sink.reset().map_err(sink_err)?;
+                return Err((
+                    FetchError::Truncated {
+                        url: url.to_owned(),
+                        expected: limit.filter(|_| exact).unwrap_or(have),
+                        received: have,
+                    },
+                    None,
+                ));
             }
             401 | 403 => {
                 return Err((
@@ -484,12 +551,23 @@ impl Transport {
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(c))) => c,
             };
-            if limit.is_some_and(|l| sink.len() + chunk.len() as u64 > l) {
+            let received = sink.len() + chunk.len() as u64;
+            if limit.is_some_and(|l| received > l) {
                 return Err((
                     FetchError::TooLarge {
                         url: url.to_owned(),
                         limit: limit.unwrap_or(0),
-                        received: sink.len() + chunk.len() as u64,
+                        received,
+                    },
+                    None,
+                ));
+            }
+            if let Some(declared) = declared.filter(|d| received > *d) {
+                return Err((
+                    FetchError::LongerThanDeclared {
+                        url: url.to_owned(),
+                        declared,
+                        received,
                     },
                     None,
                 ));
@@ -504,6 +582,19 @@ impl Transport {
                 )
             })?;
             self.progress.advance(url, chunk.len() as u64);
+        }
+        // The framing said "complete"; the declared length or the size the
+        // caller expects may say otherwise.
+        let expected = declared.into_iter().chain(limit.filter(|_| exact)).max();
+        if let Some(expected) = expected.filter(|e| sink.len() < *e) {
+            return Err((
+                FetchError::Truncated {
+                    url: url.to_owned(),
+                    expected,
+                    received: sink.len(),
+                },
+                None,
+            ));
         }
         Ok(sink.len())
     }
@@ -546,8 +637,27 @@ impl Transport {
     }
 }
 
-/// `host` or `host:port` (when the URL names a port): how credentials and
-/// client certificates are looked up.
+/// A header's value as a number, if it is one.
+fn header_u64(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<u64> {
+    resp.headers().get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// `bytes FIRST-LAST/TOTAL` → (FIRST, the file's whole length: TOTAL, or
+/// LAST + 1 when the total is `*`).
+fn parse_content_range(v: &str) -> Option<(u64, u64)> {
+    let (range, total) = v.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let (first, last): (u64, u64) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+    if last < first {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => last + 1,
+        t => t.parse().ok()?,
+    };
+    Some((first, total))
+}
+
 /// True for network failures another attempt would meet again: TLS
 /// failures (an untrusted or invalid certificate, a handshake the server
 /// refuses), a refused connection (nothing listens on that port), and a
@@ -587,6 +697,8 @@ fn is_permanent(e: &reqwest::Error) -> bool {
     false
 }
 
+/// `host` or `host:port` (when the URL names a port): how credentials and
+/// client certificates are looked up.
 fn host_key(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or("");
     match url.port() {

@@ -65,8 +65,15 @@ pub struct UpdateOptions {
     pub snapshot: Option<String>,
     /// Skip signature checks (`--no-verify`).
     pub no_verify: bool,
-    /// Unix seconds, for Valid-Until and `today`.
+    /// Unix seconds, for Valid-Until, a Release's Date and `today`.
     pub now: i64,
+    /// The archives of the lock this update replaces (none: no check): a
+    /// fetched Release dated before the one recorded for the same archive
+    /// and suite is refused ([`Error::OlderRelease`], see
+    /// [`check_not_older`]).
+    pub locked_archives: Vec<LockedArchive>,
+    /// Accept a Release older than the lock's (`--allow-older-release`).
+    pub allow_older_release: bool,
 }
 
 /// An update failed.
@@ -113,6 +120,16 @@ pub enum Error {
         imported: std::path::PathBuf,
         dir: std::path::PathBuf,
         what: String,
+    },
+    #[error("{url}: the Release file of suite {suite} is dated {}, before the one the lock was made from ({}): the mirror is behind, or serves an old Release again (a replay); use an up-to-date mirror or wait for this one to catch up; to go back on purpose, fetch a snapshot (--snapshot) or pass --allow-older-release", crate::release::date::format(*date), crate::release::date::format(*recorded))]
+    OlderRelease {
+        /// The suite directory's URL.
+        url: String,
+        suite: String,
+        /// The fetched Release's `Date`.
+        date: i64,
+        /// The `Date` of the Release the lock records.
+        recorded: i64,
     },
     #[error(transparent)]
     Fetch(#[from] UpdateError),
@@ -295,6 +312,13 @@ pub async fn update(
         _ => None,
     };
     let fetched = fetch_archives(manifest, transport, cache, opts).await?;
+    check_not_older(
+        manifest,
+        &fetched,
+        cache,
+        opts,
+        transport.progress().as_ref(),
+    )?;
     let imported_universe = imported_parts
         .as_ref()
         .map(|(manifest, il, fetched, locals)| ImportedUniverse {
@@ -331,6 +355,85 @@ pub async fn update(
         _ => None,
     };
     Ok(lock)
+}
+
+/// Refuse a fetched Release dated before the one the lock recorded for
+/// the same archive and suite (`opts.locked_archives`), as apt never takes
+/// a Release older than the one it has: a mirror that went back, or an old
+/// Release replayed with its still good signature, would otherwise lock
+/// older versions without a word.
+///
+/// The lock names the Release it was made from by its SHA256; its `Date`
+/// comes from the cache, where [`fetch_suite`] keeps every Release it
+/// accepted. Without a cache, or with one that lacks that Release (made on
+/// another machine, or cleaned), there is nothing to compare with and the
+/// check is skipped (said on the debug channel). Not checked for a suite
+/// fetched at a snapshot (going back is what a snapshot is asked for), nor
+/// with `opts.allow_older_release` (then a warning says what was allowed).
+pub fn check_not_older(
+    manifest: &Manifest,
+    fetched: &[FetchedArchive],
+    cache: Option<&Cache>,
+    opts: &UpdateOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(), Error> {
+    for f in fetched {
+        let source = ArchiveSource::of(&manifest.archives[f.decl]);
+        let Some(locked) = opts
+            .locked_archives
+            .iter()
+            .find(|a| a.source == source && a.suite == f.suite)
+        else {
+            continue;
+        };
+        let url = f.fetched.location.dir();
+        if f.snapshot.is_some() || f.fetched.release_sha256.to_string() == locked.release_sha256 {
+            continue;
+        }
+        let Some(date) = f.fetched.release.date else {
+            continue;
+        };
+        let recorded = match cache {
+            Some(cache) => cached_release_date(cache, &locked.release_sha256),
+            None => None,
+        };
+        let Some(recorded) = recorded else {
+            progress.debug(&format!(
+                "{url}: the Release the lock records (sha256 {}) is not in the cache: cannot check that the fetched one is not older",
+                locked.release_sha256
+            ));
+            continue;
+        };
+        if date >= recorded {
+            continue;
+        }
+        let older = Error::OlderRelease {
+            url,
+            suite: f.suite.clone(),
+            date,
+            recorded,
+        };
+        if opts.allow_older_release {
+            progress.warn(&format!("--allow-older-release: {older}"));
+            continue;
+        }
+        return Err(older);
+    }
+    Ok(())
+}
+
+/// The `Date` of a Release document (InRelease or Release) the cache holds
+/// under `sha256` (hex); `None` if it is not there or not readable.
+fn cached_release_date(cache: &Cache, sha256: &str) -> Option<i64> {
+    let sha: crate::hash::Sha256 = sha256.parse().ok()?;
+    let bytes = cache.read(&sha, None).ok()??;
+    let text = String::from_utf8(bytes).ok()?;
+    let release = if text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+        crate::release::Release::parse_inrelease(&text).ok()?.0
+    } else {
+        crate::release::Release::parse(&text).ok()?
+    };
+    release.date
 }
 
 /// Check that what was fetched and read of the imported manifest is what

@@ -288,3 +288,145 @@ async fn a_dropped_connection_is_still_retried() {
     );
     assert_eq!(server.hits("/file.bin"), 2);
 }
+
+#[tokio::test]
+async fn a_body_shorter_than_its_content_length_is_resumed() {
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::ShortBy(100));
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert_eq!(
+        reqs[1].range.as_deref(),
+        Some(format!("bytes={}-", data.len() - 100).as_str())
+    );
+    assert_eq!(reqs[1].status, 206);
+}
+
+#[tokio::test]
+async fn a_complete_looking_but_short_answer_is_resumed() {
+    // Chunked and properly terminated, so the HTTP layer sees a whole
+    // answer; its Content-Length says 100 bytes are missing.
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::ShortChunked(100));
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert_eq!(
+        reqs[1].range.as_deref(),
+        Some(format!("bytes={}-", data.len() - 100).as_str())
+    );
+    // Without Range support it starts again from zero.
+    let (_d, server, data) = setup();
+    server.without_ranges();
+    server.fault("/file.bin", Fault::ShortChunked(100));
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    assert_eq!(server.requests()[1].status, 200);
+}
+
+#[tokio::test]
+async fn a_short_body_that_stays_short_is_an_error_with_the_true_counts() {
+    let (_d, server, data) = setup();
+    for _ in 0..20 {
+        server.fault("/file.bin", Fault::ShortChunked(100));
+    }
+    server.without_ranges();
+    let t = Transport::new(fast()).unwrap();
+    let url = format!("{}/file.bin", server.url());
+    let e = t.get(&url).await.unwrap_err();
+    let FetchError::Truncated {
+        expected, received, ..
+    } = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(
+        (expected, received),
+        (data.len() as u64, data.len() as u64 - 100)
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{url}: the transfer ended early: {} of {} bytes received",
+            data.len() - 100,
+            data.len()
+        )
+    );
+    // Every attempt was made: 1 + 3 retries.
+    assert_eq!(server.hits("/file.bin"), 4);
+}
+
+#[tokio::test]
+async fn a_file_served_short_of_its_expected_size_is_retried() {
+    // The answer is consistent (Content-Length = body) but shorter than
+    // the size the caller knows: the resume finds the rest.
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::Truncated(100));
+    let t = Transport::new(fast()).unwrap();
+    let url = format!("{}/file.bin", server.url());
+    let mut buf = Vec::new();
+    t.fetch_sized(&url, &mut buf, data.len() as u64)
+        .await
+        .unwrap();
+    assert_eq!(buf, data);
+    assert_eq!(server.hits("/file.bin"), 2);
+    // Served short every time: a Range past its end (416) starts again
+    // from zero; when the retries run out the error gives the figures.
+    for _ in 0..20 {
+        server.fault("/file.bin", Fault::Truncated(100));
+    }
+    let mut buf = Vec::new();
+    let e = t
+        .fetch_sized(&url, &mut buf, data.len() as u64)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().ends_with(&format!(
+            "the transfer ended early: {} of {} bytes received",
+            data.len() - 100,
+            data.len()
+        )),
+        "{e}"
+    );
+    // A plain get takes a consistent answer as the whole file.
+    server.fault("/file.bin", Fault::Truncated(100));
+    assert_eq!(t.get(&url).await.unwrap().len(), data.len() - 100);
+}
+
+#[tokio::test]
+async fn a_body_longer_than_its_content_length_is_an_error() {
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::LongChunked(50));
+    let t = Transport::new(fast()).unwrap();
+    let url = format!("{}/file.bin", server.url());
+    let e = t.get(&url).await.unwrap_err();
+    let FetchError::LongerThanDeclared {
+        declared, received, ..
+    } = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(declared, data.len() as u64);
+    assert!(
+        received > declared && received <= declared + 50,
+        "{received}"
+    );
+    assert!(
+        e.to_string()
+            .contains(&format!("more than the {} bytes it declared", data.len())),
+        "{e}"
+    );
+    // Not retried: the same server would send the same.
+    assert_eq!(server.hits("/file.bin"), 1);
+}

@@ -2,8 +2,11 @@
 //!
 //! 1. `InRelease` is fetched and verified; if the archive has none,
 //!    `Release` and its detached `Release.gpg`.
-//! 2. The Release file must name the suite asked for and be within its
-//!    `Valid-Until` (not checked for snapshots).
+//! 2. The Release file must name the suite asked for, be dated no more
+//!    than [`super::MAX_FUTURE_SECS`] ahead of the clock, and be within its
+//!    `Valid-Until` (not checked for snapshots). It is kept in the cache
+//!    (by its SHA256, which the lock records), so that a later `update`
+//!    can tell the date of the Release a lock was made from.
 //! 3. Each index is identified by the digest of its decompressed content
 //!    (Release files list it): if the cache holds it intact, nothing else
 //!    is fetched. Otherwise the cheapest variant to decode is fetched, by
@@ -13,7 +16,7 @@
 
 use std::sync::Arc;
 
-use super::{check_valid_until, choose_index, ArchiveError, IndexFile, SuiteLocation};
+use super::{check_date, check_valid_until, choose_index, ArchiveError, IndexFile, SuiteLocation};
 use crate::cache::{Cache, CacheError};
 use crate::hash::Sha256;
 use crate::release::{clearsign, Release, ReleaseError};
@@ -170,7 +173,8 @@ pub async fn fetch_suite(
     let (release, release_sha256, signer, raw_release) =
         fetch_release(transport, &location, trust).await?;
     location.check_suite(&release)?;
-    check_valid_until(&release, &req.suite, now, req.snapshot)?;
+    check_date(&release, &location.dir(), &req.suite, now)?;
+    check_valid_until(&release, &location.dir(), &req.suite, now, req.snapshot)?;
     let components: Vec<&str> = if location.is_flat() {
         vec![""]
     } else {
@@ -241,6 +245,18 @@ pub async fn fetch_suite(
             data,
             from_cache: false,
         });
+    }
+    // Kept once the whole suite was had: what a later update compares
+    // the Date of a newly fetched Release with (the lock names it by its
+    // SHA256).
+    if let Some(cache) = cache {
+        let doc = match &raw_release {
+            RawRelease::InRelease(b) | RawRelease::Release { release: b, .. } => b,
+        };
+        let size = Some(doc.len() as u64);
+        if !cache.contains(&release_sha256, size)? {
+            cache.insert(doc, &release_sha256, size)?;
+        }
     }
     Ok(FetchedSuite {
         location,
@@ -360,7 +376,9 @@ async fn fetch_variant<'v>(
         for path in paths {
             let url = location.url(path);
             let mut buf = Vec::with_capacity(v.size as usize);
-            match transport.fetch(&url, &mut buf, Some(v.size)).await {
+            // A transfer that ends short of the size is resumed or retried
+            // by the transport; only a complete one is hashed.
+            match transport.fetch_sized(&url, &mut buf, v.size).await {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e.into()),

@@ -39,9 +39,11 @@ pub async fn fetch_to_cache(
     }
     let mut writer = cache.writer()?;
     // Longer than the index says: FetchError::TooLarge, with the expected
-    // size and the bytes received when it was stopped. Dropping the writer
-    // removes the partial file.
-    transport.fetch(url, &mut writer, Some(size)).await?;
+    // size and the bytes received when it was stopped; shorter: resumed or
+    // retried like a dropped connection (FetchError::Truncated when the
+    // retries run out), never handed to the hash check. Dropping the
+    // writer removes the partial file.
+    transport.fetch_sized(url, &mut writer, size).await?;
     writer
         .commit(sha256, Some(size))
         .map_err(|source| match source {

@@ -105,6 +105,12 @@ impl SuiteBuilder {
         self
     }
 
+    /// The `Date` field (default `Sat, 12 Sep 2026 07:55:41 UTC`).
+    pub fn date(mut self, date: &str) -> Self {
+        self.date = date.into();
+        self
+    }
+
     /// Write the suite under `root`, signing with `key` of `gpg`.
     pub fn write(&self, root: &Path, gpg: &Gpg, key: &str) -> WrittenSuite {
         let dir = if self.flat {

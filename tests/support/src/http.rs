@@ -2,7 +2,8 @@
 //! plain or HTTPS (optionally demanding a client certificate):
 //! serves a directory with `Range` support, optional basic or bearer auth,
 //! and faults queued per path (an error status, 429 with `Retry-After`, a
-//! connection dropped mid-body, a stalled body, corrupted bytes). Every
+//! connection dropped mid-body, a stalled body, corrupted bytes, bodies
+//! shorter or longer than their declared length). Every
 //! request is logged so tests can check what a client asked for.
 //!
 //! [`Server::git_http_backend_tls`] instead answers every request with
@@ -28,6 +29,21 @@ pub enum Fault {
     RetryAfter(u32),
     /// Send the headers and this many body bytes, then close.
     DropAfter(usize),
+    /// Send the headers (the whole length in `Content-Length`) and all
+    /// but the last this many body bytes, then close: a short body.
+    ShortBy(usize),
+    /// A complete-looking answer that is short: a chunked body, properly
+    /// terminated, of all but the last this many bytes, under a
+    /// `Content-Length` that declares the whole length (the framing says
+    /// "done", the declared length says otherwise).
+    ShortChunked(usize),
+    /// A chunked body of the whole file and this many bytes more under a
+    /// `Content-Length` that declares the file's length.
+    LongChunked(usize),
+    /// A consistent but short answer: `Content-Length` and body both lack
+    /// the last this many bytes of the file (a truncated copy served
+    /// whole).
+    Truncated(usize),
     /// Send the headers and this many body bytes, then wait this long.
     Stall(usize, Duration),
     /// Serve the file with one byte changed.
@@ -349,6 +365,9 @@ fn handle<S: Read + Write>(
     } else {
         start
     };
+    if let Some(Fault::Truncated(n)) = fault {
+        data.truncate(data.len().saturating_sub(n));
+    }
     let (status, body, extra) = match start {
         Some(s) if s < data.len() => (
             206,
@@ -367,6 +386,9 @@ fn handle<S: Read + Write>(
     };
     log(status);
     let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n", body.len());
+    if matches!(fault, Some(Fault::ShortChunked(_) | Fault::LongChunked(_))) {
+        head.push_str("Transfer-Encoding: chunked\r\n");
+    }
     for (k, v) in &extra {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -387,11 +409,32 @@ fn handle<S: Read + Write>(
             std::thread::sleep(d);
             Ok(())
         }
+        Some(Fault::ShortBy(n)) => {
+            out.write_all(&body[..body.len().saturating_sub(n)])?;
+            out.flush()
+        }
+        Some(Fault::ShortChunked(n)) => {
+            write_chunked(out, &body[..body.len().saturating_sub(n)], &[])
+        }
+        Some(Fault::LongChunked(n)) => write_chunked(out, body, &vec![b'x'; n]),
         _ => {
             out.write_all(body)?;
             out.flush()
         }
     }
+}
+
+/// `body`, then `more`, as one chunked body, terminated.
+fn write_chunked<W: Write>(out: &mut W, body: &[u8], more: &[u8]) -> std::io::Result<()> {
+    for part in [body, more] {
+        for chunk in part.chunks(16 * 1024).filter(|c| !c.is_empty()) {
+            write!(out, "{:x}\r\n", chunk.len())?;
+            out.write_all(chunk)?;
+            out.write_all(b"\r\n")?;
+        }
+    }
+    out.write_all(b"0\r\n\r\n")?;
+    out.flush()
 }
 
 fn respond<W: Write>(
