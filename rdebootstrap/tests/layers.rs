@@ -21,6 +21,9 @@
 //! - Podman, where it can run a container (required under CI), runs
 //!   `curl --version` from the layered `curl` archive.
 
+mod common;
+
+use common::{test_mirror, works};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -28,45 +31,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-fn mirror() -> String {
-    if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
-        return m;
-    }
-    let sources =
-        debrepo::aptsources::read_host(Path::new("/etc/apt")).expect("the host's APT sources");
-    debrepo::aptsources::vendor_mirror(&sources, "debian")
-        .expect("no Debian mirror in the host's APT sources: set DEBIAN_MIRROR")
-        .to_owned()
-}
-
-/// The loopback partial mirror `mmdebstrap.rs` uses (see
-/// [`testkit::mirror`]), else the real one.
-fn test_mirror() -> String {
-    testkit::mirror::or_upstream(
-        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
-        &mirror(),
-    )
-}
-
-fn works(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Opted in, as root, with skopeo and umoci: else skipped (a failure
-/// under CI or RDEBOOTSTRAP_E2E, which promise them).
+/// Opted in, with what the tests need: else skipped (a failure under CI
+/// or RDEBOOTSTRAP_E2E, which promise them).
 fn enabled(what: &str) -> bool {
-    if std::env::var_os("RDEBOOTSTRAP_E2E").is_none() {
-        eprintln!("{what}: set RDEBOOTSTRAP_E2E=1 to run it");
-        return false;
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    testkit::require(root, "root (building trees as root)")
+    common::e2e(what)
+        && testkit::require(common::is_root(), "root (building trees as root)")
         && testkit::require(works("skopeo", "--version"), "skopeo")
         && testkit::require(works("umoci", "--version"), "umoci")
 }

@@ -10,30 +10,14 @@
 //! checkout) and served by testkit's HTTP server, so that both see the same
 //! bytes. Without the script they read the host's Debian mirror directly.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use common::{mirror, rdeb, test_mirror};
 use testkit::chroot::{copy_with_libraries, make_dev_nodes};
-
-fn mirror() -> String {
-    if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
-        return m;
-    }
-    let sources =
-        debrepo::aptsources::read_host(Path::new("/etc/apt")).expect("the host's APT sources");
-    debrepo::aptsources::vendor_mirror(&sources, "debian")
-        .expect("no Debian mirror in the host's APT sources: set DEBIAN_MIRROR")
-        .to_owned()
-}
-
-/// The loopback partial mirror (see [`testkit::mirror`]), else the real one.
-fn test_mirror() -> String {
-    testkit::mirror::or_upstream(
-        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
-        &mirror(),
-    )
-}
 
 fn enabled() -> bool {
     if std::env::var_os("RDEBOOTSTRAP_E2E").is_none() {
@@ -193,21 +177,6 @@ fn ours_arches(archives: &str, include: &[&str], foreign: &[&str]) -> BTreeSet<S
             }
         })
         .collect()
-}
-
-/// Run rdebootstrap in `dir`; it must succeed.
-fn rdeb(dir: &Path, args: &[&str]) -> std::process::Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
 }
 
 /// `init --url URL --suite S,... --components main --signed-by <Debian

@@ -25,59 +25,20 @@
 //!   build's, byte for byte (the entries are compared first, to name what
 //!   differs).
 
+mod common;
+
+use common::{rdeb, test_mirror};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
-fn mirror() -> String {
-    if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
-        return m;
-    }
-    let sources =
-        debrepo::aptsources::read_host(Path::new("/etc/apt")).expect("the host's APT sources");
-    debrepo::aptsources::vendor_mirror(&sources, "debian")
-        .expect("no Debian mirror in the host's APT sources: set DEBIAN_MIRROR")
-        .to_owned()
-}
-
-/// The loopback partial mirror `mmdebstrap.rs` uses (see
-/// [`testkit::mirror`]), else the real one.
-fn test_mirror() -> String {
-    testkit::mirror::or_upstream(
-        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
-        &mirror(),
-    )
-}
-
-/// Opted in, as root, with mmdebstrap: else skipped (a failure under CI or
-/// RDEBOOTSTRAP_E2E, which promise them).
+/// Opted in, with what the tests need: else skipped (a failure under CI
+/// or RDEBOOTSTRAP_E2E, which promise them).
 fn enabled(what: &str) -> bool {
-    if std::env::var_os("RDEBOOTSTRAP_E2E").is_none() {
-        eprintln!("{what}: set RDEBOOTSTRAP_E2E=1 to run it");
-        return false;
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let mmdebstrap = Command::new("mmdebstrap").arg("--version").output().is_ok();
-    testkit::require(root, "root (building trees as root)")
-        && testkit::require(mmdebstrap, "mmdebstrap")
-}
-
-fn rdeb(dir: &Path, args: &[&str]) -> std::process::Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::e2e(what)
+        && testkit::require(common::is_root(), "root (building trees as root)")
+        && testkit::require(common::works("mmdebstrap", "--version"), "mmdebstrap")
 }
 
 /// A work directory with a fresh lock of trixie minbase, and a cache.

@@ -16,44 +16,21 @@
 //! - `apt-get install hello` in the tree (its sources staged with
 //!   `meta = ["apt-lists:stage"]`) filters hello's documentation too.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::test_mirror;
 use debrepo::pathfilter::{Preset, CONFIG_PATH};
 
-fn mirror() -> String {
-    if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
-        return m;
-    }
-    let sources =
-        debrepo::aptsources::read_host(Path::new("/etc/apt")).expect("the host's APT sources");
-    debrepo::aptsources::vendor_mirror(&sources, "debian")
-        .expect("no Debian mirror in the host's APT sources: set DEBIAN_MIRROR")
-        .to_owned()
-}
-
-fn test_mirror() -> String {
-    testkit::mirror::or_upstream(
-        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
-        &mirror(),
-    )
-}
-
-/// Opted in, as root, with mmdebstrap: else skipped (a failure under CI or
-/// RDEBOOTSTRAP_E2E, which promise them).
+/// Opted in, with what the tests need: else skipped (a failure under CI
+/// or RDEBOOTSTRAP_E2E, which promise them).
 fn enabled(what: &str) -> bool {
-    if std::env::var_os("RDEBOOTSTRAP_E2E").is_none() {
-        eprintln!("{what}: set RDEBOOTSTRAP_E2E=1 to run it");
-        return false;
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let mmdebstrap = Command::new("mmdebstrap").arg("--version").output().is_ok();
-    testkit::require(root, "root (building trees as root)")
-        && testkit::require(mmdebstrap, "mmdebstrap")
+    common::e2e(what)
+        && testkit::require(common::is_root(), "root (building trees as root)")
+        && testkit::require(common::works("mmdebstrap", "--version"), "mmdebstrap")
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {

@@ -20,63 +20,21 @@
 //! Not gated: a name with another ending, or in no directory, is refused
 //! before the manifest is read.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use common::{rdeb, test_mirror};
 use serde_json::Value;
 
-fn mirror() -> String {
-    if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
-        return m;
-    }
-    let sources =
-        debrepo::aptsources::read_host(Path::new("/etc/apt")).expect("the host's APT sources");
-    debrepo::aptsources::vendor_mirror(&sources, "debian")
-        .expect("no Debian mirror in the host's APT sources: set DEBIAN_MIRROR")
-        .to_owned()
-}
-
-/// The loopback partial mirror (see [`testkit::mirror`]), else the real
-/// one.
-fn test_mirror() -> String {
-    testkit::mirror::or_upstream(
-        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
-        &mirror(),
-    )
-}
-
-/// Opted in, as root, with dpkg-query: else skipped (a failure under CI or
-/// RDEBOOTSTRAP_E2E, which promise them).
+/// Opted in, with what the tests need: else skipped (a failure under CI
+/// or RDEBOOTSTRAP_E2E, which promise them).
 fn enabled(what: &str) -> bool {
-    if std::env::var_os("RDEBOOTSTRAP_E2E").is_none() {
-        eprintln!("{what}: set RDEBOOTSTRAP_E2E=1 to run it");
-        return false;
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let dpkg_query = Command::new("dpkg-query")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    testkit::require(root, "root (building trees as root)")
-        && testkit::require(dpkg_query, "dpkg-query")
-}
-
-fn rdeb(dir: &Path, args: &[&str]) -> std::process::Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::e2e(what)
+        && testkit::require(common::is_root(), "root (building trees as root)")
+        && testkit::require(common::works("dpkg-query", "--version"), "dpkg-query")
 }
 
 /// `(name, version, arch)` of every package of the tree, by dpkg-query.

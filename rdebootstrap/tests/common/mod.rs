@@ -1,0 +1,72 @@
+//! Helpers shared by the end-to-end tests on real Debian data: where the
+//! archive is, whether the tests are opted in, running the binary.
+//!
+//! Each test file includes this with `mod common;`; not every file uses
+//! every helper.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The Debian mirror: `DEBIAN_MIRROR`, else the host's APT sources.
+pub fn mirror() -> String {
+    if let Ok(m) = std::env::var("DEBIAN_MIRROR") {
+        return m;
+    }
+    let sources =
+        debrepo::aptsources::read_host(Path::new("/etc/apt")).expect("the host's APT sources");
+    debrepo::aptsources::vendor_mirror(&sources, "debian")
+        .expect("no Debian mirror in the host's APT sources: set DEBIAN_MIRROR")
+        .to_owned()
+}
+
+/// The loopback partial mirror of [`testkit::mirror`] (made once per
+/// target directory), else [`mirror`].
+pub fn test_mirror() -> String {
+    testkit::mirror::or_upstream(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("partial-mirror"),
+        &mirror(),
+    )
+}
+
+/// Whether the end-to-end tests are opted in (`RDEBOOTSTRAP_E2E`, which
+/// `.ci/run` sets); says how to opt in when not.
+pub fn e2e(what: &str) -> bool {
+    if std::env::var_os("RDEBOOTSTRAP_E2E").is_none() {
+        eprintln!("{what}: set RDEBOOTSTRAP_E2E=1 to run it");
+        return false;
+    }
+    true
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Whether `program arg` runs and succeeds.
+pub fn works(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Run rdebootstrap in `dir`; fails the test (with its stderr) unless it
+/// succeeds.
+pub fn rdeb(dir: &Path, args: &[&str]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
