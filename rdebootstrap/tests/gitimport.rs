@@ -2,7 +2,12 @@
 //! loopback archive, a local .deb, a file artifact) committed to a bare
 //! repository made here, imported by a downstream manifest with its own
 //! archive; `import`, `init --import`, `update`, `build --unpack-only`,
-//! `update --locals` after the branch moves, and a tampered pin.
+//! `update --locals` after the branch moves, and a tampered pin; the
+//! same over a git smart-HTTP server on loopback HTTPS with a token; and
+//! (opt-in, RDEBOOTSTRAP_E2E, as root) a real trixie minbase imported that
+//! way and built into a working tree.
+
+mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -718,4 +723,151 @@ fn a_git_import_over_smart_https_with_a_token_builds() {
     std::fs::remove_file(app.join("auth.toml")).unwrap();
     let err = fails(watched(&["update", "--locals"]));
     assert!(err.contains("git ls-remote failed"), "{err}");
+}
+
+/// The case on real data: a base manifest (trixie minbase from the
+/// loopback partial mirror, a `[[local]]` .deb, a staged file artifact)
+/// committed to a repository on a smart-HTTP server that wants a token;
+/// a downstream manifest extends two of its specs, adds its own local
+/// .deb, artifact and a package of the imported archive, and builds a
+/// full tree (maintainer scripts run): dpkg's database in it has both
+/// manifests' packages and `dpkg --audit` is clean.
+#[test]
+fn a_real_minbase_imported_over_smart_https_builds_a_working_tree() {
+    if !(common::e2e("a git import of a real minbase")
+        && testkit::require(common::is_root(), "root (building trees as root)")
+        && testkit::require(has_git(), "git"))
+    {
+        return;
+    }
+    let mirror = common::test_mirror();
+    let token = "tok-31f7e0c2a9b4-minbase-never-on-argv";
+    let work = TempDir::new("gitimport-minbase");
+    std::fs::set_permissions(
+        work.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let projects = work.path().join("projects");
+    let base = work.path().join("base");
+    let sys = base.join("system");
+    let app = work.path().join("app");
+    let cache = work.path().join("cache");
+    for d in [
+        &projects,
+        &sys.join("debs"),
+        &sys.join("files"),
+        &app,
+        &cache,
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    git(&projects, &["init", "--quiet", "--bare", "upstream.git"]);
+    let upstream = projects.join("upstream.git");
+    git(&upstream, &["config", "uploadpack.allowFilter", "true"]);
+    git(
+        &upstream,
+        &["config", "uploadpack.allowAnySHA1InWant", "true"],
+    );
+    git(&base, &["init", "--quiet"]);
+    DebBuilder::new("basetool", "0.1", "amd64")
+        .dir("./usr/")
+        .dir("./usr/bin/")
+        .file_mode("./usr/bin/basetool", 0o755, "basetool\n")
+        .write_to(&sys.join("debs"), "basetool");
+    std::fs::write(sys.join("files/motd"), "the base system\n").unwrap();
+    std::fs::write(
+        sys.join("Manifest.toml"),
+        format!(
+            "[[archive]]\nurl = \"{mirror}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"/usr/share/keyrings/debian-archive-keyring.gpg\"\n\n[[local]]\npath = \"debs/basetool.deb\"\n\n[artifact.\"motd\"]\ntype = \"file\"\ntarget = \"/etc/motd\"\npath = \"files/motd\"\n\n[spec.base]\nvariant = \"minbase\"\nstage = [\"motd\"]\n\n[spec.tools]\nextends = [\"base\"]\ninclude = [\"basetool\"]\n"
+        ),
+    )
+    .unwrap();
+    ok(run(&sys, &cache, &["update", "-q"]));
+    git(&base, &["add", "-A"]);
+    git(&base, &["commit", "--quiet", "-m", "base"]);
+    git(
+        &base,
+        &[
+            "push",
+            "--quiet",
+            upstream.to_str().unwrap(),
+            "HEAD:refs/heads/main",
+        ],
+    );
+
+    let pki = testkit::tls::Pki::new();
+    let ca = work.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let server = testkit::http::Server::git_http_backend_tls(&projects, &pki);
+    server.require_auth(testkit::http::Auth::Bearer(token.to_owned()));
+    std::fs::write(
+        app.join("auth.toml"),
+        format!("[[auth]]\nhost = \"127.0.0.1\"\ntoken = \"{token}\"\n"),
+    )
+    .unwrap();
+    DebBuilder::new("apptool", "1.0", "amd64")
+        .field("Depends", "basetool, hello")
+        .dir("./usr/")
+        .dir("./usr/bin/")
+        .file_mode("./usr/bin/apptool", 0o755, "apptool\n")
+        .write_to(&app, "apptool");
+    std::fs::write(
+        app.join("Manifest.toml"),
+        "[[local]]\npath = \"apptool.deb\"\n\n[artifact.\"app.conf\"]\ntype = \"text\"\ntarget = \"/etc/app.conf\"\ntext = \"app=1\\n\"\n\n[spec.web]\nextends = [\"base\", \"tools\"]\ninclude = [\"apptool\"]\nstage = [\"app.conf\"]\n",
+    )
+    .unwrap();
+    let url = format!(
+        "git+{}/upstream.git?ref=main#system/Manifest.toml",
+        server.url()
+    );
+    let watched = |args: &[&str]| run_watched(&app, &cache, &ca, token, args);
+    ok(watched(&[
+        "import", &url, "--spec", "base", "--spec", "tools",
+    ]));
+    ok(watched(&["update"]));
+    let err = ok(watched(&["build", "-s", "web", "-p", "tree"]));
+    assert!(err.contains("built "), "{err}");
+    let tree = app.join("tree");
+    let o = Command::new("chroot")
+        .arg(&tree)
+        .args(["dpkg-query", "-W", "-f", "${Package} ${Status}\n"])
+        .output()
+        .unwrap();
+    let installed = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for p in ["base-files", "dpkg", "apt", "basetool", "apptool", "hello"] {
+        assert!(
+            installed
+                .lines()
+                .any(|l| l == format!("{p} install ok installed")),
+            "{p} not installed: {installed}"
+        );
+    }
+    assert!(
+        installed
+            .lines()
+            .all(|l| l.ends_with(" install ok installed")),
+        "{installed}"
+    );
+    let audit = Command::new("chroot")
+        .arg(&tree)
+        .args(["dpkg", "--audit"])
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success() && audit.stdout.is_empty(),
+        "dpkg --audit: {}{}",
+        text(&audit.stdout),
+        text(&audit.stderr)
+    );
+    assert_eq!(
+        std::fs::read(tree.join("etc/motd")).unwrap(),
+        b"the base system\n"
+    );
+    assert_eq!(
+        std::fs::read(tree.join("etc/app.conf")).unwrap(),
+        b"app=1\n"
+    );
+    assert_eq!(found_in_files(&cache, token.as_bytes()), None);
 }
