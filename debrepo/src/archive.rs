@@ -146,10 +146,9 @@ impl SuiteLocation {
 
 /// Refuse a Release file past its `Valid-Until` (apt's
 /// `Acquire::Check-Valid-Until`), unless the archive is pinned to a
-/// snapshot: a snapshot's Release files are expired by nature, and apt
-/// fetching one is told not to check (`check-valid-until=no`, as mmdebstrap
-/// and apt's snapshot guidance do). `url` (the suite directory) and `suite`
-/// name it in the error.
+/// snapshot: a snapshot's Release files are expired by nature (with apt
+/// one writes `check-valid-until=no` for them). `url` (the suite
+/// directory) and `suite` name it in the error.
 pub fn check_valid_until(
     release: &Release,
     url: &str,
