@@ -52,6 +52,7 @@ pub mod update;
 pub mod vendor;
 pub mod verify;
 pub mod version;
+pub mod why;
 
 pub use packages::{BinaryPackage, PackagesParser};
 pub use version::{Version, VersionBuf};
