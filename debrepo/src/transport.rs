@@ -116,6 +116,8 @@ pub enum FetchError {
         expected: u64,
         received: u64,
     },
+    #[error("{url}: the server has nothing from byte {from} on (HTTP 416), though it declared the file longer")]
+    NothingPast { url: String, from: u64 },
     #[error("{url}: the server sent more than the {declared} bytes it declared (Content-Length or Content-Range; stopped at {received} bytes received)")]
     LongerThanDeclared {
         url: String,
@@ -149,7 +151,8 @@ impl FetchError {
             FetchError::Network { source, .. } => !is_permanent(source),
             FetchError::Stalled { .. }
             | FetchError::BadRange { .. }
-            | FetchError::Truncated { .. } => true,
+            | FetchError::Truncated { .. }
+            | FetchError::NothingPast { .. } => true,
             FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             _ => false,
         }
@@ -493,14 +496,18 @@ impl Transport {
                 // longer than what was received (a short answer served
                 // as whole, say). Start again from zero.
                 sink.reset().map_err(sink_err)?;
-                return Err((
-                    FetchError::Truncated {
+                let e = match limit.filter(|_| exact) {
+                    Some(expected) => FetchError::Truncated {
                         url: url.to_owned(),
-                        expected: limit.filter(|_| exact).unwrap_or(have),
+                        expected,
                         received: have,
                     },
-                    None,
-                ));
+                    None => FetchError::NothingPast {
+                        url: url.to_owned(),
+                        from: have,
+                    },
+                };
+                return Err((e, None));
             }
             401 | 403 => {
                 return Err((
@@ -734,4 +741,25 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_content_range;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(parse_content_range("bytes 100-299/300"), Some((100, 300)));
+        assert_eq!(parse_content_range("bytes 0-0/1"), Some((0, 1)));
+        // Total unknown: the range's end is all that is declared.
+        assert_eq!(parse_content_range("bytes 100-199/*"), Some((100, 200)));
+        for bad in [
+            "bytes */300",
+            "bytes 200-100/300",
+            "items 0-1/2",
+            "bytes 1-2",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
 }

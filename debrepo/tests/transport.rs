@@ -430,3 +430,19 @@ async fn a_body_longer_than_its_content_length_is_an_error() {
     // Not retried: the same server would send the same.
     assert_eq!(server.hits("/file.bin"), 1);
 }
+
+#[tokio::test]
+async fn a_resume_past_the_servers_end_starts_again() {
+    // Short of its Content-Length, then the server has less than what was
+    // received (416 to the Range): dropped, fetched again from zero.
+    let (_d, server, data) = setup();
+    server.fault("/file.bin", Fault::ShortChunked(100));
+    server.fault("/file.bin", Fault::Truncated(200));
+    let t = Transport::new(fast()).unwrap();
+    assert_eq!(
+        t.get(&format!("{}/file.bin", server.url())).await.unwrap(),
+        data
+    );
+    let statuses: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 416, 200]);
+}
