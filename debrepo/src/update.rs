@@ -131,6 +131,14 @@ pub enum Error {
         /// The `Date` of the Release the lock records.
         recorded: i64,
     },
+    #[error("{url}: suite {suite} has a Release (sha256 {now}) other than the one the lock was made from ({locked}), and the cache does not hold that one: run 'rdebootstrap update'")]
+    LockMoved {
+        /// The suite directory's URL.
+        url: String,
+        suite: String,
+        locked: String,
+        now: String,
+    },
     #[error(transparent)]
     Fetch(#[from] UpdateError),
     #[error("{url}: invalid Packages index")]
@@ -278,6 +286,100 @@ pub async fn fetch_archives(
         }
     }
     Ok(fetched)
+}
+
+/// The suites `lock` was made from, for reading the lock back (`why`,
+/// `why-not`): from the cache alone when it holds every locked Release
+/// and the indices it lists ([`crate::archive::fetch::cached_suite`]; no
+/// network), else fetched as [`fetch_archives`] fetches them, at the
+/// lock's snapshot, each checked to be the Release the lock records
+/// ([`Error::LockMoved`] if not). `opts.snapshot` is not used.
+pub async fn locked_suites(
+    manifest: &Manifest,
+    lock: &Lock,
+    transport: &Transport,
+    cache: Option<&Cache>,
+    opts: &UpdateOptions,
+) -> Result<Vec<FetchedArchive>, Error> {
+    if let Some(cache) = cache {
+        if let Some(fetched) = cached_locked_suites(manifest, lock, cache, opts)? {
+            transport
+                .progress()
+                .debug("the lock's Release files and indices: all from the cache");
+            return Ok(fetched);
+        }
+    }
+    let opts = UpdateOptions {
+        snapshot: lock.archives.iter().find_map(|a| a.snapshot.clone()),
+        ..opts.clone()
+    };
+    let fetched = fetch_archives(manifest, transport, cache, &opts).await?;
+    for (f, locked) in fetched.iter().zip(&lock.archives) {
+        let now = f.fetched.release_sha256.to_string();
+        if now != locked.release_sha256 || f.suite != locked.suite {
+            return Err(Error::LockMoved {
+                url: f.fetched.location.dir(),
+                suite: f.suite.clone(),
+                locked: locked.release_sha256.clone(),
+                now,
+            });
+        }
+    }
+    Ok(fetched)
+}
+
+/// [`locked_suites`] from the cache; `None` if anything is missing.
+fn cached_locked_suites(
+    manifest: &Manifest,
+    lock: &Lock,
+    cache: &Cache,
+    opts: &UpdateOptions,
+) -> Result<Option<Vec<FetchedArchive>>, Error> {
+    let mut out = Vec::new();
+    for a in &lock.archives {
+        let Some(di) = manifest
+            .archives
+            .iter()
+            .position(|d| a.source.is_declared_by(d) && d.suites.contains(&a.suite))
+        else {
+            return Ok(None);
+        };
+        let decl = &manifest.archives[di];
+        let Ok(sha) = a.release_sha256.parse::<crate::hash::Sha256>() else {
+            return Ok(None);
+        };
+        // The URL only names the suite in messages: the lock's source
+        // stands in for a vendor mirror not configured here.
+        let url = archive_url(
+            &a.source,
+            a.snapshot.as_deref(),
+            decl.snapshots.as_deref(),
+            &opts.mirrors,
+        )
+        .unwrap_or_else(|_| a.source.to_string());
+        let req = SuiteRequest {
+            url,
+            suite: a.suite.clone(),
+            components: if decl.components.is_empty() {
+                vec!["main".to_owned()]
+            } else {
+                decl.components.clone()
+            },
+            arch: lock.arch.clone(),
+            foreign: manifest.foreign_architectures(),
+            snapshot: a.snapshot.is_some(),
+        };
+        match crate::archive::fetch::cached_suite(cache, &req, &sha)? {
+            Some(fetched) => out.push(FetchedArchive {
+                decl: di,
+                suite: a.suite.clone(),
+                fetched,
+                snapshot: a.snapshot.clone(),
+            }),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Fetch every archive of `manifest` and solve every spec into a lock.
@@ -668,24 +770,35 @@ impl<'a> Candidates<'a> {
     /// The requirements pinning what the imported lock has for the
     /// imported specs in `chain`: each package at its locked version.
     fn imported_pins(&self, chain: &[String], arch: &str) -> Vec<String> {
-        let Some(i) = &self.imported else {
-            return Vec::new();
-        };
-        let mut pins: Vec<String> = chain
-            .iter()
-            .filter_map(|name| i.lock.spec(name))
-            .flat_map(|s| &s.packages)
-            .map(|p| {
-                if p.arch == arch || p.arch == crate::arch::ALL {
-                    format!("{} (= {})", p.name, p.version)
-                } else {
-                    format!("{}:{} (= {})", p.name, p.arch, p.version)
-                }
-            })
+        let mut pins: Vec<String> = self
+            .imported_pins_by_spec(chain, arch)
+            .into_iter()
+            .map(|(_, pin)| pin)
             .collect();
         pins.sort();
         pins.dedup();
         pins
+    }
+
+    /// The pins of [`Candidates::imported_pins`], each with the imported
+    /// spec whose lock has it, `(spec, requirement)`, in `chain` order.
+    pub fn imported_pins_by_spec(&self, chain: &[String], arch: &str) -> Vec<(String, String)> {
+        let Some(i) = &self.imported else {
+            return Vec::new();
+        };
+        chain
+            .iter()
+            .filter_map(|name| i.lock.spec(name).map(|s| (name, s)))
+            .flat_map(|(name, s)| s.packages.iter().map(move |p| (name, p)))
+            .map(|(name, p)| {
+                let pin = if p.arch == arch || p.arch == crate::arch::ALL {
+                    format!("{} (= {})", p.name, p.version)
+                } else {
+                    format!("{}:{} (= {})", p.name, p.arch, p.version)
+                };
+                (name.clone(), pin)
+            })
+            .collect()
     }
 }
 

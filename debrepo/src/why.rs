@@ -65,7 +65,7 @@ use crate::manifest::{Manifest, ResolvedSpec, Variant};
 use crate::packages::{BinaryPackage, Priority};
 use crate::relation::{self, FieldKind, Relation, RelationsRef};
 use crate::solver::{provides_satisfying, Universe};
-use crate::update::{variant_packages, PrimaryPackage};
+use crate::update::{variant_packages, Candidates, PrimaryPackage};
 
 /// Where a root requirement of a spec comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -151,6 +151,7 @@ pub struct Step {
 
 /// The answer of [`why`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Why {
     pub package: Pkg,
     /// From a root to the package; empty when no chain reaches it.
@@ -194,6 +195,7 @@ pub enum Reason {
     },
     /// `by` requires a group naming it (or a name it provides), already
     /// satisfied by the locked `satisfied_by`.
+    #[serde(rename_all = "kebab-case")]
     SatisfiedOtherwise {
         #[serde(flatten)]
         by: Requirer,
@@ -258,6 +260,50 @@ pub struct Context<'r, 'a> {
     pub exclude: Vec<(String, String)>,
     /// The spec follows Recommends.
     pub recommends: bool,
+}
+
+impl<'r, 'a> Context<'r, 'a> {
+    /// The context of the spec `resolved` whose lock is `locked`, from the
+    /// universe it was solved from (`candidates`, made from the suites
+    /// and local packages the lock was made from; `arch` the lock's).
+    /// Every locked package must be in it ([`WhyError::NotInIndices`]).
+    pub fn for_spec(
+        manifest: &Manifest,
+        resolved: &ResolvedSpec,
+        locked: &crate::lock::LockedSpec,
+        candidates: &'r Candidates<'a>,
+        arch: &str,
+    ) -> Result<Context<'r, 'a>, WhyError> {
+        let mut by_name: std::collections::HashMap<&str, Vec<&'r BinaryPackage<'a>>> =
+            Default::default();
+        for c in candidates.universe.candidates() {
+            by_name.entry(c.package.name).or_default().push(&c.package);
+        }
+        let mut records = Vec::new();
+        for p in &locked.packages {
+            let record = by_name
+                .get(p.name.as_str())
+                .into_iter()
+                .flatten()
+                .copied()
+                .find(|c| c.architecture == p.arch && c.version.to_string() == p.version)
+                .ok_or_else(|| WhyError::NotInIndices {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    arch: p.arch.clone(),
+                })?;
+            records.push(record);
+        }
+        let variant = variant_roots(&candidates.primary, arch, resolved.variant);
+        let pins = candidates.imported_pins_by_spec(&resolved.imported_chain, arch);
+        Ok(Context {
+            spec: crate::manifest::spec_label(&resolved.name),
+            locked: records,
+            roots: spec_roots(manifest, resolved, &pins, variant),
+            exclude: spec_excludes(manifest, resolved),
+            recommends: resolved.recommends,
+        })
+    }
 }
 
 /// The roots of a spec in tie-break order (see the module docs):

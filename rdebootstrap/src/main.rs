@@ -25,6 +25,7 @@ mod lockcmd;
 mod progress;
 mod query;
 mod runcmd;
+mod whycmd;
 
 /// Manifest-driven, locked Debian/Ubuntu root tree builder.
 #[derive(Parser)]
@@ -121,6 +122,14 @@ enum Command {
     Update(lockcmd::UpdateArgs),
     /// Print a spec's locked packages: NAME VERSION ARCH, sorted by name.
     List(lockcmd::ListArgs),
+    /// Why a package is in a spec's lock: the shortest chain of
+    /// requirements from the spec (its includes, its ancestors', its
+    /// variant's set) through Depends and Pre-Depends.
+    Why(whycmd::WhyArgs),
+    /// Why a package is not in a spec's lock: not in the archives,
+    /// excluded, in conflict with a locked package, unmet dependencies, or
+    /// nothing requires it.
+    WhyNot(whycmd::WhyArgs),
     /// Search package names and descriptions in the manifest's archives.
     Search(query::SearchArgs),
     /// Show the full records of a package in the manifest's archives.
@@ -196,6 +205,8 @@ fn main() -> ExitCode {
         Command::Source(args) => query::source(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Spec(cmd) => query::spec(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::List(args) => lockcmd::list(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::Why(args) => whycmd::why(args, &cli.global).map(|()| ExitCode::SUCCESS),
+        Command::WhyNot(args) => whycmd::why_not(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Build(args) => buildcmd::build(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Run(args) => runcmd::run(args, &cli.global),
         Command::Completions(args) => docs::completions(args).map(|()| ExitCode::SUCCESS),

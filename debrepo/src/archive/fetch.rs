@@ -175,24 +175,9 @@ pub async fn fetch_suite(
     location.check_suite(&release)?;
     check_date(&release, &location.dir(), &req.suite, now)?;
     check_valid_until(&release, &location.dir(), &req.suite, now, req.snapshot)?;
-    let components: Vec<&str> = if location.is_flat() {
-        vec![""]
-    } else {
-        req.components.iter().map(String::as_str).collect()
-    };
-    let mut arches = vec![req.arch.as_str()];
-    if !location.is_flat() {
-        // A foreign architecture the suite does not list is skipped, as
-        // apt skips it.
-        arches.extend(req.foreign.iter().map(String::as_str).filter(|a| {
-            release.architectures.is_empty() || release.architectures.iter().any(|r| r == a)
-        }));
-    }
     let mut indices = Vec::new();
-    for (component, arch) in components
-        .iter()
-        .flat_map(|c| arches.iter().map(move |a| (*c, *a)))
-    {
+    for (component, arch) in index_plan(req, &location, &release) {
+        let (component, arch) = (component.as_str(), arch.as_str());
         let base = location.packages_path(component, arch);
         let choice = choose_index(&release, &req.suite, &base)?;
         if let (Some(cache), Some((size, sha))) = (cache, choice.uncompressed) {
@@ -266,6 +251,105 @@ pub async fn fetch_suite(
         raw: raw_release,
         indices,
     })
+}
+
+/// The (component, architecture) pairs whose indices `req` takes from a
+/// suite with this Release: each component (one, `""`, for a flat
+/// repository) with the native architecture, then the foreign ones the
+/// suite lists (one it does not list is skipped, as apt skips it).
+fn index_plan(
+    req: &SuiteRequest,
+    location: &SuiteLocation,
+    release: &Release,
+) -> Vec<(String, String)> {
+    let components: Vec<&str> = if location.is_flat() {
+        vec![""]
+    } else {
+        req.components.iter().map(String::as_str).collect()
+    };
+    let mut arches = vec![req.arch.as_str()];
+    if !location.is_flat() {
+        arches.extend(req.foreign.iter().map(String::as_str).filter(|a| {
+            release.architectures.is_empty() || release.architectures.iter().any(|r| r == a)
+        }));
+    }
+    components
+        .iter()
+        .flat_map(|c| {
+            arches
+                .iter()
+                .map(move |a| ((*c).to_owned(), (*a).to_owned()))
+        })
+        .collect()
+}
+
+/// The suite `req` as [`fetch_suite`] had it, from the cache alone: the
+/// Release document the cache holds under `release_sha256` (the digest a
+/// lock records; [`fetch_suite`] keeps every Release it accepts) and each
+/// index that Release lists, by the digest of its content. `Ok(None)` when
+/// the cache lacks any of them; nothing is fetched.
+///
+/// The signature is not checked again, nor the dates: the document is the
+/// one named by its digest, checked when it was fetched (`signer` is
+/// `None`).
+pub fn cached_suite(
+    cache: &Cache,
+    req: &SuiteRequest,
+    release_sha256: &Sha256,
+) -> Result<Option<FetchedSuite>, UpdateError> {
+    let location = SuiteLocation::new(&req.url, &req.suite);
+    let Some(doc) = cache.read(release_sha256, None)? else {
+        return Ok(None);
+    };
+    let url = location.url("InRelease");
+    let text = std::str::from_utf8(&doc).map_err(|_| UpdateError::NotText { url: url.clone() })?;
+    let (release, raw) = if text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+        let release = Release::parse_inrelease(text)
+            .map_err(|source| UpdateError::Release {
+                url: url.clone(),
+                source,
+            })?
+            .0;
+        (release, RawRelease::InRelease(doc.clone()))
+    } else {
+        let release = Release::parse(text).map_err(|source| UpdateError::Release {
+            url: location.url("Release"),
+            source,
+        })?;
+        (
+            release,
+            RawRelease::Release {
+                release: doc.clone(),
+                signature: None,
+            },
+        )
+    };
+    let mut indices = Vec::new();
+    for (component, arch) in index_plan(req, &location, &release) {
+        let base = location.packages_path(&component, &arch);
+        let choice = choose_index(&release, &req.suite, &base)?;
+        let Some((size, sha)) = choice.uncompressed else {
+            return Ok(None);
+        };
+        let Some(data) = cache.read(&sha, Some(size))? else {
+            return Ok(None);
+        };
+        indices.push(FetchedIndex {
+            component,
+            arch,
+            sha256: sha,
+            data,
+            from_cache: true,
+        });
+    }
+    Ok(Some(FetchedSuite {
+        location,
+        release,
+        release_sha256: *release_sha256,
+        signer: None,
+        raw,
+        indices,
+    }))
 }
 
 async fn fetch_release(
