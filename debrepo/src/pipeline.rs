@@ -462,19 +462,9 @@ impl Prepared<'_> {
             arch: self.lock.arch.clone(),
             mirrors: self.opts.mirrors.clone(),
             snapshot: self.lock.archives.iter().find_map(|a| a.snapshot.clone()),
-            // The lock says what was trusted: allow-insecure archives are
-            // fetched as update fetched them (their Release), and only a
-            // suite locked without a signature though its archive is signed
-            // (update --no-verify) makes this fetch skip signatures. Each
-            // suite is checked against its locked Release hash below.
-            no_verify: self.lock.archives.iter().any(|a| {
-                a.signer.is_none()
-                    && !self
-                        .manifest
-                        .archives
-                        .iter()
-                        .any(|d| d.allow_insecure && a.source.is_declared_by(d))
-            }),
+            // The lock says what was trusted (each suite is checked
+            // against its locked Release hash below).
+            no_verify: crate::update::lock_skips_signatures(self.manifest, self.lock),
             now: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64),

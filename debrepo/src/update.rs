@@ -311,6 +311,7 @@ pub async fn locked_suites(
     }
     let opts = UpdateOptions {
         snapshot: lock.archives.iter().find_map(|a| a.snapshot.clone()),
+        no_verify: opts.no_verify || lock_skips_signatures(manifest, lock),
         ..opts.clone()
     };
     let fetched = fetch_archives(manifest, transport, cache, &opts).await?;
@@ -326,6 +327,21 @@ pub async fn locked_suites(
         }
     }
     Ok(fetched)
+}
+
+/// Whether fetching the suites a lock was made from skips signatures:
+/// only when a suite was locked without one though its archive is signed
+/// (`update --no-verify`); allow-insecure archives are fetched as update
+/// fetched them (their unsigned Release). Each suite is then checked to be
+/// the locked Release by its hash.
+pub fn lock_skips_signatures(manifest: &Manifest, lock: &Lock) -> bool {
+    lock.archives.iter().any(|a| {
+        a.signer.is_none()
+            && !manifest
+                .archives
+                .iter()
+                .any(|d| d.allow_insecure && a.source.is_declared_by(d))
+    })
 }
 
 /// [`locked_suites`] from the cache; `None` if anything is missing.

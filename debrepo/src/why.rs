@@ -25,7 +25,9 @@
 //! satisfies, as apt takes the first alternative it can: by the package of
 //! that name (in a version the relation admits) or by a package whose
 //! `Provides` satisfies it (an unversioned Provides only an unversioned
-//! relation). The roots are edges from the spec.
+//! relation; when the package of the relation's name is locked, it alone
+//! satisfies the group, as a name that is a real package means that
+//! package to apt). The roots are edges from the spec.
 //!
 //! [`why`] walks that graph breadth first from all roots at once and
 //! returns the first chain that reaches the package: a shortest one. Ties
@@ -480,9 +482,12 @@ struct Edge {
 }
 
 impl<'r, 'a> Context<'r, 'a> {
-    /// The locked packages satisfying `group`: with `first_only`, only
-    /// those of its first alternative that any locked package satisfies;
-    /// the real package before providers, providers by name.
+    /// The locked packages satisfying `group`: with `first_only` (the
+    /// first pass), only those of its first alternative that any locked
+    /// package satisfies, and of those the real package when it is locked
+    /// (a name that is a real package is that package), else every locked
+    /// provider; without, every locked package satisfying any alternative.
+    /// The real package before providers, providers by name.
     fn edges(&self, group: &[Relation<'_>], first_only: bool) -> Vec<Edge> {
         let text = group_text(group);
         let mut out = Vec::new();
@@ -494,6 +499,9 @@ impl<'r, 'a> Context<'r, 'a> {
                 .filter_map(|(i, p)| satisfies(p, rel).map(|prov| (prov, p.name, i)))
                 .collect();
             hits.sort();
+            if first_only && hits.first().is_some_and(|(provides, _, _)| !provides) {
+                hits.retain(|(provides, _, _)| !provides);
+            }
             let found = !hits.is_empty();
             out.extend(hits.into_iter().map(|(provides, _, target)| Edge {
                 group: text.clone(),

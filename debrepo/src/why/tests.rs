@@ -463,3 +463,54 @@ fn an_included_virtual_name_satisfied_by_a_provider() {
     );
     assert!(!w.reasons.contains(&Reason::NotRequired));
 }
+
+#[test]
+fn a_real_package_satisfies_its_name_before_a_locked_provider() {
+    let index = "Package: busybox
+Version: 1
+Architecture: amd64
+
+Package: busybox-static
+Version: 1
+Architecture: amd64
+Provides: busybox
+
+Package: rescue
+Version: 1
+Architecture: amd64
+Depends: busybox-static
+";
+    let mut u = Universe::new("amd64");
+    u.add(0, 500, parse_all(index).unwrap());
+    let ctx = Context {
+        spec: "[spec]".into(),
+        locked: ["busybox", "busybox-static", "rescue"]
+            .iter()
+            .map(|n| record(&u, n))
+            .collect(),
+        roots: vec![root("busybox", ""), root("rescue", "")],
+        exclude: Vec::new(),
+        recommends: false,
+    };
+    assert_eq!(
+        chain(&why(&ctx, "busybox-static").unwrap()),
+        [
+            "include[]: rescue => rescue rescue",
+            "rescue Depends: busybox-static => busybox-static busybox-static"
+        ]
+    );
+}
+
+#[test]
+fn a_followed_recommendation_left_out() {
+    let u = universe();
+    let mut ctx = context(&u, base_roots());
+    ctx.recommends = true;
+    let w = why_not(&ctx, &u, "ca-certificates").unwrap();
+    assert!(
+        matches!(&w.reasons[..], [Reason::WantedBy { package, followed: true, .. }, Reason::NotRequired]
+            if package.name == "curl"),
+        "{:?}",
+        w.reasons
+    );
+}
