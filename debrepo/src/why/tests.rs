@@ -514,3 +514,30 @@ fn a_followed_recommendation_left_out() {
         w.reasons
     );
 }
+
+#[test]
+fn an_imported_spec_pins_come_before_the_variant() {
+    let m = Manifest::parse(
+        "[spec]\ninclude = [\"curl\"]\n",
+        Path::new("dir/Manifest.toml"),
+    )
+    .unwrap();
+    let mut resolved = m.resolve("").unwrap();
+    // As an import gives it: the imported spec `base` this spec extends.
+    resolved.imported_chain = vec!["base".into()];
+    let pins = vec![("base".to_owned(), "libapt (= 3.0)".to_owned())];
+    let roots = spec_roots(&m, &resolved, &pins, base_roots().split_off(2));
+    assert_eq!(
+        roots
+            .iter()
+            .map(|r| r.requirement.as_str())
+            .collect::<Vec<_>>(),
+        ["curl", "libapt (= 3.0)", "base-files", "apt"]
+    );
+    let u = universe();
+    let ctx = context(&u, roots);
+    assert_eq!(
+        chain(&why(&ctx, "libapt").unwrap()),
+        ["imported[base]: libapt (= 3.0) => libapt (= 3.0) libapt"]
+    );
+}
