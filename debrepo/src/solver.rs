@@ -19,7 +19,15 @@
 //!   unless all are `Multi-Arch: same` with one version.
 //!
 //! Candidates of one name are tried by archive priority (higher first),
-//! then newest version.
+//! then newest version; a requested name that is a real package is that
+//! package (its providers do not stand in for it), and the providers of
+//! a name are tried in apt's order (see [`apt`]).
+//!
+//! Before resolvo, [`solve`] replays apt's own marking ([`apt`]): when it
+//! ends in a consistent set, that set is the answer, so the choices where
+//! several sets would do (alternatives, providers, what is already
+//! satisfied) are apt's. Only where apt would need its problem resolver,
+//! or with foreign architectures, does resolvo search.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -30,6 +38,7 @@ use crate::packages::BinaryPackage;
 use crate::relation::{self, FieldKind, Op, Relation};
 use crate::version::Version;
 
+mod apt;
 pub mod multiarch;
 mod provider;
 mod validate;
@@ -84,6 +93,9 @@ pub struct Universe<'a> {
     /// Names taken by local packages: archive packages of these names are
     /// not considered.
     local_names: std::collections::HashSet<&'a str>,
+    /// apt's number of each candidate's name (see [`apt`]), made when
+    /// first needed.
+    apt_order: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl<'a> Universe<'a> {
@@ -107,6 +119,7 @@ impl<'a> Universe<'a> {
             by_name: FastMap::default(),
             providers: FastMap::default(),
             local_names: Default::default(),
+            apt_order: std::sync::OnceLock::new(),
         }
     }
 
@@ -148,6 +161,7 @@ impl<'a> Universe<'a> {
         priority: i64,
         packages: impl IntoIterator<Item = BinaryPackage<'a>>,
     ) {
+        self.apt_order = std::sync::OnceLock::new();
         let packages = packages.into_iter();
         let more = packages.size_hint().0;
         self.candidates.reserve(more);
@@ -191,6 +205,12 @@ impl<'a> Universe<'a> {
                 slot,
             });
         }
+    }
+
+    /// apt's numbering of the universe's names: the order in which apt
+    /// would create its packages reading the indices (see [`apt`]).
+    fn cache_order(&self) -> &[u32] {
+        self.apt_order.get_or_init(|| apt::cache_order(self))
     }
 
     /// All candidates.
@@ -248,6 +268,13 @@ pub enum SolveError {
         name: String,
         /// Names from the universe close to `name`, best first.
         candidates: Vec<String>,
+    },
+    #[error("the requested packages {first} and {second} cannot be installed together: {reason}")]
+    ConflictingRequests {
+        first: String,
+        second: String,
+        /// Which of them conflicts with (or breaks) the other.
+        reason: String,
     },
     #[error("invalid requirement {text:?}")]
     BadRequest {
@@ -377,6 +404,10 @@ pub fn solve<'u, 'a>(
             }
         }
     }
+    if let Some(chosen) = apt::solve(universe, request) {
+        return Ok(chosen);
+    }
+    conflicting_requests(universe, request)?;
     let mut chosen = solve_with(universe, request, &[])?;
     if !request.recommends {
         return Ok(chosen);
@@ -402,6 +433,65 @@ pub fn solve<'u, 'a>(
             }
         }
     }
+}
+
+/// Fails if two requested real packages cannot be installed together
+/// (every version of one conflicts with, or breaks, every version of the
+/// other, or is broken by it): a request names the real package, so
+/// nothing else can stand in for either.
+fn conflicting_requests(universe: &Universe<'_>, request: &Request) -> Result<(), SolveError> {
+    let mut named: Vec<(String, Vec<&Candidate<'_>>)> = Vec::new();
+    for text in &request.install {
+        let Ok(rels) = relation::parse(FieldKind::Depends, text) else {
+            continue;
+        };
+        for group in rels.groups() {
+            let [rel] = group else { continue };
+            let versions: Vec<&Candidate<'_>> = universe
+                .by_name
+                .get(&(rel.name, 0))
+                .into_iter()
+                .flatten()
+                .map(|&i| &universe.candidates[i])
+                .filter(|c| {
+                    rel.version
+                        .as_ref()
+                        .is_none_or(|(op, v)| op.holds(&c.package.version, v))
+                })
+                .collect();
+            if !versions.is_empty() && !named.iter().any(|(n, _)| *n == rel.name) {
+                named.push((rel.name.to_owned(), versions));
+            }
+        }
+    }
+    for (i, (a, va)) in named.iter().enumerate() {
+        for (b, vb) in &named[i + 1..] {
+            let mut reason = None;
+            let all_clash = va.iter().all(|x| {
+                vb.iter().all(|y| {
+                    let clash = validate(universe.arch(), &[&x.package, &y.package])
+                        .into_iter()
+                        .find_map(|v| match v {
+                            Violation::Conflict { package, other } => Some(format!(
+                                "{package} declares Conflicts or Breaks against {other}"
+                            )),
+                            _ => None,
+                        });
+                    let hit = clash.is_some();
+                    reason = reason.take().or(clash);
+                    hit
+                })
+            });
+            if all_clash {
+                return Err(SolveError::ConflictingRequests {
+                    first: a.clone(),
+                    second: b.clone(),
+                    reason: reason.unwrap_or_default(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn solve_with<'u, 'a>(
@@ -436,7 +526,7 @@ fn solve_with<'u, 'a>(
                 source,
             })?;
         for group in rels.groups() {
-            requirements.push(ConditionalRequirement::from(provider.requirement(group, 0)));
+            requirements.push(ConditionalRequirement::from(provider.request(group)));
         }
     }
     let mut constraints = Vec::new();
@@ -503,5 +593,7 @@ impl fmt::Debug for Universe<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_apt;
 #[cfg(test)]
 mod tests_multiarch;

@@ -140,7 +140,9 @@ impl<'u, 'a> Provider<'u, 'a> {
     }
 
     /// `(provider name, slot)` of the candidates providing `virt` that
-    /// `rule` admits, sorted by name, `first` slot first; `skip` excluded.
+    /// `rule` admits, `first` slot first, then in apt's order of providers
+    /// ([`super::apt::provider_key`]: Essential, Protected, Priority, then
+    /// the later in apt's cache); `skip` excluded.
     fn providers(
         &self,
         virt: &str,
@@ -148,28 +150,57 @@ impl<'u, 'a> Provider<'u, 'a> {
         first: Slot,
         skip: &str,
     ) -> Vec<(&'a str, Slot)> {
-        let mut out: Vec<(&'a str, Slot)> = self
+        let mut found: Vec<(bool, Slot, _, &'a str)> = self
             .universe
             .providers
             .get(virt)
             .into_iter()
             .flatten()
-            .map(|&i| &self.universe.candidates[i])
-            .filter(|c| {
+            .filter(|&&i| {
+                let c = &self.universe.candidates[i];
                 self.allowed[c.slot as usize]
                     && c.package.name != skip
                     && rule.admits(c.slot, &c.package)
             })
-            .map(|c| (c.package.name, c.slot))
+            .map(|&i| {
+                let c = &self.universe.candidates[i];
+                (
+                    c.slot != first,
+                    c.slot,
+                    super::apt::provider_key(self.universe, virt, i),
+                    c.package.name,
+                )
+            })
             .collect();
-        out.sort_unstable_by_key(|&(n, s)| (n, s != first, s));
-        out.dedup();
+        found.sort_unstable();
+        let mut out: Vec<(&'a str, Slot)> = Vec::new();
+        for (_, s, _, n) in found {
+            if !out.contains(&(n, s)) {
+                out.push((n, s));
+            }
+        }
         out
     }
 
     /// The requirement for one group of alternatives written by a package
     /// in slot `depender`.
     pub(super) fn requirement(&self, group: &[Relation<'a>], depender: Slot) -> Requirement {
+        self.requirement_of(group, depender, false)
+    }
+
+    /// The requirement for one group of a request: as `apt-get install`
+    /// reads a name, one that is a real package means that package, not
+    /// what provides it.
+    pub(super) fn request(&self, group: &[Relation<'a>]) -> Requirement {
+        self.requirement_of(group, 0, true)
+    }
+
+    fn requirement_of(
+        &self,
+        group: &[Relation<'a>],
+        depender: Slot,
+        real_first: bool,
+    ) -> Requirement {
         let mut sets = Vec::new();
         for alt in group {
             let c = alt.version;
@@ -184,6 +215,12 @@ impl<'u, 'a> Provider<'u, 'a> {
                 if admitted {
                     sets.push(self.set(Set::Real(self.name(alt.name, s), c, rule)));
                 }
+            }
+            let real = self
+                .slots(depender)
+                .any(|s| !self.ids(alt.name, s).is_empty());
+            if real_first && real {
+                continue;
             }
             for (pn, s) in self.providers(alt.name, rule, depender, "") {
                 sets.push(self.set(Set::Provides(self.name(pn, s), alt.name, c, rule)));

@@ -1,0 +1,170 @@
+//! apt's choices (see [`super::apt`]) on small universes.
+
+use super::*;
+use crate::packages::parse_all;
+
+fn solve_names(text: &str, install: &[&str]) -> Result<Vec<String>, SolveError> {
+    let mut u = Universe::new("amd64");
+    u.add(0, 500, parse_all(text).unwrap());
+    let r = Request {
+        install: install.iter().map(|s| s.to_string()).collect(),
+        ..Request::default()
+    };
+    let s = solve(&u, &r)?;
+    let pkgs: Vec<_> = s.iter().map(|c| &c.package).collect();
+    assert_eq!(validate("amd64", &pkgs), vec![]);
+    Ok(s.iter().map(|c| c.package.name.to_owned()).collect())
+}
+
+fn stanza(name: &str, fields: &str) -> String {
+    format!("Package: {name}\nVersion: 1\nArchitecture: amd64\n{fields}\n")
+}
+
+#[test]
+fn a_requested_real_package_is_that_package() {
+    // busybox-static provides and conflicts with busybox, as in trixie.
+    let text = [
+        stanza("busybox", ""),
+        stanza(
+            "busybox-static",
+            "Provides: busybox\nConflicts: busybox\nReplaces: busybox",
+        ),
+    ]
+    .join("\n");
+    assert_eq!(solve_names(&text, &["busybox"]).unwrap(), ["busybox"]);
+    assert_eq!(
+        solve_names(&text, &["busybox-static"]).unwrap(),
+        ["busybox-static"]
+    );
+    let e = solve_names(&text, &["busybox", "busybox-static"]).unwrap_err();
+    assert!(
+        matches!(&e, SolveError::ConflictingRequests { first, second, .. }
+            if first == "busybox" && second == "busybox-static"),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "the requested packages busybox and busybox-static cannot be installed together: \
+         busybox-static declares Conflicts or Breaks against busybox"
+    );
+}
+
+#[test]
+fn providers_by_priority_then_later_in_apts_cache() {
+    let base = |extra: &str| {
+        [
+            stanza("user", "Depends: virt"),
+            stanza("p-early", "Priority: optional\nProvides: virt"),
+            stanza("p-late", "Priority: optional\nProvides: virt"),
+            extra.to_owned(),
+        ]
+        .join("\n")
+    };
+    // Equal priorities: the package apt met later wins.
+    assert_eq!(
+        solve_names(&base(""), &["user"]).unwrap(),
+        ["p-late", "user"]
+    );
+    // A higher priority wins over the order.
+    let text = base(&stanza("p-std", "Priority: standard\nProvides: virt"));
+    assert_eq!(solve_names(&text, &["user"]).unwrap(), ["p-std", "user"]);
+    // The order is apt's numbering, in which a name mentioned earlier (here
+    // in a Suggests before its own stanza) comes first.
+    let text = [
+        stanza("user", "Depends: virt\nSuggests: p-late"),
+        stanza("p-early", "Priority: optional\nProvides: virt"),
+        stanza("p-late", "Priority: optional\nProvides: virt"),
+    ]
+    .join("\n");
+    assert_eq!(solve_names(&text, &["user"]).unwrap(), ["p-early", "user"]);
+}
+
+#[test]
+fn satisfied_through_provides_adds_nothing_else_the_real_package() {
+    // impl, marked first, provides tool: tool is not added.
+    let text = [
+        stanza("top", "Depends: impl, tool"),
+        stanza("impl", "Provides: tool"),
+        stanza("tool", ""),
+    ]
+    .join("\n");
+    assert_eq!(solve_names(&text, &["top"]).unwrap(), ["impl", "top"]);
+    // Nothing chosen provides it yet: the real package, not the provider.
+    let text = [
+        stanza("top", "Depends: tool, impl"),
+        stanza("impl", "Provides: tool"),
+        stanza("tool", ""),
+    ]
+    .join("\n");
+    assert_eq!(
+        solve_names(&text, &["top"]).unwrap(),
+        ["impl", "tool", "top"]
+    );
+}
+
+#[test]
+fn the_first_alternative_even_if_another_comes_later() {
+    // fontconfig-config's fonts: apt marks the first alternative when it
+    // meets the group, although a later request brings the second.
+    let text = [
+        stanza("config", "Depends: font-a | font-b"),
+        stanza("other", "Depends: font-b"),
+        stanza("font-a", ""),
+        stanza("font-b", ""),
+    ]
+    .join("\n");
+    assert_eq!(
+        solve_names(&text, &["config", "other"]).unwrap(),
+        ["config", "font-a", "font-b", "other"]
+    );
+    // Requests get their dependencies in the order they were made: the
+    // group is met when config's turn comes.
+    assert_eq!(
+        solve_names(&text, &["other", "config"]).unwrap(),
+        ["config", "font-b", "other"]
+    );
+}
+
+#[test]
+fn essential_requests_first_then_the_rest() {
+    // The essential stage chooses alone (first alternative); the second
+    // stage finds the group satisfied.
+    let text = [
+        stanza("ess", "Essential: yes\nDepends: sh-a | sh-b"),
+        stanza("app", "Depends: sh-b | sh-a"),
+        stanza("sh-a", ""),
+        stanza("sh-b", ""),
+    ]
+    .join("\n");
+    assert_eq!(
+        solve_names(&text, &["app", "ess"]).unwrap(),
+        ["app", "ess", "sh-a"]
+    );
+}
+
+#[test]
+fn what_apt_leaves_broken_resolvo_solves() {
+    // apt marks a (first alternative) and its dependency c, which a
+    // requested package conflicts with (apt checks only the Conflicts of
+    // what it marks, so this is left to its problem resolver, which is
+    // not replayed): resolvo finds the set.
+    let text = [
+        stanza("top", "Depends: a | b"),
+        stanza("a", "Depends: c"),
+        stanza("c", ""),
+        stanza("b", ""),
+        stanza("keep", "Conflicts: c"),
+    ]
+    .join("\n");
+    let mut u = Universe::new("amd64");
+    u.add(0, 500, parse_all(&text).unwrap());
+    let r = Request {
+        install: vec!["top".into(), "keep".into()],
+        ..Request::default()
+    };
+    assert!(apt::solve(&u, &r).is_none());
+    assert_eq!(
+        solve_names(&text, &["top", "keep"]).unwrap(),
+        ["b", "keep", "top"]
+    );
+}
