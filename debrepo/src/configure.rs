@@ -11,8 +11,13 @@
 //! runs it: from `/var/lib/dpkg/tmp.ci/` holding the package's control
 //! members (debconf reads the package name there), with dpkg's
 //! `DPKG_MAINTSCRIPT_*` environment. Then the tree's own dpkg does the
-//! rest with `dpkg --configure -a`: everything dpkg decides (order,
-//! conffiles, triggers, alternatives) is decided by dpkg.
+//! rest: first `dpkg --configure --no-triggers` of the batches
+//! [`configure_batches`] gives (the essential set, then what packages
+//! pre-depend on, as mmdebstrap and apt configure them: the order decides
+//! the ids of the system users and groups the scripts create), then
+//! `dpkg --configure -a` for everything else, triggers included.
+//! Everything dpkg decides (the order within a run, conffiles, triggers,
+//! alternatives) is decided by dpkg.
 //!
 //! A `policy-rc.d` that denies every action keeps services from starting
 //! meanwhile; it is removed afterwards. Files that record the build
@@ -205,6 +210,114 @@ pub fn preinst_order(controls: &[ControlFiles]) -> Result<Vec<usize>, DebError> 
     Ok(order)
 }
 
+/// The packages to configure explicitly before `dpkg --configure -a`, in
+/// batches, as mmdebstrap and apt would configure them (indices into
+/// `controls`). The order in which packages are configured decides which
+/// system user and group ids their scripts get, so it follows theirs:
+///
+/// 1. The essential set first: the `Essential: yes` packages and what
+///    they depend on (each alternative group followed to its first member
+///    in the build), as mmdebstrap installs that set with one `dpkg
+///    --install` before apt installs the rest. (When that is every
+///    package, there is no batch: `dpkg --configure -a` does it all.)
+/// 2. Then, as apt does when it unpacks a package with `Pre-Depends`: each
+///    pre-depended package not configured yet is configured, after
+///    everything it depends on, depth first in field order (apt's
+///    `SmartConfigure`); one batch for each package's pre-dependencies,
+///    as apt configures them with one dpkg call. apt unpacks in its
+///    own order, which depends on its cache's internals; here the
+///    packages are taken in [`preinst_order`] (what a package needs
+///    first, ties by name), so batches that do not depend on each other
+///    may come in another order than apt's.
+/// 3. Everything else is left to `dpkg --configure -a`, in dpkg's own
+///    order, as apt leaves it to `dpkg --configure --pending`.
+pub fn configure_batches(controls: &[ControlFiles]) -> Result<Vec<Vec<usize>>, DebError> {
+    let pkgs = controls
+        .iter()
+        .map(ControlFiles::package)
+        .collect::<Result<Vec<_>, _>>()?;
+    let by_name = name_index(&pkgs);
+    let needs = |i: usize, pre_only: bool| -> Vec<usize> {
+        let p = &pkgs[i];
+        let fields = if pre_only {
+            vec![p.pre_depends()]
+        } else {
+            vec![p.pre_depends(), p.depends()]
+        };
+        fields
+            .into_iter()
+            .flat_map(|rels| {
+                rels.groups()
+                    .filter_map(|g| g.iter().find_map(|r| by_name.get(r.name).copied()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    // The essential set: closed under dependencies.
+    let mut essential = vec![false; pkgs.len()];
+    let mut todo: Vec<usize> = (0..pkgs.len()).filter(|&i| pkgs[i].essential).collect();
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut essential[i], true) {
+            continue;
+        }
+        todo.extend(needs(i, false).into_iter().filter(|&j| !essential[j]));
+    }
+    let order = preinst_order(controls)?;
+    let mut batches = Vec::new();
+    if essential.iter().all(|&e| e) {
+        return Ok(batches);
+    }
+    let mut configured = essential.clone();
+    let first: Vec<usize> = order.iter().copied().filter(|&i| essential[i]).collect();
+    if !first.is_empty() {
+        batches.push(first);
+    }
+    // Depth first through dependencies, a package after what it needs.
+    fn close(
+        i: usize,
+        needs: &dyn Fn(usize, bool) -> Vec<usize>,
+        configured: &mut Vec<bool>,
+        on_path: &mut Vec<bool>,
+        batch: &mut Vec<usize>,
+    ) {
+        if configured[i] || on_path[i] {
+            return;
+        }
+        on_path[i] = true;
+        for j in needs(i, false) {
+            close(j, needs, configured, on_path, batch);
+        }
+        on_path[i] = false;
+        configured[i] = true;
+        batch.push(i);
+    }
+    let mut on_path = vec![false; pkgs.len()];
+    for &i in &order {
+        if configured[i] {
+            continue;
+        }
+        let mut batch = Vec::new();
+        for t in needs(i, true) {
+            close(t, &needs, &mut configured, &mut on_path, &mut batch);
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
+    }
+    Ok(batches)
+}
+
+/// How `dpkg` is told about package `i`: its name, with its architecture
+/// when the build has the name for more than one.
+fn dpkg_name(pkgs: &[crate::packages::BinaryPackage<'_>], i: usize) -> String {
+    let p = &pkgs[i];
+    if pkgs.iter().filter(|q| q.name == p.name).count() > 1 {
+        format!("{}:{}", p.name, p.architecture)
+    } else {
+        p.name.to_owned()
+    }
+}
+
 /// Run the preinsts and `dpkg --configure -a` in the tree at `root`,
 /// whose packages (`controls`) were unpacked by [`crate::build::unpack`],
 /// with `executor`. The scripts' output goes to `output`. Returns the scripts' changes
@@ -259,6 +372,26 @@ pub fn configure(
                 ("DPKG_ADMINDIR".into(), "/var/lib/dpkg".into()),
                 ("DPKG_ROOT".into(), String::new()),
             ],
+        });
+    }
+    // Triggers wait for the last run, as apt passes --no-triggers to all
+    // but its final `dpkg --configure --pending`.
+    let pkgs = controls
+        .iter()
+        .map(ControlFiles::package)
+        .collect::<Result<Vec<_>, _>>()?;
+    for batch in configure_batches(controls)? {
+        let names: Vec<String> = batch.iter().map(|&i| dpkg_name(&pkgs, i)).collect();
+        let mut argv = vec![
+            "/usr/bin/dpkg".to_owned(),
+            "--configure".to_owned(),
+            "--no-triggers".to_owned(),
+        ];
+        argv.extend(names.iter().cloned());
+        steps.push(Step {
+            label: format!("dpkg --configure {}", names.join(" ")),
+            argv,
+            env: Vec::new(),
         });
     }
     steps.push(Step {
@@ -610,6 +743,62 @@ mod tests {
             std::fs::write(info.join(format!("{name}.list")), list).unwrap();
         }
         t
+    }
+
+    fn control(fields: &str) -> ControlFiles {
+        let text = format!("{fields}Version: 1\nArchitecture: amd64\n");
+        ControlFiles::new(
+            "control.tar".into(),
+            [("control".to_owned(), (0o644, text.into_bytes()))].into(),
+        )
+    }
+
+    fn names(controls: &[ControlFiles], batches: &[Vec<usize>]) -> Vec<String> {
+        batches
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|&i| controls[i].package().unwrap().name.to_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_follow_mmdebstrap_and_apt() {
+        let controls = [
+            control("Package: libc6\n"),
+            control("Package: base-files\nEssential: yes\nDepends: libc6\n"),
+            control("Package: adduser\nDepends: passwd\n"),
+            control("Package: passwd\nDepends: libc6, libsemanage2\n"),
+            control("Package: libsemanage2\n"),
+            // Pre-depends on cron-daemon-common, which needs a provider
+            // of a virtual (the first alternative present) and adduser.
+            control("Package: cron\nPre-Depends: cron-daemon-common\n"),
+            control("Package: cron-daemon-common\nDepends: systemd | systemd-sysusers, adduser\n"),
+            control("Package: systemd\nDepends: mount\n"),
+            control("Package: mount\n"),
+            control("Package: dbus\nDepends: libc6\n"),
+            control("Package: e2fsprogs\nPre-Depends: libss2, libcom-err2\n"),
+            control("Package: libss2\nDepends: libcom-err2\n"),
+            control("Package: libcom-err2\n"),
+        ];
+        let batches = configure_batches(&controls).unwrap();
+        assert_eq!(
+            names(&controls, &batches),
+            [
+                "libc6 base-files",
+                "mount systemd libsemanage2 passwd adduser cron-daemon-common",
+                "libcom-err2 libss2",
+            ]
+        );
+        // Every package is essential: dpkg --configure -a does it all.
+        let all = [
+            control("Package: a\nEssential: yes\nPre-Depends: b\n"),
+            control("Package: b\n"),
+        ];
+        assert!(configure_batches(&all).unwrap().is_empty());
     }
 
     #[test]
