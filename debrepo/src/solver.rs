@@ -38,7 +38,7 @@ use crate::packages::BinaryPackage;
 use crate::relation::{self, FieldKind, Op, Relation};
 use crate::version::Version;
 
-mod apt;
+pub mod apt;
 pub mod multiarch;
 mod provider;
 mod validate;
@@ -366,6 +366,10 @@ pub fn similar_names<'n>(
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     /// Requirements in relation syntax (`curl`, `libc6 (>= 2.36)`, `a | b`).
+    /// A name that is a real package means that package. The order counts
+    /// as apt-get's command line does: each requested package gets its
+    /// dependencies in turn, so what an earlier one brings in may satisfy
+    /// a later one's alternatives (see [`apt`]).
     pub install: Vec<String>,
     /// Forbidden packages or versions (`foo`, `foo (<< 2)`).
     pub forbid: Vec<String>,
@@ -377,7 +381,9 @@ pub struct Request {
 }
 
 /// Solve `request` in `universe`; returns the chosen candidates sorted by
-/// name.
+/// name: apt's own choice where its marking ends consistent (see [`apt`]),
+/// else resolvo's. Two requested real packages that cannot be installed
+/// together are [`SolveError::ConflictingRequests`].
 ///
 /// With `recommends`, as apt does: the Recommends of every chosen package
 /// are added (the first installable alternative preferred), then those of
