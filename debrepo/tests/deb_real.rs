@@ -92,8 +92,10 @@ fn every_file_matches_its_md5sums() {
 /// Compare with `dpkg-deb --contents` (tar's verbose listing).
 #[test]
 fn listing_matches_dpkg_deb() {
-    if Command::new("dpkg-deb").arg("--version").output().is_err() {
-        eprintln!("dpkg-deb not found: skipping");
+    if !testkit::require(
+        Command::new("dpkg-deb").arg("--version").output().is_ok(),
+        "dpkg-deb",
+    ) {
         return;
     }
     for path in debs() {

@@ -53,10 +53,13 @@ fn synthetic(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn unpack_and_database_match_dpkg_unpack() {
-    if Command::new("dpkg").arg("--version").output().is_err()
-        || Ownership::for_this_process() != Ownership::Apply
-    {
-        eprintln!("needs dpkg and root: skipping");
+    if !testkit::require(
+        Command::new("dpkg").arg("--version").output().is_ok(),
+        "dpkg",
+    ) || !testkit::require(
+        Ownership::for_this_process() == Ownership::Apply,
+        "root (dpkg --unpack as root is the reference)",
+    ) {
         return;
     }
     let work = TempDir::new("dpkgdb");

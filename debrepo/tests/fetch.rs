@@ -34,8 +34,7 @@ fn suite() -> SuiteBuilder {
 }
 
 fn fixture(builder: SuiteBuilder) -> Option<Fixture> {
-    if !gpg::available() {
-        eprintln!("gpg not found: skipping");
+    if !testkit::require(gpg::available(), "gpg") {
         return None;
     }
     let dir = TempDir::new("archive");

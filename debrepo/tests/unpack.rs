@@ -363,7 +363,9 @@ fn parallel_unpacking_gives_the_sequential_tree() {
 /// device nodes are recorded instead of applied.
 #[test]
 fn rootless_as_an_unprivileged_user() {
-    if !is_root() || std::env::var_os("RDEBOOTSTRAP_UNPACK_CHILD").is_some() {
+    if std::env::var_os("RDEBOOTSTRAP_UNPACK_CHILD").is_some()
+        || !testkit::require(is_root(), "root (to run the tests as another user)")
+    {
         return;
     }
     if std::process::Command::new("setpriv")
@@ -371,7 +373,7 @@ fn rootless_as_an_unprivileged_user() {
         .output()
         .is_err()
     {
-        eprintln!("setpriv not found: skipping");
+        testkit::require(false, "setpriv (util-linux)");
         return;
     }
     // A copy nobody can run, wherever the checkout lives.

@@ -105,8 +105,7 @@ fn verifier(g: &Gpg, fprs: &[&str], armor: bool) -> PgpVerifier {
 
 #[test]
 fn gpg_made_signatures_verify_ed25519_and_rsa() {
-    if !gpg::available() {
-        eprintln!("gpg not found: skipping");
+    if !testkit::require(gpg::available(), "gpg") {
         return;
     }
     let g = Gpg::new();
@@ -135,8 +134,7 @@ fn gpg_made_signatures_verify_ed25519_and_rsa() {
 
 #[test]
 fn untrusted_expired_revoked_and_weak_are_refused() {
-    if !gpg::available() {
-        eprintln!("gpg not found: skipping");
+    if !testkit::require(gpg::available(), "gpg") {
         return;
     }
     let g = Gpg::new();

@@ -112,8 +112,7 @@ fn check_inside(root: &Path, wrapper: &[&str]) {
 
 #[test]
 fn as_root() {
-    if !is_root() {
-        eprintln!("not root: the rootless test covers this");
+    if !testkit::require(is_root(), "root (the rootless test covers the rest)") {
         return;
     }
     let t = temp("root");
@@ -127,8 +126,10 @@ fn as_an_unprivileged_user() {
         check_inside(&t.0, &[]);
         return;
     }
-    if Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("setpriv not found: skipping");
+    if !testkit::require(
+        Command::new("setpriv").arg("--version").output().is_ok(),
+        "setpriv (util-linux)",
+    ) {
         return;
     }
     // The helper as `nobody`, from a copy it may run, on a tree it owns.
@@ -244,8 +245,7 @@ fn bad_requests_are_refused_clearly() {
 #[test]
 fn as_a_user_with_subordinate_ids() {
     const USER: &str = "rdbsandbox";
-    if !is_root() {
-        eprintln!("not root: cannot make a user with subordinate ids; skipping");
+    if !testkit::require(is_root(), "root (to make a user with subordinate ids)") {
         return;
     }
     for tool in ["setpriv", "newuidmap", "useradd"] {
@@ -254,7 +254,10 @@ fn as_a_user_with_subordinate_ids() {
             .output()
             .map_or(true, |o| !o.status.success())
         {
-            eprintln!("{tool} not found (packages util-linux, uidmap, passwd): skipping");
+            testkit::require(
+                false,
+                &format!("{tool} (packages util-linux, uidmap, passwd)"),
+            );
             return;
         }
     }
