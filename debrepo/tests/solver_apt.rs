@@ -44,7 +44,8 @@ struct Apt {
 /// The request sets every run checks: the cases issue 15 found, and
 /// other tricky ones.
 const FIXED: &[&[&str]] = &[
-    // Two requested real packages that conflict: apt refuses.
+    // Two requested real packages that conflict: apt refuses (these two
+    // come first: the test checks our error names both).
     &["busybox", "busybox-static"],
     &["resolvconf", "openresolv"],
     // Virtual names with several providers, reached through dependencies.
@@ -352,6 +353,15 @@ fn choices_match_apt() {
     }
 
     let solving = started.elapsed();
+    // Conflicting requests fail naming both packages.
+    for o in &outcomes[..2] {
+        let e = o.ours.as_ref().unwrap_err();
+        assert!(
+            e.contains("cannot be installed together")
+                && o.set.iter().all(|n| e.contains(n.as_str())),
+            "{e}"
+        );
+    }
     let known = |set: &[String]| KNOWN.iter().find(|(k, _)| k.iter().eq(set.iter()));
     let mut unexpected = Vec::new();
     let mut identical = 0;
