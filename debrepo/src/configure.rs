@@ -70,6 +70,8 @@ pub const MOUNT_POINTS: &[&str] = &["dev", "proc", "sys", "tmp", "run"];
 pub enum ConfigureError {
     #[error("control data")]
     Control(#[from] DebError),
+    #[error(transparent)]
+    Emulation(#[from] crate::emulation::EmulationError),
     #[error("{path}: cannot write or remove it in the tree")]
     Tree {
         path: String,
@@ -572,6 +574,17 @@ pub fn run(
 ) -> Result<i32, ConfigureError> {
     let tree = open_tree(root)?;
     mount_points(&tree)?;
+    // A tree of another architecture: its programs must be runnable here.
+    // dpkg records the tree's own in `arch-native` (newer dpkg), else
+    // first in `arch`, as the database writer puts it.
+    let native = ["var/lib/dpkg/arch-native", "var/lib/dpkg/arch"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(root.join(f)).ok())
+        .and_then(|t| t.lines().next().map(str::to_owned))
+        .filter(|a| !a.is_empty());
+    if let Some(native) = native {
+        crate::emulation::check(&native)?;
+    }
     let step = Step {
         label: argv.join(" "),
         argv,

@@ -26,6 +26,7 @@ pub mod configure;
 pub mod deb;
 pub mod deb822;
 pub mod dpkgdb;
+pub mod emulation;
 pub mod git;
 pub mod hash;
 pub mod lock;

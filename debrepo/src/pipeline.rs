@@ -157,6 +157,10 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     ImportLock(#[from] crate::lock::ImportLockError),
+    /// The scripts would run programs of an architecture this machine
+    /// cannot run.
+    #[error(transparent)]
+    Emulation(#[from] crate::emulation::EmulationError),
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error(transparent)]
@@ -317,6 +321,9 @@ pub fn prepare<'a>(
     }
     if !opts.unpack_only {
         crate::build::check_configurable(spec)?;
+        // A foreign tree's scripts run its own programs: the machine must
+        // be able to run them (natively or through binfmt_misc).
+        crate::emulation::check(&lock.arch)?;
         // Build scripts run with bash: known now, not after the downloads.
         if let Some((script_spec, _)) = resolved.build_scripts.first() {
             if !spec.packages.iter().any(|p| p.name == "bash") {

@@ -773,3 +773,68 @@ fn apt_lists_are_staged_as_locked_for_signed_and_insecure_archives() {
         "{err}"
     );
 }
+
+/// A tree of an architecture this machine cannot run (x32: no qemu
+/// handler matches it, and Debian's kernels leave its system calls off):
+/// `build` refuses it before downloading anything, saying what to
+/// install; `--unpack-only` runs no program of the tree and builds it.
+#[test]
+fn a_foreign_tree_needs_emulation_except_unpacked_only() {
+    let deb = |name: &str| {
+        DebBuilder::new(name, "1", "x32")
+            .field("Essential", "yes")
+            .field("Priority", "required")
+            .dir("./usr/")
+            .dir(&format!("./usr/share/{name}/"))
+    };
+    let Some(site) = Served::start(
+        "foreign-site",
+        SuiteBuilder::new("trixie")
+            .package(deb("base-files"))
+            .package(deb("dpkg"))
+            .package(deb("dash")),
+    ) else {
+        return;
+    };
+    let work = TempDir::new("foreign-work");
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(
+        d.join("Manifest.toml"),
+        format!(
+            "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec]\nvariant = \"essential\"\n",
+            site.url()
+        ),
+    )
+    .unwrap();
+    let x32 = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+            .args(args)
+            .args(["--arch", "x32", "--no-cache"])
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let o = x32(&["update"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    site.server.clear_log();
+    let o = x32(&["build", "-p", "tree"]);
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("cannot run x32 programs")
+            && err.contains("install qemu-user-static")
+            && err.contains("arch-test x32")
+            && err.contains("--unpack-only"),
+        "{err}"
+    );
+    assert!(
+        site.server.requests().is_empty(),
+        "downloaded before refusing"
+    );
+    assert!(!d.join("tree").exists());
+    let o = x32(&["build", "-p", "tree", "--unpack-only"]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("unpacked 3 packages into tree"), "{err}");
+}
