@@ -448,12 +448,125 @@ pub fn write_archive(
     let dir = create_temp(&parent, &name, "tmp", true)?;
     let digests = build_layout(&dir.path, layers, config)?;
     let part = create_temp(&parent, &name, "part", false)?;
-    write_layout_tar(&dir.path, &part.path, &digests, config.source_date_epoch)?;
+    write_layout_tar(&dir.path, &part.path, config.source_date_epoch)?;
     fs::rename(&part.path, out_file).map_err(io_err("renaming the archive to", out_file))?;
     part.disarm();
     drop(dir);
     sync_dir(&parent)?;
     Ok(digests)
+}
+
+/// Write one image for several platforms at `out`: an OCI image layout
+/// directory, or with `archive` an `oci-archive` file, from `layouts`,
+/// each a single-platform layout [`write_layout`] wrote (for example one
+/// per architecture of the same spec).
+///
+/// Every blob of the inputs is kept. A new image index lists each input's
+/// image manifest with its platform, in the order given, and
+/// `index.json` names that index with the tag `ref_name`, followed by the
+/// inputs' referrers (SBOMs; their `subject` is their platform's
+/// manifest). The same inputs make the same bytes. Returns the index's
+/// blob: the image's digest.
+pub fn write_platforms(
+    out: &Path,
+    layouts: &[PathBuf],
+    archive: bool,
+    ref_name: &str,
+    source_date_epoch: i64,
+) -> Result<BlobRef, OciError> {
+    use oci_spec::image::ImageIndex;
+    let (parent, name) = split_target(out)?;
+    if archive {
+        if fs::metadata(out).is_ok_and(|m| m.is_dir()) {
+            return Err(OciError::TargetIsDir {
+                path: out.to_owned(),
+            });
+        }
+    } else if let Ok(meta) = fs::symlink_metadata(out) {
+        if !meta.is_dir() || !replaceable_dir(out)? {
+            return Err(OciError::TargetNotLayout {
+                path: out.to_owned(),
+            });
+        }
+    }
+    let tmp = create_temp(&parent, &name, "tmp", true)?;
+    let blobs = tmp.path.join("blobs/sha256");
+    fs::create_dir_all(&blobs).map_err(io_err("creating", &blobs))?;
+    let mut images = Vec::new();
+    let mut referrers = Vec::new();
+    for layout in layouts {
+        let index_path = layout.join("index.json");
+        let index = ImageIndex::from_file(&index_path).map_err(|_| OciError::TargetNotLayout {
+            path: layout.clone(),
+        })?;
+        for d in index.manifests() {
+            if d.artifact_type().is_some() {
+                referrers.push(d.clone());
+            } else {
+                let mut d = d.clone();
+                d.set_annotations(None);
+                images.push(d);
+            }
+        }
+        let from = layout.join("blobs/sha256");
+        for e in fs::read_dir(&from).map_err(io_err("reading", &from))? {
+            let e = e.map_err(io_err("reading", &from))?;
+            let to = blobs.join(e.file_name());
+            if !to.exists() {
+                fs::copy(e.path(), &to).map_err(io_err("copying to", &to))?;
+            }
+        }
+    }
+    let nested = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(images)
+        .build()
+        .map_err(spec_err("platforms' index"))?;
+    let nested_blob = write_blob(&blobs, &canonical_json(&nested, "platforms' index")?)?;
+    let mut manifests = vec![DescriptorBuilder::default()
+        .media_type(MediaType::ImageIndex)
+        .digest(oci_digest(&nested_blob)?)
+        .size(nested_blob.size)
+        .annotations(
+            [(ANNOTATION_REF_NAME.to_owned(), ref_name.to_owned())]
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        )
+        .build()
+        .map_err(spec_err("index's descriptor"))?];
+    manifests.extend(referrers);
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(manifests)
+        .build()
+        .map_err(spec_err("index"))?;
+    let layout = OciLayoutBuilder::default()
+        .image_layout_version("1.0.0")
+        .build()
+        .map_err(spec_err("oci-layout"))?;
+    write_file(
+        &tmp.path.join("index.json"),
+        &canonical_json(&index, "index")?,
+    )?;
+    write_file(
+        &tmp.path.join("oci-layout"),
+        &canonical_json(&layout, "oci-layout")?,
+    )?;
+    if archive {
+        let part = create_temp(&parent, &name, "part", false)?;
+        write_layout_tar(&tmp.path, &part.path, source_date_epoch)?;
+        fs::rename(&part.path, out).map_err(io_err("renaming the archive to", out))?;
+        part.disarm();
+        drop(tmp);
+    } else {
+        sync_dir(&tmp.path)?;
+        install_dir(&tmp.path, out)?;
+        tmp.disarm();
+    }
+    sync_dir(&parent)?;
+    Ok(nested_blob)
 }
 
 fn split_target(target: &Path) -> Result<(PathBuf, std::ffi::OsString), OciError> {
@@ -1007,23 +1120,19 @@ fn sync_dir(dir: &Path) -> Result<(), OciError> {
         .map_err(io_err("syncing", dir))
 }
 
-/// Tar the layout at `dir` (its known entries, sorted) into `out`.
-fn write_layout_tar(
-    dir: &Path,
-    out: &Path,
-    digests: &ImageDigests,
-    epoch: i64,
-) -> Result<(), OciError> {
+/// Tar the layout at `dir` (every blob, `index.json`, `oci-layout`,
+/// sorted) into `out`.
+fn write_layout_tar(dir: &Path, out: &Path, epoch: i64) -> Result<(), OciError> {
     let mtime = epoch.max(0) as u64;
-    let mut blobs: Vec<String> = digests
-        .layers
-        .iter()
-        .map(|l| l.blob.digest)
-        .chain([digests.config.digest, digests.manifest.digest])
-        .map(|d| format!("blobs/sha256/{d}"))
-        .collect();
+    let sha = dir.join("blobs/sha256");
+    let mut blobs: Vec<String> = fs::read_dir(&sha)
+        .map_err(io_err("reading", &sha))?
+        .map(|e| {
+            e.map(|e| format!("blobs/sha256/{}", e.file_name().to_string_lossy()))
+                .map_err(io_err("reading", &sha))
+        })
+        .collect::<Result<_, _>>()?;
     blobs.sort();
-    blobs.dedup();
     let mut entries: Vec<(String, bool)> = vec![
         ("blobs/".to_owned(), true),
         ("blobs/sha256/".to_owned(), true),

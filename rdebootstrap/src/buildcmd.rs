@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::Global;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct BuildArgs {
     /// The spec (default: the unnamed `[spec]`).
     #[arg(short, long, default_value = "")]
@@ -126,6 +126,95 @@ impl Drop for TempTree {
 }
 
 pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
+    let arches: Vec<String> = global
+        .arch
+        .as_deref()
+        .map(|a| a.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    if arches.len() > 1 {
+        return build_platforms(args, global, &arches);
+    }
+    build_one(args, global).map(drop)
+}
+
+/// `build --arch A,B,… --format oci|oci-archive -o OUT`: each
+/// architecture built on its own from its own lock (`Manifest.A.lock`),
+/// into an OCI layout beside `OUT`, then one image for all the platforms
+/// ([`debrepo::oci::write_platforms`]).
+fn build_platforms(args: BuildArgs, global: &Global, arches: &[String]) -> Result<()> {
+    use debrepo::output::Format;
+    let started = Instant::now();
+    let Some(out) = args.output.clone() else {
+        anyhow::bail!(
+            "--arch {} builds one image for several platforms: give --output DIR with --format oci (or FILE with --format oci-archive)",
+            arches.join(",")
+        );
+    };
+    let format = args.format.or_else(|| Format::from_path(&out));
+    let archive = match format {
+        Some(Format::Oci) => false,
+        Some(Format::OciArchive) => true,
+        _ => anyhow::bail!(
+            "--arch {}: an image for several platforms is an OCI image: give --format oci or oci-archive",
+            arches.join(",")
+        ),
+    };
+    if args.path.is_some() {
+        anyhow::bail!(
+            "--arch {}: each platform's tree is built beside the output and removed; --path names one tree",
+            arches.join(",")
+        );
+    }
+    if !args.sboms.is_empty() {
+        anyhow::bail!(
+            "--sbom with several architectures is not built yet (one document per platform): build each architecture on its own for its SBOM"
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for a in arches {
+        if a.is_empty() || !seen.insert(a.as_str()) {
+            anyhow::bail!("--arch {}: each architecture once", arches.join(","));
+        }
+    }
+    let mut dirs = Vec::new();
+    let mut _temps = Vec::new();
+    let mut epoch = 0;
+    for arch in arches {
+        let dir = temp_beside(&out, &format!("platform-{arch}"));
+        _temps.push(TempTree(dir.clone()));
+        let mut one = args.clone();
+        one.output = Some(dir.clone());
+        one.format = Some(Format::Oci);
+        let mut g = global.clone();
+        g.arch = Some(arch.clone());
+        if !global.quiet {
+            eprintln!("platform {arch}:");
+        }
+        let report = build_one(one, &g)?;
+        epoch = epoch.max(report.output.map_or(0, |o| o.source_date_epoch));
+        dirs.push(dir);
+    }
+    let epoch = source_date_epoch()?.unwrap_or(epoch);
+    let index = debrepo::oci::write_platforms(
+        &out,
+        &dirs,
+        archive,
+        debrepo::oci::DEFAULT_REF_NAME,
+        i64::try_from(epoch).unwrap_or(i64::MAX),
+    )?;
+    if !global.quiet {
+        eprintln!(
+            "built an image for {} into {} (index {}) in {:.1?}",
+            arches.join(", "),
+            out.display(),
+            index.oci_digest(),
+            started.elapsed()
+        );
+    }
+    Ok(())
+}
+
+fn build_one(args: BuildArgs, global: &Global) -> Result<debrepo::pipeline::BuildReport> {
     let started = Instant::now();
     let output = match &args.output {
         Some(path) => {
@@ -304,7 +393,7 @@ pub fn build(args: BuildArgs, global: &Global) -> Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(report)
 }
 
 /// A directory name beside the output `path`, for this process.

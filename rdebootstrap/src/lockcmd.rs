@@ -49,6 +49,9 @@ pub struct ListArgs {
 
 pub fn arch(global: &Global) -> Result<String> {
     match &global.arch {
+        Some(a) if a.contains(',') => anyhow::bail!(
+            "--arch {a}: this command takes one architecture (build --format oci takes several, for an image of several platforms)"
+        ),
         Some(a) => Ok(a.clone()),
         None => Ok(debrepo::arch::host()
             .context("cannot tell this machine's Debian architecture: pass --arch")?

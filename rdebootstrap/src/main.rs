@@ -79,7 +79,9 @@ pub struct Global {
         value_name = "PATH"
     )]
     pub manifest: PathBuf,
-    /// Target architecture (default: this machine's).
+    /// Target architecture (default: this machine's). `build` with an
+    /// OCI output takes a list (`amd64,arm64`): one image for all of
+    /// them, each locked in its own `Manifest.ARCH.lock`.
     #[arg(long, global = true)]
     pub arch: Option<String>,
 }

@@ -2,9 +2,10 @@
 //! end-to-end tests build from: the workplace's `partial-mirror.py`
 //! (`RDEBOOTSTRAP_PARTIAL_MIRROR_PY`, or `../shared/bench/` beside the
 //! checkout) copies, still signed, the closure of [`PACKAGES`] in
-//! [`SUITES`] (main, amd64) from an upstream mirror into a directory that
-//! outlives the run (the script only adds what is missing), served on
-//! loopback for the life of the test process.
+//! [`SUITES`] (main, amd64), and trixie's minbase and `hello` for arm64,
+//! from an upstream mirror into a directory that outlives the run (the
+//! script only adds what is missing), served on loopback for the life of
+//! the test process.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -85,6 +86,23 @@ pub fn loopback(dir: &Path, upstream: &str) -> Option<String> {
             assert!(
                 o.status.success(),
                 "partial-mirror.py: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            // arm64 too, for the foreign-architecture tests: trixie's
+            // minbase and hello (beside amd64's, under the same Release).
+            let arm64 = packages.path().join("arm64.txt");
+            std::fs::write(&arm64, "hello\n").unwrap();
+            let o = Command::new("python3")
+                .arg(&script)
+                .arg(dir)
+                .args(["--suite", "trixie", "--arch", "arm64", "--packages"])
+                .arg(&arm64)
+                .env("DEBIAN_MIRROR", upstream)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "partial-mirror.py --arch arm64: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
             let server = crate::http::Server::serve_dir(dir);
