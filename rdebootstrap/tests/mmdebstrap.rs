@@ -429,6 +429,11 @@ fn in_tree(root: &Path, args: &[&str]) -> String {
 /// Build with `init` + `update` + `build`, and with mmdebstrap (root
 /// mode, directory output) from the same mirror; compare the trees.
 fn compare_trees(what: &str, m: &str, suites: &[&str], packages: &[&str]) {
+    compare_trees_of("amd64", what, m, suites, packages);
+}
+
+/// [`compare_trees`] for architecture `arch`.
+fn compare_trees_of(arch: &str, what: &str, m: &str, suites: &[&str], packages: &[&str]) {
     let work = testkit::TempDir::new("e2e-tree");
     let d = work.path();
     let run = |args: &[&str]| {
@@ -437,7 +442,7 @@ fn compare_trees(what: &str, m: &str, suites: &[&str], packages: &[&str]) {
     init(d, m, suites, packages);
     let cache = d.join("cache");
     let cache = cache.to_str().unwrap();
-    run(&["update", "-q", "--arch", "amd64", "--cache-dir", cache]);
+    run(&["update", "-q", "--arch", arch, "--cache-dir", cache]);
     // One SOURCE_DATE_EPOCH for both builds' scripts (the start of today):
     // shadow takes its day from it, and Python's compiler writes
     // hash-checked .pyc files when it is set, time-stamped ones otherwise.
@@ -446,8 +451,9 @@ fn compare_trees(what: &str, m: &str, suites: &[&str], packages: &[&str]) {
         .unwrap()
         .as_secs();
     let epoch = (now - now % 86_400).to_string();
+    let ours_started = std::time::Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
-        .args(["build", "-q", "--arch", "amd64", "--cache-dir", cache])
+        .args(["build", "-q", "--arch", arch, "--cache-dir", cache])
         .args(["-p", "ours"])
         .current_dir(d)
         .env("SOURCE_DATE_EPOCH", &epoch)
@@ -458,15 +464,21 @@ fn compare_trees(what: &str, m: &str, suites: &[&str], packages: &[&str]) {
         "build: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    let ours_took = ours_started.elapsed();
     let ours = d.join("ours");
     let theirs = d.join("theirs");
+    let theirs_started = std::time::Instant::now();
     run_mmdebstrap_env(
         m,
         suites,
         packages,
-        &["--mode=root", "--architectures=amd64"],
+        &["--mode=root", &format!("--architectures={arch}")],
         &theirs,
         &[("SOURCE_DATE_EPOCH", &epoch)],
+    );
+    eprintln!(
+        "{what}: rdebootstrap built it in {ours_took:.1?}, mmdebstrap in {:.1?}",
+        theirs_started.elapsed()
     );
 
     assert_eq!(
@@ -615,6 +627,30 @@ fn trixie_server_tree_matches_mmdebstrap() {
         &m,
         &["trixie", "trixie-updates"],
         &SERVER,
+    );
+}
+
+/// A foreign tree: trixie minbase for arm64, its scripts run by qemu-user
+/// through binfmt_misc (CI registers the handlers), against mmdebstrap's
+/// arm64 minbase from the same mirror, compared as the amd64 trees are.
+#[test]
+fn trixie_arm64_minbase_tree_matches_mmdebstrap() {
+    if !enabled() || !rustix_is_root() {
+        return;
+    }
+    let emulated = debrepo::emulation::check("arm64").is_ok();
+    if !testkit::require(
+        emulated,
+        "a binfmt_misc handler for arm64 (qemu-user-static)",
+    ) {
+        return;
+    }
+    let m = test_mirror();
+    let at = std::time::Instant::now();
+    compare_trees_of("arm64", "trixie arm64 minbase tree", &m, &["trixie"], &[]);
+    eprintln!(
+        "arm64: both builds and the comparison in {:.1?}",
+        at.elapsed()
     );
 }
 
