@@ -1,27 +1,39 @@
 #!/bin/sh
-# Build trixie minbase with rdebootstrap (cold and warm .deb cache) and with
-# mmdebstrap, from one loopback mirror, 3 runs each; prints each run's wall
-# time and peak RSS, then the medians and the ratios. Run as root.
+# Build trixie trees with rdebootstrap (cold and warm .deb cache) and with
+# mmdebstrap, from one loopback mirror, RUNS runs each, for each package
+# set: minbase, devbox (minbase + the developer set) and server (minbase +
+# a script-heavy server set). Prints each run's wall time and peak RSS,
+# then per set the medians and the ratios, and one -d build's stage times.
+# Run as root.
 #
-# usage: benches/build-vs-mmdebstrap.sh MIRROR_URL [RUNS]
-#   MIRROR_URL  a mirror holding trixie and trixie-updates (main, amd64),
-#               e.g. a partial mirror served on loopback:
+# usage: benches/build-vs-mmdebstrap.sh MIRROR_URL [RUNS] [SETS]
+#   MIRROR_URL  a mirror holding trixie and trixie-updates (main, amd64)
+#               with the sets' packages, e.g. a partial mirror on loopback:
 #                 ../shared/bench/partial-mirror.py OUT --suite trixie \
-#                     --suite trixie-updates --packages ../shared/bench/packages-devbox.txt
+#                     --suite trixie-updates \
+#                     --packages ../shared/bench/packages-devbox.txt \
+#                     --packages ../shared/bench/packages-server.txt
 #                 ../shared/bench/serve-mirror.sh OUT
-# Needs: a release build of the workspace (cargo build --release --workspace),
-# mmdebstrap, GNU time (/usr/bin/time).
+#   RUNS        runs per tool and set (default 3; the medians are of them)
+#   SETS        which sets, space-separated (default "minbase devbox server")
+# The devbox and server lists are ../shared/bench/packages-{devbox,server}.txt
+# (BENCH_LISTS=DIR elsewhere). Needs: a release build of the workspace
+# (cargo build --release --workspace), mmdebstrap, GNU time (/usr/bin/time).
 set -eu
-url=$1; runs=${2:-3}
+url=$1; runs=${2:-3}; sets=${3:-minbase devbox server}
 here=$(cd "$(dirname "$0")/.." && pwd)
+lists=${BENCH_LISTS:-$here/../shared/bench}
 bin=$here/target/release/rdebootstrap
 [ -x "$bin" ] && [ -x "$here/target/release/rdebootstrap-sandbox-helper" ] || {
     echo "build first: cargo build --release --workspace" >&2; exit 1; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cd "$work"
-"$bin" init -q --url "$url" --suite trixie,trixie-updates --components main \
-    --signed-by /usr/share/keyrings/debian-archive-keyring.gpg
-"$bin" update -q --cache-dir "$work/cache"
+
+# packages SET: the set's package names, one per line (none for minbase)
+packages() {
+    [ "$1" = minbase ] && return 0
+    [ -f "$lists/packages-$1.txt" ] || { echo "no list $lists/packages-$1.txt" >&2; exit 1; }
+    grep -v '^#' "$lists/packages-$1.txt" | grep -v '^$'
+}
 
 # run NAME COMMAND...: one timed run, "NAME seconds kilobytes" to results
 run() {
@@ -30,21 +42,39 @@ run() {
         { cat "$work/err" >&2; exit 1; }
     echo "$name $(cat "$work/time")" | tee -a "$work/results"
 }
-for i in $(seq "$runs"); do
-    rm -rf "$work/cache-cold" "$work/t"
-    run cold "$bin" build -q --cache-dir "$work/cache-cold" -p "$work/t"
-    rm -rf "$work/t"
-    run warm "$bin" build -q --cache-dir "$work/cache" -p "$work/t"
-    rm -rf "$work/t"
-    run mmdebstrap mmdebstrap --variant=minbase --mode=root trixie "$work/t" \
-        "deb $url trixie main" "deb $url trixie-updates main"
-done
-rm -rf "$work/t"
-# One more warm build with -d, for where the time goes.
-"$bin" build -d --cache-dir "$work/cache" -p "$work/t" 2>&1 | grep '^built' || true
 median() { grep "^$1 " "$work/results" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 maxrss() { grep "^$1 " "$work/results" | awk '{print $3}' | sort -n | tail -1; }
-c=$(median cold); w=$(median warm); m=$(median mmdebstrap)
-echo "median wall: rdebootstrap cold ${c}s, warm ${w}s; mmdebstrap ${m}s"
-echo "peak RSS: rdebootstrap cold $(maxrss cold) KB, warm $(maxrss warm) KB; mmdebstrap $(maxrss mmdebstrap) KB"
-awk -v c="$c" -v w="$w" -v m="$m" 'BEGIN { printf "mmdebstrap / rdebootstrap: warm %.1fx, cold %.1fx\n", m / w, m / c }'
+
+for set in $sets; do
+    dir=$work/$set; mkdir -p "$dir"; cd "$dir"
+    include=$(packages "$set" | paste -sd, -)
+    pkgargs=$(packages "$set" | sed 's/^/--package /' | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    "$bin" init -q --url "$url" --suite trixie,trixie-updates --components main \
+        --signed-by /usr/share/keyrings/debian-archive-keyring.gpg $pkgargs
+    "$bin" update -q --cache-dir "$work/cache"
+    for i in $(seq "$runs"); do
+        rm -rf "$work/cache-cold" "$dir/t"
+        run "$set-cold" "$bin" build -q --cache-dir "$work/cache-cold" -p "$dir/t"
+        rm -rf "$dir/t"
+        run "$set-warm" "$bin" build -q --cache-dir "$work/cache" -p "$dir/t"
+        rm -rf "$dir/t"
+        run "$set-mmdebstrap" mmdebstrap --variant=minbase --mode=root \
+            ${include:+--include=$include} trixie "$dir/t" \
+            "deb $url trixie main" "deb $url trixie-updates main"
+    done
+    rm -rf "$dir/t"
+    # One more warm build with -d: where the time goes, per stage.
+    "$bin" build -d --cache-dir "$work/cache" -p "$dir/t" 2>&1 |
+        grep -E '^ *(fetch|unpack|database|configure|artifacts|scripts|finish) .* in |^built' || true
+    rm -rf "$dir/t"
+done
+
+echo "== medians of $runs runs"
+for set in $sets; do
+    c=$(median "$set-cold"); w=$(median "$set-warm"); m=$(median "$set-mmdebstrap")
+    awk -v s="$set" -v c="$c" -v w="$w" -v m="$m" -v rc="$(maxrss "$set-cold")" \
+        -v rw="$(maxrss "$set-warm")" -v rm="$(maxrss "$set-mmdebstrap")" 'BEGIN {
+        printf "%-8s rdebootstrap cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx | peak RSS KB: cold %s warm %s mmdebstrap %s\n",
+            s, c, w, m, m / w, m / c, rc, rw, rm }'
+done
