@@ -65,9 +65,12 @@ const FIXED: &[&[&str]] = &[
 /// Request sets where we knowingly differ from apt, with the reason.
 const KNOWN: &[(&[&str], &str)] = &[];
 
-/// Random request sets drawn from the index (`RDEBOOTSTRAP_APT_SETS`
-/// overrides the number, for a longer measurement).
+/// Random request sets drawn from the index: [`RANDOM_SETS_CI`] where
+/// the suite promises everything (CI, `RDEBOOTSTRAP_E2E`), else
+/// [`RANDOM_SETS`] (each set costs an apt-get run of about a second);
+/// `RDEBOOTSTRAP_APT_SETS` sets the number.
 const RANDOM_SETS: usize = 30;
+const RANDOM_SETS_CI: usize = 300;
 const SEED: u64 = 0x15_2026_1129;
 
 impl Apt {
@@ -281,7 +284,11 @@ fn choices_match_apt() {
     let random_sets = std::env::var("RDEBOOTSTRAP_APT_SETS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(RANDOM_SETS);
+        .unwrap_or(if testkit::must_run_all() {
+            RANDOM_SETS_CI
+        } else {
+            RANDOM_SETS
+        });
     for _ in 0..random_sets {
         let n = 1 + rng.below(4) as usize;
         let set: Vec<String> = (0..n)
