@@ -796,7 +796,7 @@ impl<'a> Candidates<'a> {
         pins
     }
 
-    /// The pins of [`Candidates::imported_pins`], each with the imported
+    /// The imported lock's pins for the specs of `chain`, each with the imported
     /// spec whose lock has it, `(spec, requirement)`, in `chain` order.
     pub fn imported_pins_by_spec(&self, chain: &[String], arch: &str) -> Vec<(String, String)> {
         let Some(i) = &self.imported else {
