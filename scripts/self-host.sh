@@ -48,7 +48,24 @@ if [ -n "${DEBIAN_MIRROR:-}" ] && [ -z "${RDEBOOTSTRAP_MIRROR_DEBIAN:-}" ]; then
     export RDEBOOTSTRAP_MIRROR_DEBIAN=$DEBIAN_MIRROR
 fi
 pmscript=${RDEBOOTSTRAP_PARTIAL_MIRROR_PY:-$repo/../shared/bench/partial-mirror.py}
-[ -f "$pmscript" ] || die "partial-mirror.py not found (at $pmscript; set RDEBOOTSTRAP_PARTIAL_MIRROR_PY): step d needs a loopback mirror"
+# The host's Debian mirror (RDEBOOTSTRAP_MIRROR_DEBIAN, else the first
+# non-security URIs of the host's APT sources): step d reads it directly
+# when there is no partial-mirror.py to make a loopback copy with.
+host_mirror() {
+    if [ -n "${RDEBOOTSTRAP_MIRROR_DEBIAN:-}" ]; then
+        echo "$RDEBOOTSTRAP_MIRROR_DEBIAN"
+        return
+    fi
+    { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && !/security/ {print $2}'
+      cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+          awk '$1 == "deb" && !/security/ { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; break } }'
+    } 2>/dev/null | head -1 || true
+}
+if ! [ -f "$pmscript" ]; then
+    echo "self-host.sh: partial-mirror.py not found (at $pmscript; RDEBOOTSTRAP_PARTIAL_MIRROR_PY): step d reads the host's Debian mirror directly" >&2
+    pmscript=
+    [ -n "$(host_mirror)" ] || die "no partial-mirror.py and no Debian mirror in the host's APT sources (set RDEBOOTSTRAP_MIRROR_DEBIAN)"
+fi
 
 work=${SELF_HOST_DIR:-$repo/target/self-host}
 mkdir -p "$work"
@@ -134,6 +151,7 @@ dpkg-deb --info "$deb" 2>/dev/null | sed -n '/Package:/,$p' || true
 dpkg-deb --contents "$deb" 2>/dev/null | awk '{print $1, $NF}' || true
 
 step "d. the .deb installed in a fresh minbase tree, run there"
+if [ -n "$pmscript" ]; then
 mirror_dir=${RDEBOOTSTRAP_LOOPBACK_MIRROR_DIR:-$repo/target/tmp/partial-mirror}
 mkdir -p "$mirror_dir"
 printf '%s\n' ca-certificates curl less uidmap >"$work/mirror-packages.txt"
@@ -149,6 +167,10 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 echo "loopback mirror at $url ($mirror_dir)"
+else
+url=$(host_mirror)
+echo "the host's Debian mirror: $url"
+fi
 # The small manifest: trixie minbase and the .deb, a [[local]] package.
 m=$work/minbase-manifest
 rm -rf "$m"
