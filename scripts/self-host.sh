@@ -202,8 +202,8 @@ rm -rf "$work/inner" "$work/outer"
 mkdir -p "$work/inner" "$work/outer"
 cp Manifest.toml "$work/inner/"
 cp Manifest.toml "$work/outer/"
-"$host_rdb" run -p "$minbase" --network --bind "$work/inner:/work" -- \
-    rdebootstrap --cache-dir /tmp/rdebootstrap-cache -m /work/Manifest.toml update --mirror "debian=$url"
+"$host_rdb" run -p "$minbase" --network --bind "$work/inner:/mnt/manifest" -- \
+    rdebootstrap --cache-dir /var/cache/rdebootstrap -m /mnt/manifest/Manifest.toml update --mirror "debian=$url"
 "$host_rdb" -q --no-cache -m "$work/outer/Manifest.toml" update --mirror "debian=$url"
 cmp "$work/inner/Manifest.$arch.lock" "$work/outer/Manifest.$arch.lock" ||
     die "the lock written inside the tree differs from the host's"

@@ -536,24 +536,7 @@ pub fn write_platforms(
         .build()
         .map_err(spec_err("index's descriptor"))?];
     manifests.extend(referrers);
-    let index = ImageIndexBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageIndex)
-        .manifests(manifests)
-        .build()
-        .map_err(spec_err("index"))?;
-    let layout = OciLayoutBuilder::default()
-        .image_layout_version("1.0.0")
-        .build()
-        .map_err(spec_err("oci-layout"))?;
-    write_file(
-        &tmp.path.join("index.json"),
-        &canonical_json(&index, "index")?,
-    )?;
-    write_file(
-        &tmp.path.join("oci-layout"),
-        &canonical_json(&layout, "oci-layout")?,
-    )?;
+    write_index(&tmp.path, manifests)?;
     if archive {
         let part = create_temp(&parent, &name, "part", false)?;
         write_layout_tar(&tmp.path, &part.path, source_date_epoch)?;
@@ -715,6 +698,17 @@ fn build_layout(
             );
         }
     }
+    write_index(dir, manifests)?;
+    Ok(ImageDigests {
+        manifest: manifest_blob,
+        config: config_blob,
+        layers: layer_digests,
+    })
+}
+
+/// Write a layout's `index.json` (listing `manifests`) and `oci-layout`
+/// in `dir`.
+fn write_index(dir: &Path, manifests: Vec<Descriptor>) -> Result<(), OciError> {
     let index = ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)
@@ -725,17 +719,11 @@ fn build_layout(
         .image_layout_version("1.0.0")
         .build()
         .map_err(spec_err("oci-layout"))?;
-
     write_file(&dir.join("index.json"), &canonical_json(&index, "index")?)?;
     write_file(
         &dir.join("oci-layout"),
         &canonical_json(&layout, "oci-layout")?,
-    )?;
-    Ok(ImageDigests {
-        manifest: manifest_blob,
-        config: config_blob,
-        layers: layer_digests,
-    })
+    )
 }
 
 fn image_config(

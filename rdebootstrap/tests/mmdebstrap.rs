@@ -247,38 +247,6 @@ fn compare_with(who: &str, what: &str, theirs: &BTreeSet<String>, ours: &BTreeSe
     eprintln!("{what}: {} packages, identical to {who}", ours.len());
 }
 
-/// The "server" set of the benchmarks (`benches/`): a script-heavy image
-/// whose scripts create system users and groups with dynamic ids.
-const SERVER: [&str; 27] = [
-    "systemd",
-    "systemd-sysv",
-    "dbus",
-    "openssh-server",
-    "sudo",
-    "locales",
-    "man-db",
-    "iproute2",
-    "iputils-ping",
-    "cron",
-    "rsyslog",
-    "less",
-    "vim-tiny",
-    "ca-certificates",
-    "curl",
-    "python3",
-    "netbase",
-    "ifupdown",
-    "isc-dhcp-client",
-    "tzdata",
-    "adduser",
-    "passwd",
-    "procps",
-    "kmod",
-    "udev",
-    "e2fsprogs",
-    "logrotate",
-];
-
 const DEVBOX: [&str; 6] = [
     "build-essential",
     "git",
@@ -626,7 +594,7 @@ fn trixie_server_tree_matches_mmdebstrap() {
         "trixie server tree",
         &m,
         &["trixie", "trixie-updates"],
-        &SERVER,
+        testkit::mirror::SERVER,
     );
 }
 

@@ -22,7 +22,12 @@ pub const PACKAGES: &[&str] = &[
     "openssh-client",
     "curl",
     "hello",
-    // The server set of rdebootstrap/tests/mmdebstrap.rs.
+];
+
+/// The "server" set of the benchmarks (`benches/`, minbase plus a
+/// script-heavy server image whose scripts create system users and
+/// groups with dynamic ids); the mirror holds its closure too.
+pub const SERVER: &[&str] = &[
     "systemd",
     "systemd-sysv",
     "dbus",
@@ -36,6 +41,9 @@ pub const PACKAGES: &[&str] = &[
     "rsyslog",
     "less",
     "vim-tiny",
+    "ca-certificates",
+    "curl",
+    "python3",
     "netbase",
     "ifupdown",
     "isc-dhcp-client",
@@ -71,7 +79,7 @@ pub fn loopback(dir: &Path, upstream: &str) -> Option<String> {
             let script = partial_mirror_script()?;
             let packages = crate::TempDir::new("partial-mirror-list");
             let list = packages.path().join("packages.txt");
-            std::fs::write(&list, PACKAGES.join("\n") + "\n").unwrap();
+            std::fs::write(&list, [PACKAGES, SERVER].concat().join("\n") + "\n").unwrap();
             let mut cmd = Command::new("python3");
             cmd.arg(&script).arg(dir);
             for s in SUITES {
