@@ -24,6 +24,14 @@
 //! itself and not the system (dpkg's and update-alternatives' logs,
 //! ldconfig's cache of file times) are removed, as mmdebstrap removes them.
 //!
+//! The scripts and dpkg run with their syncs suppressed
+//! ([`Request::suppress_sync`]): dpkg's `fsync` of every database update
+//! and conffile guards a live system against a crash mid-upgrade, while a
+//! build that stops halfway leaves a tree marked unfinished and is run
+//! again. The finished tree is as durable as the files the unpacker wrote,
+//! which are not synced either (as `cp` syncs nothing); `sync` it when it
+//! must survive a power loss. `rdebootstrap run` keeps the syncs.
+//!
 //! Before the sandbox starts, the tree's mount points ([`MOUNT_POINTS`])
 //! are checked: the helper mounts its own `/dev`, `/proc`, `/sys`, `/tmp`
 //! and `/run` there, so a package that ships one as a symlink (or as
@@ -592,6 +600,8 @@ pub fn run(
     };
     let mut request = request(&tree, opts, opts.network, vec![step]);
     request.binds = opts.binds.clone();
+    // The user's command may write what must reach the disk.
+    request.suppress_sync = false;
     let (chowns, outcome) = sandbox.run_attached(&request, stdin, stdout, Stdio::inherit())?;
     let status = match outcome {
         Ok(()) => 0,
@@ -740,6 +750,10 @@ fn request(tree: &Tree, opts: &ConfigureOptions, network: bool, steps: Vec<Step>
         steps,
         binds: Vec::new(),
         stdio: false,
+        // dpkg syncs every database update and conffile; a build's tree
+        // is discarded when the build fails, and is as durable as a copy
+        // by cp once written (see the module docs). `run` keeps syncs.
+        suppress_sync: true,
     }
 }
 

@@ -682,6 +682,7 @@ fn apt_and_dpkg_work_inside_a_built_tree() {
         owners: Vec::new(),
         binds: Vec::new(),
         stdio: false,
+        suppress_sync: false,
         steps: vec![
             step("apt-get update", &["/usr/bin/apt-get", "update"]),
             step(

@@ -550,7 +550,7 @@ fn init(k: &dyn Kernel) -> ExitCode {
             Err(e) => return fail("intercept changes of owner (seccomp)", e),
         }
     }
-    if let Err(e) = k.lock_down(entered) {
+    if let Err(e) = k.lock_down(entered, req.suppress_sync) {
         return fail("forbid new privileges and system calls (seccomp)", e);
     }
     for (index, step) in req.steps.iter().enumerate() {

@@ -14,7 +14,8 @@
 //! Version 2 added [`Request::users`], [`Request::owners`] and
 //! [`Event::Chown`]; version 3 runs [`Users::Host`] in a user namespace
 //! too, and aborts when standard input closes; version 4 added
-//! [`Request::binds`]; version 5 added [`Request::stdio`].
+//! [`Request::binds`]; version 5 added [`Request::stdio`]; version 6
+//! added [`Request::suppress_sync`].
 //!
 //! With [`Request::stdio`], the caller also hands the helper its own
 //! standard input and output as descriptors 3 and 4 ([`attach_stdio`]);
@@ -28,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub mod helper;
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL: u32 = 5;
+pub const PROTOCOL: u32 = 6;
 
 /// What the helper is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +61,13 @@ pub struct Request {
     /// error.
     #[serde(default)]
     pub stdio: bool,
+    /// The steps' calls that wait for data to reach the disk (`fsync`,
+    /// `fdatasync`, `sync`, `syncfs`, `sync_file_range`, `msync`) return
+    /// success at once, as under eatmydata or systemd-nspawn's
+    /// `--suppress-sync`: for a build, whose tree is thrown away when it
+    /// fails anyway, not for a command whose writes must be durable.
+    #[serde(default)]
+    pub suppress_sync: bool,
 }
 
 /// A host file or directory bound into the tree (`run --bind`).

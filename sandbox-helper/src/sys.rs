@@ -263,8 +263,10 @@ pub trait Kernel {
     /// without doing anything.
     fn answer(&self, listener: BorrowedFd<'_>, id: u64, carry_out: bool) -> io::Result<()>;
     /// For this process and every one it starts: no new privileges on
-    /// exec, and the system calls of [`DENIED`] refused.
-    fn lock_down(&self, entered: Entered) -> io::Result<()>;
+    /// exec, and the system calls of [`DENIED`] refused; with
+    /// `suppress_sync`, those of [`SYNC_CALLS`] answered with success
+    /// without being made.
+    fn lock_down(&self, entered: Entered, suppress_sync: bool) -> io::Result<()>;
     /// Close every file descriptor from `first` up: all but standard
     /// input, output and error, and those the request passes on
     /// (whatever the caller's caller left open may lead outside).
@@ -396,6 +398,18 @@ pub const DENIED: &[&str] = &[
     "vhangup",
 ];
 
+/// The calls that wait for written data to reach the disk, by name
+/// (`sync_file_range2` is 32-bit Arm's name of `sync_file_range`; it has
+/// no number on the architectures this helper is built for).
+pub const SYNC_CALLS: &[&str] = &[
+    "fdatasync",
+    "fsync",
+    "msync",
+    "sync",
+    "sync_file_range",
+    "syncfs",
+];
+
 /// The flags of `clone` that make new namespaces.
 const CLONE_NEW_NAMESPACES: u32 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWCGROUP
@@ -415,6 +429,8 @@ struct Numbers {
     chroot: u32,
     ioctl: u32,
     socket: u32,
+    /// [`SYNC_CALLS`]' numbers.
+    sync: Vec<u32>,
 }
 
 /// Calls numbered from here on came after this filter was written (and
@@ -496,6 +512,16 @@ fn native_numbers() -> Numbers {
         chroot: libc::SYS_chroot as u32,
         ioctl: libc::SYS_ioctl as u32,
         socket: libc::SYS_socket as u32,
+        sync: [
+            libc::SYS_fdatasync,
+            libc::SYS_fsync,
+            libc::SYS_msync,
+            libc::SYS_sync,
+            libc::SYS_sync_file_range,
+            libc::SYS_syncfs,
+        ]
+        .map(|nr| nr as u32)
+        .to_vec(),
     }
 }
 
@@ -515,6 +541,8 @@ fn compat_numbers() -> Option<Numbers> {
         chroot: 61,
         ioctl: 54,
         socket: 359,
+        // fdatasync, fsync, msync, sync, sync_file_range, syncfs
+        sync: vec![148, 118, 144, 36, 314, 344],
     })
 }
 
@@ -524,7 +552,7 @@ fn compat_numbers() -> Option<Numbers> {
 }
 
 /// The classic BPF program of [`Kernel::lock_down`].
-fn deny_filter(entered: Entered) -> Vec<libc::sock_filter> {
+fn deny_filter(entered: Entered, suppress_sync: bool) -> Vec<libc::sock_filter> {
     let ins = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
         code: code as u16,
         jt,
@@ -578,6 +606,13 @@ fn deny_filter(entered: Entered) -> Vec<libc::sock_filter> {
         for nr in n.denied.iter().copied().chain(chroot) {
             b.push(jeq(nr, 0, 1));
             b.push(errno(libc::EPERM));
+        }
+        if suppress_sync {
+            // "Error" 0: the call returns 0 without being made.
+            for &nr in &n.sync {
+                b.push(jeq(nr, 0, 1));
+                b.push(errno(0));
+            }
         }
         b.push(allow);
         b
@@ -1143,11 +1178,14 @@ impl Kernel for Linux {
         Ok(())
     }
 
-    fn lock_down(&self, entered: Entered) -> io::Result<()> {
+    fn lock_down(&self, entered: Entered, suppress_sync: bool) -> io::Result<()> {
         rustix::thread::set_no_new_privs(true)?;
         // TSYNC: every thread of this process (the chown interceptor too)
         // gets the filter; a positive answer names one that could not.
-        let rc = install_filter(deny_filter(entered), libc::SECCOMP_FILTER_FLAG_TSYNC)?;
+        let rc = install_filter(
+            deny_filter(entered, suppress_sync),
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+        )?;
         if rc > 0 {
             return Err(io::Error::other(format!(
                 "thread {rc} could not take the filter"
@@ -1226,8 +1264,12 @@ mod tests {
 
     #[test]
     fn every_jump_of_the_filter_lands_in_it() {
-        for entered in [Entered::Pivoted, Entered::Chrooted] {
-            let prog = deny_filter(entered);
+        for (entered, suppress_sync) in [
+            (Entered::Pivoted, false),
+            (Entered::Chrooted, false),
+            (Entered::Pivoted, true),
+        ] {
+            let prog = deny_filter(entered, suppress_sync);
             assert!(prog.len() < 4096);
             for (i, ins) in prog.iter().enumerate() {
                 let class = u32::from(ins.code) & 0x07;

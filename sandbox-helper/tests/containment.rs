@@ -110,6 +110,7 @@ impl Setup {
             owners: Vec::new(),
             binds: Vec::new(),
             stdio: false,
+            suppress_sync: false,
             steps: vec![Step {
                 label: "hostile".into(),
                 argv: vec![
@@ -488,6 +489,7 @@ fn works_inside_a_chroot() {
         owners: Vec::new(),
         binds: Vec::new(),
         stdio: false,
+        suppress_sync: false,
         steps: vec![
             Step {
                 label: "inside".into(),

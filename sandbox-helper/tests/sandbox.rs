@@ -30,6 +30,7 @@ fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
         owners: Vec::new(),
         binds: Vec::new(),
         stdio: false,
+        suppress_sync: false,
         steps: steps
             .iter()
             .map(|(label, script)| Step {
@@ -329,4 +330,32 @@ fn as_a_user_with_subordinate_ids() {
     let chowned = meta("out/chowned");
     assert_eq!((chowned.0, chowned.1), (uids.start + 6, gids.start + 7));
     let _ = Command::new("chown").args(["-R", "0:0"]).arg(&t.0).status();
+}
+
+/// With `suppress_sync`, `fsync` and `fdatasync` answer success without
+/// being made (on a descriptor that is not open, where the kernel would
+/// say EBADF); without it, the kernel answers.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn syncs_are_suppressed_only_when_asked() {
+    if !testkit::require(Path::new("/usr/bin/perl").exists(), "perl") {
+        return;
+    }
+    for suppress in [true, false] {
+        let t = temp(if suppress { "nosync" } else { "sync" });
+        mini_tree(&t.0, &["sh", "perl"]);
+        // x86_64's fsync is 74, fdatasync 75; descriptor 999 is not open.
+        let mut req = request(
+            &t.0,
+            &[(
+                "sync",
+                "perl -e 'print syscall(74, 999), \" \", syscall(75, 999), \"\\n\"' > /out/sync",
+            )],
+        );
+        req.suppress_sync = suppress;
+        let events = run(&req, &[]);
+        assert_eq!(events.last(), Some(&Event::Done), "{events:?}");
+        let out = std::fs::read_to_string(t.0.join("out/sync")).unwrap();
+        assert_eq!(out, if suppress { "0 0\n" } else { "-1 -1\n" });
+    }
 }
