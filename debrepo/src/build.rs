@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::archive::pool::{fetch_to_cache, PoolError};
-use crate::cache::Cache;
-use crate::deb::{DebError, DebFileError, DebFileErrorKind, DebReader};
+use crate::cache::{Cache, DecodedWriter};
+use crate::deb::{DataArchive, DebError, DebFileError, DebFileErrorKind, DebReader};
 use crate::dpkgdb::{self, DbError, DbPackage};
 use crate::hash::Sha256;
 use crate::lock::{Lock, LockedPackage, LockedSpec};
@@ -336,6 +336,7 @@ pub fn unpack(
     arches: Arches<'_>,
     filters: &PathFilters,
     jobs: usize,
+    decoded: Option<&Cache>,
     progress: &dyn Progress,
 ) -> Result<UnpackReport, BuildError> {
     let Arches { native, foreign } = arches;
@@ -397,13 +398,40 @@ pub fn unpack(
                         }
                         let started = Instant::now();
                         let mut reader = slots[i].lock().expect("slot").take().expect("once");
-                        let mut data = reader
-                            .data()
-                            .map_err(|source| deb_error(&debs[i], source))?;
-                        unpacker.unpack(i, &mut data)?;
-                        drop(data);
-                        *controls[i].lock().expect("control") = Some(reader.into_control());
                         let p = &packages[i];
+                        let sha256: Option<Sha256> = p.sha256.parse().ok();
+                        let key = decoded.zip(sha256);
+                        // The data member decoded once: from the cache, or
+                        // decoded now and kept on the way.
+                        // (An entry that cannot be read is decoded again.)
+                        let cached = match key {
+                            Some((cache, sha)) => cache.open_decoded(&sha).unwrap_or(None),
+                            None => None,
+                        };
+                        let mut keep = match (key, &cached) {
+                            (Some((cache, _)), None) => cache.decoded_writer().ok(),
+                            _ => None,
+                        };
+                        let (member, stream) = reader
+                            .data_stream()
+                            .map_err(|source| deb_error(&debs[i], source))?;
+                        let stream: crate::deb::DataStream<'_> =
+                            match (cached, keep.as_mut(), stream) {
+                                (Some(cached), _, _) => cached,
+                                (None, Some(sink), inner) => Box::new(Tee { inner, sink }),
+                                (None, None, inner) => inner,
+                            };
+                        let mut data = DataArchive::new(member, stream);
+                        unpacker.unpack(i, &mut data)?;
+                        // To its end: the whole member is kept, and the
+                        // decoder checks its stream there.
+                        data.drain().map_err(|source| deb_error(&debs[i], source))?;
+                        drop(data);
+                        if let (Some(w), Some((_, sha))) = (keep, key) {
+                            // Not kept (a full disk): decoded again next time.
+                            let _ = w.commit(&sha);
+                        }
+                        *controls[i].lock().expect("control") = Some(reader.into_control());
                         progress.stage_item(
                             Stage::Unpack,
                             &format!("{} {} {}", p.name, p.version, p.arch),
@@ -444,6 +472,21 @@ pub fn unpack(
         controls,
         unpacked,
     })
+}
+
+/// A data member's stream that also feeds what it reads to a
+/// [`DecodedWriter`].
+struct Tee<'a, 'w> {
+    inner: crate::deb::DataStream<'a>,
+    sink: &'w mut DecodedWriter,
+}
+
+impl std::io::Read for Tee<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sink.feed(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// The packages mmdebstrap installs in its first, "essential" phase:

@@ -16,6 +16,13 @@
 //! - A writer holds an exclusive `flock` on its `.part` file while it
 //!   lives. Opening the cache removes the `.part` files nobody holds (left
 //!   by a process that was interrupted or killed), so they never pile up.
+//! - `<root>/v1/decoded/` keeps packages' data archives decoded once
+//!   ([`decoded`]), derived from the .debs and bounded: [`Cache::gc`]
+//!   removes the entries whose .deb is gone and the least recently used
+//!   beyond a size ([`DECODED_CAP`] after every build), and entries of
+//!   either kind unused for a given time; [`Cache::clean`] empties the
+//!   cache. Reads set an entry's modification time, the time of its last
+//!   use.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -26,7 +33,14 @@ use sha2::{Digest as _, Sha256 as Hasher};
 
 use crate::hash::Sha256;
 
+pub mod decoded;
+
+pub use decoded::DecodedWriter;
+
 const LAYOUT: &str = "v1";
+/// The size the decoded entries are brought down to after a build
+/// ([`Cache::gc`]'s `max_decoded`): several large images' worth.
+pub const DECODED_CAP: u64 = 4 << 30;
 /// A `.part` file younger than this is never removed by another process.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -163,6 +177,7 @@ impl Cache {
             self.discard(&path);
             return Ok(None);
         }
+        touch(&path);
         Ok(Some(data))
     }
 
@@ -180,6 +195,7 @@ impl Cache {
             self.discard(&path);
             return Ok(false);
         }
+        touch(&path);
         Ok(true)
     }
 
@@ -233,6 +249,151 @@ impl Cache {
     }
 }
 
+/// Set `path`'s modification time to now: the time of its last use, for
+/// [`Cache::gc`]. Best effort (a cache shared read-only still serves).
+fn touch(path: &Path) {
+    let omit = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_OMIT,
+    };
+    let now = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_NOW,
+    };
+    let _ = rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &rustix::fs::Timestamps {
+            last_access: omit,
+            last_modification: now,
+        },
+        rustix::fs::AtFlags::empty(),
+    );
+}
+
+/// What [`Cache::gc`] or [`Cache::clean`] removed and kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Files removed, and their bytes.
+    pub removed: u64,
+    pub freed: u64,
+    /// Files kept, and their bytes.
+    pub kept: u64,
+    pub kept_bytes: u64,
+}
+
+/// One file of the cache, as gc weighs it.
+struct Entry {
+    path: PathBuf,
+    name: String,
+    len: u64,
+    used: std::time::SystemTime,
+}
+
+/// The files two levels below `dir` (`<dir>/<xx>/<name>`).
+fn entries(dir: &Path) -> Result<Vec<Entry>, CacheError> {
+    let mut out = Vec::new();
+    let shards = match fs::read_dir(dir) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err("cannot list", dir)(e)),
+    };
+    for shard in shards {
+        let shard = shard.map_err(io_err("cannot list", dir))?;
+        let Ok(files) = fs::read_dir(shard.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let Ok(meta) = f.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            out.push(Entry {
+                path: f.path(),
+                name: f.file_name().to_string_lossy().into_owned(),
+                len: meta.len(),
+                used: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl Cache {
+    /// Bring the cache down: remove the entries (.debs, indices, artifacts
+    /// and decoded data) unused for longer than `max_age`, then the
+    /// decoded entries whose .deb is gone, then the least recently used
+    /// decoded entries until those left take at most `max_decoded` bytes.
+    /// Another process may be using an entry meanwhile: a .deb removed
+    /// under a build is fetched again, a decoded entry is decoded again.
+    pub fn gc(
+        &self,
+        max_age: Option<std::time::Duration>,
+        max_decoded: u64,
+    ) -> Result<GcReport, CacheError> {
+        let mut report = GcReport::default();
+        let now = std::time::SystemTime::now();
+        let old = |e: &Entry| {
+            max_age.is_some_and(|age| now.duration_since(e.used).is_ok_and(|d| d > age))
+        };
+        let remove = |e: &Entry, report: &mut GcReport| {
+            if fs::remove_file(&e.path).is_ok() {
+                report.removed += 1;
+                report.freed += e.len;
+            }
+        };
+        for e in entries(&self.root.join(LAYOUT).join("sha256"))? {
+            if old(&e) {
+                remove(&e, &mut report);
+            } else {
+                report.kept += 1;
+                report.kept_bytes += e.len;
+            }
+        }
+        let mut decoded = Vec::new();
+        for e in entries(&self.root.join(LAYOUT).join(decoded::DIR))? {
+            if old(&e) || decoded::is_orphan(self, &e.name) {
+                remove(&e, &mut report);
+            } else {
+                decoded.push(e);
+            }
+        }
+        // Newest first: keep while they fit.
+        decoded.sort_by(|a, b| b.used.cmp(&a.used).then_with(|| a.name.cmp(&b.name)));
+        let mut total = 0u64;
+        for e in decoded {
+            if total + e.len > max_decoded {
+                remove(&e, &mut report);
+            } else {
+                total += e.len;
+                report.kept += 1;
+                report.kept_bytes += e.len;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Remove every entry (and the `.part` files of writers that are
+    /// gone); with `decoded_only`, only the decoded data.
+    pub fn clean(&self, decoded_only: bool) -> Result<GcReport, CacheError> {
+        let mut report = GcReport::default();
+        let mut dirs = vec![self.root.join(LAYOUT).join(decoded::DIR)];
+        if !decoded_only {
+            dirs.push(self.root.join(LAYOUT).join("sha256"));
+        }
+        for dir in dirs {
+            for e in entries(&dir)? {
+                if fs::remove_file(&e.path).is_ok() {
+                    report.removed += 1;
+                    report.freed += e.len;
+                }
+            }
+        }
+        self.remove_stale_parts();
+        Ok(report)
+    }
+}
+
 /// An entry being written; dropped without [`CacheWriter::commit`], it
 /// leaves nothing behind.
 pub struct CacheWriter {
@@ -276,6 +437,30 @@ impl CacheWriter {
         fs::create_dir_all(dir).map_err(io_err("cannot create directory", dir))?;
         fs::rename(&self.path, &dest).map_err(io_err("cannot move into place", &dest))?;
         Ok(dest)
+    }
+}
+
+impl CacheWriter {
+    /// The SHA-256 of what was written so far.
+    pub(crate) fn digest(&self) -> Sha256 {
+        Sha256::from(self.hasher.clone().finalize())
+    }
+
+    /// Move what was written to `dest`, unchecked and unsynced (for
+    /// entries that carry their own check, [`decoded`]).
+    pub(crate) fn persist(mut self, dest: &Path) -> Result<(), CacheError> {
+        let file = self.file.take().expect("file open until persisted");
+        drop(file);
+        let dir = dest.parent().expect("entries live in a directory");
+        let moved = fs::create_dir_all(dir)
+            .map_err(io_err("cannot create directory", dir))
+            .and_then(|()| {
+                fs::rename(&self.path, dest).map_err(io_err("cannot move into place", dest))
+            });
+        if moved.is_err() {
+            let _ = fs::remove_file(&self.path);
+        }
+        moved
     }
 }
 

@@ -314,6 +314,12 @@ impl<R: Read + Send> DebReader<R> {
 
     /// Start streaming the data member. Call once.
     pub fn data(&mut self) -> Result<DataArchive<'_>, DebError> {
+        let (name, stream) = self.data_stream()?;
+        Ok(DataArchive::new(name, stream))
+    }
+
+    /// The data member's name and its decompressed stream. Call once.
+    pub fn data_stream(&mut self) -> Result<(String, DataStream<'_>), DebError> {
         let name = next_required(&mut self.archive, "data.tar")?;
         let compression = tar_compression(&name, "data.tar", DATA_COMPRESSIONS)
             .ok_or_else(|| DebError::UnknownCompression(name.clone()))?;
@@ -323,7 +329,7 @@ impl<R: Read + Send> DebReader<R> {
                 member: name.clone(),
                 source,
             })?;
-        Ok(DataArchive::new(name, reader))
+        Ok((name, reader))
     }
 }
 

@@ -220,6 +220,9 @@ pub struct Fetched {
     /// The cache used when there was no other, beside the target; removed
     /// once the packages are unpacked, or when the build fails.
     temporary: Option<TempCache>,
+    /// The cache the build was given (none with a temporary one), which
+    /// keeps the packages' data decoded ([`crate::cache::decoded`]).
+    cache: Option<Cache>,
     took: Duration,
 }
 
@@ -454,6 +457,7 @@ impl Prepared<'_> {
             artifacts,
             lists,
             temporary,
+            cache: owned.is_none().then(|| cache.clone()),
             took,
         })
     }
@@ -546,10 +550,15 @@ impl Prepared<'_> {
             },
             &self.resolved.path_filters,
             opts.jobs,
+            fetched.cache.as_ref(),
             progress,
         )?;
         if let Some(dir) = &fetched.temporary {
             dir.remove()?;
+        }
+        if let Some(cache) = &fetched.cache {
+            // The decoded data is bounded (it is made again when needed).
+            let _ = cache.gc(None, crate::cache::DECODED_CAP);
         }
         stages.push((Stage::Unpack, started.elapsed()));
         let log = || {

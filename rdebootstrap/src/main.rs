@@ -17,6 +17,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 #[macro_use]
 mod output;
 mod buildcmd;
+mod cachecmd;
 mod docs;
 mod edit;
 mod editmore;
@@ -148,6 +149,10 @@ enum Command {
     /// rootless; no network unless --network); its exit status is
     /// rdebootstrap's.
     Run(runcmd::RunArgs),
+    /// Keep the download cache bounded: `gc` removes what is unused,
+    /// `clean` everything.
+    #[command(subcommand)]
+    Cache(cachecmd::CacheCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Print the manual page (roff): `rdebootstrap man > rdebootstrap.1`.
@@ -211,6 +216,7 @@ fn main() -> ExitCode {
         Command::WhyNot(args) => whycmd::why_not(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Build(args) => buildcmd::build(args, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Run(args) => runcmd::run(args, &cli.global),
+        Command::Cache(cmd) => cachecmd::cache(cmd, &cli.global).map(|()| ExitCode::SUCCESS),
         Command::Completions(args) => docs::completions(args).map(|()| ExitCode::SUCCESS),
         Command::Man => docs::man().map(|()| ExitCode::SUCCESS),
     };

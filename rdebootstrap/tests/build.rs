@@ -838,3 +838,140 @@ fn a_foreign_tree_needs_emulation_except_unpacked_only() {
     assert!(o.status.success(), "{err}");
     assert!(err.contains("unpacked 3 packages into tree"), "{err}");
 }
+
+/// Every file below `root` with its contents (links as their targets,
+/// devices as their kind).
+fn contents(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                todo.push(p);
+                out.insert(rel, Vec::new());
+            } else if meta.file_type().is_symlink() {
+                let t = std::fs::read_link(&p).unwrap();
+                out.insert(rel, t.as_os_str().as_encoded_bytes().to_vec());
+            } else if meta.is_file() {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            } else {
+                // Device nodes of /dev: their kind only.
+                out.insert(rel, format!("{:?}", meta.file_type()).into_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// The second build unpacks from the data the first decoded (one entry
+/// per package under `v1/decoded/`), with the same tree; a damaged entry
+/// is not used but made again; `cache gc` and `cache clean` empty it.
+#[test]
+fn packages_are_decoded_once_and_the_cache_is_bounded() {
+    let big: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    let Some(site) = Served::start(
+        "decoded-site",
+        SuiteBuilder::new("trixie")
+            .package(
+                DebBuilder::new("base-files", "13", "amd64")
+                    .field("Essential", "yes")
+                    .field("Priority", "required")
+                    .dir("./usr/")
+                    .dir("./usr/bin/")
+                    .symlink("./bin", "usr/bin")
+                    .file("./usr/share-big", big.as_bytes()),
+            )
+            .package(
+                DebBuilder::new("tool", "1.0", "amd64")
+                    .dir("./usr/")
+                    .dir("./usr/bin/")
+                    .file_mode("./usr/bin/tool", 0o755, "#!/bin/sh\necho tool\n")
+                    .hardlink("./usr/bin/tool2", "./usr/bin/tool"),
+            ),
+    ) else {
+        return;
+    };
+    let work = TempDir::new("decoded-work");
+    let d = work.path();
+    site.write_keyring(&d.join("archive.gpg"));
+    std::fs::write(
+        d.join("Manifest.toml"),
+        format!(
+            "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n[spec]\nvariant = \"essential\"\ninclude = [\"tool\"]\n",
+            site.url()
+        ),
+    )
+    .unwrap();
+    let cache = d.join("cache");
+    let c = cache.to_str().unwrap();
+    let o = run(d, &["update", "--cache-dir", c]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let build = |tree: &str| {
+        let o = run(d, &["build", "-p", tree, "--cache-dir", c, "--unpack-only"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        contents(&d.join(tree))
+    };
+    let decoded = || {
+        let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(cache.join("v1/decoded"))
+            .map(|shards| {
+                shards
+                    .flat_map(|s| std::fs::read_dir(s.unwrap().path()).unwrap())
+                    .map(|e| e.unwrap().path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let first = build("t1");
+    let entries = decoded();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    // Kept compressed: the big file's package takes far less than it.
+    let sizes: u64 = entries
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(sizes < big.len() as u64 / 2, "{sizes}");
+    assert_eq!(first["usr/bin/tool2"], b"#!/bin/sh\necho tool\n");
+    let stamps = |v: &[std::path::PathBuf]| -> Vec<std::time::SystemTime> {
+        v.iter()
+            .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+            .collect()
+    };
+    let before = stamps(&entries);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // From the decoded data: the same tree, and each entry was used.
+    assert_eq!(build("t2"), first);
+    assert!(stamps(&entries).iter().zip(&before).all(|(a, b)| a > b));
+    // Damaged: not used (the tree is still right), and made again.
+    for p in &entries {
+        let mut bytes = std::fs::read(p).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xff;
+        std::fs::write(p, &bytes).unwrap();
+    }
+    let damaged: Vec<Vec<u8>> = entries.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    assert_eq!(build("t3"), first);
+    let remade: Vec<Vec<u8>> = entries.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    assert_ne!(remade, damaged);
+    assert_eq!(build("t4"), first);
+    // gc to nothing decoded, then clean: the .debs go too.
+    let o = run(d, &["cache", "gc", "--max-decoded", "0", "--cache-dir", c]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).starts_with("removed 2 files"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(decoded().is_empty());
+    let o = run(d, &["cache", "clean", "--cache-dir", c]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(d, &["cache", "gc", "--cache-dir", c]);
+    assert!(text(&o.stderr).contains("kept 0 "), "{}", text(&o.stderr));
+    assert_eq!(build("t5"), first);
+    let o = run(d, &["cache", "gc", "--no-cache"]);
+    assert!(!o.status.success());
+}

@@ -61,7 +61,9 @@ pub struct DataArchive<'a> {
 }
 
 impl<'a> DataArchive<'a> {
-    pub(crate) fn new(member: String, stream: DataStream<'a>) -> Self {
+    /// A data member from its decompressed stream (`member` names it in
+    /// errors), as [`crate::deb::DebReader::data`] makes it.
+    pub fn new(member: String, stream: DataStream<'a>) -> Self {
         DataArchive {
             member,
             tar: RefCell::new(TarReader::new(stream)),
@@ -71,6 +73,19 @@ impl<'a> DataArchive<'a> {
     /// The member's name (`data.tar.xz`, ...).
     pub fn member(&self) -> &str {
         &self.member
+    }
+
+    /// Read the rest of the member to its end, after the entries (a
+    /// decoder checks its stream's checksum there).
+    pub fn drain(&self) -> Result<(), DebError> {
+        self.tar
+            .borrow_mut()
+            .drain()
+            .map(drop)
+            .map_err(|source| DebError::Member {
+                member: self.member.clone(),
+                source,
+            })
     }
 
     /// Iterate over the entries in archive order. Call once.

@@ -247,6 +247,12 @@ impl<R: Read> TarReader<R> {
         Ok(data)
     }
 
+    /// Read the stream to its end (what follows the archive's end blocks
+    /// too), discarding it.
+    pub(crate) fn drain(&mut self) -> io::Result<u64> {
+        io::copy(&mut self.inner, &mut io::sink())
+    }
+
     /// Read what is left of the current entry's data (discarded) and its
     /// padding; an error if the stream ends first. The entry is complete
     /// once this returns.
