@@ -375,8 +375,11 @@ pub fn unpack(
     for i in essential_closure(&controls_read) {
         infos[i].conffiles_in_place = true;
     }
-    let unpacker =
-        Unpacker::new(root, Ownership::for_this_process(), infos)?.with_filters(filters.clone());
+    // The target is marked unfinished until the build ends (INCOMPLETE):
+    // files go straight to their names.
+    let unpacker = Unpacker::new(root, Ownership::for_this_process(), infos)?
+        .with_filters(filters.clone())
+        .with_direct_writes(true);
     let slots: Vec<std::sync::Mutex<Option<DebReader<std::io::BufReader<std::fs::File>>>>> =
         readers
             .into_iter()

@@ -122,7 +122,8 @@ fn unpack(arena: &Arena, debs: &[DebBuilder]) -> Result<Unpacked, String> {
         .map(|r| PackageInfo::from_control(r.control()).map_err(|e| chain(&e)))
         .collect::<Result<Vec<_>, _>>()?;
     let u = Unpacker::new(&arena.target(), Ownership::for_this_process(), infos)
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| chain(&e))?
+        .with_direct_writes(true);
     for (i, r) in readers.iter_mut().enumerate() {
         let mut data = r.data().map_err(|e| chain(&e))?;
         u.unpack(i, &mut data).map_err(|e| chain(&e))?;

@@ -18,6 +18,17 @@ fn unpack_all(
     debs: &[DebBuilder],
     parallel: bool,
 ) -> Result<debrepo::unpack::Unpacked, UnpackError> {
+    unpack_with(root, debs, parallel, false)
+}
+
+/// The same, with files created under their final names where free, as a
+/// build unpacks (`Unpacker::with_direct_writes`).
+fn unpack_with(
+    root: &Path,
+    debs: &[DebBuilder],
+    parallel: bool,
+    direct: bool,
+) -> Result<debrepo::unpack::Unpacked, UnpackError> {
     let bytes: Vec<Vec<u8>> = debs.iter().map(DebBuilder::build).collect();
     let infos = bytes
         .iter()
@@ -26,7 +37,7 @@ fn unpack_all(
             PackageInfo::from_control(r.control()).unwrap()
         })
         .collect();
-    let u = Unpacker::new(root, Ownership::for_this_process(), infos)?;
+    let u = Unpacker::new(root, Ownership::for_this_process(), infos)?.with_direct_writes(direct);
     let one = |i: usize| -> Result<(), UnpackError> {
         let mut r = DebReader::new(std::io::Cursor::new(bytes[i].as_slice())).unwrap();
         let mut data = r.data().unwrap();
@@ -292,9 +303,15 @@ fn shared_paths_conflict_unless_replaced() {
     // same symlink in both is fine.
     let b = b.field("Replaces", "a (<< 2)");
     for (debs, b_index) in [([a.clone(), b.clone()], 1), ([b.clone(), a.clone()], 0)] {
-        for parallel in [false, true] {
+        for (parallel, direct) in [(false, false), (true, false), (false, true), (true, true)] {
             let t = TempDir::new("unpack-replaces");
-            let out = unpack_all(t.path(), &debs, parallel).unwrap();
+            let out = unpack_with(t.path(), &debs, parallel, direct).unwrap();
+            // No temporary left.
+            let names = walk(t.path());
+            assert!(
+                !names.iter().any(|n| n.contains("rdebootstrap-")),
+                "{names:?}"
+            );
             assert_eq!(
                 std::fs::read(t.path().join("etc/shared")).unwrap(),
                 b"from b"
@@ -351,11 +368,36 @@ fn parallel_unpacking_gives_the_sequential_tree() {
         .collect();
     let seq = TempDir::new("unpack-seq");
     let par = TempDir::new("unpack-par");
+    let direct = TempDir::new("unpack-direct");
     let a = unpack_all(seq.path(), &debs, false).unwrap();
     let b = unpack_all(par.path(), &debs, true).unwrap();
+    let c = unpack_with(direct.path(), &debs, true, true).unwrap();
     assert_eq!(walk(seq.path()), walk(par.path()));
+    assert_eq!(walk(seq.path()), walk(direct.path()));
     assert_eq!(a.lists, b.lists);
+    assert_eq!(a.lists, c.lists);
     assert_eq!(walk(seq.path()).len(), 2 + 12 * 51 + 1);
+}
+
+/// An entry cut short by the end of the archive is not left in the tree,
+/// written under a temporary or (direct) under its own name; the entries
+/// before it are whole.
+#[test]
+fn a_truncated_entry_is_not_left_behind() {
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let full = DebBuilder::new("cut", "1", "amd64")
+        .dir("./usr/")
+        .file("./usr/first", "whole")
+        .file("./usr/big", big);
+    let len = full.data_tar().len();
+    let cut = full.truncate_data_tar(len / 2);
+    for direct in [false, true] {
+        let t = TempDir::new("unpack-cut");
+        let e = unpack_with(t.path(), std::slice::from_ref(&cut), false, direct).unwrap_err();
+        assert!(e.to_string().contains("cut"), "{e}");
+        assert_eq!(std::fs::read(t.path().join("usr/first")).unwrap(), b"whole");
+        assert_eq!(walk(t.path()).len(), 2, "{:?}", walk(t.path()));
+    }
 }
 
 /// Run as root (as CI does), the rootless path is checked too: these tests
@@ -418,7 +460,10 @@ fn essential_conffiles_can_also_be_put_in_place() {
     let mut info = PackageInfo::from_control(r.control()).unwrap();
     info.conffiles_in_place = true;
     let t = TempDir::new("unpack-in-place");
-    let u = Unpacker::new(t.path(), Ownership::for_this_process(), vec![info]).unwrap();
+    // Written under the final names at once, as a build writes them.
+    let u = Unpacker::new(t.path(), Ownership::for_this_process(), vec![info])
+        .unwrap()
+        .with_direct_writes(true);
     u.unpack(0, &mut r.data().unwrap()).unwrap();
     let out = u.finish();
     for f in ["etc/login.defs", "etc/login.defs.dpkg-new"] {
