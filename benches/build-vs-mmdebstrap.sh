@@ -3,7 +3,8 @@
 # mmdebstrap, from one loopback mirror, RUNS runs each, for each package
 # set: minbase, devbox (minbase + the developer set) and server (minbase +
 # a script-heavy server set). Prints each run's wall time and peak RSS,
-# then per set the medians and the ratios, and one -d build's stage times.
+# then per set the medians and the ratios, the warm builds' unpack stage
+# against `cp -a` of the tree they made, and one -d build's stage times.
 # Run as root.
 #
 # usage: benches/build-vs-mmdebstrap.sh MIRROR_URL [RUNS] [SETS]
@@ -38,6 +39,8 @@ packages() {
 # run NAME COMMAND...: one timed run, "NAME seconds kilobytes" to results
 run() {
     name=$1; shift
+    # What the run before left to write back is not this run's cost.
+    sync
     /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
         { cat "$work/err" >&2; exit 1; }
     echo "$name $(cat "$work/time")" | tee -a "$work/results"
@@ -57,8 +60,13 @@ for set in $sets; do
         rm -rf "$work/cache-cold" "$dir/t"
         run "$set-cold" "$bin" build -q --cache-dir "$work/cache-cold" -p "$dir/t"
         rm -rf "$dir/t"
-        run "$set-warm" "$bin" build -q --cache-dir "$work/cache" -p "$dir/t"
-        rm -rf "$dir/t"
+        run "$set-warm" "$bin" build --cache-dir "$work/cache" -p "$dir/t"
+        # The unpack stage of that build, against copying its tree.
+        grep -E '^ *unpack .* in ' "$work/err" | awk -v s="$set" '{ t = $NF;
+            if (t ~ /ms$/) { sub(/ms$/, "", t); t /= 1000 } else sub(/s$/, "", t);
+            print s "-unpack " t " 0" }' >> "$work/results"
+        run "$set-cpa" cp -a "$dir/t" "$dir/copy"
+        rm -rf "$dir/t" "$dir/copy"
         run "$set-mmdebstrap" mmdebstrap --variant=minbase --mode=root \
             ${include:+--include=$include} trixie "$dir/t" \
             "deb $url trixie main" "deb $url trixie-updates main"
@@ -73,8 +81,10 @@ done
 echo "== medians of $runs runs"
 for set in $sets; do
     c=$(median "$set-cold"); w=$(median "$set-warm"); m=$(median "$set-mmdebstrap")
+    u=$(median "$set-unpack"); cpa=$(median "$set-cpa")
     awk -v s="$set" -v c="$c" -v w="$w" -v m="$m" -v rc="$(maxrss "$set-cold")" \
-        -v rw="$(maxrss "$set-warm")" -v rm="$(maxrss "$set-mmdebstrap")" 'BEGIN {
+        -v rw="$(maxrss "$set-warm")" -v rm="$(maxrss "$set-mmdebstrap")" -v u="$u" -v cpa="$cpa" 'BEGIN {
         printf "%-8s rdebootstrap cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx | peak RSS KB: cold %s warm %s mmdebstrap %s\n",
-            s, c, w, m, m / w, m / c, rc, rw, rm }'
+            s, c, w, m, m / w, m / c, rc, rw, rm
+        printf "%-8s unpack (warm) %5.2fs | cp -a of the tree %5.2fs | %.2fx cp -a\n", s, u, cpa, u / cpa }'
 done
