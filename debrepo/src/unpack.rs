@@ -499,6 +499,7 @@ impl Unpacker {
         } else {
             name.to_owned()
         };
+        let hash = md5sums.is_some();
         // Under the final name when it is free (nothing is read from the
         // archive before the name is made, so a taken one costs nothing).
         let mut made = None;
@@ -511,6 +512,7 @@ impl Unpacker {
                 canon,
                 target_conffile,
                 true,
+                hash,
             ) {
                 Ok(d) => made = Some(d),
                 Err(Create::Fs(e)) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -536,7 +538,16 @@ impl Unpacker {
         let digest = match made {
             Some(d) => d,
             None => {
-                match self.create(parent, written, meta, entry, canon, target_conffile, false) {
+                match self.create(
+                    parent,
+                    written,
+                    meta,
+                    entry,
+                    canon,
+                    target_conffile,
+                    false,
+                    hash,
+                ) {
                     Ok(d) => d,
                     Err(Create::Archive(e)) => return Err(deb_err(entry.read_error(e))),
                     Err(Create::Fs(e)) => return Err(fs("cannot create it")(e)),
@@ -700,6 +711,7 @@ impl Unpacker {
         canon: &Path,
         target_conffile: bool,
         exclusive: bool,
+        hash: bool,
     ) -> Result<Option<String>, Create> {
         if !exclusive {
             let _ = rustix::fs::unlinkat(parent, tmp, AtFlags::empty());
@@ -709,7 +721,7 @@ impl Unpacker {
         match meta.kind {
             EntryKind::Regular => {
                 let fd = new_file(parent, tmp)?;
-                let mut file = Md5Writer::new(std::fs::File::from(fd));
+                let mut file = Md5Writer::new(std::fs::File::from(fd), hash);
                 let mut buf = vec![0u8; 1 << 16];
                 loop {
                     let n = match contents.read(&mut buf) {
@@ -721,7 +733,7 @@ impl Unpacker {
                     io::Write::write_all(&mut file, &buf[..n])?;
                 }
                 let (file, md5) = file.finish();
-                digest = Some(md5);
+                digest = md5;
                 self.set_meta_fd(file.as_fd(), meta, canon)?;
             }
             EntryKind::Symlink => {
@@ -985,27 +997,36 @@ fn times(meta: &EntryMeta) -> Timestamps {
 /// Writes through, hashing with MD5 (dpkg's `md5sums` digest).
 struct Md5Writer {
     file: std::fs::File,
-    md5: md5::Md5,
+    /// Only for a package without `md5sums`: hashing every file costs as
+    /// much as decompressing it.
+    md5: Option<md5::Md5>,
 }
 
 impl Md5Writer {
-    fn new(file: std::fs::File) -> Self {
+    fn new(file: std::fs::File, hash: bool) -> Self {
         Md5Writer {
             file,
-            md5: md5::Digest::new(),
+            md5: hash.then(md5::Digest::new),
         }
     }
 
-    fn finish(self) -> (std::fs::File, String) {
-        let d = md5::Digest::finalize(self.md5);
-        (self.file, d.iter().map(|b| format!("{b:02x}")).collect())
+    fn finish(self) -> (std::fs::File, Option<String>) {
+        let d = self.md5.map(|m| {
+            md5::Digest::finalize(m)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        });
+        (self.file, d)
     }
 }
 
 impl io::Write for Md5Writer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
-        md5::Digest::update(&mut self.md5, &buf[..n]);
+        if let Some(m) = &mut self.md5 {
+            md5::Digest::update(m, &buf[..n]);
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
