@@ -45,7 +45,8 @@ use std::process::Stdio;
 
 use crate::deb::{ControlFiles, DebError};
 use crate::sandbox::{
-    Chown, Executor, Output, Owner, Request, Sandbox, SandboxError, Step, Users, PROTOCOL,
+    Chown, Executor, Output, Owner, Request, Sandbox, SandboxError, Step, StepEvent, Users,
+    PROTOCOL, STATUS_FD,
 };
 use crate::tree::Tree;
 
@@ -382,6 +383,7 @@ pub fn configure(
                 ("DPKG_ADMINDIR".into(), "/var/lib/dpkg".into()),
                 ("DPKG_ROOT".into(), String::new()),
             ],
+            status_fd: false,
         });
     }
     // Triggers wait for the last run, as apt passes --no-triggers to all
@@ -394,6 +396,8 @@ pub fn configure(
         let names: Vec<String> = batch.iter().map(|&i| dpkg_name(&pkgs, i)).collect();
         let mut argv = vec![
             "/usr/bin/dpkg".to_owned(),
+            "--status-fd".to_owned(),
+            STATUS_FD.to_string(),
             "--configure".to_owned(),
             "--no-triggers".to_owned(),
         ];
@@ -402,18 +406,42 @@ pub fn configure(
             label: format!("dpkg --configure {}", names.join(" ")),
             argv,
             env: Vec::new(),
+            status_fd: true,
         });
     }
     steps.push(Step {
         label: "dpkg --configure -a".into(),
-        argv: vec!["/usr/bin/dpkg".into(), "--configure".into(), "-a".into()],
+        argv: vec![
+            "/usr/bin/dpkg".into(),
+            "--status-fd".into(),
+            STATUS_FD.to_string(),
+            "--configure".into(),
+            "-a".into(),
+        ],
         env: Vec::new(),
+        status_fd: true,
     });
     let request = request(&tree, opts, opts.network, steps);
+    // Each package's configuration and trigger processing inside the dpkg
+    // runs, timed from dpkg's status lines.
+    let mut times = DpkgTimes::default();
     let (removed, result) = with_policy_rc_d(&tree, || {
-        executor.run_steps(&request, output, &mut |i, took| {
-            if let Some(step) = request.steps.get(i) {
-                progress.stage_item(crate::progress::Stage::Configure, &step.label, took);
+        executor.run_steps(&request, output, &mut |event| {
+            let stage = crate::progress::Stage::Configure;
+            match event {
+                StepEvent::Status { after, line, .. } => {
+                    if let Some((what, took)) = times.line(after, line) {
+                        progress.stage_item(stage, &what, took);
+                    }
+                }
+                StepEvent::Ended { index, took } => {
+                    if let Some((what, took)) = times.end() {
+                        progress.stage_item(stage, &what, took);
+                    }
+                    if let Some(step) = request.steps.get(index) {
+                        progress.stage_item(stage, &step.label, took);
+                    }
+                }
             }
         })
     });
@@ -433,6 +461,64 @@ pub fn configure(
     };
     removed?;
     Ok(chowns)
+}
+
+/// Per-package times inside a dpkg run, from the lines of its
+/// `--status-fd`: a package's configuration (its postinst, its conffiles)
+/// or trigger processing runs from its `processing: STAGE: PACKAGE` line
+/// to the status line that ends it (`installed`, `triggers-pending`,
+/// `triggers-awaited`), or else (a failure) to the next `processing:`
+/// line or the run's last line.
+#[derive(Debug, Default)]
+struct DpkgTimes {
+    /// What runs now ("configure tzdata"), its package, and since when.
+    open: Option<(String, String, std::time::Duration)>,
+    /// When the last line came.
+    last: std::time::Duration,
+}
+
+impl DpkgTimes {
+    /// Take one status line, `after` the run started; returns what it
+    /// ended, with its time.
+    fn line(
+        &mut self,
+        after: std::time::Duration,
+        line: &str,
+    ) -> Option<(String, std::time::Duration)> {
+        self.last = after;
+        if let Some(rest) = line.strip_prefix("processing: ") {
+            // "processing: STAGE: PACKAGE" (anything after the package,
+            // such as a version, is left out).
+            let mut parts = rest.split(": ");
+            let (stage, package) = (parts.next()?, parts.next()?);
+            let ended = self.close(after);
+            self.open = Some((format!("{stage} {package}"), package.to_owned(), after));
+            return ended;
+        }
+        let rest = line.strip_prefix("status: ")?;
+        let (package, state) = rest.rsplit_once(": ")?;
+        // (half-configured comes before the postinst runs.)
+        let ends = matches!(state, "installed" | "triggers-pending" | "triggers-awaited");
+        // dpkg names a package with its architecture in one line and
+        // without it in another: compare the names.
+        let name = |p: &str| p.split(':').next().unwrap_or(p).to_owned();
+        match &self.open {
+            Some((_, open, _)) if ends && name(open) == name(package) => self.close(after),
+            _ => None,
+        }
+    }
+
+    /// The run ended: what was still open ends at its last line.
+    fn end(&mut self) -> Option<(String, std::time::Duration)> {
+        let ended = self.close(self.last);
+        self.last = std::time::Duration::ZERO;
+        ended
+    }
+
+    fn close(&mut self, at: std::time::Duration) -> Option<(String, std::time::Duration)> {
+        let (what, _, since) = self.open.take()?;
+        Some((what, at.saturating_sub(since)))
+    }
 }
 
 /// Remove [`BUILD_RECORDS`] from the tree at `root` and leave
@@ -493,13 +579,16 @@ pub fn build_scripts(
                 "build-script".into(),
             ],
             env: Vec::new(),
+            status_fd: false,
         })
         .collect();
     let request = request(&tree, opts, opts.network, steps);
     let (removed, result) = with_policy_rc_d(&tree, || {
-        executor.run_steps(&request, output, &mut |i, took| {
-            if let Some(step) = request.steps.get(i) {
-                progress.stage_item(crate::progress::Stage::Scripts, &step.label, took);
+        executor.run_steps(&request, output, &mut |event| {
+            if let StepEvent::Ended { index, took } = event {
+                if let Some(step) = request.steps.get(index) {
+                    progress.stage_item(crate::progress::Stage::Scripts, &step.label, took);
+                }
             }
         })
     });
@@ -559,7 +648,7 @@ pub fn give_owners(
     executor.run_steps(
         &request(&tree, opts, false, Vec::new()),
         output,
-        &mut |_, _| {},
+        &mut |_| {},
     )?;
     Ok(())
 }
@@ -597,6 +686,7 @@ pub fn run(
         label: argv.join(" "),
         argv,
         env: Vec::new(),
+        status_fd: false,
     };
     let mut request = request(&tree, opts, opts.network, vec![step]);
     request.binds = opts.binds.clone();
@@ -888,5 +978,46 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("the tree (no package lists it): ships /run as a regular file"));
+    }
+
+    #[test]
+    fn dpkg_status_lines_time_each_package() {
+        let ms = std::time::Duration::from_millis;
+        let mut t = DpkgTimes::default();
+        let mut got = Vec::new();
+        for (at, line) in [
+            (10, "processing: configure: libc6:amd64"),
+            (11, "status: libc6:amd64: half-configured"),
+            (90, "status: libc6:amd64: installed"),
+            (95, "processing: configure: man-db"),
+            (96, "status: man-db: half-configured"),
+            (300, "status: man-db: triggers-awaited"),
+            (310, "processing: trigproc: libc-bin:amd64"),
+            (320, "status: libc-bin:amd64: half-configured"),
+            // Another package's line does not end it.
+            (330, "status: bash: installed"),
+            // (A version after the name is left out.)
+            (400, "processing: configure: broken: 1"),
+            (410, "status: broken: half-configured"),
+            (
+                900,
+                "status: broken : error : subprocess returned error exit status 1",
+            ),
+        ] {
+            got.extend(t.line(ms(at), line));
+        }
+        got.extend(t.end());
+        assert_eq!(
+            got,
+            [
+                ("configure libc6:amd64".to_owned(), ms(80)),
+                ("configure man-db".to_owned(), ms(205)),
+                ("trigproc libc-bin:amd64".to_owned(), ms(90)),
+                ("configure broken".to_owned(), ms(500)),
+            ]
+        );
+        // Nothing open: nothing ends.
+        assert_eq!(t.end(), None);
+        assert_eq!(t.line(ms(1), "status: x: installed"), None);
     }
 }

@@ -28,7 +28,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::sandbox::{Chown, Executor, Output, Request, SandboxError, Step, Users};
 
@@ -110,6 +110,10 @@ impl Podman {
         {
             c.args(["/bin/sh", "-c", "unset HOSTNAME; exec \"$@\"", "sh"]);
         }
+        if step.status_fd {
+            // No status pipe through podman: one that reads nothing.
+            c.args(["/bin/sh", "-c", "exec \"$@\" 3>/dev/null", "sh"]);
+        }
         c.args(&step.argv);
         c.stdin(Stdio::null());
         c
@@ -145,7 +149,7 @@ impl Executor for Podman {
         &self,
         request: &Request,
         output: Output,
-        step_done: &mut dyn FnMut(usize, Duration),
+        on_event: &mut dyn FnMut(crate::sandbox::StepEvent<'_>),
     ) -> Result<Vec<Chown>, SandboxError> {
         if !request.binds.is_empty() {
             return Err(SandboxError::Setup {
@@ -183,6 +187,7 @@ impl Executor for Podman {
                     label: "give the packages' owners".into(),
                     argv: vec!["/bin/sh".into(), "-c".into(), owners_script(request)?],
                     env: Vec::new(),
+                    status_fd: false,
                 },
             ));
         }
@@ -208,7 +213,10 @@ impl Executor for Podman {
             let r = self.run_step(request, step, log.as_ref());
             clean(&tree, &before);
             if let Some(i) = index {
-                step_done(*i, started.elapsed());
+                on_event(crate::sandbox::StepEvent::Ended {
+                    index: *i,
+                    took: started.elapsed(),
+                });
             }
             if let Err(e) = r {
                 result = Err(e);

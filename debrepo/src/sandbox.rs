@@ -39,7 +39,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub use sandbox_protocol::{Event, IdRange, Owner, Request, Step, Users, PROTOCOL};
+pub use sandbox_protocol::{Event, IdRange, Owner, Request, Step, Users, PROTOCOL, STATUS_FD};
 
 /// The helper's file name.
 pub const HELPER: &str = "rdebootstrap-sandbox-helper";
@@ -92,18 +92,37 @@ impl Output {
     }
 }
 
+/// What a running step reports, as it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEvent<'a> {
+    /// Step `index` ended, `took` after it started (the first one's time
+    /// includes making the sandbox).
+    Ended {
+        index: usize,
+        took: std::time::Duration,
+    },
+    /// Step `index`, which asked for one ([`Step::status_fd`]), wrote
+    /// `line` to its status pipe, `after` it started.
+    Status {
+        index: usize,
+        after: std::time::Duration,
+        line: &'a str,
+    },
+}
+
 /// What runs a [`Request`]'s steps in a tree: rdebootstrap's own
 /// [`Sandbox`], or [`crate::podman::Podman`].
 pub trait Executor: Send + Sync {
     /// Run the steps in order, the first failing one stopping the rest
-    /// and being the error ([`SandboxError::Step`]); call `step_done`
-    /// with each step's index and time as it ends. Returns the steps'
-    /// changes of owner ([`Users::Single`] only).
+    /// and being the error ([`SandboxError::Step`]); call `on_event` as
+    /// each step ends and with its status lines (an executor that cannot
+    /// pass a status pipe gives the step one that reads nothing). Returns
+    /// the steps' changes of owner ([`Users::Single`] only).
     fn run_steps(
         &self,
         request: &Request,
         output: Output,
-        step_done: &mut dyn FnMut(usize, std::time::Duration),
+        on_event: &mut dyn FnMut(StepEvent<'_>),
     ) -> Result<Vec<Chown>, SandboxError>;
 }
 
@@ -112,9 +131,9 @@ impl Executor for Sandbox {
         &self,
         request: &Request,
         output: Output,
-        step_done: &mut dyn FnMut(usize, std::time::Duration),
+        on_event: &mut dyn FnMut(StepEvent<'_>),
     ) -> Result<Vec<Chown>, SandboxError> {
-        self.run_timed(request, output.stdio(), step_done)
+        self.run_timed(request, output.stdio(), on_event)
     }
 }
 
@@ -254,19 +273,19 @@ impl Sandbox {
     /// Returns the steps' changes of owner, in the order they were made
     /// ([`Users::Single`] only).
     pub fn run(&self, request: &Request, log: Stdio) -> Result<Vec<Chown>, SandboxError> {
-        self.run_timed(request, log, &mut |_, _| {})
+        self.run_timed(request, log, &mut |_| {})
     }
 
-    /// [`Sandbox::run`], calling `step_done` with each step's index and
-    /// how long it took as it ends (the first one's time includes making
-    /// the sandbox).
+    /// [`Sandbox::run`], calling `on_event` as each step ends (with its
+    /// time; the first one's includes making the sandbox) and with its
+    /// status lines.
     pub fn run_timed(
         &self,
         request: &Request,
         log: Stdio,
-        step_done: &mut dyn FnMut(usize, std::time::Duration),
+        on_event: &mut dyn FnMut(StepEvent<'_>),
     ) -> Result<Vec<Chown>, SandboxError> {
-        let (chowns, result) = self.exchange(request, log, None, step_done)?;
+        let (chowns, result) = self.exchange(request, log, None, on_event)?;
         result.map(|()| chowns)
     }
 
@@ -286,7 +305,7 @@ impl Sandbox {
             stdio: true,
             ..request.clone()
         };
-        self.exchange(&request, log, Some((stdin, stdout)), &mut |_, _| {})
+        self.exchange(&request, log, Some((stdin, stdout)), &mut |_| {})
     }
 
     /// Start the helper, send `request`, read its events: the changes of
@@ -297,7 +316,7 @@ impl Sandbox {
         request: &Request,
         log: Stdio,
         stdio: Option<(OwnedFd, OwnedFd)>,
-        step_done: &mut dyn FnMut(usize, std::time::Duration),
+        on_event: &mut dyn FnMut(StepEvent<'_>),
     ) -> Result<(Vec<Chown>, Result<(), SandboxError>), SandboxError> {
         let mut since = std::time::Instant::now();
         let start = |source| SandboxError::Start {
@@ -342,10 +361,22 @@ impl Sandbox {
                 line: line.chars().take(200).collect(),
             })?;
             if let Event::Step { index, .. } = &event {
-                step_done(*index, since.elapsed());
+                on_event(StepEvent::Ended {
+                    index: *index,
+                    took: since.elapsed(),
+                });
                 since = std::time::Instant::now();
             }
             match event {
+                Event::Status {
+                    index,
+                    micros,
+                    ref line,
+                } => on_event(StepEvent::Status {
+                    index,
+                    after: std::time::Duration::from_micros(micros),
+                    line,
+                }),
                 Event::Step { status: 0, .. } => {}
                 Event::Step {
                     index,

@@ -671,6 +671,7 @@ fn apt_and_dpkg_work_inside_a_built_tree() {
         label: label.into(),
         argv: argv.iter().map(|a| (*a).to_owned()).collect(),
         env: Vec::new(),
+        status_fd: false,
     };
     let request = debrepo::sandbox::Request {
         protocol: debrepo::sandbox::PROTOCOL,

@@ -137,6 +137,9 @@ pub fn main(prefix: &[&str], args: Vec<String>) -> ExitCode {
     }
 }
 
+/// The longest status line reported ([`Event::Status`]).
+const STATUS_LINE: u64 = 4096;
+
 fn emit(e: &Event) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(e.to_line().as_bytes());
@@ -587,11 +590,77 @@ fn init(k: &dyn Kernel) -> ExitCode {
                     .stderr(Stdio::piped());
             }
         }
+        let started = std::time::Instant::now();
+        let status_pipe = if step.status_fd {
+            match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+                Ok((read, write)) => {
+                    let raw = std::os::fd::AsRawFd::as_raw_fd(&write);
+                    // SAFETY: the closure runs in the child between fork
+                    // and exec and makes one async-signal-safe call (dup2
+                    // or fcntl), with no allocation. `raw` stays open in the
+                    // parent until the child has started (`write` is
+                    // dropped after spawn).
+                    unsafe {
+                        command.pre_exec(move || {
+                            // dup2 onto itself would keep close-on-exec.
+                            let kept = if raw == crate::STATUS_FD {
+                                libc::fcntl(raw, libc::F_SETFD, 0)
+                            } else {
+                                libc::dup2(raw, crate::STATUS_FD)
+                            };
+                            if kept < 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                            Ok(())
+                        });
+                    }
+                    Some((read, write))
+                }
+                Err(e) => return fail(&step.label, format!("cannot make a status pipe: {e}")),
+            }
+        } else {
+            None
+        };
         let child = command.spawn();
+        // The step has its copy (descriptor 3); the reader sees the end
+        // when the step and what it started are done with it.
+        let status_read = status_pipe.map(|(read, _write)| read);
         let mut child = match child {
             Ok(c) => c,
             Err(e) => return fail(&step.label, format!("cannot start {program}: {e}")),
         };
+        let (status_tx, status_rx) = std::sync::mpsc::channel::<()>();
+        match status_read {
+            Some(read) => {
+                std::thread::spawn(move || {
+                    let mut lines = std::io::BufReader::new(std::fs::File::from(read));
+                    loop {
+                        let mut buf = Vec::new();
+                        match std::io::BufRead::read_until(
+                            &mut (&mut lines).take(STATUS_LINE),
+                            b'\n',
+                            &mut buf,
+                        ) {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                        if buf.last() != Some(&b'\n') {
+                            // Cut: skip to the end of the line.
+                            let mut rest = Vec::new();
+                            let _ = std::io::BufRead::read_until(&mut lines, b'\n', &mut rest);
+                        }
+                        let line = String::from_utf8_lossy(&buf).trim_end().to_owned();
+                        emit(&Event::Status {
+                            index,
+                            micros: started.elapsed().as_micros() as u64,
+                            line,
+                        });
+                    }
+                    let _ = status_tx.send(());
+                });
+            }
+            None => drop(status_tx),
+        }
         // Read standard error on a thread: a process the step left in the
         // background may keep the pipe open after the step has ended.
         let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -619,6 +688,8 @@ fn init(k: &dyn Kernel) -> ExitCode {
             Err(e) => return fail(&step.label, e),
         };
         let _ = done_rx.recv_timeout(std::time::Duration::from_millis(200));
+        // Its status lines come before its end.
+        let _ = status_rx.recv_timeout(std::time::Duration::from_millis(200));
         let stderr = std::mem::take(&mut *collected.lock().expect("stderr"));
         let code = status.code().unwrap_or_else(|| {
             128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)

@@ -15,7 +15,8 @@
 //! [`Event::Chown`]; version 3 runs [`Users::Host`] in a user namespace
 //! too, and aborts when standard input closes; version 4 added
 //! [`Request::binds`]; version 5 added [`Request::stdio`]; version 6
-//! added [`Request::suppress_sync`].
+//! added [`Request::suppress_sync`], [`Step::status_fd`] and
+//! [`Event::Status`].
 //!
 //! With [`Request::stdio`], the caller also hands the helper its own
 //! standard input and output as descriptors 3 and 4 ([`attach_stdio`]);
@@ -169,7 +170,15 @@ pub struct Step {
     pub argv: Vec<String>,
     /// Added to the request's environment.
     pub env: Vec<(String, String)>,
+    /// Give the step a pipe as descriptor [`STATUS_FD`] (for `dpkg
+    /// --status-fd 3`), each line written there reported as an
+    /// [`Event::Status`] as it comes, with its time.
+    #[serde(default)]
+    pub status_fd: bool,
 }
+
+/// The descriptor of a step's status pipe ([`Step::status_fd`]).
+pub const STATUS_FD: i32 = 3;
 
 /// What the helper reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +197,14 @@ pub enum Event {
         path: String,
         uid: Option<u32>,
         gid: Option<u32>,
+    },
+    /// A line the step wrote to its status pipe ([`Step::status_fd`]),
+    /// `micros` after the step started (lines of at most 4 KiB; a longer
+    /// one is cut).
+    Status {
+        index: usize,
+        micros: u64,
+        line: String,
     },
     /// Every step ran (or one failed and the rest were skipped).
     Done,

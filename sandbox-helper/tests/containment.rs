@@ -119,6 +119,7 @@ impl Setup {
                     script.into(),
                 ],
                 env: Vec::new(),
+                status_fd: false,
             }],
         }
     }
@@ -429,6 +430,7 @@ fn nothing_outlives_the_caller() {
                 "echo ran > /late".into(),
             ],
             env: Vec::new(),
+            status_fd: false,
         });
         let mut child = Command::new(HELPER)
             .arg("run")
@@ -499,6 +501,7 @@ fn works_inside_a_chroot() {
                     "echo ok > /out/ok".into(),
                 ],
                 env: Vec::new(),
+                status_fd: false,
             },
             Step {
                 label: "out".into(),
@@ -508,6 +511,7 @@ fn works_inside_a_chroot() {
                     "mkdir \"/tmp/x\"; chroot(\"/tmp/x\") or exit 1; chdir(\"..\") for 1..64; chroot(\".\"); exit(-e \"/jail\" || -e \"/tree\" ? 3 : 4)".into(),
                 ],
                 env: Vec::new(),
+                status_fd: false,
             },
         ],
     };

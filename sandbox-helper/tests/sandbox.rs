@@ -41,6 +41,7 @@ fn request(root: &Path, steps: &[(&str, &str)]) -> Request {
                     (*script).into(),
                 ],
                 env: vec![("STEP".into(), (*label).into())],
+                status_fd: false,
             })
             .collect(),
     }
@@ -358,4 +359,59 @@ fn syncs_are_suppressed_only_when_asked() {
         let out = std::fs::read_to_string(t.0.join("out/sync")).unwrap();
         assert_eq!(out, if suppress { "0 0\n" } else { "-1 -1\n" });
     }
+}
+
+/// A step with `status_fd` writes lines to descriptor 3; each comes back
+/// as an `Event::Status`, in order, timed from the step's start, before
+/// the step's end. A step without it has no descriptor 3.
+#[test]
+fn status_lines_come_back_timed() {
+    let t = temp("status");
+    mini_tree(&t.0, &["sh", "sleep"]);
+    let mut req = request(
+        &t.0,
+        &[
+            (
+                "status",
+                "echo 'processing: configure: a' >&3; sleep 0.3; echo 'status: a: installed' >&3",
+            ),
+            ("no status", "if { true >&3; } 2>/dev/null; then exit 1; fi"),
+        ],
+    );
+    req.steps[0].status_fd = true;
+    let events = run(&req, &[]);
+    let status: Vec<(usize, u64, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Status {
+                index,
+                micros,
+                line,
+            } => Some((*index, *micros, line.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(status.len(), 2, "{events:?}");
+    assert_eq!(
+        (status[0].0, status[0].2, status[1].0, status[1].2),
+        (0, "processing: configure: a", 0, "status: a: installed")
+    );
+    assert!(status[1].1 >= status[0].1 + 250_000, "{status:?}");
+    let first_end = events
+        .iter()
+        .position(|e| matches!(e, Event::Step { index: 0, .. }))
+        .unwrap();
+    let last_status = events
+        .iter()
+        .rposition(|e| matches!(e, Event::Status { .. }))
+        .unwrap();
+    assert!(last_status < first_end, "{events:?}");
+    assert!(
+        events.contains(&Event::Step {
+            index: 1,
+            status: 0,
+            stderr: String::new()
+        }),
+        "{events:?}"
+    );
 }
