@@ -403,7 +403,11 @@ pub fn unpack(
                         let mut reader = slots[i].lock().expect("slot").take().expect("once");
                         let p = &packages[i];
                         let sha256: Option<Sha256> = p.sha256.parse().ok();
-                        let key = decoded.zip(sha256);
+                        // Only for .debs the cache holds: a local .deb's
+                        // entry would be an orphan, removed by the next gc.
+                        let key = decoded
+                            .zip(sha256)
+                            .filter(|(cache, sha)| debs[i] == cache.path(sha));
                         // The data member decoded once: from the cache, or
                         // decoded now and kept on the way.
                         // (An entry that cannot be read is decoded again.)
