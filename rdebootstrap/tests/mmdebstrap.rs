@@ -939,8 +939,10 @@ fn a_killed_build_leaves_nothing_running_and_a_marked_tree() {
     let running = loop {
         let below = descendants(build.id());
         let dpkg = below.iter().any(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("dpkg\0--configure"))
+            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("dpkg\0") && c.contains("\0--configure\0")
+            })
         });
         if dpkg {
             break below;
