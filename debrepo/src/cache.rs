@@ -19,7 +19,8 @@
 //! - `<root>/v1/decoded/` keeps packages' data archives decoded once
 //!   ([`decoded`]), derived from the .debs and bounded: [`Cache::gc`]
 //!   removes the entries whose .deb is gone and the least recently used
-//!   beyond a size ([`DECODED_CAP`] after every build), and entries of
+//!   beyond a size ([`Cache::bound_decoded`] to [`DECODED_CAP`] after
+//!   every build), and entries of
 //!   either kind unused for a given time; [`Cache::clean`] empties the
 //!   cache. Reads set an entry's modification time, the time of its last
 //!   use.
@@ -290,6 +291,19 @@ struct Entry {
     used: std::time::SystemTime,
 }
 
+/// Whether `e` was last used longer than `max_age` ago.
+fn unused_for(e: &Entry, max_age: Option<std::time::Duration>) -> bool {
+    max_age.is_some_and(|age| e.used.elapsed().is_ok_and(|d| d > age))
+}
+
+/// Remove `e`, counting it in `report` (gone already: not counted).
+fn remove(e: &Entry, report: &mut GcReport) {
+    if fs::remove_file(&e.path).is_ok() {
+        report.removed += 1;
+        report.freed += e.len;
+    }
+}
+
 /// The files two levels below `dir` (`<dir>/<xx>/<name>`).
 fn entries(dir: &Path) -> Result<Vec<Entry>, CacheError> {
     let mut out = Vec::new();
@@ -332,28 +346,36 @@ impl Cache {
         max_decoded: u64,
     ) -> Result<GcReport, CacheError> {
         let mut report = GcReport::default();
-        let now = std::time::SystemTime::now();
-        let old = |e: &Entry| {
-            max_age.is_some_and(|age| now.duration_since(e.used).is_ok_and(|d| d > age))
-        };
-        let remove = |e: &Entry, report: &mut GcReport| {
-            if fs::remove_file(&e.path).is_ok() {
-                report.removed += 1;
-                report.freed += e.len;
-            }
-        };
         for e in entries(&self.root.join(LAYOUT).join("sha256"))? {
-            if old(&e) {
+            if unused_for(&e, max_age) {
                 remove(&e, &mut report);
             } else {
                 report.kept += 1;
                 report.kept_bytes += e.len;
             }
         }
+        self.gc_decoded(max_age, max_decoded, &mut report)?;
+        Ok(report)
+    }
+
+    /// Bound the decoded data only (what a build does after it, without
+    /// looking at every other entry): [`Cache::gc`]'s second half.
+    pub fn bound_decoded(&self, max_decoded: u64) -> Result<GcReport, CacheError> {
+        let mut report = GcReport::default();
+        self.gc_decoded(None, max_decoded, &mut report)?;
+        Ok(report)
+    }
+
+    fn gc_decoded(
+        &self,
+        max_age: Option<std::time::Duration>,
+        max_decoded: u64,
+        report: &mut GcReport,
+    ) -> Result<(), CacheError> {
         let mut decoded = Vec::new();
         for e in entries(&self.root.join(LAYOUT).join(decoded::DIR))? {
-            if old(&e) || decoded::is_orphan(self, &e.name) {
-                remove(&e, &mut report);
+            if unused_for(&e, max_age) || decoded::is_orphan(self, &e.name) {
+                remove(&e, report);
             } else {
                 decoded.push(e);
             }
@@ -363,14 +385,14 @@ impl Cache {
         let mut total = 0u64;
         for e in decoded {
             if total + e.len > max_decoded {
-                remove(&e, &mut report);
+                remove(&e, report);
             } else {
                 total += e.len;
                 report.kept += 1;
                 report.kept_bytes += e.len;
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Remove every entry (and the `.part` files of writers that are
@@ -383,10 +405,7 @@ impl Cache {
         }
         for dir in dirs {
             for e in entries(&dir)? {
-                if fs::remove_file(&e.path).is_ok() {
-                    report.removed += 1;
-                    report.freed += e.len;
-                }
+                remove(&e, &mut report);
             }
         }
         self.remove_stale_parts();

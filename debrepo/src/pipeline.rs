@@ -558,7 +558,7 @@ impl Prepared<'_> {
         }
         if let Some(cache) = &fetched.cache {
             // The decoded data is bounded (it is made again when needed).
-            let _ = cache.gc(None, crate::cache::DECODED_CAP);
+            let _ = cache.bound_decoded(crate::cache::DECODED_CAP);
         }
         stages.push((Stage::Unpack, started.elapsed()));
         let log = || {

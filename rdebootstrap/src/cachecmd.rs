@@ -1,6 +1,6 @@
 //! `cache gc` and `cache clean`: keep the download cache bounded.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use debrepo::cache::{Cache, GcReport};
 
 use crate::Global;
@@ -38,14 +38,9 @@ pub struct CleanArgs {
 
 fn open(global: &Global) -> Result<Cache> {
     if global.no_cache {
-        bail!("--no-cache: there is no cache to work on");
+        bail!("--no-cache leaves no cache to work on: drop it (the cache is --cache-dir DIR, or the default one)");
     }
-    let dir = match &global.cache_dir {
-        Some(d) => d.clone(),
-        None => Cache::default_dir()
-            .context("no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache-dir")?,
-    };
-    Ok(Cache::open(dir)?)
+    Ok(Cache::open(crate::lockcmd::cache_dir(global, "")?)?)
 }
 
 fn say(global: &Global, r: GcReport) {

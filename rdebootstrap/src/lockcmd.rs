@@ -83,11 +83,7 @@ pub fn git_access(
     if global.no_cache {
         bail!("a git import is read through the cache: drop --no-cache");
     }
-    let dir = match &global.cache_dir {
-        Some(d) => d.clone(),
-        None => Cache::default_dir()
-            .context("no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache-dir")?,
-    };
+    let dir = cache_dir(global, "")?;
     let auth = match &global.auth {
         Some(source) => match source.parse::<debrepo::auth::AuthSource>()? {
             debrepo::auth::AuthSource::File(p) => Some(debrepo::auth::Auth::from_file(&p)?),
@@ -129,6 +125,17 @@ pub fn mirrors(
     Ok(debrepo::mirror::urls(&resolved))
 }
 
+/// The cache directory: `--cache-dir`, else the default one; the error
+/// names the options that give one (`or_else`: another way out).
+pub fn cache_dir(global: &Global, or_else: &str) -> Result<std::path::PathBuf> {
+    match &global.cache_dir {
+        Some(d) => Ok(d.clone()),
+        None => Cache::default_dir().with_context(|| {
+            format!("no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache-dir{or_else}")
+        }),
+    }
+}
+
 /// The cache and the transport (limits, TLS, progress, credentials: `-a`,
 /// else `auth.toml` in `auth_dir` if there is one) the global options ask for.
 pub fn transport_and_cache(
@@ -138,13 +145,7 @@ pub fn transport_and_cache(
     let cache = if global.no_cache {
         None
     } else {
-        let dir = match &global.cache_dir {
-            Some(d) => d.clone(),
-            None => Cache::default_dir().context(
-                "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache-dir or --no-cache",
-            )?,
-        };
-        Some(Cache::open(dir)?)
+        Some(Cache::open(cache_dir(global, " or --no-cache")?)?)
     };
     let progress = Arc::new(crate::progress::Terminal::new(global.quiet, global.debug));
     let mut transport = Transport::new(TransportOptions {

@@ -264,7 +264,8 @@ pub trait Kernel {
     fn answer(&self, listener: BorrowedFd<'_>, id: u64, carry_out: bool) -> io::Result<()>;
     /// For this process and every one it starts: no new privileges on
     /// exec, and the system calls of [`DENIED`] refused; with
-    /// `suppress_sync`, those of [`SYNC_CALLS`] answered with success
+    /// `suppress_sync`, those that wait for the disk (`fsync`, `fdatasync`,
+    /// `msync`, `sync`, `sync_file_range`, `syncfs`) answered with success
     /// without being made.
     fn lock_down(&self, entered: Entered, suppress_sync: bool) -> io::Result<()>;
     /// Close every file descriptor from `first` up: all but standard
@@ -398,18 +399,6 @@ pub const DENIED: &[&str] = &[
     "vhangup",
 ];
 
-/// The calls that wait for written data to reach the disk, by name
-/// (`sync_file_range2` is 32-bit Arm's name of `sync_file_range`; it has
-/// no number on the architectures this helper is built for).
-pub const SYNC_CALLS: &[&str] = &[
-    "fdatasync",
-    "fsync",
-    "msync",
-    "sync",
-    "sync_file_range",
-    "syncfs",
-];
-
 /// The flags of `clone` that make new namespaces.
 const CLONE_NEW_NAMESPACES: u32 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWCGROUP
@@ -429,7 +418,8 @@ struct Numbers {
     chroot: u32,
     ioctl: u32,
     socket: u32,
-    /// [`SYNC_CALLS`]' numbers.
+    /// The numbers of the calls that wait for the disk (see
+    /// [`Kernel::lock_down`]).
     sync: Vec<u32>,
 }
 

@@ -120,14 +120,11 @@ impl DecodedWriter {
         let Some(encoder) = self.encoder.take() else {
             return Ok(false);
         };
-        let mut part = encoder.finish().map_err(|e| CacheError::Io {
-            what: "cannot write",
-            path: PathBuf::from("(a decoded entry)"),
-            source: e,
-        })?;
+        let path = encoder.get_ref().path.clone();
+        let mut part = encoder.finish().map_err(io_err("cannot write", &path))?;
         let trailer = part.digest();
         part.write_all(trailer.as_bytes())
-            .map_err(io_err("cannot write", &part.path.clone()))?;
+            .map_err(io_err("cannot write", &path))?;
         let dest = part.cache.decoded_path(deb);
         part.persist(&dest)?;
         Ok(true)
