@@ -143,6 +143,14 @@ impl SbomFormat {
     /// The ending of a CycloneDX SBOM's name.
     pub const CYCLONEDX_ENDING: &'static str = ".cdx.json";
 
+    /// The ending of this format's names.
+    pub fn ending(self) -> &'static str {
+        match self {
+            SbomFormat::Spdx => Self::SPDX_ENDING,
+            SbomFormat::CycloneDx => Self::CYCLONEDX_ENDING,
+        }
+    }
+
     /// The format `path`'s name asks for, by its ending.
     pub fn from_path(path: &Path) -> Result<SbomFormat, SbomError> {
         let name = path

@@ -69,7 +69,8 @@ pub struct BuildArgs {
     /// installed packages (versions, source packages, package URLs, the
     /// .debs' SHA256, the licenses of machine-readable copyright files,
     /// dependencies), the staged artifacts and the archives; the same lock
-    /// gives the same bytes (timed `SOURCE_DATE_EPOCH`).
+    /// gives the same bytes (timed `SOURCE_DATE_EPOCH`). With several
+    /// architectures, one per platform: `NAME.ARCH.spdx.json`.
     #[arg(long = "sbom", value_name = "FILE")]
     sboms: Vec<PathBuf>,
 }
@@ -165,16 +166,15 @@ fn build_platforms(args: BuildArgs, global: &Global, arches: &[String]) -> Resul
             arches.join(",")
         );
     }
-    if !args.sboms.is_empty() {
-        anyhow::bail!(
-            "--sbom with several architectures is not built yet (one document per platform): build each architecture on its own for its SBOM"
-        );
-    }
     let mut seen = std::collections::BTreeSet::new();
     for a in arches {
         if a.is_empty() || !seen.insert(a.as_str()) {
             anyhow::bail!("--arch {}: each architecture once", arches.join(","));
         }
+    }
+    // Checked for every platform before the first is built.
+    for arch in arches {
+        sbom_files(&platform_sboms(&args.sboms, arch)?)?;
     }
     let mut dirs = Vec::new();
     let mut _temps = Vec::new();
@@ -185,6 +185,7 @@ fn build_platforms(args: BuildArgs, global: &Global, arches: &[String]) -> Resul
         let mut one = args.clone();
         one.output = Some(dir.clone());
         one.format = Some(Format::Oci);
+        one.sboms = platform_sboms(&args.sboms, arch)?;
         let mut g = global.clone();
         g.arch = Some(arch.clone());
         if !global.quiet {
@@ -447,6 +448,24 @@ fn layer_parents(
         }
     }
     Ok(chain[..chain.len() - 1].to_vec())
+}
+
+/// With several architectures, each platform's SBOM: `NAME.ARCH.spdx.json`
+/// for `--sbom NAME.spdx.json` (likewise `.cdx.json`). The platform's image
+/// holds its own as a referrer.
+fn platform_sboms(paths: &[PathBuf], arch: &str) -> Result<Vec<PathBuf>> {
+    paths
+        .iter()
+        .map(|path| {
+            let ending = debrepo::sbom::SbomFormat::from_path(path)?.ending();
+            let name = path
+                .file_name()
+                .expect("a format's ending")
+                .to_string_lossy();
+            let stem = &name[..name.len() - ending.len()];
+            Ok(path.with_file_name(format!("{stem}.{arch}{ending}")))
+        })
+        .collect()
 }
 
 /// The `--sbom` files with their formats, checked before anything is

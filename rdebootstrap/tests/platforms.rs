@@ -8,7 +8,11 @@
 //! - `skopeo inspect --raw` reads the tag as an image index with one
 //!   manifest per platform, and `--override-arch arm64` picks arm64's,
 //!   whose config says arm64.
-//! - A second build gives the same bytes, file for file.
+//! - With `--layers spec`, each platform's image has a layer per spec.
+//! - With `--sbom NAME.spdx.json`, each platform has its own SBOM
+//!   (`NAME.ARCH.spdx.json`), also in the image as a referrer of that
+//!   platform's manifest.
+//! - A second build gives the same bytes, file for file (SBOMs too).
 //! - Without an OCI output, several architectures are refused.
 
 mod common;
@@ -67,7 +71,7 @@ fn an_amd64_and_arm64_image_is_one_reproducible_index() {
     std::fs::write(
         d.join("Manifest.toml"),
         format!(
-            "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"/usr/share/keyrings/debian-archive-keyring.gpg\"\n\n[spec]\nvariant = \"essential\"\n",
+            "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\"]\ncomponents = [\"main\"]\nsigned-by = \"/usr/share/keyrings/debian-archive-keyring.gpg\"\n\n[spec.base]\nvariant = \"essential\"\n\n[spec.hello]\nextends = \"base\"\ninclude = [\"hello\"]\n",
             test_mirror()
         ),
     )
@@ -99,6 +103,12 @@ fn an_amd64_and_arm64_image_is_one_reproducible_index() {
                 "amd64,arm64",
                 "--cache-dir",
                 &cache,
+                "-s",
+                "hello",
+                "--layers",
+                "spec",
+                "--sbom",
+                &format!("{out}.spdx.json"),
                 "--format",
                 "oci",
                 "-o",
@@ -114,6 +124,47 @@ fn an_amd64_and_arm64_image_is_one_reproducible_index() {
     );
     for (path, bytes) in &one {
         assert!(two[path] == *bytes, "{path} differs between two builds");
+    }
+    // One SBOM per platform, of that platform's packages, the same bytes
+    // from the same locks.
+    for arch in ["amd64", "arm64"] {
+        let sbom = |img: &str| std::fs::read(d.join(format!("{img}.{arch}.spdx.json"))).unwrap();
+        assert!(sbom("img1") == sbom("img2"), "{arch}'s SBOM differs");
+        let text = String::from_utf8(sbom("img1")).unwrap();
+        assert!(text.contains(&format!("arch={arch}")), "{arch}'s SBOM");
+        assert!(text.contains("pkg:deb/debian/hello@"), "{arch}'s SBOM");
+        let other = if arch == "amd64" { "arm64" } else { "amd64" };
+        assert!(!text.contains(&format!("arch={other}")), "{arch}'s SBOM");
+    }
+    assert!(!d.join("img1.spdx.json").exists());
+
+    // The tag names the platforms' index; each platform's manifest has its
+    // SBOM as a referrer listed after it, and a layer per spec.
+    let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
+    let blob = |digest: &str| json(&one[&format!("blobs/sha256/{}", &digest["sha256:".len()..])]);
+    let top = json(&one["index.json"]);
+    let top = top["manifests"].as_array().unwrap();
+    assert_eq!(top.len(), 3, "the platforms' index and two SBOMs: {top:?}");
+    let nested = blob(top[0]["digest"].as_str().unwrap());
+    let platform_manifests: Vec<&str> = nested["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap())
+        .collect();
+    let mut subjects = Vec::new();
+    for r in &top[1..] {
+        assert_eq!(r["artifactType"], "application/spdx+json", "{r}");
+        let artifact = blob(r["digest"].as_str().unwrap());
+        subjects.push(artifact["subject"]["digest"].as_str().unwrap().to_owned());
+    }
+    subjects.sort();
+    let mut expected: Vec<String> = platform_manifests.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(subjects, expected, "each platform's manifest has its SBOM");
+    for m in &platform_manifests {
+        let layers = blob(m)["layers"].as_array().unwrap().len();
+        assert_eq!(layers, 2, "{m}: a layer per spec (base, hello)");
     }
 
     let img = d.join("img1");
