@@ -1,8 +1,9 @@
 #!/bin/sh
 # Build trixie trees with rdebootstrap (cold and warm .deb cache) and with
 # mmdebstrap, from one loopback mirror, RUNS runs each, for each package
-# set: minbase, devbox (minbase + the developer set) and server (minbase +
-# a script-heavy server set). Prints each run's wall time and peak RSS,
+# set: minbase, devbox (minbase + the developer set), server (minbase +
+# a script-heavy server set) and, when asked for, arm64 (trixie minbase for
+# arm64: maintainer scripts under qemu-user, for both tools). Prints each run's wall time and peak RSS,
 # then per set the medians and the ratios, the warm builds' unpack stage
 # against `cp -a` of the tree they made, and one -d build's stage times.
 # Run as root.
@@ -16,7 +17,10 @@
 #                     --packages ../shared/bench/packages-server.txt
 #                 ../shared/bench/serve-mirror.sh OUT
 #   RUNS        runs per tool and set (default 3; the medians are of them)
-#   SETS        which sets, space-separated (default "minbase devbox server")
+#   SETS        which sets, space-separated (default "minbase devbox server";
+#               "arm64" needs the mirror's trixie for arm64, e.g.
+#               partial-mirror.py OUT --suite trixie --arch arm64 into the
+#               same OUT, and an arm64 binfmt_misc handler: arch-test arm64)
 # The devbox and server lists are ../shared/bench/packages-{devbox,server}.txt
 # (BENCH_LISTS=DIR elsewhere). Needs: a release build of the workspace
 # (cargo build --release --workspace), mmdebstrap, GNU time (/usr/bin/time).
@@ -31,7 +35,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
 # packages SET: the set's package names, one per line (none for minbase)
 packages() {
-    [ "$1" = minbase ] && return 0
+    case $1 in minbase | arm64) return 0 ;; esac
     [ -f "$lists/packages-$1.txt" ] || { echo "no list $lists/packages-$1.txt" >&2; exit 1; }
     grep -v '^#' "$lists/packages-$1.txt" | grep -v '^$'
 }
@@ -50,30 +54,35 @@ maxrss() { grep "^$1 " "$work/results" | awk '{print $3}' | sort -n | tail -1; }
 
 for set in $sets; do
     dir=$work/$set; mkdir -p "$dir"; cd "$dir"
+    # arm64: trixie only (the partial mirror has no arm64 trixie-updates).
+    arch=amd64; suites="trixie trixie-updates"
+    [ "$set" = arm64 ] && { arch=arm64; suites=trixie; }
+    sources=""; for s in $suites; do sources="${sources}deb $url $s main|"; done
     include=$(packages "$set" | paste -sd, -)
     pkgargs=$(packages "$set" | sed 's/^/--package /' | tr '\n' ' ')
     # shellcheck disable=SC2086
-    "$bin" init -q --url "$url" --suite trixie,trixie-updates --components main \
+    "$bin" init -q --url "$url" --suite "$(echo $suites | tr ' ' ,)" --components main \
         --signed-by /usr/share/keyrings/debian-archive-keyring.gpg $pkgargs
-    "$bin" update -q --cache-dir "$work/cache"
+    "$bin" update -q --arch "$arch" --cache-dir "$work/cache"
     for i in $(seq "$runs"); do
         rm -rf "$work/cache-cold" "$dir/t"
-        run "$set-cold" "$bin" build -q --cache-dir "$work/cache-cold" -p "$dir/t"
+        run "$set-cold" "$bin" build -q --arch "$arch" --cache-dir "$work/cache-cold" -p "$dir/t"
         rm -rf "$dir/t"
-        run "$set-warm" "$bin" build --cache-dir "$work/cache" -p "$dir/t"
+        run "$set-warm" "$bin" build --arch "$arch" --cache-dir "$work/cache" -p "$dir/t"
         # The unpack stage of that build, against copying its tree.
         grep -E '^ *unpack .* in ' "$work/err" | awk -v s="$set" '{ t = $NF;
             if (t ~ /ms$/) { sub(/ms$/, "", t); t /= 1000 } else sub(/s$/, "", t);
             print s "-unpack " t " 0" }' >> "$work/results"
         run "$set-cpa" cp -a "$dir/t" "$dir/copy"
         rm -rf "$dir/t" "$dir/copy"
-        run "$set-mmdebstrap" mmdebstrap --variant=minbase --mode=root \
-            ${include:+--include=$include} trixie "$dir/t" \
-            "deb $url trixie main" "deb $url trixie-updates main"
+        # shellcheck disable=SC2086
+        IFS='|'; set -- $sources; unset IFS
+        run "$set-mmdebstrap" mmdebstrap --variant=minbase --mode=root --architectures="$arch" \
+            ${include:+--include=$include} trixie "$dir/t" "$@"
     done
     rm -rf "$dir/t"
     # One more warm build with -d: where the time goes, per stage.
-    "$bin" build -d --cache-dir "$work/cache" -p "$dir/t" 2>&1 |
+    "$bin" build -d --arch "$arch" --cache-dir "$work/cache" -p "$dir/t" 2>&1 |
         grep -E '^ *(fetch|unpack|database|configure|artifacts|scripts|finish) .* in |^built' || true
     rm -rf "$dir/t"
 done
