@@ -206,6 +206,15 @@ pub fn write_unpacked(
                 source,
             })
     };
+    // A package's own info files are new in the tree: no temporary and
+    // rename for each (metadata writes that cost on a journaled disk).
+    let write_new = |rel: &str, data: &[u8], mode: u32| {
+        tree.write_new_file(Path::new(rel), data, mode)
+            .map_err(|source| DbError::Write {
+                path: root.join(rel),
+                source,
+            })
+    };
     // (name, arch) → stanza, for dpkg's sorted status file.
     let mut status: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut file_interests: Vec<(String, String)> = Vec::new();
@@ -231,7 +240,7 @@ pub fn write_unpacked(
             list.push_str(path);
             list.push('\n');
         }
-        write(
+        write_new(
             &format!("var/lib/dpkg/info/{info}.list"),
             list.as_bytes(),
             0o644,
@@ -242,7 +251,7 @@ pub fn write_unpacked(
                 (None, "md5sums", Some(made)) => made.as_bytes(),
                 _ => continue,
             };
-            write(&format!("var/lib/dpkg/info/{info}.{member}"), data, *mode)?;
+            write_new(&format!("var/lib/dpkg/info/{info}.{member}"), data, *mode)?;
         }
         for t in c.triggers().map_err(label)? {
             let who = match t.directive {

@@ -3,7 +3,8 @@
 //! All lookups go through `openat2(RESOLVE_IN_ROOT)`: `..`, absolute
 //! symlinks and symlinks planted in the tree are resolved as if the tree
 //! were `/`, so nothing reached through a [`Tree`] is ever outside it.
-//! Files are written under a temporary name and renamed into place.
+//! Files are written under a temporary name and renamed into place, or,
+//! where the caller says the file is new, straight under their name.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -146,6 +147,40 @@ impl Tree {
         written
     }
 
+    /// Write `data` to `rel` with `mode` like [`Tree::write_file`], but
+    /// straight under its name when nothing is there yet (no temporary and
+    /// no rename: a new tree's database files, whose atomicity is the
+    /// build's). A file that is there already (a package may ship one) is
+    /// replaced through [`Tree::write_file`]; a failed write removes what
+    /// it created.
+    pub fn write_new_file(&self, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+        let dir = self.make_dirs(rel.parent().unwrap_or(Path::new("")))?;
+        let name = rel
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+        let fd = match rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        ) {
+            Ok(fd) => fd,
+            Err(e) if e == rustix::io::Errno::EXIST => return self.write_file(rel, data, mode),
+            Err(e) => return Err(e.into()),
+        };
+        let mut file = std::fs::File::from(fd);
+        let written = io::Write::write_all(&mut file, data).and_then(|()| {
+            Ok(rustix::fs::fchmod(
+                file.as_fd(),
+                Mode::from_bits_truncate(mode),
+            )?)
+        });
+        if written.is_err() {
+            let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+        }
+        written
+    }
+
     /// Remove the file `rel` if it is there.
     pub fn remove_file(&self, rel: &Path) -> io::Result<()> {
         let dir = match self.open_path(rel.parent().unwrap_or(Path::new("")), true) {
@@ -192,5 +227,55 @@ impl Tree {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_new_file_is_written_in_place_and_an_existing_one_replaced_not_followed() {
+        let t = testkit::TempDir::new("tree-write-new");
+        let root = t.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let outside = t.path().join("outside");
+        std::fs::write(&outside, "host").unwrap();
+        let tree = Tree::open(&root).unwrap();
+
+        tree.write_new_file(Path::new("a/b/new"), b"one", 0o644)
+            .unwrap();
+        let new = root.join("a/b/new");
+        assert_eq!(std::fs::read(&new).unwrap(), b"one");
+        let mode = std::fs::metadata(&new).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o644);
+
+        // There already: replaced with the new bytes and mode.
+        tree.write_new_file(Path::new("a/b/new"), b"two", 0o600)
+            .unwrap();
+        assert_eq!(std::fs::read(&new).unwrap(), b"two");
+        let mode = std::fs::metadata(&new).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o600);
+
+        // A symlink planted at the name is replaced, never written through.
+        std::os::unix::fs::symlink(&outside, root.join("a/b/link")).unwrap();
+        tree.write_new_file(Path::new("a/b/link"), b"tree", 0o644)
+            .unwrap();
+        assert_eq!(std::fs::read(&outside).unwrap(), b"host");
+        assert!(!std::fs::symlink_metadata(root.join("a/b/link"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(root.join("a/b/link")).unwrap(), b"tree");
+        // No temporary left.
+        let names: Vec<_> = std::fs::read_dir(root.join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.contains("rdebootstrap-tmp")),
+            "{names:?}"
+        );
     }
 }
