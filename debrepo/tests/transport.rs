@@ -213,6 +213,41 @@ async fn many_downloads_at_once() {
     assert_eq!(server.hits("/file.bin"), 16);
 }
 
+/// By default at most four connections to one host at a time: a small
+/// server (Python's `http.server` queues 5) drops connection attempts
+/// beyond its queue, and each dropped one costs a second.
+#[tokio::test]
+async fn at_most_four_connections_to_one_host_by_default() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", listener.local_addr().unwrap());
+    let (now, max) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m) = (now.clone(), max.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut conn = conn.unwrap();
+            let (n, m) = (n.clone(), m.clone());
+            std::thread::spawn(move || {
+                let open = n.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(open, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                std::thread::sleep(Duration::from_millis(100));
+                n.fetch_sub(1, Ordering::SeqCst);
+                // HTTP/1.0 and closed, as http.server answers.
+                let _ = conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            });
+        }
+    });
+    let t = Transport::new(TransportOptions::default()).unwrap();
+    let all = futures_join(&t, &url, 16).await;
+    assert!(all.iter().all(|d| d == b"ok"));
+    let max = max.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&max), "{max} connections at once");
+}
+
 async fn futures_join(t: &Transport, url: &str, n: usize) -> Vec<Vec<u8>> {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..n {

@@ -49,7 +49,7 @@ pub struct Global {
     /// indices came from, solver figures (rdebootstrap's own output only).
     #[arg(short, long, global = true)]
     pub debug: bool,
-    /// Downloads at once.
+    /// Downloads at once (at most 4 from one host).
     #[arg(
         short = 'n',
         long,
