@@ -22,7 +22,9 @@
 #               partial-mirror.py OUT --suite trixie --arch arm64 into the
 #               same OUT, and an arm64 binfmt_misc handler: arch-test arm64)
 # The devbox and server lists are ../shared/bench/packages-{devbox,server}.txt
-# (BENCH_LISTS=DIR elsewhere). Needs: a release build of the workspace
+# (BENCH_LISTS=DIR elsewhere). Every tree is kept until the end (about
+# 15 GB for the three default sets and 3 runs; see the loop for why).
+# Needs: a release build of the workspace
 # (cargo build --release --workspace), mmdebstrap, GNU time (/usr/bin/time).
 set -eu
 url=$1; runs=${2:-3}; sets=${3:-minbase devbox server}
@@ -65,26 +67,25 @@ for set in $sets; do
         --signed-by /usr/share/keyrings/debian-archive-keyring.gpg $pkgargs
     "$bin" update -q --arch "$arch" --cache-dir "$work/cache"
     for i in $(seq "$runs"); do
-        rm -rf "$work/cache-cold" "$dir/t"
-        run "$set-cold" "$bin" build -q --arch "$arch" --cache-dir "$work/cache-cold" -p "$dir/t"
-        rm -rf "$dir/t"
-        run "$set-warm" "$bin" build --arch "$arch" --cache-dir "$work/cache" -p "$dir/t"
+        # Every tree and cold cache is new and none is removed before the
+        # end: on an ext4 without a journal, creating inodes right after
+        # removing many is slow (the allocator steps over recently deleted
+        # inodes), and would bill one run for the removal before it.
+        run "$set-cold" "$bin" build -q --arch "$arch" --cache-dir "$dir/cold$i" -p "$dir/c$i"
+        run "$set-warm" "$bin" build --arch "$arch" --cache-dir "$work/cache" -p "$dir/w$i"
         # The unpack stage of that build, against copying its tree.
         grep -E '^ *unpack .* in ' "$work/err" | awk -v s="$set" '{ t = $NF;
             if (t ~ /ms$/) { sub(/ms$/, "", t); t /= 1000 } else sub(/s$/, "", t);
             print s "-unpack " t " 0" }' >> "$work/results"
-        run "$set-cpa" cp -a "$dir/t" "$dir/copy"
-        rm -rf "$dir/t" "$dir/copy"
+        run "$set-cpa" cp -a "$dir/w$i" "$dir/copy$i"
         # shellcheck disable=SC2086
         IFS='|'; set -- $sources; unset IFS
         run "$set-mmdebstrap" mmdebstrap --variant=minbase --mode=root --architectures="$arch" \
-            ${include:+--include=$include} trixie "$dir/t" "$@"
+            ${include:+--include=$include} trixie "$dir/m$i" "$@"
     done
-    rm -rf "$dir/t"
     # One more warm build with -d: where the time goes, per stage.
-    "$bin" build -d --arch "$arch" --cache-dir "$work/cache" -p "$dir/t" 2>&1 |
+    "$bin" build -d --arch "$arch" --cache-dir "$work/cache" -p "$dir/d" 2>&1 |
         grep -E '^ *(fetch|unpack|database|configure|artifacts|scripts|finish) .* in |^built' || true
-    rm -rf "$dir/t"
 done
 
 echo "== medians of $runs runs"
