@@ -199,21 +199,19 @@ pub fn write_unpacked(
         path: root.to_owned(),
         source,
     })?;
+    let failed = |rel: &str| {
+        let path = root.join(rel);
+        move |source| DbError::Write { path, source }
+    };
     let write = |rel: &str, data: &[u8], mode: u32| {
         tree.write_file(Path::new(rel), data, mode)
-            .map_err(|source| DbError::Write {
-                path: root.join(rel),
-                source,
-            })
+            .map_err(failed(rel))
     };
     // A package's own info files are new in the tree: no temporary and
-    // rename for each (metadata writes that cost on a journaled disk).
+    // rename for each (metadata writes that cost on a real disk).
     let write_new = |rel: &str, data: &[u8], mode: u32| {
         tree.write_new_file(Path::new(rel), data, mode)
-            .map_err(|source| DbError::Write {
-                path: root.join(rel),
-                source,
-            })
+            .map_err(failed(rel))
     };
     // (name, arch) → stanza, for dpkg's sorted status file.
     let mut status: BTreeMap<(String, String), String> = BTreeMap::new();

@@ -119,32 +119,17 @@ impl Tree {
     /// Write `data` to `rel` with `mode` (root-owned when run as root),
     /// atomically, creating missing directories.
     pub fn write_file(&self, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-        let dir = self.make_dirs(rel.parent().unwrap_or(Path::new("")))?;
-        let name = rel
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+        let (dir, name) = self.dir_and_name(rel)?;
         let tmp = format!(".{}.rdebootstrap-tmp", name.to_string_lossy());
-        let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
-        let fd = rustix::fs::openat(
-            &dir,
-            tmp.as_str(),
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )?;
-        let mut file = std::fs::File::from(fd);
-        let written = io::Write::write_all(&mut file, data)
-            .and_then(|()| {
-                Ok(rustix::fs::fchmod(
-                    file.as_fd(),
-                    Mode::from_bits_truncate(mode),
-                )?)
-            })
-            .and_then(|()| Ok(rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)?));
-        if written.is_err() {
+        let tmp = std::ffi::OsStr::new(&tmp);
+        let _ = rustix::fs::unlinkat(&dir, tmp, AtFlags::empty());
+        create_in(&dir, tmp, data, mode)?;
+        let renamed = rustix::fs::renameat(&dir, tmp, &dir, name);
+        if renamed.is_err() {
             // No temporary left behind in the tree.
-            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+            let _ = rustix::fs::unlinkat(&dir, tmp, AtFlags::empty());
         }
-        written
+        Ok(renamed?)
     }
 
     /// Write `data` to `rel` with `mode` like [`Tree::write_file`], but
@@ -154,31 +139,20 @@ impl Tree {
     /// replaced through [`Tree::write_file`]; a failed write removes what
     /// it created.
     pub fn write_new_file(&self, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+        let (dir, name) = self.dir_and_name(rel)?;
+        match create_in(&dir, name, data, mode) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.write_file(rel, data, mode),
+            other => other,
+        }
+    }
+
+    /// The directory of `rel`, made if missing, and `rel`'s file name.
+    fn dir_and_name<'r>(&self, rel: &'r Path) -> io::Result<(OwnedFd, &'r std::ffi::OsStr)> {
         let dir = self.make_dirs(rel.parent().unwrap_or(Path::new("")))?;
         let name = rel
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-        let fd = match rustix::fs::openat(
-            &dir,
-            name,
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        ) {
-            Ok(fd) => fd,
-            Err(e) if e == rustix::io::Errno::EXIST => return self.write_file(rel, data, mode),
-            Err(e) => return Err(e.into()),
-        };
-        let mut file = std::fs::File::from(fd);
-        let written = io::Write::write_all(&mut file, data).and_then(|()| {
-            Ok(rustix::fs::fchmod(
-                file.as_fd(),
-                Mode::from_bits_truncate(mode),
-            )?)
-        });
-        if written.is_err() {
-            let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
-        }
-        written
+        Ok((dir, name))
     }
 
     /// Remove the file `rel` if it is there.
@@ -228,6 +202,28 @@ impl Tree {
             _ => Ok(()),
         }
     }
+}
+
+/// Create `name` in `dir` (not there yet, never through a symlink) with
+/// `data` and `mode`; removed again if writing fails.
+fn create_in(dir: &OwnedFd, name: &std::ffi::OsStr, data: &[u8], mode: u32) -> io::Result<()> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?;
+    let mut file = std::fs::File::from(fd);
+    let written = io::Write::write_all(&mut file, data).and_then(|()| {
+        Ok(rustix::fs::fchmod(
+            file.as_fd(),
+            Mode::from_bits_truncate(mode),
+        )?)
+    });
+    if written.is_err() {
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    }
+    written
 }
 
 #[cfg(test)]

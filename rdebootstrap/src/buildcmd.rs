@@ -172,20 +172,24 @@ fn build_platforms(args: BuildArgs, global: &Global, arches: &[String]) -> Resul
             anyhow::bail!("--arch {}: each architecture once", arches.join(","));
         }
     }
-    // Checked for every platform before the first is built.
-    for arch in arches {
-        sbom_files(&platform_sboms(&args.sboms, arch)?)?;
+    // Each platform's SBOM names, checked before the first is built.
+    let sboms = arches
+        .iter()
+        .map(|arch| platform_sboms(&args.sboms, arch))
+        .collect::<Result<Vec<_>>>()?;
+    for paths in &sboms {
+        sbom_files(paths)?;
     }
     let mut dirs = Vec::new();
     let mut _temps = Vec::new();
     let mut epoch = 0;
-    for arch in arches {
+    for (arch, sboms) in arches.iter().zip(sboms) {
         let dir = temp_beside(&out, &format!("platform-{arch}"));
         _temps.push(TempTree(dir.clone()));
         let mut one = args.clone();
         one.output = Some(dir.clone());
         one.format = Some(Format::Oci);
-        one.sboms = platform_sboms(&args.sboms, arch)?;
+        one.sboms = sboms;
         let mut g = global.clone();
         g.arch = Some(arch.clone());
         if !global.quiet {
@@ -457,13 +461,13 @@ fn platform_sboms(paths: &[PathBuf], arch: &str) -> Result<Vec<PathBuf>> {
     paths
         .iter()
         .map(|path| {
+            use std::os::unix::ffi::{OsStrExt, OsStringExt};
             let ending = debrepo::sbom::SbomFormat::from_path(path)?.ending();
-            let name = path
-                .file_name()
-                .expect("a format's ending")
-                .to_string_lossy();
-            let stem = &name[..name.len() - ending.len()];
-            Ok(path.with_file_name(format!("{stem}.{arch}{ending}")))
+            // By bytes: a name that is not UTF-8 keeps its own bytes.
+            let name = path.file_name().expect("a format's ending").as_bytes();
+            let mut platform = name[..name.len() - ending.len()].to_vec();
+            platform.extend_from_slice(format!(".{arch}{ending}").as_bytes());
+            Ok(path.with_file_name(std::ffi::OsString::from_vec(platform)))
         })
         .collect()
 }
