@@ -260,6 +260,15 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Parse text that follows `lines_before` lines of a larger input:
+    /// lines (and so errors and records) are numbered as in that input.
+    pub fn after_lines(text: &'a str, comments: Comments, lines_before: u32) -> Self {
+        Parser {
+            line: lines_before,
+            ..Self::new(text, comments)
+        }
+    }
+
     /// The input.
     pub fn text(&self) -> &'a str {
         self.text

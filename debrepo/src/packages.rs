@@ -3,7 +3,9 @@
 //!
 //! [`PackagesParser`] turns a whole decompressed index into typed
 //! [`BinaryPackage`] records that borrow from the buffer: no copies, one
-//! allocation per non-empty relationship field. Fields the record does not
+//! allocation per non-empty relationship field. [`parse_index`] does the
+//! same for a large index on every core: an empty line always ends a
+//! stanza, so the text is cut after empty lines into independent pieces. Fields the record does not
 //! type stay reachable through [`BinaryPackage::field`].
 //!
 //! Version fields are read laxly (dpkg's and apt's behaviour for indices),
@@ -272,6 +274,82 @@ impl<'a> Iterator for PackagesParser<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         parse_record(&mut self.parser)
     }
+}
+
+/// Indices smaller than this are parsed on the calling thread alone.
+const PIECE_MIN: usize = 4 << 20;
+
+/// Parse a whole index (UTF-8 bytes), handing each record to `each` in
+/// the input's order.
+///
+/// A large index is cut after empty lines into one piece per available
+/// core. The pieces after the first are parsed on their own threads while
+/// the first is parsed here and handed over record by record, so what
+/// `each` does overlaps with parsing, and no list of the first piece's
+/// records is ever held. The error is the first one in input order, with
+/// its line in the whole input; some of the records before it (none
+/// after) may have been handed over.
+pub fn parse_index<'a>(
+    bytes: &'a [u8],
+    each: impl FnMut(BinaryPackage<'a>),
+) -> Result<(), PackagesError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    parse_pieces(bytes, cores.min(bytes.len() / PIECE_MIN).max(1), each)
+}
+
+/// [`parse_index`] in at most `pieces` pieces.
+fn parse_pieces<'a>(
+    bytes: &'a [u8],
+    pieces: usize,
+    mut each: impl FnMut(BinaryPackage<'a>),
+) -> Result<(), PackagesError> {
+    let bounds = piece_bounds(bytes, pieces);
+    let piece = |k: usize| -> Result<PackagesParser<'a>, PackagesError> {
+        let (start, end) = (bounds[k], bounds[k + 1]);
+        let text = std::str::from_utf8(&bytes[start..end]).map_err(|e| {
+            let (line, column) = deb822::position(bytes, start + e.valid_up_to());
+            let kind = deb822::ErrorKind::InvalidUtf8;
+            PackagesError {
+                line,
+                package: None,
+                kind: PackageErrorKind::Syntax(deb822::Error { line, column, kind }),
+            }
+        })?;
+        let lines_before = memchr::memchr_iter(b'\n', &bytes[..start]).count() as u32;
+        Ok(PackagesParser {
+            parser: Parser::after_lines(text, Comments::Forbidden, lines_before),
+        })
+    };
+    std::thread::scope(|s| {
+        let rest: Vec<_> = (1..bounds.len() - 1)
+            .map(|k| s.spawn(move || piece(k)?.collect::<Result<Vec<_>, _>>()))
+            .collect();
+        for record in piece(0)? {
+            each(record?);
+        }
+        for handle in rest {
+            let records = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            records.into_iter().for_each(&mut each);
+        }
+        Ok(())
+    })
+}
+
+/// Where to cut `bytes` into at most `pieces` pieces, each (but the last)
+/// ending right after an empty line: the offsets from 0 to the length.
+fn piece_bounds(bytes: &[u8], pieces: usize) -> Vec<usize> {
+    let mut bounds = vec![0];
+    for k in 1..pieces {
+        let from = (bytes.len() * k / pieces).max(*bounds.last().unwrap_or(&0));
+        match memchr::memmem::find(&bytes[from..], b"\n\n") {
+            Some(i) if from + i + 2 < bytes.len() => bounds.push(from + i + 2),
+            _ => break,
+        }
+    }
+    bounds.push(bytes.len());
+    bounds
 }
 
 /// Parse all records of an index.

@@ -161,50 +161,59 @@ impl<'a> Universe<'a> {
         priority: i64,
         packages: impl IntoIterator<Item = BinaryPackage<'a>>,
     ) {
-        self.apt_order = std::sync::OnceLock::new();
         let packages = packages.into_iter();
-        let more = packages.size_hint().0;
+        self.reserve(packages.size_hint().0);
+        for p in packages {
+            self.add_one(archive, priority, p);
+        }
+    }
+
+    /// Room for `more` candidates.
+    pub fn reserve(&mut self, more: usize) {
         self.candidates.reserve(more);
         self.by_name.reserve(more);
-        for p in packages {
-            let Some(slot) = self.slot_of(p.architecture) else {
-                continue;
-            };
-            if priority != i64::MAX && self.local_names.contains(p.name) {
-                continue;
-            }
-            let same = self.by_name.get(&(p.name, slot)).and_then(|ids| {
-                ids.iter().copied().find(|&i| {
-                    self.candidates[i].package.version == p.version
-                        && self.candidates[i].package.architecture == p.architecture
-                })
-            });
-            if let Some(i) = same {
-                if self.candidates[i].priority < priority {
-                    self.candidates[i] = Candidate {
-                        package: p,
-                        archive,
-                        priority,
-                        slot,
-                    };
-                }
-                continue;
-            }
-            let i = self.candidates.len();
-            self.by_name.entry((p.name, slot)).or_default().push(i);
-            for prov in p.provides().iter() {
-                let list = self.providers.entry(prov.name).or_default();
-                if list.last() != Some(&i) {
-                    list.push(i);
-                }
-            }
-            self.candidates.push(Candidate {
-                package: p,
-                archive,
-                priority,
-                slot,
-            });
+    }
+
+    /// [`Universe::add`] for one package.
+    pub fn add_one(&mut self, archive: usize, priority: i64, p: BinaryPackage<'a>) {
+        self.apt_order.take();
+        let Some(slot) = self.slot_of(p.architecture) else {
+            return;
+        };
+        if priority != i64::MAX && self.local_names.contains(p.name) {
+            return;
         }
+        let same = self.by_name.get(&(p.name, slot)).and_then(|ids| {
+            ids.iter().copied().find(|&i| {
+                self.candidates[i].package.version == p.version
+                    && self.candidates[i].package.architecture == p.architecture
+            })
+        });
+        if let Some(i) = same {
+            if self.candidates[i].priority < priority {
+                self.candidates[i] = Candidate {
+                    package: p,
+                    archive,
+                    priority,
+                    slot,
+                };
+            }
+            return;
+        }
+        let i = self.candidates.len();
+        self.by_name.entry((p.name, slot)).or_default().push(i);
+        for prov in p.provides().iter() {
+            let list = self.providers.entry(prov.name).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+        self.candidates.push(Candidate {
+            package: p,
+            archive,
+            priority,
+            slot,
+        });
     }
 
     /// apt's numbering of the universe's names: the order in which apt

@@ -47,7 +47,7 @@ use crate::lock::{
 };
 use crate::manifest::{spec_label, Manifest, SignedBy, SpecError, Variant};
 use crate::origin::{archive_url, ArchiveSource, ArchiveUrlError, PackageOrigin};
-use crate::packages::{BinaryPackage, PackagesParser, Priority};
+use crate::packages::{BinaryPackage, Priority};
 use crate::solver::{solve, Request, SolveError, Universe};
 use crate::transport::Transport;
 use crate::vendor::Vendor;
@@ -731,13 +731,16 @@ impl<'a> Candidates<'a> {
                     let url = s
                         .location
                         .url(&s.location.packages_path(&idx.component, &idx.arch));
-                    let pkgs: Vec<BinaryPackage<'a>> = PackagesParser::from_bytes(&idx.data)
-                        .and_then(|p| p.collect())
-                        .map_err(|source| Error::Index { url, source })?;
-                    if index == 0 {
-                        primary.extend(pkgs.iter().map(PrimaryPackage::from));
-                    }
-                    universe.add(index, owner.archives[f.decl].priority, pkgs);
+                    let priority = owner.archives[f.decl].priority;
+                    // Records go into the universe as they are parsed: no
+                    // list of a whole index is held beside it.
+                    crate::packages::parse_index(&idx.data, |p| {
+                        if index == 0 {
+                            primary.push(PrimaryPackage::from(&p));
+                        }
+                        universe.add_one(index, priority, p);
+                    })
+                    .map_err(|source| Error::Index { url, source })?;
                 }
             }
         }

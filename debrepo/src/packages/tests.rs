@@ -101,3 +101,66 @@ fn errors_name_line_and_package() {
     let e = parse_all("Package: a b\nVersion: 1\nArchitecture: all\n").unwrap_err();
     assert!(matches!(e.kind, PackageErrorKind::BadName(_)));
 }
+
+/// An index of `n` stanzas, some with continuation lines and extra empty
+/// lines between them.
+fn index_of(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(&format!(
+            "Package: p{i}\nVersion: 1.{i}\nArchitecture: all\nDepends: p{}\nDescription: x\n more\n .\n end\n\n",
+            i + 1
+        ));
+        if i % 7 == 0 {
+            s.push('\n');
+        }
+    }
+    s
+}
+
+#[test]
+fn an_index_in_pieces_is_the_index_in_one() {
+    let text = index_of(100);
+    let whole = parse_all(&text).unwrap();
+    for pieces in [1, 2, 3, 8, 200] {
+        let mut got = Vec::new();
+        parse_pieces(text.as_bytes(), pieces, |p| got.push(p)).unwrap();
+        assert_eq!(got.len(), whole.len(), "{pieces} pieces");
+        for (a, b) in got.iter().zip(&whole) {
+            assert_eq!((a.name, a.line, a.raw), (b.name, b.line, b.raw));
+            assert_eq!(a.depends().to_string(), b.depends().to_string());
+        }
+    }
+    let bounds = piece_bounds(text.as_bytes(), 3);
+    assert_eq!(bounds.len(), 4, "{bounds:?}");
+    assert!(bounds[1..3].iter().all(|&b| text[..b].ends_with("\n\n")));
+}
+
+#[test]
+fn an_error_in_a_later_piece_has_its_line_in_the_whole_index() {
+    let mut text = index_of(60);
+    // In p50's stanza, in the last of three pieces.
+    let at = text.find("\nVersion: 1.50\n").unwrap() + 1;
+    assert!(at > piece_bounds(text.as_bytes(), 3)[2]);
+    let line = text[..at].matches('\n').count() as u32 + 1;
+    text.insert_str(at, "no colon here\n");
+    let whole = parse_all(&text).unwrap_err();
+    let mut handed = 0;
+    let err = parse_pieces(text.as_bytes(), 3, |_| handed += 1).unwrap_err();
+    assert_eq!((err.line, err.package.clone()), (whole.line, whole.package));
+    assert_eq!((err.line, err.package.as_deref()), (line, Some("p50")));
+    // Only records before the bad one were handed over.
+    assert!(handed <= 50, "{handed}");
+
+    // Invalid UTF-8 in the second piece: its line and column in the whole.
+    let mut bytes = index_of(60).into_bytes();
+    let at = bytes.len() / 2 + 10;
+    bytes[at] = 0xff;
+    let (line, column) = deb822::position(&bytes, at);
+    let err = parse_pieces(&bytes, 2, |_| {}).unwrap_err();
+    assert_eq!(err.line, line);
+    match err.kind {
+        PackageErrorKind::Syntax(e) => assert_eq!((e.line, e.column), (line, column)),
+        other => panic!("{other:?}"),
+    }
+}
