@@ -13,7 +13,7 @@
 
 use crate::deb822::{self, Comments, Event, Parser};
 use crate::hash::{HexError, Sha256};
-use crate::relation::{self, FieldKind, Relation, RelationError, RelationsRef};
+use crate::relation::{self, FieldKind, Relation, RelationError, Relations};
 use crate::version::{Version, VersionError};
 
 /// The `Multi-Arch` field.
@@ -65,10 +65,13 @@ pub struct BinaryPackage<'a> {
     pub source: &'a str,
     /// Source version, when `Source` gives one in parentheses.
     pub source_version: Option<Version<'a>>,
-    /// All relationship fields in one list; `bounds` marks where each of
-    /// [`REL_KINDS`] starts and ends (one allocation per record).
-    relations: Vec<Relation<'a>>,
-    bounds: [u32; 11],
+    /// Where each of [`REL_KINDS`] is in `raw`: (start, length), length 0
+    /// when absent. Every field was checked when the record was parsed,
+    /// and is parsed again when asked for: a pass over a whole index (tens
+    /// of thousands of records, half a million relations) reads only names
+    /// ([`BinaryPackage::relation_names`]), and a solve parses the few
+    /// hundred records it visits, so none are kept.
+    rel_text: [(u32, u32); 10],
     pub installed_size: Option<u64>,
     pub filename: Option<&'a str>,
     pub size: Option<u64>,
@@ -98,63 +101,84 @@ impl<'a> BinaryPackage<'a> {
         self.description.map(|d| d.split('\n').next().unwrap_or(""))
     }
 
-    /// The relationship field of the given kind (empty for source-only kinds).
-    pub fn relations(&self, kind: FieldKind) -> RelationsRef<'_, 'a> {
+    /// The relationship field of the given kind (empty for source-only
+    /// kinds), parsed (see `rel_text`).
+    pub fn relations(&self, kind: FieldKind) -> Relations<'a> {
         match REL_KINDS.iter().position(|&k| k == kind) {
-            Some(i) => RelationsRef::new(
-                &self.relations[self.bounds[i] as usize..self.bounds[i + 1] as usize],
-            ),
-            None => RelationsRef::new(&[]),
+            Some(i) if self.rel_text[i].1 > 0 => {
+                let mut items = Vec::new();
+                relation::parse_into(kind, self.rel_field(i), &mut items)
+                    .expect("relationship fields are checked when the record is parsed");
+                Relations::from_items(items)
+            }
+            _ => Relations::default(),
         }
     }
 
+    /// The names and architecture qualifiers of a relationship field's
+    /// alternatives, in order, read without parsing the rest (versions,
+    /// restrictions): for a pass over a whole index.
+    pub fn relation_names(&self, kind: FieldKind) -> relation::Names<'a> {
+        let text = match REL_KINDS.iter().position(|&k| k == kind) {
+            Some(i) => self.rel_field(i),
+            None => "",
+        };
+        relation::Names::new(text)
+    }
+
+    /// The raw value of `REL_KINDS[i]` (empty when absent).
+    fn rel_field(&self, i: usize) -> &'a str {
+        let (start, len) = self.rel_text[i];
+        &self.raw[start as usize..(start + len) as usize]
+    }
+
     /// `Depends`.
-    pub fn depends(&self) -> RelationsRef<'_, 'a> {
+    pub fn depends(&self) -> Relations<'a> {
         self.relations(FieldKind::Depends)
     }
 
     /// `Pre-Depends`.
-    pub fn pre_depends(&self) -> RelationsRef<'_, 'a> {
+    pub fn pre_depends(&self) -> Relations<'a> {
         self.relations(FieldKind::PreDepends)
     }
 
     /// `Recommends`.
-    pub fn recommends(&self) -> RelationsRef<'_, 'a> {
+    pub fn recommends(&self) -> Relations<'a> {
         self.relations(FieldKind::Recommends)
     }
 
     /// `Suggests`.
-    pub fn suggests(&self) -> RelationsRef<'_, 'a> {
+    pub fn suggests(&self) -> Relations<'a> {
         self.relations(FieldKind::Suggests)
     }
 
     /// `Enhances`.
-    pub fn enhances(&self) -> RelationsRef<'_, 'a> {
+    pub fn enhances(&self) -> Relations<'a> {
         self.relations(FieldKind::Enhances)
     }
 
     /// `Conflicts`.
-    pub fn conflicts(&self) -> RelationsRef<'_, 'a> {
+    pub fn conflicts(&self) -> Relations<'a> {
         self.relations(FieldKind::Conflicts)
     }
 
     /// `Breaks`.
-    pub fn breaks(&self) -> RelationsRef<'_, 'a> {
+    pub fn breaks(&self) -> Relations<'a> {
         self.relations(FieldKind::Breaks)
     }
 
     /// `Replaces`.
-    pub fn replaces(&self) -> RelationsRef<'_, 'a> {
+    pub fn replaces(&self) -> Relations<'a> {
         self.relations(FieldKind::Replaces)
     }
 
     /// `Provides`.
-    pub fn provides(&self) -> RelationsRef<'_, 'a> {
+    pub fn provides(&self) -> Relations<'a> {
         self.relations(FieldKind::Provides)
     }
 
     /// `Built-Using`.
-    pub fn built_using(&self) -> RelationsRef<'_, 'a> {
+    pub fn built_using(&self) -> Relations<'a> {
         self.relations(FieldKind::BuiltUsing)
     }
 }
@@ -247,6 +271,8 @@ fn field_line(stanza: &str, field: &str) -> Option<u32> {
 /// Parses a buffer holding a whole Packages index (or a control file).
 pub struct PackagesParser<'a> {
     parser: Parser<'a>,
+    /// Where relationship fields are parsed to be checked.
+    scratch: Vec<Relation<'a>>,
 }
 
 impl<'a> PackagesParser<'a> {
@@ -254,6 +280,7 @@ impl<'a> PackagesParser<'a> {
     pub fn new(text: &'a str) -> Self {
         PackagesParser {
             parser: Parser::new(text, Comments::Forbidden),
+            scratch: Vec::new(),
         }
     }
 
@@ -264,7 +291,10 @@ impl<'a> PackagesParser<'a> {
             package: None,
             kind: PackageErrorKind::Syntax(e),
         })?;
-        Ok(PackagesParser { parser })
+        Ok(PackagesParser {
+            parser,
+            scratch: Vec::new(),
+        })
     }
 }
 
@@ -272,7 +302,7 @@ impl<'a> Iterator for PackagesParser<'a> {
     type Item = Result<BinaryPackage<'a>, PackagesError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        parse_record(&mut self.parser)
+        parse_record(&mut self.parser, &mut self.scratch)
     }
 }
 
@@ -318,6 +348,7 @@ fn parse_pieces<'a>(
         let lines_before = memchr::memchr_iter(b'\n', &bytes[..start]).count() as u32;
         Ok(PackagesParser {
             parser: Parser::after_lines(text, Comments::Forbidden, lines_before),
+            scratch: Vec::new(),
         })
     };
     std::thread::scope(|s| {
@@ -418,7 +449,10 @@ pub const REL_KINDS: [FieldKind; 10] = [
     FieldKind::BuiltUsing,
 ];
 
-fn parse_record<'a>(p: &mut Parser<'a>) -> Option<Result<BinaryPackage<'a>, PackagesError>> {
+fn parse_record<'a>(
+    p: &mut Parser<'a>,
+    scratch: &mut Vec<Relation<'a>>,
+) -> Option<Result<BinaryPackage<'a>, PackagesError>> {
     let mut raw = Raw::default();
     let mut seen = 0u32;
     let mut start = None;
@@ -455,7 +489,7 @@ fn parse_record<'a>(p: &mut Parser<'a>) -> Option<Result<BinaryPackage<'a>, Pack
                 let end = p.offset().min(text.len());
                 let stanza = text[start.unwrap_or(end)..end].trim_end_matches(['\n', ' ', '\t']);
                 let name = raw.name;
-                return Some(build(raw, stanza, line).map_err(|kind| {
+                return Some(build(raw, stanza, line, scratch).map_err(|kind| {
                     PackagesError {
                         line: kind
                             .field()
@@ -556,6 +590,7 @@ fn build<'a>(
     raw: Raw<'a>,
     stanza: &'a str,
     line: u32,
+    scratch: &mut Vec<Relation<'a>>,
 ) -> Result<BinaryPackage<'a>, PackageErrorKind> {
     let name = raw.name.ok_or(PackageErrorKind::Missing("Package"))?;
     if !relation::is_valid_package_name(name) {
@@ -595,20 +630,18 @@ fn build<'a>(
             }
         },
     };
-    let estimate: usize = raw
-        .rel
-        .iter()
-        .flatten()
-        .map(|t| relation::estimate(t))
-        .sum();
-    let mut relations = Vec::with_capacity(estimate);
-    let mut bounds = [0u32; 11];
+    // Every relationship field is checked now, its relations kept for
+    // later (see LazyRelations).
+    let mut rel_text = [(0u32, 0u32); 10];
     for (i, text) in raw.rel.iter().enumerate() {
         if let Some(text) = text {
-            relation::parse_into(REL_KINDS[i], text, &mut relations)
+            scratch.clear();
+            relation::parse_into(REL_KINDS[i], text, scratch)
                 .map_err(PackageErrorKind::BadRelation)?;
+            // Field values are slices of the stanza.
+            let start = text.as_ptr() as usize - stanza.as_ptr() as usize;
+            rel_text[i] = (start as u32, text.len() as u32);
         }
-        bounds[i + 1] = relations.len() as u32;
     }
     let sha256 = raw
         .sha256
@@ -626,8 +659,7 @@ fn build<'a>(
         section: raw.section,
         source,
         source_version,
-        relations,
-        bounds,
+        rel_text,
         installed_size: number("Installed-Size", raw.installed_size)?,
         filename: raw.filename,
         size: number("Size", raw.size)?,

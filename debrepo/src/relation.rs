@@ -231,6 +231,11 @@ impl Relations<'static> {
 }
 
 impl<'a> Relations<'a> {
+    /// Relations as [`parse_into`] listed them.
+    pub(crate) fn from_items(items: Vec<Relation<'a>>) -> Self {
+        Relations { items }
+    }
+
     /// A borrowed view (groups, iteration, printing).
     pub fn as_ref(&self) -> RelationsRef<'_, 'a> {
         RelationsRef { items: &self.items }
@@ -271,10 +276,6 @@ pub struct RelationsRef<'s, 'a> {
 }
 
 impl<'s, 'a> RelationsRef<'s, 'a> {
-    pub(crate) fn new(items: &'s [Relation<'a>]) -> Self {
-        RelationsRef { items }
-    }
-
     /// The groups of alternatives (each non-empty).
     pub fn groups(self) -> impl Iterator<Item = &'s [Relation<'a>]> {
         self.items.chunk_by(|_, next| !next.first_in_group)
@@ -397,6 +398,75 @@ pub(crate) fn estimate(text: &str) -> usize {
 }
 
 /// Parse a field, appending its alternatives to `items`.
+/// The name and architecture qualifier of each alternative of a
+/// relationship field that has been checked (see
+/// [`crate::packages::BinaryPackage::relation_names`]): what [`parse_into`]
+/// would give as `name` and `arch_qualifier`, without the rest.
+#[derive(Clone)]
+pub struct Names<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Names<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Names { text, pos: 0 }
+    }
+}
+
+impl<'a> Iterator for Names<'a> {
+    type Item = (&'a str, Option<&'a str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.text.as_bytes();
+        loop {
+            skip_space(b, &mut self.pos);
+            let start = self.pos;
+            if start >= b.len() {
+                return None;
+            }
+            let mut i = start;
+            while i < b.len() && NAME_CHAR[b[i] as usize] {
+                i += 1;
+            }
+            let name = &self.text[start..i];
+            let mut qualifier = None;
+            if b.get(i) == Some(&b':') {
+                let s = i + 1;
+                i = s;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
+                    i += 1;
+                }
+                qualifier = Some(&self.text[s..i]);
+            }
+            // The rest of the alternative: a version in parentheses,
+            // restrictions in brackets, up to the next ',' or '|'.
+            loop {
+                match b.get(i) {
+                    None => break,
+                    Some(b',' | b'|') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&open @ (b'(' | b'[' | b'<')) => {
+                        let close = match open {
+                            b'(' => b')',
+                            b'[' => b']',
+                            _ => b'>',
+                        };
+                        i = memchr::memchr(close, &b[i..]).map_or(b.len(), |p| i + p + 1);
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+            self.pos = i;
+            if !name.is_empty() {
+                return Some((name, qualifier));
+            }
+        }
+    }
+}
+
 pub(crate) fn parse_into<'a>(
     field: FieldKind,
     text: &'a str,

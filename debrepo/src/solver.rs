@@ -427,22 +427,29 @@ pub fn solve<'u, 'a>(
     if !request.recommends {
         return Ok(chosen);
     }
-    let mut extra: Vec<(&'u [Relation<'a>], Slot)> = Vec::new();
-    // Groups are identified by where they live in the universe.
+    let mut extra: Vec<(Vec<Relation<'a>>, Slot)> = Vec::new();
+    // Groups are identified by their candidate (where it lives in the
+    // universe) and their place in its field.
     let mut tried = std::collections::HashSet::new();
     loop {
-        let pending: Vec<(&'u [Relation<'a>], Slot)> = chosen
-            .iter()
-            .flat_map(|c| c.package.recommends().groups().map(|g| (g, c.slot)))
-            .filter(|(g, _)| tried.insert(g.as_ptr() as usize))
-            .collect();
+        let mut pending: Vec<(Vec<Relation<'a>>, Slot)> = Vec::new();
+        for c in &chosen {
+            let recommends = c.package.recommends();
+            for (k, g) in recommends.groups().enumerate() {
+                if tried.insert((std::ptr::from_ref(*c) as usize, k)) {
+                    pending.push((g.to_vec(), c.slot));
+                }
+            }
+        }
         if pending.is_empty() {
             return Ok(chosen);
         }
         for group in pending {
             let mut attempt = extra.clone();
             attempt.push(group);
-            if let Ok(solution) = solve_with(universe, request, &attempt) {
+            let view: Vec<(&[Relation<'a>], Slot)> =
+                attempt.iter().map(|(g, s)| (g.as_slice(), *s)).collect();
+            if let Ok(solution) = solve_with(universe, request, &view) {
                 extra = attempt;
                 chosen = solution;
             }

@@ -65,7 +65,7 @@ use serde::Serialize;
 
 use crate::manifest::{Manifest, ResolvedSpec, Variant};
 use crate::packages::{BinaryPackage, Priority};
-use crate::relation::{self, FieldKind, Relation, RelationsRef};
+use crate::relation::{self, FieldKind, Relation, Relations};
 use crate::solver::{provides_satisfying, Universe};
 use crate::update::{variant_packages, Candidates, PrimaryPackage};
 
@@ -437,7 +437,7 @@ fn followed_fields(recommends: bool) -> Vec<FieldKind> {
     f
 }
 
-fn field_of<'s, 'a>(p: &'s BinaryPackage<'a>, kind: FieldKind) -> RelationsRef<'s, 'a> {
+fn field_of<'a>(p: &BinaryPackage<'a>, kind: FieldKind) -> Relations<'a> {
     p.relations(kind)
 }
 

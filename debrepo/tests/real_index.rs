@@ -111,6 +111,28 @@ fn relations_print_and_reparse_identically() {
     assert!(n > 50_000);
 }
 
+/// The names-only reading that apt's numbering uses gives the names and
+/// qualifiers of the full parse, for every field of every record.
+#[test]
+fn relation_names_are_those_of_the_parsed_relations() {
+    let text = index();
+    let mut n = 0;
+    for p in PackagesParser::new(&text) {
+        let p = p.unwrap();
+        for kind in debrepo::packages::REL_KINDS {
+            let parsed: Vec<_> = p
+                .relations(kind)
+                .iter()
+                .map(|r| (r.name, r.arch_qualifier))
+                .collect();
+            let names: Vec<_> = p.relation_names(kind).collect();
+            assert_eq!(names, parsed, "{} {}", p.name, kind.name());
+            n += names.len();
+        }
+    }
+    assert!(n > 400_000, "{n}");
+}
+
 #[test]
 fn index_round_trips_byte_for_byte() {
     let text = index();

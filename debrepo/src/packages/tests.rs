@@ -164,3 +164,28 @@ fn an_error_in_a_later_piece_has_its_line_in_the_whole_index() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn relation_names_skip_versions_restrictions_and_empty_groups() {
+    let text = "Package: p\nVersion: 1\nArchitecture: amd64\n\
+                Depends: , a:any (>= 1:2|3), b [!amd64 !i386] <!nocheck> <cross> | c:native,\n \
+                d-e.f+g (<< 2) ,\n";
+    let p = parse_control(text).unwrap();
+    let names: Vec<_> = p.relation_names(FieldKind::Depends).collect();
+    let parsed: Vec<_> = p
+        .depends()
+        .iter()
+        .map(|r| (r.name, r.arch_qualifier))
+        .collect();
+    assert_eq!(names, parsed);
+    assert_eq!(
+        names,
+        [
+            ("a", Some("any")),
+            ("b", None),
+            ("c", Some("native")),
+            ("d-e.f+g", None)
+        ]
+    );
+    assert_eq!(p.relation_names(FieldKind::Breaks).count(), 0);
+}

@@ -95,33 +95,33 @@ fn names_order<'a>(u: &Universe<'a>) -> FastMap<&'a str, u32> {
     for c in &u.candidates {
         let p = &c.package;
         touch(&mut ids, p.name);
-        let positive = |ids: &mut FastMap<&'a str, u32>,
-                        rels: std::slice::Iter<'_, Relation<'a>>| {
-            for r in rels {
-                if r.arch_qualifier != Some("any") {
+        // Names only, read from the fields' text: no relation of the
+        // whole index is parsed for this.
+        let positive = |ids: &mut FastMap<&'a str, u32>, kind: FieldKind| {
+            for (name, qualifier) in p.relation_names(kind) {
+                if qualifier != Some("any") {
                     let n = ids.len() as u32;
-                    ids.entry(r.name).or_insert(n);
+                    ids.entry(name).or_insert(n);
                 }
             }
         };
-        let negative = |ids: &mut FastMap<&'a str, u32>,
-                        rels: std::slice::Iter<'_, Relation<'a>>| {
-            for r in rels {
+        let negative = |ids: &mut FastMap<&'a str, u32>, kind: FieldKind| {
+            for (name, _) in p.relation_names(kind) {
                 let n = ids.len() as u32;
-                ids.entry(r.name).or_insert(n);
+                ids.entry(name).or_insert(n);
             }
         };
-        positive(&mut ids, p.pre_depends().iter());
-        positive(&mut ids, p.depends().iter());
-        negative(&mut ids, p.conflicts().iter());
-        negative(&mut ids, p.breaks().iter());
-        positive(&mut ids, p.recommends().iter());
-        positive(&mut ids, p.suggests().iter());
-        negative(&mut ids, p.replaces().iter());
-        positive(&mut ids, p.enhances().iter());
-        for r in p.provides().iter() {
-            if r.name != p.name {
-                touch(&mut ids, r.name);
+        positive(&mut ids, FieldKind::PreDepends);
+        positive(&mut ids, FieldKind::Depends);
+        negative(&mut ids, FieldKind::Conflicts);
+        negative(&mut ids, FieldKind::Breaks);
+        positive(&mut ids, FieldKind::Recommends);
+        positive(&mut ids, FieldKind::Suggests);
+        negative(&mut ids, FieldKind::Replaces);
+        positive(&mut ids, FieldKind::Enhances);
+        for (name, _) in p.relation_names(FieldKind::Provides) {
+            if name != p.name {
+                touch(&mut ids, name);
             }
         }
     }
@@ -321,21 +321,21 @@ impl<'u, 'a> Sim<'_, 'u, 'a> {
         }
         let u = self.u;
         let p: &'u BinaryPackage<'a> = &u.candidates[ci].package;
-        let mut to_install: Vec<(&'u [Relation<'a>], bool)> = Vec::new();
+        let mut to_install: Vec<(Vec<Relation<'a>>, bool)> = Vec::new();
         if auto_inst {
-            let critical = p.pre_depends().groups().chain(p.depends().groups());
-            let groups: Vec<(&'u [Relation<'a>], bool)> = critical
+            let (pre, deps, recs) = (p.pre_depends(), p.depends(), p.recommends());
+            let critical = pre.groups().chain(deps.groups());
+            let groups: Vec<(&[Relation<'a>], bool)> = critical
                 .map(|g| (g, true))
                 .chain(
-                    p.recommends()
-                        .groups()
+                    recs.groups()
                         .filter(|_| self.recommends)
                         .map(|g| (g, false)),
                 )
                 .collect();
             for (g, c) in groups {
                 if protected || !g.iter().any(|r| self.satisfied(r)) {
-                    to_install.push((g, c));
+                    to_install.push((g.to_vec(), c));
                 }
             }
             // Conflicts and Breaks.
@@ -394,7 +394,7 @@ impl<'u, 'a> Sim<'_, 'u, 'a> {
                     continue;
                 }
                 let mut all: Vec<usize> = Vec::new();
-                for r in group {
+                for r in &group {
                     for s in self.solutions(r, false) {
                         if !all.contains(&s) {
                             all.push(s);
@@ -415,7 +415,7 @@ impl<'u, 'a> Sim<'_, 'u, 'a> {
                 continue;
             }
             let mut sols: Vec<usize> = Vec::new();
-            for r in group {
+            for r in &group {
                 for s in self.solutions(r, false) {
                     if sols.last() != Some(&s) {
                         sols.push(s);
