@@ -2,11 +2,16 @@
 //! files, which have the same fields).
 //!
 //! [`PackagesParser`] turns a whole decompressed index into typed
-//! [`BinaryPackage`] records that borrow from the buffer: no copies, one
-//! allocation per non-empty relationship field. [`parse_index`] does the
-//! same for a large index on every core: an empty line always ends a
-//! stanza, so the text is cut after empty lines into independent pieces. Fields the record does not
-//! type stay reachable through [`BinaryPackage::field`].
+//! [`BinaryPackage`] records that borrow from the buffer: no copies, no
+//! allocation per record. Relationship fields are checked as the record is
+//! parsed and kept as text: [`BinaryPackage::relations`] parses one again
+//! when asked, [`BinaryPackage::relation_names`] reads only its names. A
+//! pass over a whole index (half a million relations in trixie's) so holds
+//! no parsed relation, and a solve parses only the records it visits.
+//! [`parse_index`] parses a large index on every core: an empty line
+//! always ends a stanza, so the text is cut after empty lines into
+//! independent pieces. Fields the record does not type stay reachable
+//! through [`BinaryPackage::field`].
 //!
 //! Version fields are read laxly (dpkg's and apt's behaviour for indices),
 //! relationship fields with the rules of [`crate::relation`].
@@ -66,11 +71,7 @@ pub struct BinaryPackage<'a> {
     /// Source version, when `Source` gives one in parentheses.
     pub source_version: Option<Version<'a>>,
     /// Where each of [`REL_KINDS`] is in `raw`: (start, length), length 0
-    /// when absent. Every field was checked when the record was parsed,
-    /// and is parsed again when asked for: a pass over a whole index (tens
-    /// of thousands of records, half a million relations) reads only names
-    /// ([`BinaryPackage::relation_names`]), and a solve parses the few
-    /// hundred records it visits, so none are kept.
+    /// when absent; checked when the record was parsed (see the module).
     rel_text: [(u32, u32); 10],
     pub installed_size: Option<u64>,
     pub filename: Option<&'a str>,
