@@ -397,10 +397,9 @@ pub(crate) fn estimate(text: &str) -> usize {
     memchr::memchr2_iter(b',', b'|', text.as_bytes()).count() + 1
 }
 
-/// Parse a field, appending its alternatives to `items`.
 /// The name and architecture qualifier of each alternative of a
 /// relationship field that has been checked (see
-/// [`crate::packages::BinaryPackage::relation_names`]): what [`parse_into`]
+/// [`crate::packages::BinaryPackage::relation_names`]): what parsing
 /// would give as `name` and `arch_qualifier`, without the rest.
 #[derive(Clone)]
 pub struct Names<'a> {
@@ -467,6 +466,7 @@ impl<'a> Iterator for Names<'a> {
     }
 }
 
+/// Parse a field, appending its alternatives to `items`.
 pub(crate) fn parse_into<'a>(
     field: FieldKind,
     text: &'a str,
