@@ -85,14 +85,43 @@ pub(super) fn cache_order(u: &Universe<'_>) -> Vec<u32> {
     u.candidates.iter().map(|c| ids[c.package.name]).collect()
 }
 
-fn names_order<'a>(u: &Universe<'a>) -> FastMap<&'a str, u32> {
+/// The numbers of the names of `u`'s candidates, in the order apt first
+/// meets them. The second half of the candidates is read on another thread,
+/// and its names that the first half did not have are numbered after.
+pub(super) fn names_order<'a>(u: &Universe<'a>) -> FastMap<&'a str, u32> {
+    let half = u.candidates.len() / 2;
+    if half < 4096 {
+        return first_seen(&u.candidates);
+    }
+    std::thread::scope(|s| {
+        let later = s.spawn(|| {
+            let ids = first_seen(&u.candidates[half..]);
+            let mut names: Vec<(&'a str, u32)> = ids.into_iter().collect();
+            names.sort_unstable_by_key(|&(_, n)| n);
+            names
+        });
+        let mut ids = first_seen(&u.candidates[..half]);
+        let names = later
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        for (name, _) in names {
+            let n = ids.len() as u32;
+            ids.entry(name).or_insert(n);
+        }
+        ids
+    })
+}
+
+/// The names of `candidates` (theirs and those their relationships name)
+/// numbered in the order of their first appearance.
+pub(super) fn first_seen<'a>(candidates: &[Candidate<'a>]) -> FastMap<&'a str, u32> {
     let mut ids: FastMap<&'a str, u32> = FastMap::default();
-    ids.reserve(u.candidates.len() * 2);
+    ids.reserve(candidates.len() * 2);
     let touch = |ids: &mut FastMap<&'a str, u32>, name: &'a str| {
         let n = ids.len() as u32;
         ids.entry(name).or_insert(n);
     };
-    for c in &u.candidates {
+    for c in candidates {
         let p = &c.package;
         touch(&mut ids, p.name);
         // Names only, read from the fields' text: no relation of the

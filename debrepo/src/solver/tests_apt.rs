@@ -168,3 +168,32 @@ fn what_apt_leaves_broken_resolvo_solves() {
         ["b", "keep", "top"]
     );
 }
+
+/// apt's numbering made in two halves on two threads is the one made in
+/// one pass: names first met in the second half (as packages, or only in
+/// relationships) come after every name of the first.
+#[test]
+fn the_numbering_in_two_halves_is_the_numbering_in_one() {
+    let text: Vec<String> = (0..10_000)
+        .map(|i| {
+            stanza(
+                &format!("p{i}"),
+                &format!(
+                    "Depends: p{} | v{}:any (>= 1), late{}\nBreaks: gone{}\nProvides: v{}",
+                    (i * 7919) % 10_000,
+                    i % 13,
+                    i / 100,
+                    i % 977,
+                    i % 5
+                ),
+            )
+        })
+        .collect();
+    let text = text.join("\n");
+    let mut u = Universe::new("amd64");
+    u.add(0, 500, parse_all(&text).unwrap());
+    let halves = apt::names_order(&u);
+    let one = apt::first_seen(&u.candidates);
+    assert!(one.len() > 10_000);
+    assert_eq!(halves, one);
+}
