@@ -732,6 +732,9 @@ impl<'a> Candidates<'a> {
                         .location
                         .url(&s.location.packages_path(&idx.component, &idx.arch));
                     let priority = owner.archives[f.decl].priority;
+                    // Room for about as many records as the index holds
+                    // (trixie's average 830 bytes): no rehashing as it grows.
+                    universe.reserve(idx.data.len() / 640);
                     // Records go into the universe as they are parsed: no
                     // list of a whole index is held beside it.
                     crate::packages::parse_index(&idx.data, |p| {
