@@ -171,13 +171,15 @@ impl Cache {
             self.discard(&path);
             return Ok(None);
         }
-        let mut data = Vec::with_capacity(len as usize);
-        file.read_to_end(&mut data)
-            .map_err(io_err("cannot read", &path))?;
-        if crate::hash::sha256(&data) != *sha256 {
-            self.discard(&path);
-            return Ok(None);
-        }
+        let data = match read_hashed(&mut file, len) {
+            Ok(Some((data, digest))) if digest == *sha256 => data,
+            // Shorter or longer than it was, or other bytes.
+            Ok(_) => {
+                self.discard(&path);
+                return Ok(None);
+            }
+            Err(e) => return Err(io_err("cannot read", &path)(e)),
+        };
         touch(&path);
         Ok(Some(data))
     }
@@ -248,6 +250,53 @@ impl Cache {
             .map_err(io_err("cannot write", &w.path.clone()))?;
         w.commit(sha256, size)
     }
+}
+
+/// Entries from this size on are hashed on a second thread as they are
+/// read (a large index: reading and hashing take about as long).
+const HASH_BESIDE_MIN: u64 = 8 << 20;
+
+/// Read exactly `len` bytes of `file` and their SHA-256; `None` when the
+/// file does not hold exactly `len` bytes.
+fn read_hashed(file: &mut File, len: u64) -> io::Result<Option<(Vec<u8>, Sha256)>> {
+    const CHUNK: usize = 1 << 20;
+    let mut data = vec![0u8; len as usize];
+    let complete = |file: &mut File, r: io::Result<()>| match r {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+        // Nothing may follow.
+        Ok(()) => Ok(file.read(&mut [0u8; 1])? == 0),
+    };
+    if len < HASH_BESIDE_MIN {
+        let r = file.read_exact(&mut data);
+        return Ok(complete(file, r)?.then(|| {
+            let digest = crate::hash::sha256(&data);
+            (data, digest)
+        }));
+    }
+    let (read, digest) = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<&[u8]>(8);
+        let hasher = s.spawn(move || {
+            let mut h = Hasher::new();
+            for chunk in rx {
+                h.update(chunk);
+            }
+            Sha256::from(h.finalize())
+        });
+        let mut read = Ok(());
+        for chunk in data.chunks_mut(CHUNK) {
+            read = file.read_exact(chunk);
+            if read.is_err() || tx.send(chunk).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        let digest = hasher
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (read, digest)
+    });
+    Ok(complete(file, read)?.then_some((data, digest)))
 }
 
 /// Set `path`'s modification time to now: the time of its last use, for
@@ -565,6 +614,36 @@ mod tests {
             fs::read_dir(root.join("v1/tmp")).unwrap().next().is_none(),
             "no temporary left"
         );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Entries of both sizes (hashed after reading, and beside it): intact
+    /// ones are read, and one cut, grown or changed is removed and missed.
+    #[test]
+    fn damaged_entries_of_any_size_are_missed_and_removed() {
+        let root = tmp();
+        let c = Cache::open(&root).unwrap();
+        for len in [1000, HASH_BESIDE_MIN as usize + 12_345] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let h = sha(&data);
+            let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+                ("cut", |d| d.truncate(d.len() - 1)),
+                ("grown", |d| d.push(0)),
+                ("changed", |d| {
+                    let i = d.len() - 2;
+                    d[i] ^= 1
+                }),
+            ];
+            for (what, damage) in damages {
+                let path = c.insert(&data, &h, None).unwrap();
+                assert_eq!(c.read(&h, None).unwrap().as_deref(), Some(&data[..]));
+                let mut bad = data.clone();
+                damage(&mut bad);
+                fs::write(&path, &bad).unwrap();
+                assert_eq!(c.read(&h, None).unwrap(), None, "{len} {what}");
+                assert!(!path.exists(), "{len} {what}: removed");
+            }
+        }
         fs::remove_dir_all(root).unwrap();
     }
 
