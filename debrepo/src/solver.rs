@@ -181,6 +181,8 @@ impl<'a> Universe<'a> {
     pub fn reserve(&mut self, more: usize) {
         self.candidates.reserve(more);
         self.by_name.reserve(more);
+        // About one virtual name for every four packages in Debian.
+        self.providers.reserve(more / 4);
     }
 
     /// [`Universe::add`] for one package.

@@ -104,6 +104,7 @@ pub(super) fn names_order<'a>(u: &Universe<'a>) -> FastMap<&'a str, u32> {
         let names = later
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        ids.reserve(names.len());
         for (name, _) in names {
             let n = ids.len() as u32;
             ids.entry(name).or_insert(n);
