@@ -197,8 +197,9 @@ pub async fn fetch_archives(
             }
         }
     }
-    // (decl index, suite, fetched)
-    let mut fetched: Vec<FetchedArchive> = Vec::new();
+    // (decl index, suite, snapshot) of each suite's task, in order.
+    let mut wanted: Vec<(usize, String, Option<String>)> = Vec::new();
+    let mut suites = tokio::task::JoinSet::new();
     for (di, decl) in manifest.archives.iter().enumerate() {
         // The requested snapshot, for the archives that have a template.
         let snap = snapshot.clone().filter(|_| decl.snapshots.is_some());
@@ -276,14 +277,35 @@ pub async fn fetch_archives(
                 foreign: manifest.foreign_architectures(),
                 snapshot: snap.is_some(),
             };
-            let s = fetch_suite(transport, cache, &req, &trust, opts.now).await?;
-            fetched.push(FetchedArchive {
-                decl: di,
-                suite: suite.clone(),
-                fetched: s,
-                snapshot: snap.clone(),
+            let (transport, cache, trust, now) =
+                (transport.clone(), cache.cloned(), trust.clone(), opts.now);
+            let k = wanted.len();
+            suites.spawn(async move {
+                (
+                    k,
+                    fetch_suite(&transport, cache.as_ref(), &req, &trust, now).await,
+                )
             });
+            wanted.push((di, suite.clone(), snap.clone()));
         }
+    }
+    // Every suite at once (a round trip each to a remote mirror, and the
+    // CPU of verifying and reading each): in manifest order afterwards,
+    // and the first failure in that order is the one reported.
+    let mut results: Vec<Option<Result<FetchedSuite, UpdateError>>> =
+        (0..wanted.len()).map(|_| None).collect();
+    while let Some(joined) = suites.join_next().await {
+        let (k, r) = joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        results[k] = Some(r);
+    }
+    let mut fetched: Vec<FetchedArchive> = Vec::new();
+    for ((decl, suite, snapshot), r) in wanted.into_iter().zip(results) {
+        fetched.push(FetchedArchive {
+            decl,
+            suite,
+            fetched: r.expect("every suite's task was joined")?,
+            snapshot,
+        });
     }
     Ok(fetched)
 }

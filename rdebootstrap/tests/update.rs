@@ -832,3 +832,71 @@ fn archive_add_and_init_check_the_archive_before_writing_it() {
         text(&o.stderr)
     );
 }
+
+/// The suites of a manifest are fetched at once: while the first suite's
+/// InRelease is held up, the second suite's is asked for; the lock is
+/// still in manifest order, the same bytes as one made with no delay.
+#[test]
+fn suites_are_fetched_at_once_and_locked_in_order() {
+    let Some(site) = Served::start(
+        "update-suites",
+        SuiteBuilder::new("trixie")
+            .package(
+                DebBuilder::new("base-files", "13", "amd64")
+                    .field("Essential", "yes")
+                    .field("Priority", "required"),
+            )
+            .package(DebBuilder::new("apt", "3.0", "amd64").field("Priority", "required")),
+    ) else {
+        return;
+    };
+    SuiteBuilder::new("trixie-updates")
+        .package(DebBuilder::new("hello", "2.10", "amd64"))
+        .write(&site.root(), &site.gpg, &site.key);
+    let work = TempDir::new("update-suites-work");
+    site.write_keyring(&work.path().join("archive.gpg"));
+    let manifest = format!(
+        "[[archive]]\nurl = \"{}\"\nsuites = [\"trixie\", \"trixie-updates\"]\n\
+         components = [\"main\"]\nsigned-by = \"archive.gpg\"\n\n\
+         [spec]\nvariant = \"minbase\"\ninclude = [\"hello\"]\n",
+        site.url()
+    );
+    std::fs::write(work.path().join("Manifest.toml"), &manifest).unwrap();
+    let update = |cache: &str| {
+        let o = run(
+            work.path(),
+            &["update", "--arch", "amd64", "--cache-dir", cache],
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        std::fs::read(work.path().join("Manifest.amd64.lock")).unwrap()
+    };
+    let plain = update(work.path().join("cache1").to_str().unwrap());
+    std::fs::remove_file(work.path().join("Manifest.amd64.lock")).unwrap();
+
+    // The first suite's InRelease: headers, then nothing for a second,
+    // then the connection closes (the transport asks again).
+    site.server.clear_log();
+    site.server.fault(
+        "/debian/dists/trixie/InRelease",
+        testkit::http::Fault::Stall(0, std::time::Duration::from_secs(1)),
+    );
+    let held = update(work.path().join("cache2").to_str().unwrap());
+    let log: Vec<String> = site.server.requests().into_iter().map(|r| r.path).collect();
+    let first = |pred: &dyn Fn(&str) -> bool| {
+        log.iter()
+            .position(|p| pred(p))
+            .unwrap_or_else(|| panic!("not asked for: {log:?}"))
+    };
+    let updates_inrelease = first(&|p| p == "/debian/dists/trixie-updates/InRelease");
+    let trixie_after_inrelease =
+        first(&|p| p.starts_with("/debian/dists/trixie/") && !p.ends_with("/InRelease"));
+    let trixie_inreleases: Vec<usize> = (0..log.len())
+        .filter(|&i| log[i] == "/debian/dists/trixie/InRelease")
+        .collect();
+    assert!(trixie_inreleases.len() >= 2, "{log:?}");
+    assert!(
+        updates_inrelease < trixie_inreleases[1] && updates_inrelease < trixie_after_inrelease,
+        "trixie-updates waited for trixie: {log:?}"
+    );
+    assert_eq!(held, plain, "the same lock");
+}
