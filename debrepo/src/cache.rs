@@ -626,7 +626,8 @@ mod tests {
         for len in [1000, HASH_BESIDE_MIN as usize + 12_345] {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let h = sha(&data);
-            let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+            type Damage = fn(&mut Vec<u8>);
+            let damages: [(&str, Damage); 3] = [
                 ("cut", |d| d.truncate(d.len() - 1)),
                 ("grown", |d| d.push(0)),
                 ("changed", |d| {
