@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::packages::{BinaryPackage, MultiArch};
-use crate::relation::Relation;
+use crate::relation::{Relation, Relations};
 
 /// Something wrong with a set of packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,13 +26,14 @@ fn effective<'a>(p: &BinaryPackage<'a>, native: &'a str) -> &'a str {
     }
 }
 
-fn version_and_name(p: &BinaryPackage<'_>, rel: &Relation<'_>) -> bool {
+/// Does `p`, whose Provides are `provides`, match `rel` by name and version?
+fn version_and_name(p: &BinaryPackage<'_>, provides: &Relations<'_>, rel: &Relation<'_>) -> bool {
     let direct = p.name == rel.name
         && rel
             .version
             .as_ref()
             .is_none_or(|(op, v)| op.holds(&p.version, v));
-    let provided = p.provides().iter().any(|pr| {
+    let provided = provides.iter().any(|pr| {
         pr.name == rel.name
             && match &rel.version {
                 None => true,
@@ -44,7 +45,12 @@ fn version_and_name(p: &BinaryPackage<'_>, rel: &Relation<'_>) -> bool {
 
 /// Does `q` satisfy dependency `rel` written by a package of architecture
 /// `from` (already mapped from `all` to native)?
-fn satisfies(q: &BinaryPackage<'_>, rel: &Relation<'_>, from: &str, native: &str) -> bool {
+fn satisfies(
+    (q, provides): (&BinaryPackage<'_>, &Relations<'_>),
+    rel: &Relation<'_>,
+    from: &str,
+    native: &str,
+) -> bool {
     let arch = effective(q, native);
     let arch_ok = match rel.arch_qualifier {
         None => arch == from || q.multi_arch == MultiArch::Foreign,
@@ -52,18 +58,22 @@ fn satisfies(q: &BinaryPackage<'_>, rel: &Relation<'_>, from: &str, native: &str
         Some("native") => arch == native,
         Some(a) => arch == a,
     };
-    arch_ok && version_and_name(q, rel)
+    arch_ok && version_and_name(q, provides, rel)
 }
 
 /// Is `q` hit by Conflicts/Breaks `rel`?
-fn hit(q: &BinaryPackage<'_>, rel: &Relation<'_>, native: &str) -> bool {
+fn hit(
+    (q, provides): (&BinaryPackage<'_>, &Relations<'_>),
+    rel: &Relation<'_>,
+    native: &str,
+) -> bool {
     let arch = effective(q, native);
     let arch_ok = match rel.arch_qualifier {
         None | Some("any") => true,
         Some("native") => arch == native,
         Some(a) => arch == a,
     };
-    arch_ok && version_and_name(q, rel)
+    arch_ok && version_and_name(q, provides, rel)
 }
 
 /// Check that every Depends and Pre-Depends group is satisfied, nothing
@@ -91,12 +101,15 @@ pub fn validate(native: &str, set: &[&BinaryPackage<'_>]) -> Vec<Violation> {
         .collect();
     dups.sort_unstable();
     out.extend(dups.into_iter().map(|d| Violation::Duplicate(d.to_owned())));
+    // Each package's Provides, parsed once for the whole check.
+    let provides: Vec<Relations<'_>> = set.iter().map(|q| q.provides()).collect();
+    let with_provides = || set.iter().map(|q| &**q).zip(&provides);
     for p in set {
         let from = effective(p, native);
         for group in p.pre_depends().groups().chain(p.depends().groups()) {
             if !group
                 .iter()
-                .any(|rel| set.iter().any(|q| satisfies(q, rel, from, native)))
+                .any(|rel| with_provides().any(|q| satisfies(q, rel, from, native)))
             {
                 let text = group
                     .iter()
@@ -110,9 +123,9 @@ pub fn validate(native: &str, set: &[&BinaryPackage<'_>]) -> Vec<Violation> {
             }
         }
         for rel in p.conflicts().iter().chain(p.breaks().iter()) {
-            for q in set {
+            for (q, prov) in with_provides() {
                 // A package does not conflict with itself (own name or Provides).
-                if q.name != p.name && hit(q, rel, native) {
+                if q.name != p.name && hit((q, prov), rel, native) {
                     out.push(Violation::Conflict {
                         package: p.name.to_owned(),
                         other: q.name.to_owned(),
