@@ -106,12 +106,8 @@ impl<'a> BinaryPackage<'a> {
     /// kinds), parsed (see `rel_text`).
     pub fn relations(&self, kind: FieldKind) -> Relations<'a> {
         match REL_KINDS.iter().position(|&k| k == kind) {
-            Some(i) if self.rel_text[i].1 > 0 => {
-                let mut items = Vec::new();
-                relation::parse_into(kind, self.rel_field(i), &mut items)
-                    .expect("relationship fields are checked when the record is parsed");
-                Relations::from_items(items)
-            }
+            Some(i) if self.rel_text[i].1 > 0 => relation::parse(kind, self.rel_field(i))
+                .expect("relationship fields are checked when the record is parsed"),
             _ => Relations::default(),
         }
     }
@@ -279,8 +275,12 @@ pub struct PackagesParser<'a> {
 impl<'a> PackagesParser<'a> {
     /// Parse `text`.
     pub fn new(text: &'a str) -> Self {
+        Self::over(Parser::new(text, Comments::Forbidden))
+    }
+
+    fn over(parser: Parser<'a>) -> Self {
         PackagesParser {
-            parser: Parser::new(text, Comments::Forbidden),
+            parser,
             scratch: Vec::new(),
         }
     }
@@ -292,10 +292,7 @@ impl<'a> PackagesParser<'a> {
             package: None,
             kind: PackageErrorKind::Syntax(e),
         })?;
-        Ok(PackagesParser {
-            parser,
-            scratch: Vec::new(),
-        })
+        Ok(Self::over(parser))
     }
 }
 
@@ -347,10 +344,11 @@ fn parse_pieces<'a>(
             }
         })?;
         let lines_before = memchr::memchr_iter(b'\n', &bytes[..start]).count() as u32;
-        Ok(PackagesParser {
-            parser: Parser::after_lines(text, Comments::Forbidden, lines_before),
-            scratch: Vec::new(),
-        })
+        Ok(PackagesParser::over(Parser::after_lines(
+            text,
+            Comments::Forbidden,
+            lines_before,
+        )))
     };
     std::thread::scope(|s| {
         let rest: Vec<_> = (1..bounds.len() - 1)
@@ -636,8 +634,8 @@ fn build<'a>(
             }
         },
     };
-    // Every relationship field is checked now, its relations kept for
-    // later (see LazyRelations).
+    // Every relationship field is checked now and kept as text (see
+    // `rel_text`).
     let mut rel_text = [(0u32, 0u32); 10];
     for (i, text) in raw.rel.iter().enumerate() {
         if let Some(text) = text {

@@ -231,11 +231,6 @@ impl Relations<'static> {
 }
 
 impl<'a> Relations<'a> {
-    /// Relations as [`parse_into`] listed them.
-    pub(crate) fn from_items(items: Vec<Relation<'a>>) -> Self {
-        Relations { items }
-    }
-
     /// A borrowed view (groups, iteration, printing).
     pub fn as_ref(&self) -> RelationsRef<'_, 'a> {
         RelationsRef { items: &self.items }
@@ -397,6 +392,23 @@ pub(crate) fn estimate(text: &str) -> usize {
     memchr::memchr2_iter(b',', b'|', text.as_bytes()).count() + 1
 }
 
+/// Where the package name that starts at `i` ends.
+fn name_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && NAME_CHAR[b[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// Where the architecture qualifier that starts at `i` (after the `:`)
+/// ends.
+fn qualifier_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
+        i += 1;
+    }
+    i
+}
+
 /// The name and architecture qualifier of each alternative of a
 /// relationship field that has been checked (see
 /// [`crate::packages::BinaryPackage::relation_names`]): what parsing
@@ -424,18 +436,12 @@ impl<'a> Iterator for Names<'a> {
             if start >= b.len() {
                 return None;
             }
-            let mut i = start;
-            while i < b.len() && NAME_CHAR[b[i] as usize] {
-                i += 1;
-            }
+            let mut i = name_end(b, start);
             let name = &self.text[start..i];
             let mut qualifier = None;
             if b.get(i) == Some(&b':') {
                 let s = i + 1;
-                i = s;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
-                    i += 1;
-                }
+                i = qualifier_end(b, s);
                 qualifier = Some(&self.text[s..i]);
             }
             // The rest of the alternative: a version in parentheses,
@@ -577,10 +583,7 @@ fn parse_at<'a>(
     let b = text.as_bytes();
     let start = *pos;
     let err = |kind| error(field, alt_text(text, start), kind);
-    let mut i = start;
-    while i < b.len() && NAME_CHAR[b[i] as usize] {
-        i += 1;
-    }
+    let mut i = name_end(b, start);
     let name = &text[start..i];
     let delimited = matches!(
         b.get(i),
@@ -598,11 +601,8 @@ fn parse_at<'a>(
     }
     let mut arch_qualifier = None;
     if b.get(i) == Some(&b':') {
-        i += 1;
-        let s = i;
-        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
-            i += 1;
-        }
+        let s = i + 1;
+        i = qualifier_end(b, s);
         if s == i {
             return Err(err(RelationErrorKind::InvalidArchQualifier));
         }
