@@ -10,7 +10,8 @@
 //!   spec's package and not what `base` already has. The configs list one
 //!   diff id (the uncompressed layer's SHA-256) and one history entry per
 //!   layer.
-//! - Two layered builds of one spec give the same manifest digest.
+//! - Two layered builds of one spec, run at the same time, give the same
+//!   manifest digest.
 //! - skopeo reads both kinds; `umoci unpack` of the layered `hello` gives
 //!   the directory build of `hello` (paths, types, modes, owners, link
 //!   counts, file contents, link targets; `/dev` and times aside, see
@@ -344,19 +345,32 @@ fn layered_images_share_the_base_layer_and_unpack_to_the_tree() {
         took
     };
 
-    // 1. The base's own image, and two children layered on it.
-    build(&["-s", "base", "-o", "base.oci"]);
-    build(&[
-        "-s",
-        "hello",
-        "-o",
-        "hello.oci",
-        "--layers",
-        "spec",
-        "-p",
-        "hello-tree",
-    ]);
-    build(&["-s", "curl", "-o", "curl.oci.tar", "--layers", "spec"]);
+    // Every build of the test at once, sharing one .deb cache (a build
+    // mostly waits on one maintainer script at a time):
+    // 1. the base's own image, and two children layered on it;
+    // 2. a second layered build of hello;
+    // 4. hello's flat image.
+    std::thread::scope(|s| {
+        for args in [
+            &["-s", "base", "-o", "base.oci"][..],
+            &[
+                "-s",
+                "hello",
+                "-o",
+                "hello.oci",
+                "--layers",
+                "spec",
+                "-p",
+                "hello-tree",
+            ],
+            &["-s", "curl", "-o", "curl.oci.tar", "--layers", "spec"],
+            &["-s", "hello", "-o", "again.oci", "--layers", "spec"],
+            &["-s", "hello", "-o", "flat.oci"],
+        ] {
+            let build = &build;
+            s.spawn(move || build(args));
+        }
+    });
     // Nothing is left beside the outputs: no parent trees, no streams.
     let left: Vec<String> = std::fs::read_dir(d)
         .unwrap()
@@ -420,7 +434,6 @@ fn layered_images_share_the_base_layer_and_unpack_to_the_tree() {
     }
 
     // 2. Reproducible: a second layered build of hello, the same manifest.
-    build(&["-s", "hello", "-o", "again.oci", "--layers", "spec"]);
     let again = read_image(&d.join("again.oci"));
     assert_eq!(
         again.manifest_digest, hello.manifest_digest,
@@ -475,7 +488,6 @@ fn layered_images_share_the_base_layer_and_unpack_to_the_tree() {
         in_dev(&tree),
         in_dev(&layered)
     );
-    build(&["-s", "hello", "-o", "flat.oci"]);
     let flat = read_image(&d.join("flat.oci"));
     assert_eq!(flat.layers.len(), 1, "flat: one layer");
     let flat_root = umoci_unpack(d, &flat, "flat.oci", "flat-bundle");
