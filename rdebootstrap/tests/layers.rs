@@ -350,27 +350,23 @@ fn layered_images_share_the_base_layer_and_unpack_to_the_tree() {
     // 1. the base's own image, and two children layered on it;
     // 2. a second layered build of hello;
     // 4. hello's flat image.
-    std::thread::scope(|s| {
-        for args in [
-            &["-s", "base", "-o", "base.oci"][..],
-            &[
-                "-s",
-                "hello",
-                "-o",
-                "hello.oci",
-                "--layers",
-                "spec",
-                "-p",
-                "hello-tree",
-            ],
-            &["-s", "curl", "-o", "curl.oci.tar", "--layers", "spec"],
-            &["-s", "hello", "-o", "again.oci", "--layers", "spec"],
-            &["-s", "hello", "-o", "flat.oci"],
-        ] {
-            let build = &build;
-            s.spawn(move || build(args));
-        }
-    });
+    let builds: &[&[&str]] = &[
+        &["-s", "base", "-o", "base.oci"],
+        &[
+            "-s",
+            "hello",
+            "-o",
+            "hello.oci",
+            "--layers",
+            "spec",
+            "-p",
+            "hello-tree",
+        ],
+        &["-s", "curl", "-o", "curl.oci.tar", "--layers", "spec"],
+        &["-s", "hello", "-o", "again.oci", "--layers", "spec"],
+        &["-s", "hello", "-o", "flat.oci"],
+    ];
+    common::at_once(builds, |args| build(args));
     // Nothing is left beside the outputs: no parent trees, no streams.
     let left: Vec<String> = std::fs::read_dir(d)
         .unwrap()

@@ -195,16 +195,7 @@ fn two_builds_give_one_tar_and_it_lists_as_mmdebstraps() {
         &["-o", "image.oci.tar"],
         &["-o", "again.oci.tar"],
     ];
-    let took: Vec<std::time::Duration> = std::thread::scope(|s| {
-        let running: Vec<_> = builds
-            .iter()
-            .map(|args| {
-                let build = &build;
-                s.spawn(move || build(args))
-            })
-            .collect();
-        running.into_iter().map(|b| b.join().unwrap()).collect()
-    });
+    let took = common::at_once(builds, |args| build(args));
     // With -p the tree stays; with -o alone nothing is left but the file.
     let names: Vec<String> = std::fs::read_dir(d)
         .unwrap()

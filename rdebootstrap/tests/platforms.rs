@@ -97,33 +97,28 @@ fn an_amd64_and_arm64_image_is_one_reproducible_index() {
     // (arm64's maintainer scripts under qemu are most of the time), and
     // the builds may not depend on running alone.
     let at = std::time::Instant::now();
-    std::thread::scope(|s| {
-        for out in ["img1", "img2"] {
-            let cache = &cache;
-            s.spawn(move || {
-                rdeb(
-                    d,
-                    &[
-                        "build",
-                        "-q",
-                        "--arch",
-                        "amd64,arm64",
-                        "--cache-dir",
-                        cache,
-                        "-s",
-                        "hello",
-                        "--layers",
-                        "spec",
-                        "--sbom",
-                        &format!("{out}.spdx.json"),
-                        "--format",
-                        "oci",
-                        "-o",
-                        out,
-                    ],
-                )
-            });
-        }
+    common::at_once(&["img1", "img2"], |out| {
+        rdeb(
+            d,
+            &[
+                "build",
+                "-q",
+                "--arch",
+                "amd64,arm64",
+                "--cache-dir",
+                &cache,
+                "-s",
+                "hello",
+                "--layers",
+                "spec",
+                "--sbom",
+                &format!("{out}.spdx.json"),
+                "--format",
+                "oci",
+                "-o",
+                out,
+            ],
+        )
     });
     eprintln!("two amd64+arm64 images at once in {:.1?}", at.elapsed());
     let (one, two) = (files(&d.join("img1")), files(&d.join("img2")));

@@ -70,3 +70,23 @@ pub fn rdeb(dir: &Path, args: &[&str]) -> Output {
     );
     o
 }
+
+/// `f` of every item, each on its own thread, all at once: the builds of a
+/// test that share one .deb cache (a build mostly waits on one maintainer
+/// script at a time, so one alone leaves a core idle). The results come in
+/// the items' order; a panic in one is the test's panic.
+pub fn at_once<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    std::thread::scope(|s| {
+        let running: Vec<_> = items
+            .iter()
+            .map(|item| {
+                let f = &f;
+                s.spawn(move || f(item))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|r| r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
