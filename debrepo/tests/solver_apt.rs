@@ -79,6 +79,8 @@ impl Apt {
         let d = dir.path();
         for sub in [
             "lists/partial",
+            "state",
+            "log",
             "etc/apt.conf.d",
             "etc/preferences.d",
             "etc/sources.list.d",
@@ -95,7 +97,31 @@ impl Apt {
             index,
         )
         .unwrap();
+        // Read through APT_CONFIG before anything else: without it apt
+        // reads the host's apt.conf.d (which can change its choices) and
+        // extended_states, and writes its planner's log (eipp.log.xz, the
+        // whole request compressed, on every run) into the host's
+        // /var/log/apt. The options below (-o) come after and win.
+        let dir_of = |sub: &str| d.join(sub).display().to_string();
+        std::fs::write(
+            d.join("apt.conf"),
+            format!(
+                "Dir::Etc::main \"/dev/null\";\nDir::Etc::parts \"{}\";\n\
+                 Dir::State \"{}\";\nDir::Log \"{}\";\n",
+                dir_of("etc/apt.conf.d"),
+                dir_of("state"),
+                dir_of("log"),
+            ),
+        )
+        .unwrap();
         Apt { dir }
+    }
+
+    /// apt-get or apt-cache with this setup's configuration file.
+    fn command(&self, tool: &str) -> Command {
+        let mut cmd = Command::new(tool);
+        cmd.env("APT_CONFIG", self.dir.path().join("apt.conf"));
+        cmd
     }
 
     /// A dpkg status (named `name`) with these stanzas installed, and its
@@ -116,7 +142,8 @@ impl Apt {
         std::fs::write(&status, text).unwrap();
         let cache = d.join(format!("cache-{name}"));
         std::fs::create_dir_all(cache.join("archives/partial")).unwrap();
-        let out = Command::new("apt-cache")
+        let out = self
+            .command("apt-cache")
             .args(self.options(&status, &cache))
             .arg("gencaches")
             .output()
@@ -156,7 +183,8 @@ impl Apt {
         (status, cache): &(PathBuf, PathBuf),
         names: &[String],
     ) -> Result<Vec<String>, String> {
-        let out = Command::new("apt-get")
+        let out = self
+            .command("apt-get")
             .args(self.options(status, cache))
             .args(["install", "--simulate"])
             .args(names)
