@@ -186,8 +186,13 @@ fn the_hosts_apt_reads_the_staged_lists() {
     std::fs::create_dir_all(tree.join("var/lib/apt/lists/partial")).unwrap();
     std::fs::create_dir_all(tree.join("etc/apt/preferences.d")).unwrap();
     std::fs::create_dir_all(tree.join("etc/apt/apt.conf.d")).unwrap();
+    // Read before the host's configuration would be (APT_CONFIG): apt
+    // then reads the tree's apt.conf.d, not the host's.
+    let conf = fx.work.path().join("apt.conf");
+    std::fs::write(&conf, format!("Dir \"{}/\";\n", tree.display())).unwrap();
     let run = |tool: &str, args: &[&str]| {
         let o = Command::new(tool)
+            .env("APT_CONFIG", &conf)
             .arg("-o")
             .arg(format!("Dir={}", tree.display()))
             .args([
