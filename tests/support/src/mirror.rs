@@ -69,50 +69,55 @@ pub fn partial_mirror_script() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-/// The loopback mirror's URL, made in `dir` from `upstream` on first use;
-/// `None` when the script is not available. One per process: later
-/// calls return the first one's URL.
+/// Make (or complete) the partial mirror in `dir` from `upstream` (or,
+/// when `None`, the mirror the script finds in the host's APT sources):
+/// [`PACKAGES`] and [`SERVER`] in [`SUITES`], and trixie's minbase and
+/// `hello` for arm64. `None` when the script is not available; panics
+/// when it fails.
+pub fn make(dir: &Path, upstream: Option<&str>) -> Option<()> {
+    let script = partial_mirror_script()?;
+    let packages = crate::TempDir::new("partial-mirror-list");
+    let list = packages.path().join("packages.txt");
+    std::fs::write(&list, [PACKAGES, SERVER].concat().join("\n") + "\n").unwrap();
+    let run = |args: &[&str], list: &Path, what: &str| {
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script)
+            .arg(dir)
+            .args(args)
+            .arg("--packages")
+            .arg(list);
+        if let Some(u) = upstream {
+            cmd.env("DEBIAN_MIRROR", u);
+        }
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let suites: Vec<&str> = SUITES.iter().flat_map(|s| ["--suite", s]).collect();
+    run(&suites, &list, "partial-mirror.py");
+    // arm64 too, for the foreign-architecture tests: trixie's minbase and
+    // hello (beside amd64's, under the same Release).
+    let arm64 = packages.path().join("arm64.txt");
+    std::fs::write(&arm64, "hello\n").unwrap();
+    run(
+        &["--suite", "trixie", "--arch", "arm64"],
+        &arm64,
+        "partial-mirror.py --arch arm64",
+    );
+    Some(())
+}
+
+/// The loopback mirror's URL, made in `dir` from `upstream` on first use
+/// ([`make`]); `None` when the script is not available. One per process:
+/// later calls return the first one's URL.
 pub fn loopback(dir: &Path, upstream: &str) -> Option<String> {
     static SERVED: OnceLock<Option<(crate::http::Server, String)>> = OnceLock::new();
     SERVED
         .get_or_init(|| {
-            let script = partial_mirror_script()?;
-            let packages = crate::TempDir::new("partial-mirror-list");
-            let list = packages.path().join("packages.txt");
-            std::fs::write(&list, [PACKAGES, SERVER].concat().join("\n") + "\n").unwrap();
-            let mut cmd = Command::new("python3");
-            cmd.arg(&script).arg(dir);
-            for s in SUITES {
-                cmd.args(["--suite", s]);
-            }
-            let o = cmd
-                .env("DEBIAN_MIRROR", upstream)
-                .arg("--packages")
-                .arg(&list)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "partial-mirror.py: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            // arm64 too, for the foreign-architecture tests: trixie's
-            // minbase and hello (beside amd64's, under the same Release).
-            let arm64 = packages.path().join("arm64.txt");
-            std::fs::write(&arm64, "hello\n").unwrap();
-            let o = Command::new("python3")
-                .arg(&script)
-                .arg(dir)
-                .args(["--suite", "trixie", "--arch", "arm64", "--packages"])
-                .arg(&arm64)
-                .env("DEBIAN_MIRROR", upstream)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "partial-mirror.py --arch arm64: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            make(dir, Some(upstream))?;
             let server = crate::http::Server::serve_dir(dir);
             let url = server.url();
             eprintln!("loopback partial mirror of the real archive at {url}");
