@@ -5,7 +5,8 @@
 # a script-heavy server set) and, when asked for, arm64 (trixie minbase for
 # arm64: maintainer scripts under qemu-user, for both tools). Prints each run's wall time and peak RSS,
 # then per set the medians and the ratios, the warm builds' unpack stage
-# against `cp -a` of the tree they made, and one -d build's stage times.
+# against `cp -a` of the tree they made, a warm `update` of the set (its
+# time and peak RSS), and one -d build's stage times.
 # Run as root.
 #
 # usage: benches/build-vs-mmdebstrap.sh MIRROR_URL [RUNS] [SETS]
@@ -76,6 +77,9 @@ for set in $sets; do
         # end: on an ext4 without a journal, creating inodes right after
         # removing many is slow (the allocator steps over recently deleted
         # inodes), and would bill one run for the removal before it.
+        # A warm update: the indices from the cache, verified and parsed,
+        # the set solved again (the lock is left as it is).
+        run "$set-update" "$bin" update -q --arch "$arch" --cache-dir "$work/cache"
         run "$set-cold" "$bin" build -q --arch "$arch" --cache-dir "$dir/cold$i" -p "$dir/c$i"
         run "$set-warm" "$bin" build --arch "$arch" --cache-dir "$work/cache" -p "$dir/w$i"
         # The unpack stage of that build, against copying its tree.
@@ -96,10 +100,12 @@ done
 echo "== medians of $runs runs"
 for set in $sets; do
     c=$(median "$set-cold"); w=$(median "$set-warm"); m=$(median "$set-mmdebstrap")
-    u=$(median "$set-unpack"); cpa=$(median "$set-cpa")
+    u=$(median "$set-unpack"); cpa=$(median "$set-cpa"); up=$(median "$set-update")
     awk -v s="$set" -v c="$c" -v w="$w" -v m="$m" -v rc="$(maxrss "$set-cold")" \
-        -v rw="$(maxrss "$set-warm")" -v rm="$(maxrss "$set-mmdebstrap")" -v u="$u" -v cpa="$cpa" 'BEGIN {
+        -v rw="$(maxrss "$set-warm")" -v rm="$(maxrss "$set-mmdebstrap")" -v u="$u" -v cpa="$cpa" \
+        -v up="$up" -v ru="$(maxrss "$set-update")" 'BEGIN {
         printf "%-8s rdebootstrap cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx | peak RSS KB: cold %s warm %s mmdebstrap %s\n",
             s, c, w, m, m / w, m / c, rc, rw, rm
-        printf "%-8s unpack (warm) %5.2fs | cp -a of the tree %5.2fs | %.2fx cp -a\n", s, u, cpa, u / cpa }'
+        printf "%-8s unpack (warm) %5.2fs | cp -a of the tree %5.2fs | %.2fx cp -a\n", s, u, cpa, u / cpa
+        printf "%-8s update (warm) %5.2fs | peak RSS KB %s\n", s, up, ru }'
 done
