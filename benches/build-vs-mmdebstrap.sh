@@ -73,13 +73,13 @@ for set in $sets; do
     "$bin" build -q --unpack-only --arch "$arch" --cache-dir "$work/cache" -p "$dir/prime" \
         >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
     for i in $(seq "$runs"); do
+        # A warm update: the indices from the cache, verified and parsed,
+        # the set solved again (the lock is left as it is).
+        run "$set-update" "$bin" update -q --arch "$arch" --cache-dir "$work/cache"
         # Every tree and cold cache is new and none is removed before the
         # end: on an ext4 without a journal, creating inodes right after
         # removing many is slow (the allocator steps over recently deleted
         # inodes), and would bill one run for the removal before it.
-        # A warm update: the indices from the cache, verified and parsed,
-        # the set solved again (the lock is left as it is).
-        run "$set-update" "$bin" update -q --arch "$arch" --cache-dir "$work/cache"
         run "$set-cold" "$bin" build -q --arch "$arch" --cache-dir "$dir/cold$i" -p "$dir/c$i"
         run "$set-warm" "$bin" build --arch "$arch" --cache-dir "$work/cache" -p "$dir/w$i"
         # The unpack stage of that build, against copying its tree.

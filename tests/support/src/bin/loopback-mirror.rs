@@ -12,7 +12,10 @@ fn main() {
     };
     let upstream = std::env::var("DEBIAN_MIRROR").ok();
     if testkit::mirror::make(std::path::Path::new(&dir), upstream.as_deref()).is_none() {
-        eprintln!("loopback-mirror: partial-mirror.py not found (RDEBOOTSTRAP_PARTIAL_MIRROR_PY)");
+        eprintln!(
+            "loopback-mirror: the workplace's partial-mirror.py is not beside the checkout \
+             (../shared/bench/): set RDEBOOTSTRAP_PARTIAL_MIRROR_PY to its path"
+        );
         std::process::exit(1);
     }
 }
