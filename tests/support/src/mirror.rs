@@ -69,13 +69,42 @@ pub fn partial_mirror_script() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// How long a completed mirror is taken as it is: the test binaries of
+/// one run (CI makes the mirror first, then runs them one after the
+/// other) do not each check every file again (9 s each). Longer, and the
+/// script runs again, to follow the upstream suites.
+const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The file that records the last completed [`make`] in its directory:
+/// what was asked (the script, the upstream, the lists), its mtime when.
+const STAMP: &str = ".testkit-complete";
+
 /// Make (or complete) the partial mirror in `dir` from `upstream` (or,
 /// when `None`, the mirror the script finds in the host's APT sources):
 /// [`PACKAGES`] and [`SERVER`] in [`SUITES`], and trixie's minbase and
-/// `hello` for arm64. `None` when the script is not available; panics
-/// when it fails.
+/// `hello` for arm64. A mirror completed with the same request less than
+/// [`FRESH_FOR`] ago is taken as it is. `None` when the script is not
+/// available; panics when it fails.
 pub fn make(dir: &Path, upstream: Option<&str>) -> Option<()> {
     let script = partial_mirror_script()?;
+    let request = format!(
+        "{}\n{}\n{}\n{}\n",
+        script.display(),
+        upstream.unwrap_or("(the host's APT sources)"),
+        SUITES.join(" "),
+        [PACKAGES, SERVER].concat().join(" ")
+    );
+    let stamp = dir.join(STAMP);
+    let fresh = std::fs::metadata(&stamp)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < FRESH_FOR);
+    if fresh && std::fs::read_to_string(&stamp).ok().as_deref() == Some(request.as_str()) {
+        return Some(());
+    }
+    // Not complete until the script has run again.
+    let _ = std::fs::remove_file(&stamp);
     let packages = crate::TempDir::new("partial-mirror-list");
     let list = packages.path().join("packages.txt");
     std::fs::write(&list, [PACKAGES, SERVER].concat().join("\n") + "\n").unwrap();
@@ -107,6 +136,8 @@ pub fn make(dir: &Path, upstream: Option<&str>) -> Option<()> {
         &arm64,
         "partial-mirror.py --arch arm64",
     );
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&stamp, request).unwrap();
     Some(())
 }
 

@@ -1,5 +1,6 @@
 //! The `loopback-mirror` executable: its usage, and a failing
-//! `partial-mirror.py` failing it (CI reports its exit status).
+//! `partial-mirror.py` failing it (CI reports its exit status), and a
+//! mirror completed within the run not checked again.
 
 use std::process::Command;
 
@@ -33,4 +34,41 @@ fn a_failing_script_fails_it() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn a_completed_mirror_is_not_checked_again_within_the_run() {
+    let dir = testkit::TempDir::new("loopback-mirror");
+    // A stand-in for partial-mirror.py: python3 runs it; it records each
+    // run in a file beside the mirror.
+    let script = dir.path().join("partial-mirror.py");
+    let runs = dir.path().join("runs");
+    std::fs::write(
+        &script,
+        format!("open({:?}, 'a').write('run\\n')\n", runs.to_str().unwrap()),
+    )
+    .unwrap();
+    let mirror = dir.path().join("mirror");
+    let count = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let make = |upstream: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_loopback-mirror"))
+            .arg(&mirror)
+            .env("RDEBOOTSTRAP_PARTIAL_MIRROR_PY", &script)
+            .env("DEBIAN_MIRROR", upstream)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    // The amd64 suites, then arm64.
+    make("http://127.0.0.1:1/debian");
+    assert_eq!(count(), 2);
+    make("http://127.0.0.1:1/debian");
+    assert_eq!(count(), 2, "a mirror just completed is taken as it is");
+    make("http://127.0.0.1:2/debian");
+    assert_eq!(count(), 4, "another upstream runs the script again");
 }
