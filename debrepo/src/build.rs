@@ -2,7 +2,8 @@
 //!
 //! 1. [`download`]: every package of the spec, through the cache, several
 //!    at once; each is checked against the lock's size and SHA256 (local
-//!    .debs against their recorded hash).
+//!    .debs against their recorded hash), and decoded into the cache
+//!    while the others download ([`ahead`]).
 //! 2. [`unpack`]: the .debs unpacked into the tree on several threads
 //!    ([`crate::unpack`]), skipping what the spec's path filters exclude
 //!    and writing the filters into the tree's dpkg configuration
@@ -38,6 +39,8 @@ use crate::pathfilter::PathFilters;
 use crate::progress::{Progress, Stage};
 use crate::transport::Transport;
 use crate::unpack::{Ownership, PackageInfo, UnpackError, Unpacked, Unpacker};
+
+pub mod ahead;
 
 /// How many bytes of control files (maintainer scripts, md5sums, ...) a
 /// build holds at most, over all its packages: twice what one package may
@@ -162,6 +165,11 @@ pub struct ImportedSources<'a> {
 /// Download (or find in the cache) every package of `spec`; returns the
 /// .deb paths in the spec's package order. Imported packages come from
 /// the imported manifest's archives and local .debs (`imported`).
+///
+/// With `decode_ahead` threads, the data member of each .deb downloaded
+/// is decoded into `cache`'s decoded entries while the others download,
+/// for [`unpack`] to read (see [`ahead`]); give none when `unpack` will
+/// not read `cache`'s decoded entries.
 #[allow(clippy::too_many_arguments)]
 pub async fn download(
     manifest: &Manifest,
@@ -171,8 +179,10 @@ pub async fn download(
     urls: &[String],
     transport: &Transport,
     cache: &Cache,
+    decode_ahead: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<PathBuf>, BuildError> {
+    let ahead = ahead::DecodeAhead::start(cache, decode_ahead);
     let mut tasks = tokio::task::JoinSet::new();
     let mut out: Vec<Option<PathBuf>> = vec![None; spec.packages.len()];
     for (i, p) in spec.packages.iter().enumerate() {
@@ -212,17 +222,20 @@ pub async fn download(
         tasks.spawn(async move {
             let started = Instant::now();
             let r = fetch_to_cache(&transport, &cache, &url, &sha256, size).await;
-            (i, label, r, started.elapsed())
+            (i, label, sha256, r, started.elapsed())
         });
     }
     while let Some(joined) = tasks.join_next().await {
-        let (i, label, r, took) = joined.expect("download task");
+        let (i, label, sha256, r, took) = joined.expect("download task");
         progress.stage_item(Stage::Fetch, &label, took);
-        out[i] = Some(r.map_err(|source| BuildError::Download {
+        let path = r.map_err(|source| BuildError::Download {
             package: label,
             source: Box::new(source),
-        })?);
+        })?;
+        ahead.add(path.clone(), sha256);
+        out[i] = Some(path);
     }
+    ahead.finish().await;
     Ok(out.into_iter().map(|p| p.expect("every package")).collect())
 }
 

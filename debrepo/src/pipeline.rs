@@ -447,6 +447,8 @@ impl Prepared<'_> {
             &self.urls,
             transport,
             cache,
+            // Only a kept cache's decoded entries are read by the unpack.
+            if owned.is_none() { self.opts.jobs } else { 0 },
             progress,
         )
         .await?;

@@ -303,6 +303,7 @@ fn short_answers_are_resumed_on_update_and_on_build_downloads() {
             &urls,
             &transport(),
             &f.cache,
+            0,
             &NoProgress,
         ))
         .unwrap();
