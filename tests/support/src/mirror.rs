@@ -83,7 +83,7 @@ const STAMP: &str = ".testkit-complete";
 /// when `None`, the mirror the script finds in the host's APT sources):
 /// [`PACKAGES`] and [`SERVER`] in [`SUITES`], and trixie's minbase and
 /// `hello` for arm64. A mirror completed with the same request less than
-/// [`FRESH_FOR`] ago is taken as it is. `None` when the script is not
+/// an hour ago is taken as it is. `None` when the script is not
 /// available; panics when it fails.
 pub fn make(dir: &Path, upstream: Option<&str>) -> Option<()> {
     let script = partial_mirror_script()?;
