@@ -2,7 +2,7 @@
 //!
 //! A cold build's CPU is mostly idle until its last .deb has arrived; the
 //! unpack then decompresses every data member (xz, most of a cold
-//! unpack's time). [`DecodeAhead`] takes each .deb as its download is
+//! unpack's time). `DecodeAhead` takes each .deb as its download is
 //! checked and decodes its data member into the cache's decoded entry
 //! ([`crate::cache::decoded`]), which the unpack then reads as a warm
 //! build does. When the downloads end it takes no more: a package it has
