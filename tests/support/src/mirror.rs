@@ -76,21 +76,24 @@ pub fn partial_mirror_script() -> Option<PathBuf> {
 const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The file that records the last completed [`make`] in its directory:
-/// what was asked (the script, the upstream, the lists), its mtime when.
+/// what was asked (the script, the suites, the packages), its mtime
+/// when. Not the upstream: every Debian mirror holds the same archive,
+/// and CI's `loopback-mirror` (the mirror the script finds in the host's
+/// APT sources) and the tests (the same mirror, named) ask for it
+/// differently.
 const STAMP: &str = ".testkit-complete";
 
 /// Make (or complete) the partial mirror in `dir` from `upstream` (or,
 /// when `None`, the mirror the script finds in the host's APT sources):
 /// [`PACKAGES`] and [`SERVER`] in [`SUITES`], and trixie's minbase and
-/// `hello` for arm64. A mirror completed with the same request less than
-/// an hour ago is taken as it is. `None` when the script is not
-/// available; panics when it fails.
+/// `hello` for arm64. A mirror completed by the same script less than an
+/// hour ago is taken as it is, whatever its upstream. `None` when the
+/// script is not available; panics when it fails.
 pub fn make(dir: &Path, upstream: Option<&str>) -> Option<()> {
     let script = partial_mirror_script()?;
     let request = format!(
-        "{}\n{}\n{}\n{}\n",
+        "{}\n{}\n{}\n",
         script.display(),
-        upstream.unwrap_or("(the host's APT sources)"),
         SUITES.join(" "),
         [PACKAGES, SERVER].concat().join(" ")
     );

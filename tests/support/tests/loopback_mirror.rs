@@ -55,20 +55,25 @@ fn a_completed_mirror_is_not_checked_again_within_the_run() {
             .lines()
             .count()
     };
-    let make = |upstream: &str| {
+    let make = |script: &std::path::Path, upstream: &str| {
         let o = Command::new(env!("CARGO_BIN_EXE_loopback-mirror"))
             .arg(&mirror)
-            .env("RDEBOOTSTRAP_PARTIAL_MIRROR_PY", &script)
+            .env("RDEBOOTSTRAP_PARTIAL_MIRROR_PY", script)
             .env("DEBIAN_MIRROR", upstream)
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     // The amd64 suites, then arm64.
-    make("http://127.0.0.1:1/debian");
+    make(&script, "http://127.0.0.1:1/debian");
     assert_eq!(count(), 2);
-    make("http://127.0.0.1:1/debian");
+    make(&script, "http://127.0.0.1:1/debian");
     assert_eq!(count(), 2, "a mirror just completed is taken as it is");
-    make("http://127.0.0.1:2/debian");
-    assert_eq!(count(), 4, "another upstream runs the script again");
+    make(&script, "http://127.0.0.1:2/debian");
+    assert_eq!(count(), 2, "whatever mirror of the archive it came from");
+    // Another script: run again.
+    let other = dir.path().join("other-partial-mirror.py");
+    std::fs::copy(&script, &other).unwrap();
+    make(&other, "http://127.0.0.1:1/debian");
+    assert_eq!(count(), 4, "another script runs again");
 }
