@@ -5,7 +5,8 @@
 //!    .debs against their recorded hash), and decoded into the cache
 //!    while the others download ([`ahead`]).
 //! 2. [`unpack`]: the .debs unpacked into the tree on several threads
-//!    ([`crate::unpack`]), skipping what the spec's path filters exclude
+//!    ([`crate::unpack`]; base-files first and alone, so that its
+//!    `bin -> usr/bin` links are there before any path goes through them), skipping what the spec's path filters exclude
 //!    and writing the filters into the tree's dpkg configuration
 //!    ([`crate::pathfilter`]), then the dpkg database written with every
 //!    package unpacked ([`crate::dpkgdb`]).
@@ -401,63 +402,73 @@ pub fn unpack(
     let controls: Vec<std::sync::Mutex<Option<crate::deb::ControlFiles>>> = (0..debs.len())
         .map(|_| std::sync::Mutex::new(None))
         .collect();
+    // One package's data member (decoded once: from the cache, or decoded
+    // now and kept on the way) into the tree.
+    let unpack_one = |i: usize| -> Result<(), BuildError> {
+        let started = Instant::now();
+        let mut reader = slots[i].lock().expect("slot").take().expect("once");
+        let p = &packages[i];
+        let sha256: Option<Sha256> = p.sha256.parse().ok();
+        // Only for .debs the cache holds: a local .deb's entry would be
+        // an orphan, removed by the next gc.
+        let key = decoded
+            .zip(sha256)
+            .filter(|(cache, sha)| debs[i] == cache.path(sha));
+        // An entry that cannot be read is decoded again.
+        let cached = match key {
+            Some((cache, sha)) => cache.open_decoded(&sha).unwrap_or(None),
+            None => None,
+        };
+        let mut keep = match (key, &cached) {
+            (Some((cache, _)), None) => cache.decoded_writer().ok(),
+            _ => None,
+        };
+        let (member, stream) = reader
+            .data_stream()
+            .map_err(|source| deb_error(&debs[i], source))?;
+        let stream: crate::deb::DataStream<'_> = match (cached, keep.as_mut(), stream) {
+            (Some(cached), _, _) => cached,
+            (None, Some(sink), inner) => Box::new(Tee { inner, sink }),
+            (None, None, inner) => inner,
+        };
+        let mut data = DataArchive::new(member, stream);
+        unpacker.unpack(i, &mut data)?;
+        // To its end: the whole member is kept, and the decoder checks
+        // its stream there.
+        data.drain().map_err(|source| deb_error(&debs[i], source))?;
+        drop(data);
+        if let (Some(w), Some((_, sha))) = (keep, key) {
+            // Not kept (a full disk): decoded again next time.
+            let _ = w.commit(&sha);
+        }
+        *controls[i].lock().expect("control") = Some(reader.into_control());
+        progress.stage_item(
+            Stage::Unpack,
+            &format!("{} {} {}", p.name, p.version, p.arch),
+            started.elapsed(),
+        );
+        Ok(())
+    };
+    // The package that ships the tree's top-level links (trixie's
+    // base-files: `bin -> usr/bin`, ...) first and alone: the paths of
+    // the others are resolved through them, so a package that ships
+    // `/bin/x` must not find a real `/bin` made before the link, or the
+    // link's place taken, depending on which worker came first.
+    let (first, rest): (Vec<usize>, Vec<usize>) =
+        (0..debs.len()).partition(|&i| packages[i].name == LAYOUT_PACKAGE);
+    for &i in &first {
+        unpack_one(i)?;
+    }
+    // Archive order: largest first balanced no better (measured).
     let next = AtomicUsize::new(0);
-    // Largest first would balance better; archive order keeps it simple.
     std::thread::scope(|s| -> Result<(), BuildError> {
-        let workers: Vec<_> = (0..jobs.max(1).min(debs.len().max(1)))
+        let workers: Vec<_> = (0..jobs.max(1).min(rest.len().max(1)))
             .map(|_| {
                 s.spawn(|| -> Result<(), BuildError> {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= debs.len() {
-                            return Ok(());
-                        }
-                        let started = Instant::now();
-                        let mut reader = slots[i].lock().expect("slot").take().expect("once");
-                        let p = &packages[i];
-                        let sha256: Option<Sha256> = p.sha256.parse().ok();
-                        // Only for .debs the cache holds: a local .deb's
-                        // entry would be an orphan, removed by the next gc.
-                        let key = decoded
-                            .zip(sha256)
-                            .filter(|(cache, sha)| debs[i] == cache.path(sha));
-                        // The data member decoded once: from the cache, or
-                        // decoded now and kept on the way.
-                        // (An entry that cannot be read is decoded again.)
-                        let cached = match key {
-                            Some((cache, sha)) => cache.open_decoded(&sha).unwrap_or(None),
-                            None => None,
-                        };
-                        let mut keep = match (key, &cached) {
-                            (Some((cache, _)), None) => cache.decoded_writer().ok(),
-                            _ => None,
-                        };
-                        let (member, stream) = reader
-                            .data_stream()
-                            .map_err(|source| deb_error(&debs[i], source))?;
-                        let stream: crate::deb::DataStream<'_> =
-                            match (cached, keep.as_mut(), stream) {
-                                (Some(cached), _, _) => cached,
-                                (None, Some(sink), inner) => Box::new(Tee { inner, sink }),
-                                (None, None, inner) => inner,
-                            };
-                        let mut data = DataArchive::new(member, stream);
-                        unpacker.unpack(i, &mut data)?;
-                        // To its end: the whole member is kept, and the
-                        // decoder checks its stream there.
-                        data.drain().map_err(|source| deb_error(&debs[i], source))?;
-                        drop(data);
-                        if let (Some(w), Some((_, sha))) = (keep, key) {
-                            // Not kept (a full disk): decoded again next time.
-                            let _ = w.commit(&sha);
-                        }
-                        *controls[i].lock().expect("control") = Some(reader.into_control());
-                        progress.stage_item(
-                            Stage::Unpack,
-                            &format!("{} {} {}", p.name, p.version, p.arch),
-                            started.elapsed(),
-                        );
+                    while let Some(&i) = rest.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        unpack_one(i)?;
                     }
+                    Ok(())
                 })
             })
             .collect();
@@ -508,6 +519,10 @@ impl std::io::Read for Tee<'_, '_> {
         Ok(n)
     }
 }
+
+/// The package that ships a tree's top directories and, on a merged-/usr
+/// suite, its `bin -> usr/bin` links: unpacked before any other.
+const LAYOUT_PACKAGE: &str = "base-files";
 
 /// The packages mmdebstrap installs in its first, "essential" phase:
 /// those marked `Essential: yes` and everything they (pre-)depend on.
@@ -751,6 +766,69 @@ pub fn record_ownership(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Packages shipping `/bin/...` before base-files in the lock (as in a
+    /// suite half-way to merged /usr): base-files' `bin -> usr/bin` is
+    /// laid first whatever the workers, so their files land in `/usr/bin`.
+    #[test]
+    fn the_layout_package_is_unpacked_first() {
+        let t = testkit::TempDir::new("layout-first");
+        let mut debs = Vec::new();
+        let mut packages = Vec::new();
+        let mut add = |deb: testkit::DebBuilder, name: &str| {
+            let path = t.path().join(format!("{name}.deb"));
+            std::fs::write(&path, deb.build()).unwrap();
+            debs.push(path);
+            packages.push(LockedPackage {
+                name: name.into(),
+                version: "1".into(),
+                arch: "amd64".into(),
+                origin: PackageOrigin::Archive(0),
+                path: String::new(),
+                size: 0,
+                sha256: String::new(),
+            });
+        };
+        for i in 0..6 {
+            let name = format!("old{i}");
+            let deb = testkit::DebBuilder::new(&name, "1", "amd64")
+                .dir("./bin/")
+                .file(&format!("./bin/tool{i}"), "tool");
+            add(deb, &name);
+        }
+        let base = testkit::DebBuilder::new("base-files", "1", "amd64")
+            .dir("./usr/")
+            .dir("./usr/bin/")
+            .symlink("./bin", "usr/bin");
+        add(base, "base-files");
+        for jobs in [1, 2, 4] {
+            let root = t.path().join(format!("tree{jobs}"));
+            std::fs::create_dir(&root).unwrap();
+            unpack(
+                &root,
+                &packages,
+                &debs,
+                &HashSet::new(),
+                Arches {
+                    native: "amd64",
+                    foreign: &[],
+                },
+                &PathFilters::default(),
+                jobs,
+                None,
+                &crate::progress::NoProgress,
+            )
+            .unwrap();
+            let bin = std::fs::symlink_metadata(root.join("bin")).unwrap();
+            assert!(bin.file_type().is_symlink(), "jobs {jobs}: /bin is a link");
+            for i in 0..6 {
+                assert!(
+                    root.join(format!("usr/bin/tool{i}")).is_file(),
+                    "jobs {jobs}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn finish_tree_never_writes_through_links() {
