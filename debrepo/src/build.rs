@@ -6,8 +6,9 @@
 //!    while the others download ([`ahead`]).
 //! 2. [`unpack`]: the .debs unpacked into the tree on several threads
 //!    ([`crate::unpack`]; base-files first and alone, so that its
-//!    `bin -> usr/bin` links are there before any path goes through them), skipping what the spec's path filters exclude
-//!    and writing the filters into the tree's dpkg configuration
+//!    `bin -> usr/bin` links are there before any path goes through
+//!    them), skipping what the spec's path filters exclude and writing
+//!    the filters into the tree's dpkg configuration
 //!    ([`crate::pathfilter`]), then the dpkg database written with every
 //!    package unpacked ([`crate::dpkgdb`]).
 //!
