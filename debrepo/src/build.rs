@@ -780,15 +780,7 @@ mod tests {
             let path = t.path().join(format!("{name}.deb"));
             std::fs::write(&path, deb.build()).unwrap();
             debs.push(path);
-            packages.push(LockedPackage {
-                name: name.into(),
-                version: "1".into(),
-                arch: "amd64".into(),
-                origin: PackageOrigin::Archive(0),
-                path: String::new(),
-                size: 0,
-                sha256: String::new(),
-            });
+            packages.push(locked(name));
         };
         for i in 0..6 {
             let name = format!("old{i}");
@@ -850,9 +842,9 @@ mod tests {
             .is_symlink());
     }
 
-    #[test]
-    fn a_spec_without_dpkg_or_a_shell_cannot_be_configured() {
-        let package = |name: &str| LockedPackage {
+    /// A locked amd64 package of version 1 (no pool path, size or digest).
+    fn locked(name: &str) -> LockedPackage {
+        LockedPackage {
             name: name.into(),
             version: "1".into(),
             arch: "amd64".into(),
@@ -860,7 +852,12 @@ mod tests {
             path: String::new(),
             size: 0,
             sha256: String::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_spec_without_dpkg_or_a_shell_cannot_be_configured() {
+        let package = locked;
         let mut spec = LockedSpec {
             name: "tools".into(),
             hash: String::new(),

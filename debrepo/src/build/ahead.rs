@@ -126,10 +126,18 @@ fn decode(cache: &Cache, deb: &Path, sha256: &Sha256) -> Option<()> {
 mod tests {
     use super::*;
 
-    fn tmp(tag: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("debrepo-ahead-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        p
+    /// A cache in a new directory (removed with it).
+    fn cache(tag: &str) -> (testkit::TempDir, Cache) {
+        let dir = testkit::TempDir::new(tag);
+        let cache = Cache::open(dir.path()).unwrap();
+        (dir, cache)
+    }
+
+    /// `bytes` stored in `cache`: the .deb's path there, and its digest.
+    fn stored(cache: &Cache, bytes: &[u8]) -> (PathBuf, Sha256) {
+        let sha = crate::hash::sha256(bytes);
+        let path = cache.insert(bytes, &sha, Some(bytes.len() as u64)).unwrap();
+        (path, sha)
     }
 
     /// A .deb with one file in its data member, compressed with `c`.
@@ -150,13 +158,8 @@ mod tests {
 
     #[tokio::test]
     async fn debs_handed_over_are_decoded_into_the_cache() {
-        let root = tmp("decode");
-        let cache = Cache::open(&root).unwrap();
-        let bytes = deb(testkit::Comp::Xz);
-        let sha = crate::hash::sha256(&bytes);
-        let path = cache
-            .insert(&bytes, &sha, Some(bytes.len() as u64))
-            .unwrap();
+        let (_dir, cache) = cache("ahead-decode");
+        let (path, sha) = stored(&cache, &deb(testkit::Comp::Xz));
         let ahead = DecodeAhead::start(&cache, 2);
         ahead.add(path.clone(), sha);
         // While the downloads go on (finishing drops what no worker took).
@@ -172,43 +175,31 @@ mod tests {
         let mut want = Vec::new();
         stream.read_to_end(&mut want).unwrap();
         assert_eq!(tar, want);
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
     fn a_damaged_member_keeps_nothing() {
-        let root = tmp("damaged");
-        let cache = Cache::open(&root).unwrap();
+        let (dir, cache) = cache("ahead-damaged");
         let mut bytes = deb(testkit::Comp::Xz);
         // A byte of the xz stream's middle flipped: the decoder fails.
         let at = bytes.len() - 40;
         bytes[at] ^= 0x55;
-        let sha = crate::hash::sha256(&bytes);
-        let path = cache
-            .insert(&bytes, &sha, Some(bytes.len() as u64))
-            .unwrap();
+        let (path, sha) = stored(&cache, &bytes);
         assert_eq!(decode(&cache, &path, &sha), None);
         assert_eq!(decoded(&cache, &sha), None);
-        assert!(std::fs::read_dir(root.join("v1/tmp"))
+        assert!(std::fs::read_dir(dir.path().join("v1/tmp"))
             .unwrap()
             .next()
             .is_none());
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[tokio::test]
     async fn without_workers_nothing_is_decoded() {
-        let root = tmp("none");
-        let cache = Cache::open(&root).unwrap();
-        let bytes = deb(testkit::Comp::None);
-        let sha = crate::hash::sha256(&bytes);
-        let path = cache
-            .insert(&bytes, &sha, Some(bytes.len() as u64))
-            .unwrap();
+        let (_dir, cache) = cache("ahead-none");
+        let (path, sha) = stored(&cache, &deb(testkit::Comp::None));
         let none = DecodeAhead::start(&cache, 0);
         none.add(path, sha);
         none.finish().await;
         assert_eq!(decoded(&cache, &sha), None);
-        let _ = std::fs::remove_dir_all(&root);
     }
 }
