@@ -14,7 +14,6 @@
 //! unpack opens it, and a package this fails on (a damaged or hostile
 //! data member) is simply left to the unpack, which reports the error.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -108,23 +107,23 @@ fn decode(cache: &Cache, deb: &Path, sha256: &Sha256) -> Option<()> {
         return Some(());
     }
     let mut reader = DebReader::open(deb).ok()?;
-    let (_, mut stream) = reader.data_stream().ok()?;
+    let (_, inner) = reader.data_stream().ok()?;
     let mut kept = cache.decoded_writer().ok()?;
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        // To the member's end, where the decoder checks its stream.
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        kept.feed(&buf[..n]);
-    }
+    // The unpack's tee, read to the member's end (where the decoder checks
+    // its stream) with nothing else to write to.
+    let mut tee = super::Tee {
+        inner,
+        sink: &mut kept,
+    };
+    std::io::copy(&mut tee, &mut std::io::sink()).ok()?;
+    drop(tee);
     kept.commit(sha256).ok()?.then_some(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read as _;
 
     /// A cache in a new directory (removed with it).
     fn cache(tag: &str) -> (testkit::TempDir, Cache) {
