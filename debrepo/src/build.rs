@@ -354,6 +354,46 @@ pub fn unpack(
     decoded: Option<&Cache>,
     progress: &dyn Progress,
 ) -> Result<UnpackReport, BuildError> {
+    let none: Option<&Early<'_, ()>> = None;
+    let (report, _) = unpack_staged(
+        root, packages, debs, manual, arches, filters, jobs, decoded, progress, none,
+    )?;
+    Ok(report)
+}
+
+/// What [`unpack_staged`] runs in the tree, on a thread of its own, while
+/// the packages after the essential set are unpacked beside it: given
+/// every package's control files and what is unpacked so far (the
+/// essential set, with its database). The build's runs the essential
+/// set's part of the configuration
+/// ([`crate::configure::Part::Essential`]).
+pub type Early<'a, T> = dyn Fn(&[crate::deb::ControlFiles], &Unpacked) -> T + Sync + 'a;
+
+/// Where the staged packages are unpacked: in the tree's `/tmp`, on
+/// which the sandbox mounts its own, so the essential set's scripts
+/// cannot see it; in the tree's file system, so merging is renames.
+const STAGE: &str = "tmp/.rdebootstrap-stage";
+
+/// [`unpack`], and with `early`, in two steps when the build has an
+/// essential set and other packages: the essential set is unpacked and
+/// its database written; then `early` runs while the other packages are
+/// unpacked into a stage ([`crate::unpack::Unpacker::stage_into`]), merged
+/// into the tree when both are done, and added to the database
+/// ([`dpkgdb::add_unpacked`]). `early`'s result comes back when it ran
+/// (`None`: one step, as [`unpack`]).
+#[allow(clippy::too_many_arguments)]
+pub fn unpack_staged<T: Send>(
+    root: &Path,
+    packages: &[LockedPackage],
+    debs: &[PathBuf],
+    manual: &HashSet<String>,
+    arches: Arches<'_>,
+    filters: &PathFilters,
+    jobs: usize,
+    decoded: Option<&Cache>,
+    progress: &dyn Progress,
+    early: Option<&Early<'_, T>>,
+) -> Result<(UnpackReport, Option<T>), BuildError> {
     let Arches { native, foreign } = arches;
     let unpack_started = Instant::now();
     progress.stage_start(Stage::Unpack, debs.len());
@@ -385,16 +425,39 @@ pub fn unpack(
                 .map_err(|source| BuildError::Deb(deb_error(path, source)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let controls_read: Vec<&crate::deb::ControlFiles> =
-        readers.iter().map(|r| r.control()).collect();
-    for i in essential_closure(&controls_read) {
-        infos[i].conffiles_in_place = true;
+    let pkgs: Vec<_> = readers
+        .iter()
+        .filter_map(|r| r.control().package().ok())
+        .collect();
+    let essential = if pkgs.len() == readers.len() {
+        crate::configure::essential_set(&pkgs)
+    } else {
+        vec![false; readers.len()]
+    };
+    drop(pkgs);
+    for (i, info) in infos.iter_mut().enumerate() {
+        // mmdebstrap extracts the essential set with its conffiles in place.
+        info.conffiles_in_place = essential[i];
     }
+    // Two steps only with an essential set and something else.
+    let all_controls: Option<Vec<crate::deb::ControlFiles>> = early
+        .filter(|_| essential.iter().any(|&e| e) && !essential.iter().all(|&e| e))
+        .map(|_| readers.iter().map(|r| r.control().clone()).collect());
     // The target is marked unfinished until the build ends (INCOMPLETE):
     // files go straight to their names.
-    let unpacker = Unpacker::new(root, Ownership::for_this_process(), infos)?
+    let mut unpacker = Unpacker::new(root, Ownership::for_this_process(), infos)?
         .with_filters(filters.clone())
         .with_direct_writes(true);
+    if !filters.is_empty() {
+        // Before any dpkg run in the tree.
+        let rel = Path::new(crate::pathfilter::CONFIG_PATH);
+        crate::tree::Tree::open(root)
+            .and_then(|t| t.write_file(rel, filters.dpkg_config().as_bytes(), 0o644))
+            .map_err(|source| BuildError::PathFilters {
+                path: root.join(rel),
+                source,
+            })?;
+    }
     let slots: Vec<std::sync::Mutex<Option<DebReader<std::io::BufReader<std::fs::File>>>>> =
         readers
             .into_iter()
@@ -405,7 +468,7 @@ pub fn unpack(
         .collect();
     // One package's data member (decoded once: from the cache, or decoded
     // now and kept on the way) into the tree.
-    let unpack_one = |i: usize| -> Result<(), BuildError> {
+    let unpack_one = |unpacker: &Unpacker, i: usize| -> Result<(), BuildError> {
         let started = Instant::now();
         let mut reader = slots[i].lock().expect("slot").take().expect("once");
         let p = &packages[i];
@@ -450,6 +513,27 @@ pub fn unpack(
         );
         Ok(())
     };
+    // Packages at once, on `jobs` workers, in archive order (largest
+    // first balanced no better: measured).
+    let unpack_all = |unpacker: &Unpacker, list: &[usize]| -> Result<(), BuildError> {
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| -> Result<(), BuildError> {
+            let workers: Vec<_> = (0..jobs.max(1).min(list.len().max(1)))
+                .map(|_| {
+                    s.spawn(|| -> Result<(), BuildError> {
+                        while let Some(&i) = list.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            unpack_one(unpacker, i)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().expect("unpack worker")?;
+            }
+            Ok(())
+        })
+    };
     // The package that ships the tree's top-level links (trixie's
     // base-files: `bin -> usr/bin`, ...) first and alone: the paths of
     // the others are resolved through them, so a package that ships
@@ -458,26 +542,69 @@ pub fn unpack(
     let (first, rest): (Vec<usize>, Vec<usize>) =
         (0..debs.len()).partition(|&i| packages[i].name == LAYOUT_PACKAGE);
     for &i in &first {
-        unpack_one(i)?;
+        unpack_one(&unpacker, i)?;
     }
-    // Archive order: largest first balanced no better (measured).
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| -> Result<(), BuildError> {
-        let workers: Vec<_> = (0..jobs.max(1).min(rest.len().max(1)))
-            .map(|_| {
-                s.spawn(|| -> Result<(), BuildError> {
-                    while let Some(&i) = rest.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        unpack_one(i)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().expect("unpack worker")?;
+    let is_manual = |i: usize| manual.contains(&packages[i].name);
+    fn db_of<'a>(
+        controls: &'a [crate::deb::ControlFiles],
+        unpacked: &'a Unpacked,
+        manual: &dyn Fn(usize) -> bool,
+        which: impl Fn(usize) -> bool,
+    ) -> Vec<DbPackage<'a>> {
+        DbPackage::all(controls, unpacked, manual)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| which(*i))
+            .map(|(_, p)| p)
+            .collect()
+    }
+    let mut early_result = None;
+    let mut staged = false;
+    if let (Some(early), Some(all)) = (early, &all_controls) {
+        let (now, later): (Vec<usize>, Vec<usize>) = rest.iter().partition(|&&i| essential[i]);
+        unpack_all(&unpacker, &now)?;
+        // The stage's place: a real /tmp (the configuration refuses any
+        // other) and a name nothing took.
+        let tree = crate::tree::Tree::open(root).map_err(|source| BuildError::Target {
+            path: root.to_owned(),
+            source,
+        })?;
+        let stage_made = tree
+            .lstat(Path::new("tmp"))
+            .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+            && tree.open_path(Path::new("tmp"), true).is_ok_and(|tmp| {
+                rustix::fs::mkdirat(
+                    &tmp,
+                    ".rdebootstrap-stage",
+                    rustix::fs::Mode::from_bits_truncate(0o700),
+                )
+                .is_ok()
+            });
+        if stage_made {
+            staged = true;
+            let so_far = unpacker.snapshot();
+            let db = db_of(all, &so_far, &is_manual, |i| essential[i]);
+            dpkgdb::write_unpacked(root, native, foreign, &db)?;
+            unpacker.stage_into(&root.join(STAGE))?;
+            let (result, unpacked) = std::thread::scope(|s| {
+                let run = s.spawn(|| early(all, &so_far));
+                let unpacked = unpack_all(&unpacker, &later);
+                (run.join().expect("early configuration"), unpacked)
+            });
+            early_result = Some(result);
+            unpacked?;
+            unpacker.merge_stage()?;
+            tree.remove_dir_all(Path::new(STAGE))
+                .map_err(|source| BuildError::Target {
+                    path: root.join(STAGE),
+                    source,
+                })?;
+        } else {
+            unpack_all(&unpacker, &later)?;
         }
-        Ok(())
-    })?;
+    } else {
+        unpack_all(&unpacker, &rest)?;
+    }
     let unpacked = unpacker.finish();
     let controls: Vec<crate::deb::ControlFiles> = controls
         .into_iter()
@@ -487,23 +614,23 @@ pub fn unpack(
     progress.stage_finish(Stage::Unpack, unpack_started.elapsed());
     let started = Instant::now();
     progress.stage_start(Stage::Database, controls.len());
-    if !filters.is_empty() {
-        let rel = Path::new(crate::pathfilter::CONFIG_PATH);
-        crate::tree::Tree::open(root)
-            .and_then(|t| t.write_file(rel, filters.dpkg_config().as_bytes(), 0o644))
-            .map_err(|source| BuildError::PathFilters {
-                path: root.join(rel),
-                source,
-            })?;
+    if staged {
+        let earlier = db_of(&controls, &unpacked, &is_manual, |i| essential[i]);
+        let added = db_of(&controls, &unpacked, &is_manual, |i| !essential[i]);
+        dpkgdb::add_unpacked(root, native, &earlier, &added)?;
+    } else {
+        let db = DbPackage::all(&controls, &unpacked, is_manual);
+        dpkgdb::write_unpacked(root, native, foreign, &db)?;
     }
-    let db = DbPackage::all(&controls, &unpacked, |i| manual.contains(&packages[i].name));
-    dpkgdb::write_unpacked(root, native, foreign, &db)?;
     progress.stage_finish(Stage::Database, started.elapsed());
-    Ok(UnpackReport {
-        packages: debs.len(),
-        controls,
-        unpacked,
-    })
+    Ok((
+        UnpackReport {
+            packages: debs.len(),
+            controls,
+            unpacked,
+        },
+        early_result,
+    ))
 }
 
 /// A data member's stream that also feeds what it reads to a
@@ -524,33 +651,6 @@ impl std::io::Read for Tee<'_, '_> {
 /// The package that ships a tree's top directories and, on a merged-/usr
 /// suite, its `bin -> usr/bin` links: unpacked before any other.
 const LAYOUT_PACKAGE: &str = "base-files";
-
-/// The packages mmdebstrap installs in its first, "essential" phase:
-/// those marked `Essential: yes` and everything they (pre-)depend on.
-fn essential_closure(controls: &[&crate::deb::ControlFiles]) -> Vec<usize> {
-    let pkgs: Vec<_> = controls.iter().filter_map(|c| c.package().ok()).collect();
-    if pkgs.len() != controls.len() {
-        return Vec::new();
-    }
-    let by_name = crate::configure::name_index(&pkgs);
-    let mut seen = vec![false; pkgs.len()];
-    let mut todo: Vec<usize> = (0..pkgs.len()).filter(|&i| pkgs[i].essential).collect();
-    while let Some(i) = todo.pop() {
-        if std::mem::replace(&mut seen[i], true) {
-            continue;
-        }
-        for g in pkgs[i]
-            .pre_depends()
-            .groups()
-            .chain(pkgs[i].depends().groups())
-        {
-            if let Some(j) = g.iter().find_map(|r| by_name.get(r.name).copied()) {
-                todo.push(j);
-            }
-        }
-    }
-    (0..pkgs.len()).filter(|&i| seen[i]).collect()
-}
 
 fn deb_error(path: &Path, source: DebError) -> DebFileError {
     DebFileError {

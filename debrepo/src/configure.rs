@@ -264,15 +264,7 @@ pub fn configure_batches(controls: &[ControlFiles]) -> Result<Vec<Vec<usize>>, D
             })
             .collect()
     };
-    // The essential set: closed under dependencies.
-    let mut essential = vec![false; pkgs.len()];
-    let mut todo: Vec<usize> = (0..pkgs.len()).filter(|&i| pkgs[i].essential).collect();
-    while let Some(i) = todo.pop() {
-        if std::mem::replace(&mut essential[i], true) {
-            continue;
-        }
-        todo.extend(needs(i, false).into_iter().filter(|&j| !essential[j]));
-    }
+    let essential = essential_set(&pkgs);
     let order = preinst_order(controls)?;
     let mut batches = Vec::new();
     if essential.iter().all(|&e| e) {
@@ -318,6 +310,43 @@ pub fn configure_batches(controls: &[ControlFiles]) -> Result<Vec<Vec<usize>>, D
     Ok(batches)
 }
 
+/// Which packages form the essential set: the `Essential: yes` packages
+/// and what they (pre-)depend on, each alternative group followed to its
+/// first member in the build; the set mmdebstrap installs first.
+pub fn essential_set(pkgs: &[crate::packages::BinaryPackage<'_>]) -> Vec<bool> {
+    let by_name = name_index(pkgs);
+    let mut essential = vec![false; pkgs.len()];
+    let mut todo: Vec<usize> = (0..pkgs.len()).filter(|&i| pkgs[i].essential).collect();
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut essential[i], true) {
+            continue;
+        }
+        let p = &pkgs[i];
+        for g in p.pre_depends().groups().chain(p.depends().groups()) {
+            if let Some(j) = g.iter().find_map(|r| by_name.get(r.name).copied()) {
+                if !essential[j] {
+                    todo.push(j);
+                }
+            }
+        }
+    }
+    essential
+}
+
+/// Which part of the configuration [`configure_part`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Everything: the preinsts, the batches, `dpkg --configure -a`.
+    All,
+    /// The essential set ([`essential_set`]) alone: its preinsts and its
+    /// batch, with only it in the database (the rest is unpacked
+    /// meanwhile).
+    Essential,
+    /// The rest, once added: its preinsts, the other batches,
+    /// `dpkg --configure -a`.
+    Rest,
+}
+
 /// How `dpkg` is told about package `i`: its name, with its architecture
 /// when the build has the name for more than one.
 fn dpkg_name(pkgs: &[crate::packages::BinaryPackage<'_>], i: usize) -> String {
@@ -341,7 +370,31 @@ pub fn configure(
     output: Output,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<Chown>, ConfigureError> {
+    configure_part(root, controls, Part::All, executor, opts, output, progress)
+}
+
+/// [`configure`] in two parts: [`Part::Essential`] while the rest is
+/// unpacked, then [`Part::Rest`]. `controls` are always every package's.
+pub fn configure_part(
+    root: &Path,
+    controls: &[ControlFiles],
+    part: Part,
+    executor: &dyn Executor,
+    opts: &ConfigureOptions,
+    output: Output,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Vec<Chown>, ConfigureError> {
     let tree = open_tree(root)?;
+    let pkgs = controls
+        .iter()
+        .map(ControlFiles::package)
+        .collect::<Result<Vec<_>, _>>()?;
+    let essential = essential_set(&pkgs);
+    let in_part = |i: usize| match part {
+        Part::All => true,
+        Part::Essential => essential[i],
+        Part::Rest => !essential[i],
+    };
     mount_points(&tree)?;
     let tree_err = |path: &str| {
         let path = path.to_owned();
@@ -353,7 +406,7 @@ pub fn configure(
     let mut staged = Vec::new();
     for i in preinst_order(controls)? {
         let c = &controls[i];
-        if c.script("preinst").is_none() {
+        if c.script("preinst").is_none() || !in_part(i) {
             continue;
         }
         let p = c.package()?;
@@ -388,11 +441,16 @@ pub fn configure(
     }
     // Triggers wait for the last run, as apt passes --no-triggers to all
     // but its final `dpkg --configure --pending`.
-    let pkgs = controls
-        .iter()
-        .map(ControlFiles::package)
-        .collect::<Result<Vec<_>, _>>()?;
-    for batch in configure_batches(controls)? {
+    // The essential set's batch is the first (there is none when every
+    // package is essential).
+    let batches = configure_batches(controls)?;
+    let first = usize::from(batches.first().is_some_and(|b| essential[b[0]]));
+    let batches = match part {
+        Part::All => &batches[..],
+        Part::Essential => &batches[..first],
+        Part::Rest => &batches[first..],
+    };
+    for batch in batches {
         let names: Vec<String> = batch.iter().map(|&i| dpkg_name(&pkgs, i)).collect();
         let mut argv = vec![
             "/usr/bin/dpkg".to_owned(),
@@ -409,18 +467,20 @@ pub fn configure(
             status_fd: true,
         });
     }
-    steps.push(Step {
-        label: "dpkg --configure -a".into(),
-        argv: vec![
-            "/usr/bin/dpkg".into(),
-            "--status-fd".into(),
-            STATUS_FD.to_string(),
-            "--configure".into(),
-            "-a".into(),
-        ],
-        env: Vec::new(),
-        status_fd: true,
-    });
+    if part != Part::Essential {
+        steps.push(Step {
+            label: "dpkg --configure -a".into(),
+            argv: vec![
+                "/usr/bin/dpkg".into(),
+                "--status-fd".into(),
+                STATUS_FD.to_string(),
+                "--configure".into(),
+                "-a".into(),
+            ],
+            env: Vec::new(),
+            status_fd: true,
+        });
+    }
     let request = request(&tree, opts, opts.network, steps);
     // Each package's configuration and trigger processing inside the dpkg
     // runs, timed from dpkg's status lines.

@@ -24,6 +24,10 @@ use crate::packages::MultiArch;
 use crate::tree::Tree;
 use crate::unpack::Unpacked;
 
+/// The most of a database file [`add_unpacked`] reads (dpkg's `status`
+/// of a large system is a few MB).
+const STATE_LIMIT: u64 = 256 << 20;
+
 /// dpkg's order of the fields it knows; others follow in their own order.
 const FIELD_ORDER: &[&str] = &[
     "Package",
@@ -187,60 +191,66 @@ fn canonical_name(name: &str) -> &str {
         .unwrap_or(name)
 }
 
-/// Write the database for `packages`, all unpacked, into the tree at
-/// `root`. `native` and `foreign` are the architectures dpkg is to know.
-pub fn write_unpacked(
-    root: &Path,
-    native: &str,
-    foreign: &[String],
-    packages: &[DbPackage<'_>],
-) -> Result<(), DbError> {
-    let tree = Tree::open(root).map_err(|source| DbError::Write {
+/// What [`write_packages`] gathers for the shared files.
+#[derive(Default)]
+struct Gathered {
+    /// (name, arch) → stanza, for dpkg's sorted status file.
+    status: BTreeMap<(String, String), String>,
+    /// File trigger interests: (path, interested package).
+    file_interests: Vec<(String, String)>,
+    /// Named trigger interests: name → interested packages.
+    named: BTreeMap<String, Vec<String>>,
+}
+
+fn open(root: &Path) -> Result<Tree, DbError> {
+    Tree::open(root).map_err(|source| DbError::Write {
         path: root.to_owned(),
         source,
-    })?;
-    let failed = |rel: &str| {
-        let path = root.join(rel);
-        move |source| DbError::Write { path, source }
-    };
-    let write = |rel: &str, data: &[u8], mode: u32| {
-        tree.write_file(Path::new(rel), data, mode)
-            .map_err(failed(rel))
-    };
+    })
+}
+
+fn write(tree: &Tree, rel: &str, data: &[u8], mode: u32) -> Result<(), DbError> {
+    tree.write_file(Path::new(rel), data, mode)
+        .map_err(|source| DbError::Write {
+            path: tree.path().join(rel),
+            source,
+        })
+}
+
+fn label(c: &ControlFiles) -> impl Fn(DebError) -> DbError + '_ {
+    move |source| DbError::Control {
+        package: c
+            .package()
+            .map(|p| p.name.to_owned())
+            .unwrap_or_else(|_| "(unknown)".into()),
+        source,
+    }
+}
+
+/// Each package's `info/` files; its stanza and trigger interests for the
+/// shared files.
+fn write_packages(tree: &Tree, packages: &[DbPackage<'_>]) -> Result<Gathered, DbError> {
     // A package's own info files are new in the tree: no temporary and
     // rename for each (metadata writes that cost on a real disk).
     let write_new = |rel: &str, data: &[u8], mode: u32| {
         tree.write_new_file(Path::new(rel), data, mode)
-            .map_err(failed(rel))
+            .map_err(|source| DbError::Write {
+                path: tree.path().join(rel),
+                source,
+            })
     };
-    // (name, arch) → stanza, for dpkg's sorted status file.
-    let mut status: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut file_interests: Vec<(String, String)> = Vec::new();
-    let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut auto: BTreeMap<(String, String), ()> = BTreeMap::new();
+    let mut out = Gathered::default();
     for p in packages {
         let c = p.control;
-        let label = |source| DbError::Control {
-            package: c
-                .package()
-                .map(|p| p.name.to_owned())
-                .unwrap_or_else(|_| "(unknown)".into()),
-            source,
-        };
-        let pkg = c.package().map_err(label)?;
+        let pkg = c.package().map_err(label(c))?;
         let info = info_name(pkg.name, pkg.architecture, pkg.multi_arch);
-        status.insert(
+        out.status.insert(
             (pkg.name.to_owned(), pkg.architecture.to_owned()),
-            status_stanza(c, "install ok unpacked").map_err(label)?,
+            status_stanza(c, "install ok unpacked").map_err(label(c))?,
         );
-        let mut list = String::new();
-        for path in p.list {
-            list.push_str(path);
-            list.push('\n');
-        }
         write_new(
             &format!("var/lib/dpkg/info/{info}.list"),
-            list.as_bytes(),
+            list_text(p.list).as_bytes(),
             0o644,
         )?;
         for (member, mode) in INFO_MEMBERS {
@@ -251,28 +261,46 @@ pub fn write_unpacked(
             };
             write_new(&format!("var/lib/dpkg/info/{info}.{member}"), data, *mode)?;
         }
-        for t in c.triggers().map_err(label)? {
+        for t in c.triggers().map_err(label(c))? {
             let who = match t.directive {
                 "interest" | "interest-await" => info.clone(),
                 "interest-noawait" => format!("{info}/noawait"),
                 _ => continue,
             };
             if t.name.starts_with('/') {
-                file_interests.push((t.name.to_owned(), who));
+                out.file_interests.push((t.name.to_owned(), who));
             } else {
-                named.entry(t.name.to_owned()).or_default().push(who);
+                out.named.entry(t.name.to_owned()).or_default().push(who);
             }
         }
-        if !p.manual {
-            // apt records `all` packages under the native architecture.
-            let arch = if pkg.architecture == crate::arch::ALL {
-                native
-            } else {
-                pkg.architecture
-            };
-            auto.insert((pkg.name.to_owned(), arch.to_owned()), ());
-        }
     }
+    Ok(out)
+}
+
+fn list_text(list: &[String]) -> String {
+    let mut text = String::new();
+    for path in list {
+        text.push_str(path);
+        text.push('\n');
+    }
+    text
+}
+
+/// Write the database for `packages`, all unpacked, into the tree at
+/// `root`. `native` and `foreign` are the architectures dpkg is to know.
+pub fn write_unpacked(
+    root: &Path,
+    native: &str,
+    foreign: &[String],
+    packages: &[DbPackage<'_>],
+) -> Result<(), DbError> {
+    let tree = open(root)?;
+    let write = |rel: &str, data: &[u8], mode: u32| write(&tree, rel, data, mode);
+    let Gathered {
+        status,
+        file_interests,
+        named,
+    } = write_packages(&tree, packages)?;
     let status_text = status.into_values().collect::<Vec<_>>().join("\n");
     let status_text = if status_text.is_empty() {
         status_text
@@ -308,6 +336,22 @@ pub fn write_unpacked(
         arches.push('\n');
     }
     write("var/lib/dpkg/arch", arches.as_bytes(), 0o644)?;
+    extended_states(&tree, native, packages)
+}
+
+/// apt's `extended_states`: the packages not requested by the user.
+fn extended_states(tree: &Tree, native: &str, packages: &[DbPackage<'_>]) -> Result<(), DbError> {
+    let mut auto: BTreeMap<(String, String), ()> = BTreeMap::new();
+    for p in packages.iter().filter(|p| !p.manual) {
+        let pkg = p.control.package().map_err(label(p.control))?;
+        // apt records `all` packages under the native architecture.
+        let arch = if pkg.architecture == crate::arch::ALL {
+            native
+        } else {
+            pkg.architecture
+        };
+        auto.insert((pkg.name.to_owned(), arch.to_owned()), ());
+    }
     let mut states = String::new();
     for (name, arch) in auto.keys() {
         if !states.is_empty() {
@@ -318,6 +362,110 @@ pub fn write_unpacked(
             "Package: {name}\nArchitecture: {arch}\nAuto-Installed: 1\n"
         );
     }
-    write("var/lib/apt/extended_states", states.as_bytes(), 0o644)?;
-    Ok(())
+    write(
+        tree,
+        "var/lib/apt/extended_states",
+        states.as_bytes(),
+        0o644,
+    )
+}
+
+/// Add `added`, all unpacked, to the database of the tree at `root`, which
+/// [`write_unpacked`] wrote for `earlier` and dpkg has since run on (the
+/// essential set configured while the rest was unpacked beside the tree):
+/// as if dpkg unpacked `added` now.
+///
+/// Their stanzas join dpkg's `status` and their interests the trigger
+/// files. `earlier`'s `.list` files are written again, without what
+/// `added` took over. A file trigger of `earlier` that an added path
+/// activates (at or below the interest's path, as dpkg matches it) is
+/// recorded in `triggers/Unincorp`, as `dpkg-trigger` records one, with
+/// no awaiting package: the next dpkg run marks it pending and the last
+/// one processes it. Named triggers need nothing: a package's own
+/// `activate` directives fire again when it is configured.
+pub fn add_unpacked(
+    root: &Path,
+    native: &str,
+    earlier: &[DbPackage<'_>],
+    added: &[DbPackage<'_>],
+) -> Result<(), DbError> {
+    let tree = open(root)?;
+    let read = |rel: &str| -> Result<String, DbError> {
+        match tree.read(Path::new(rel), STATE_LIMIT) {
+            Ok(data) => String::from_utf8(data).map_err(|e| DbError::Write {
+                path: root.join(rel),
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+            Err(source) => Err(DbError::Write {
+                path: root.join(rel),
+                source,
+            }),
+        }
+    };
+    for p in earlier {
+        let pkg = p.control.package().map_err(label(p.control))?;
+        let info = info_name(pkg.name, pkg.architecture, pkg.multi_arch);
+        write(
+            &tree,
+            &format!("var/lib/dpkg/info/{info}.list"),
+            list_text(p.list).as_bytes(),
+            0o644,
+        )?;
+    }
+    let Gathered {
+        status,
+        file_interests,
+        named,
+    } = write_packages(&tree, added)?;
+    let mut text = read("var/lib/dpkg/status")?
+        .trim_end_matches('\n')
+        .to_owned();
+    for stanza in status.into_values() {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(stanza.trim_end_matches('\n'));
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    write(&tree, "var/lib/dpkg/status", text.as_bytes(), 0o644)?;
+    // The earlier packages' file interests, before the added ones join.
+    let existing = read("var/lib/dpkg/triggers/File")?;
+    let mut activated: std::collections::BTreeSet<&str> = Default::default();
+    for line in existing.lines() {
+        let Some((interest, _)) = line.split_once(' ') else {
+            continue;
+        };
+        let hit = added.iter().flat_map(|p| p.list.iter()).any(|path| {
+            path.strip_prefix(interest)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
+        if hit {
+            activated.insert(interest);
+        }
+    }
+    let mut file = existing.clone();
+    for (path, who) in &file_interests {
+        let _ = writeln!(file, "{path} {who}");
+    }
+    write(&tree, "var/lib/dpkg/triggers/File", file.as_bytes(), 0o644)?;
+    for (name, who) in &named {
+        let rel = format!("var/lib/dpkg/triggers/{name}");
+        let text = read(&rel)? + &(who.join("\n") + "\n");
+        write(&tree, &rel, text.as_bytes(), 0o644)?;
+    }
+    let mut unincorp = read("var/lib/dpkg/triggers/Unincorp")?;
+    for interest in activated {
+        let _ = writeln!(unincorp, "{interest} -");
+    }
+    write(
+        &tree,
+        "var/lib/dpkg/triggers/Unincorp",
+        unincorp.as_bytes(),
+        0o644,
+    )?;
+    let all: Vec<DbPackage<'_>> = earlier.iter().chain(added).cloned().collect();
+    extended_states(&tree, native, &all)
 }

@@ -541,7 +541,58 @@ impl Prepared<'_> {
             .map(|r| requirement_name(r).to_owned())
             .collect();
         let started = Instant::now();
-        let report: UnpackReport = crate::build::unpack(
+        let log = || {
+            if opts.show_script_output {
+                Output::Shown
+            } else {
+                Output::Hidden
+            }
+        };
+        // The scripts' settings, for what is unpacked so far: without
+        // root, what the tree cannot hold is given inside the sandbox or
+        // kept in its ownership file.
+        let options_for = |unpacked: &crate::unpack::Unpacked| {
+            let epoch = opts
+                .source_date_epoch
+                .or_else(|| opts.output.as_ref().and_then(|o| o.source_date_epoch))
+                .unwrap_or(unpacked.newest_mtime);
+            let mut options = opts.sandbox.clone();
+            options.env = self.resolved.build_env.clone();
+            options
+                .env
+                .entry("SOURCE_DATE_EPOCH".to_owned())
+                .or_insert_with(|| epoch.to_string());
+            options.owners = crate::ownership::owners(&options.users, &unpacked.recorded);
+            (epoch, options)
+        };
+        // The essential set is configured while the rest is unpacked
+        // beside the tree, where the scripts cannot see it (the
+        // executor's own /tmp hides the stage).
+        let early =
+            |controls: &[crate::deb::ControlFiles],
+             unpacked: &crate::unpack::Unpacked|
+             -> Result<(bool, Vec<crate::sandbox::Chown>, Vec<String>), PipelineError> {
+                let (_, options) = options_for(unpacked);
+                let copied = if options.network {
+                    resolv_conf_from_host(root)?
+                } else {
+                    false
+                };
+                let chowns = crate::configure::configure_part(
+                    root,
+                    controls,
+                    crate::configure::Part::Essential,
+                    executor,
+                    &options,
+                    log(),
+                    progress,
+                )?;
+                let given = options.owners.into_iter().map(|o| o.path).collect();
+                Ok((copied, chowns, given))
+            };
+        let early: Option<&crate::build::Early<'_, _>> =
+            (!opts.unpack_only && executor.hides_tmp()).then_some(&early);
+        let (report, early) = crate::build::unpack_staged(
             root,
             &self.spec.packages,
             &fetched.debs,
@@ -554,7 +605,10 @@ impl Prepared<'_> {
             opts.jobs,
             fetched.cache.as_ref(),
             progress,
+            early,
         )?;
+        let report: UnpackReport = report;
+        let early = early.transpose()?;
         if let Some(dir) = &fetched.temporary {
             dir.remove()?;
         }
@@ -563,29 +617,18 @@ impl Prepared<'_> {
             let _ = cache.bound_decoded(crate::cache::DECODED_CAP);
         }
         stages.push((Stage::Unpack, started.elapsed()));
-        let log = || {
-            if opts.show_script_output {
-                Output::Shown
-            } else {
-                Output::Hidden
-            }
-        };
-        // Without root, what the tree cannot hold is given inside the
-        // sandbox or kept in its ownership file.
-        let epoch = opts
-            .source_date_epoch
-            .or_else(|| opts.output.as_ref().and_then(|o| o.source_date_epoch))
-            .unwrap_or(report.unpacked.newest_mtime);
-        let mut options = opts.sandbox.clone();
-        options.env = self.resolved.build_env.clone();
-        options
-            .env
-            .entry("SOURCE_DATE_EPOCH".to_owned())
-            .or_insert_with(|| epoch.to_string());
+        let (epoch, mut options) = options_for(&report.unpacked);
         let users = options.users.clone();
-        options.owners = crate::ownership::owners(&users, &report.unpacked.recorded);
         let mut chowns = Vec::new();
         let mut copied_resolv_conf = false;
+        let early_ran = early.is_some();
+        if let Some((copied, early_chowns, given)) = early {
+            // The essential set's owners were given before its scripts.
+            let given: HashSet<String> = given.into_iter().collect();
+            options.owners.retain(|o| !given.contains(&o.path));
+            copied_resolv_conf = copied;
+            chowns = early_chowns;
+        }
         let mut scripts = 0;
         let staged;
         if opts.unpack_only {
@@ -596,17 +639,23 @@ impl Prepared<'_> {
         } else {
             let at = Instant::now();
             progress.stage_start(Stage::Configure, report.controls.len());
-            if options.network {
+            if options.network && !copied_resolv_conf {
                 copied_resolv_conf = resolv_conf_from_host(root)?;
             }
-            chowns = crate::configure::configure(
+            let part = if early_ran {
+                crate::configure::Part::Rest
+            } else {
+                crate::configure::Part::All
+            };
+            chowns.extend(crate::configure::configure_part(
                 root,
                 &report.controls,
+                part,
                 executor,
                 &options,
                 log(),
                 progress,
-            )?;
+            )?);
             let took = at.elapsed();
             progress.stage_finish(Stage::Configure, took);
             stages.push((Stage::Configure, took));

@@ -124,9 +124,21 @@ pub trait Executor: Send + Sync {
         output: Output,
         on_event: &mut dyn FnMut(StepEvent<'_>),
     ) -> Result<Vec<Chown>, SandboxError>;
+
+    /// True if the steps see a `/tmp` of their own, not the tree's: what
+    /// the tree's `/tmp` holds meanwhile is hidden from them (a build
+    /// unpacks its stage there while the essential set is configured).
+    fn hides_tmp(&self) -> bool {
+        false
+    }
 }
 
 impl Executor for Sandbox {
+    fn hides_tmp(&self) -> bool {
+        // The helper mounts a new tmpfs on the tree's /tmp.
+        true
+    }
+
     fn run_steps(
         &self,
         request: &Request,

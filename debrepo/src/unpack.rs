@@ -71,6 +71,8 @@ use crate::relation::{self, FieldKind};
 use crate::tree::Tree;
 use crate::version::Version;
 
+mod stage;
+
 /// Whether ownership and device nodes are applied or recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ownership {
@@ -224,6 +226,10 @@ pub struct Unpacker {
     newest_mtime: std::sync::atomic::AtomicU64,
     filters: PathFilters,
     direct: bool,
+    /// While unpacking into a stage ([`Unpacker::stage_into`]): the tree.
+    base: Option<Tree>,
+    /// The links the stage was given, by path, with their inodes.
+    seeded: HashMap<PathBuf, u64>,
 }
 
 fn kind_name(k: EntryKind) -> &'static str {
@@ -260,6 +266,8 @@ impl Unpacker {
             newest_mtime: std::sync::atomic::AtomicU64::new(0),
             filters: PathFilters::new(),
             direct: false,
+            base: None,
+            seeded: HashMap::new(),
         })
     }
 
@@ -870,34 +878,40 @@ impl Unpacker {
     /// Everything unpacked: the lists (without files another package
     /// took over) and, rootless, the recorded metadata.
     pub fn finish(self) -> Unpacked {
-        let claims = self.claims.into_inner().expect("claims");
+        self.snapshot()
+    }
+
+    /// What [`Unpacker::finish`] would return now: for the packages
+    /// unpacked so far, while others are still to come.
+    pub fn snapshot(&self) -> Unpacked {
+        let claims = self.claims.lock().expect("claims");
         let lists = self
             .lists
-            .into_inner()
+            .lock()
             .expect("lists")
-            .into_iter()
+            .iter()
             .enumerate()
             .map(|(i, list)| {
-                list.into_iter()
+                list.iter()
                     .filter(|(_, canon)| {
                         canon
                             .as_ref()
                             .and_then(|c| claims.get(c))
                             .is_none_or(|c| c.owner == i)
                     })
-                    .map(|(shown, _)| shown)
+                    .map(|(shown, _)| shown.clone())
                     .collect()
             })
             .collect();
-        let md5sums = self.md5sums.into_inner().expect("md5sums");
-        let mut recorded = self.recorded.into_inner().expect("recorded");
+        let md5sums = self.md5sums.lock().expect("md5sums").clone();
+        let mut recorded = self.recorded.lock().expect("recorded").clone();
         recorded.sort_by(|a, b| a.path.cmp(&b.path));
         recorded.dedup_by(|a, b| a.path == b.path);
         Unpacked {
             lists,
             md5sums,
             recorded,
-            newest_mtime: self.newest_mtime.into_inner(),
+            newest_mtime: self.newest_mtime.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 }

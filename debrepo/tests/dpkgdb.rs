@@ -164,3 +164,112 @@ fn unpack_and_database_match_dpkg_unpack() {
     }
     assert!(sa.len() > 400, "{} paths", sa.len());
 }
+
+/// A staged build's database: the essential part written and configured
+/// by dpkg, the rest unpacked beside the tree, merged, and added with
+/// [`dpkgdb::add_unpacked`]. dpkg then finishes the rest, processes the
+/// file trigger the rest activated in the configured part, and agrees on
+/// who owns what.
+#[test]
+fn packages_added_after_a_dpkg_run_are_configured_with_their_triggers() {
+    if !testkit::require(
+        Command::new("dpkg").arg("--version").output().is_ok(),
+        "dpkg",
+    ) || !testkit::require(
+        Ownership::for_this_process() == Ownership::Apply,
+        "root (dpkg --root as root is the reference)",
+    ) {
+        return;
+    }
+    let work = TempDir::new("dpkgdb-staged");
+    let ess = DebBuilder::new("ess", "1", "all")
+        .field("Essential", "yes")
+        .field("Description", "the essential part")
+        .control_file("triggers", 0o644, "interest-noawait /usr/share/ess-watch\n")
+        .dir("./tmp/")
+        .dir("./etc/")
+        .file("./etc/ess-owned", "ess")
+        .dir("./usr/")
+        .dir("./usr/share/")
+        .dir("./usr/share/ess-watch/")
+        .write_to(work.path(), "ess");
+    let rest = DebBuilder::new("rest", "1", "all")
+        .field("Depends", "ess")
+        .field("Replaces", "ess")
+        .field("Description", "the rest")
+        .control_file("triggers", 0o644, "interest rest-trigger\n")
+        .dir("./etc/")
+        .file("./etc/ess-owned", "rest took it")
+        .dir("./usr/")
+        .dir("./usr/share/")
+        .dir("./usr/share/ess-watch/")
+        .file("./usr/share/ess-watch/item", "watched")
+        .write_to(work.path(), "rest");
+    let root = work.path().join("tree");
+    std::fs::create_dir_all(&root).unwrap();
+    let readers: Vec<_> = [&ess, &rest]
+        .iter()
+        .map(|p| DebReader::open(p).unwrap())
+        .collect();
+    let infos = readers
+        .iter()
+        .map(|r| PackageInfo::from_control(r.control()).unwrap())
+        .collect();
+    let mut u = Unpacker::new(&root, Ownership::Apply, infos).unwrap();
+    let mut readers = readers.into_iter();
+    let mut first = readers.next().unwrap();
+    u.unpack(0, &mut first.data().unwrap()).unwrap();
+    let mut controls = vec![first.into_control()];
+    let so_far = u.snapshot();
+    let db = DbPackage::all(&controls, &so_far, |_| true);
+    dpkgdb::write_unpacked(&root, "amd64", &[], &db).unwrap();
+    let dpkg = |args: &[&str]| {
+        let o = Command::new("dpkg")
+            .arg(format!("--root={}", root.display()))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "dpkg {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    dpkg(&["--configure", "-a"]);
+    std::fs::create_dir(root.join("tmp/stage")).unwrap();
+    u.stage_into(&root.join("tmp/stage")).unwrap();
+    let mut second = readers.next().unwrap();
+    u.unpack(1, &mut second.data().unwrap()).unwrap();
+    controls.push(second.into_control());
+    u.merge_stage().unwrap();
+    std::fs::remove_dir_all(root.join("tmp/stage")).unwrap();
+    let unpacked = u.finish();
+    let db = DbPackage::all(&controls, &unpacked, |i| i == 1);
+    dpkgdb::add_unpacked(&root, "amd64", &db[..1], &db[1..]).unwrap();
+    let unincorp = std::fs::read_to_string(root.join("var/lib/dpkg/triggers/Unincorp")).unwrap();
+    assert_eq!(unincorp, "/usr/share/ess-watch -\n");
+    let out = dpkg(&["--configure", "-a"]);
+    assert!(out.contains("Setting up rest (1)"), "{out}");
+    assert!(out.contains("Processing triggers for ess (1)"), "{out}");
+    let listed = dpkg(&["-l"]);
+    for p in ["ess", "rest"] {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with("ii  ") && l.split_whitespace().nth(1) == Some(p)),
+            "{listed}"
+        );
+    }
+    assert!(dpkg(&["-S", "/etc/ess-owned"]).starts_with("rest: "));
+    assert_eq!(dpkg(&["--audit"]), "");
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/lib/dpkg/triggers/rest-trigger")).unwrap(),
+        "rest\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/lib/apt/extended_states")).unwrap(),
+        "Package: ess\nArchitecture: amd64\nAuto-Installed: 1\n"
+    );
+}

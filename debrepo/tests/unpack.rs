@@ -482,3 +482,151 @@ fn essential_conffiles_can_also_be_put_in_place() {
         1
     );
 }
+
+/// Unpack `first` into `root`, then `later` into a stage in `root/tmp`
+/// (with `between` run on the tree meanwhile, as the essential set's
+/// scripts run), and merge it in.
+fn unpack_staged(
+    root: &Path,
+    first: &[DebBuilder],
+    later: &[DebBuilder],
+    between: impl FnOnce(&Path),
+) -> Result<debrepo::unpack::Unpacked, UnpackError> {
+    let all: Vec<DebBuilder> = first.iter().chain(later).cloned().collect();
+    let bytes: Vec<Vec<u8>> = all.iter().map(DebBuilder::build).collect();
+    let infos = bytes
+        .iter()
+        .map(|b| {
+            let r = DebReader::new(std::io::Cursor::new(b.as_slice())).unwrap();
+            PackageInfo::from_control(r.control()).unwrap()
+        })
+        .collect();
+    let mut u = Unpacker::new(root, Ownership::for_this_process(), infos)?.with_direct_writes(true);
+    let one = |u: &Unpacker, i: usize| -> Result<(), UnpackError> {
+        let mut r = DebReader::new(std::io::Cursor::new(bytes[i].as_slice())).unwrap();
+        let mut data = r.data().unwrap();
+        u.unpack(i, &mut data)
+    };
+    (0..first.len()).try_for_each(|i| one(&u, i))?;
+    std::fs::create_dir_all(root.join("tmp/stage")).unwrap();
+    u.stage_into(&root.join("tmp/stage"))?;
+    between(root);
+    (first.len()..all.len()).try_for_each(|i| one(&u, i))?;
+    u.merge_stage()?;
+    std::fs::remove_dir_all(root.join("tmp/stage")).unwrap();
+    Ok(u.finish())
+}
+
+#[test]
+fn a_staged_unpack_merges_into_the_tree_of_one_unpack() {
+    // The essential part: merged-/usr links (also one below the top),
+    // shared directories, a file the rest replaces.
+    let layout = DebBuilder::new("layout", "1", "amd64")
+        .dir("./tmp/")
+        .dir("./usr/")
+        .dir("./usr/bin/")
+        .dir("./usr/lib/")
+        .symlink("./bin", "usr/bin")
+        .symlink("./lib", "usr/lib")
+        .dir("./usr/share/")
+        .dir("./usr/share/real/")
+        .symlink("./usr/share/alias", "real");
+    let ess = DebBuilder::new("ess", "1", "amd64")
+        .dir("./etc/")
+        .file("./etc/shared", "from ess")
+        .file("./etc/kept", "ess keeps this")
+        .dir("./usr/share/doc/")
+        .dir("./usr/share/doc/ess/")
+        .file("./usr/share/doc/ess/copyright", "ess");
+    // The rest: through the links, into shared and new directories, a
+    // replaced file, a file a script made meanwhile.
+    let rest = DebBuilder::new("rest", "2", "amd64")
+        .field("Replaces", "ess")
+        .dir("./bin/")
+        .file("./bin/tool", "tool")
+        .dir("./usr/share/alias/")
+        .file("./usr/share/alias/data", "through a lower link")
+        .dir("./etc/")
+        .file("./etc/shared", "from rest")
+        .file("./etc/made-by-a-script", "shipped")
+        .dir("./usr/share/doc/")
+        .dir("./usr/share/doc/rest/")
+        .file("./usr/share/doc/rest/copyright", "rest")
+        .dir("./opt/")
+        .dir("./opt/new/")
+        .dir("./opt/new/deep/")
+        .file("./opt/new/deep/file", "deep");
+    let other = DebBuilder::new("other", "1", "amd64")
+        .dir("./usr/")
+        .dir("./usr/lib/")
+        .file("./usr/lib/libother.so", "lib")
+        .dir("./lib/")
+        .file("./lib/libold.so", "through /lib");
+    let first = [layout.clone(), ess.clone()];
+    let later = [rest.clone(), other.clone()];
+    let staged = TempDir::new("unpack-staged");
+    let out = unpack_staged(staged.path(), &first, &later, |root| {
+        std::fs::write(root.join("etc/made-by-a-script"), "made").unwrap();
+    })
+    .unwrap();
+    let once = TempDir::new("unpack-once");
+    let all: Vec<DebBuilder> = first.iter().chain(&later).cloned().collect();
+    let reference = unpack_with(once.path(), &all, false, true).unwrap();
+    std::fs::write(once.path().join("etc/made-by-a-script"), "shipped").unwrap();
+    // The same tree, modes and owners included (directories' times aside),
+    // and the same lists.
+    assert_eq!(
+        testkit::tree_snapshot(staged.path()),
+        testkit::tree_snapshot(once.path())
+    );
+    assert_eq!(out.lists, reference.lists);
+    assert!(std::fs::symlink_metadata(staged.path().join("bin"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read(staged.path().join("usr/share/real/data")).unwrap(),
+        b"through a lower link"
+    );
+    assert_eq!(
+        std::fs::read(staged.path().join("etc/shared")).unwrap(),
+        b"from rest"
+    );
+    assert!(!out.lists[1].contains(&"/etc/shared".to_owned()));
+}
+
+#[test]
+fn a_staged_unpack_refuses_a_directory_where_the_tree_has_a_file() {
+    let first = DebBuilder::new("first", "1", "amd64")
+        .dir("./tmp/")
+        .dir("./opt/")
+        .file("./opt/thing", "a file");
+    // A script turns a path the rest ships a file at into a directory,
+    // and the other way round.
+    let later = DebBuilder::new("later", "1", "amd64")
+        .dir("./opt/")
+        .dir("./opt/thing/")
+        .file("./opt/thing/inside", "x");
+    let t = TempDir::new("unpack-staged-clash");
+    let e = unpack_staged(t.path(), &[first], &[later], |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("later:amd64 1: /opt/thing: cannot put a directory where the tree has a file"),
+        "{e}"
+    );
+    let first = DebBuilder::new("first", "1", "amd64").dir("./tmp/");
+    let later = DebBuilder::new("later", "1", "amd64")
+        .dir("./srv/")
+        .file("./srv/data", "file");
+    let t = TempDir::new("unpack-staged-clash2");
+    let e = unpack_staged(t.path(), &[first], &[later], |root| {
+        std::fs::create_dir_all(root.join("srv/data")).unwrap();
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("later:amd64 1: /srv/data: cannot put a file where the tree has a directory"),
+        "{e}"
+    );
+}
