@@ -10,7 +10,10 @@
 //!    them), skipping what the spec's path filters exclude and writing
 //!    the filters into the tree's dpkg configuration
 //!    ([`crate::pathfilter`]), then the dpkg database written with every
-//!    package unpacked ([`crate::dpkgdb`]).
+//!    package unpacked ([`crate::dpkgdb`]). [`unpack_staged`] does it in
+//!    two steps, running the essential set's configuration while the
+//!    rest is unpacked into a stage ([`crate::unpack::Unpacker::stage_into`])
+//!    and merged in.
 //!
 //! 3. [`crate::configure::configure`] then runs the maintainer scripts in
 //!    the sandbox helper ([`check_configurable`] first tells, before
@@ -580,12 +583,23 @@ pub fn unpack_staged<T: Send>(
                 )
                 .is_ok()
             });
-        if stage_made {
+        // Without /proc (a chroot), in one step after all.
+        let stage_ready = stage_made && unpacker.stage_into(&root.join(STAGE)).is_ok();
+        let remove_stage = || {
+            tree.remove_dir_all(Path::new(STAGE))
+                .map_err(|source| BuildError::Target {
+                    path: root.join(STAGE),
+                    source,
+                })
+        };
+        if stage_made && !stage_ready {
+            remove_stage()?;
+        }
+        if stage_ready {
             staged = true;
             let so_far = unpacker.snapshot();
             let db = db_of(all, &so_far, &is_manual, |i| essential[i]);
             dpkgdb::write_unpacked(root, native, foreign, &db)?;
-            unpacker.stage_into(&root.join(STAGE))?;
             let (result, unpacked) = std::thread::scope(|s| {
                 let run = s.spawn(|| early(all, &so_far));
                 let unpacked = unpack_all(&unpacker, &later);
@@ -594,11 +608,7 @@ pub fn unpack_staged<T: Send>(
             early_result = Some(result);
             unpacked?;
             unpacker.merge_stage()?;
-            tree.remove_dir_all(Path::new(STAGE))
-                .map_err(|source| BuildError::Target {
-                    path: root.join(STAGE),
-                    source,
-                })?;
+            remove_stage()?;
         } else {
             unpack_all(&unpacker, &later)?;
         }

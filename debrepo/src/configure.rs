@@ -19,6 +19,14 @@
 //! Everything dpkg decides (the order within a run, conffiles, triggers,
 //! alternatives) is decided by dpkg.
 //!
+//! A build may run this in two parts ([`Part`]): the essential set's
+//! preinsts and batch while only it is in the tree and the database (the
+//! rest is unpacked meanwhile, where the scripts cannot see it), then the
+//! rest's preinsts, the other batches and `dpkg --configure -a` once it
+//! is added. The steps and their order are the same as in one part,
+//! except that the rest's preinsts run after the essential set is
+//! configured, as apt runs them after mmdebstrap's essential stage.
+//!
 //! A `policy-rc.d` that denies every action keeps services from starting
 //! meanwhile; it is removed afterwards. Files that record the build
 //! itself and not the system (dpkg's and update-alternatives' logs,

@@ -14,7 +14,9 @@
 //! 3. [`Prepared::install`], synchronous: [`Stage::Unpack`],
 //!    [`Stage::Database`], then, unless unpacking only,
 //!    [`Stage::Configure`] (preinsts and `dpkg --configure -a` in the
-//!    sandbox, with the spec's `build-env`), [`Stage::Artifacts`] (the
+//!    sandbox, with the spec's `build-env`; with an executor that hides
+//!    the tree's `/tmp`, its essential part starts during the unpack,
+//!    [`crate::build::unpack_staged`]), [`Stage::Artifacts`] (the
 //!    spec's artifacts, ancestors' first; with `meta =
 //!    ["apt-lists:stage"]`, apt's sources, keyrings and the locked lists
 //!    too, [`crate::aptlists`], so that apt works inside without
@@ -237,7 +239,8 @@ pub struct BuildReport {
     pub scripts: usize,
     /// Artifacts staged, in the order they were.
     pub artifacts: Vec<StagedRecord>,
-    /// Each stage that ran, with its time, in order.
+    /// Each stage that ran, with its time, in order (the configure stage
+    /// may start before the unpack stage ends: their times overlap).
     pub stages: Vec<(Stage, Duration)>,
     /// The output written ([`BuildOptions::output`]).
     pub output: Option<crate::output::OutputReport>,
@@ -568,28 +571,30 @@ impl Prepared<'_> {
         // The essential set is configured while the rest is unpacked
         // beside the tree, where the scripts cannot see it (the
         // executor's own /tmp hides the stage).
-        let early =
-            |controls: &[crate::deb::ControlFiles],
-             unpacked: &crate::unpack::Unpacked|
-             -> Result<(bool, Vec<crate::sandbox::Chown>, Vec<String>), PipelineError> {
-                let (_, options) = options_for(unpacked);
-                let copied = if options.network {
-                    resolv_conf_from_host(root)?
-                } else {
-                    false
-                };
-                let chowns = crate::configure::configure_part(
-                    root,
-                    controls,
-                    crate::configure::Part::Essential,
-                    executor,
-                    &options,
-                    log(),
-                    progress,
-                )?;
-                let given = options.owners.into_iter().map(|o| o.path).collect();
-                Ok((copied, chowns, given))
-            };
+        let early = |controls: &[crate::deb::ControlFiles],
+                     unpacked: &crate::unpack::Unpacked|
+         -> Result<EarlyDone, PipelineError> {
+            // The configure stage starts here, beside the unpack.
+            let started = Instant::now();
+            progress.stage_start(Stage::Configure, controls.len());
+            let (_, options) = options_for(unpacked);
+            let copied_resolv_conf = options.network && resolv_conf_from_host(root)?;
+            let chowns = crate::configure::configure_part(
+                root,
+                controls,
+                crate::configure::Part::Essential,
+                executor,
+                &options,
+                log(),
+                progress,
+            )?;
+            Ok(EarlyDone {
+                started,
+                copied_resolv_conf,
+                chowns,
+                given: options.owners.into_iter().map(|o| o.path).collect(),
+            })
+        };
         let early: Option<&crate::build::Early<'_, _>> =
             (!opts.unpack_only && executor.hides_tmp()).then_some(&early);
         let (report, early) = crate::build::unpack_staged(
@@ -622,12 +627,14 @@ impl Prepared<'_> {
         let mut chowns = Vec::new();
         let mut copied_resolv_conf = false;
         let early_ran = early.is_some();
-        if let Some((copied, early_chowns, given)) = early {
+        let mut configure_started = None;
+        if let Some(done) = early {
             // The essential set's owners were given before its scripts.
-            let given: HashSet<String> = given.into_iter().collect();
+            let given: HashSet<String> = done.given.into_iter().collect();
             options.owners.retain(|o| !given.contains(&o.path));
-            copied_resolv_conf = copied;
-            chowns = early_chowns;
+            copied_resolv_conf = done.copied_resolv_conf;
+            chowns = done.chowns;
+            configure_started = Some(done.started);
         }
         let mut scripts = 0;
         let staged;
@@ -637,8 +644,13 @@ impl Prepared<'_> {
             }
             staged = self.stage_artifacts(&fetched, progress, &mut stages)?;
         } else {
-            let at = Instant::now();
-            progress.stage_start(Stage::Configure, report.controls.len());
+            let at = match configure_started {
+                Some(at) => at,
+                None => {
+                    progress.stage_start(Stage::Configure, report.controls.len());
+                    Instant::now()
+                }
+            };
             if options.network && !copied_resolv_conf {
                 copied_resolv_conf = resolv_conf_from_host(root)?;
             }
@@ -843,6 +855,19 @@ impl Drop for TempCache {
 /// With the network, scripts resolve names with the host's
 /// `/etc/resolv.conf` when the tree has none.
 /// Copy the host's resolv.conf into a tree that has none; true if it did.
+/// What the essential set's configuration, run beside the unpack, leaves
+/// for the rest of the build.
+struct EarlyDone {
+    /// When the configure stage started.
+    started: Instant,
+    /// The host's resolv.conf was copied in (removed at the end).
+    copied_resolv_conf: bool,
+    /// The scripts' changes of owner.
+    chowns: Vec<crate::sandbox::Chown>,
+    /// The paths whose owners were given before the scripts.
+    given: Vec<String>,
+}
+
 fn resolv_conf_from_host(root: &Path) -> Result<bool, PipelineError> {
     let tree = crate::tree::Tree::open(root).map_err(|source| BuildError::Target {
         path: root.to_owned(),

@@ -194,6 +194,8 @@ pub enum UnpackError {
         path: String,
         other: String,
     },
+    #[error("{package}: {path}: inside the directory the build unpacks into first (a staged build's), which no package may ship")]
+    InStage { package: String, path: String },
     #[error("{package}: {path}: cannot put a {new} where the tree has a {existing}")]
     KindClash {
         package: String,
@@ -230,6 +232,8 @@ pub struct Unpacker {
     base: Option<Tree>,
     /// The links the stage was given, by path, with their inodes.
     seeded: HashMap<PathBuf, u64>,
+    /// The stage's own path in the tree.
+    stage_at: Option<PathBuf>,
 }
 
 fn kind_name(k: EntryKind) -> &'static str {
@@ -268,6 +272,7 @@ impl Unpacker {
             direct: false,
             base: None,
             seeded: HashMap::new(),
+            stage_at: None,
         })
     }
 

@@ -629,4 +629,19 @@ fn a_staged_unpack_refuses_a_directory_where_the_tree_has_a_file() {
         e.contains("later:amd64 1: /srv/data: cannot put a file where the tree has a directory"),
         "{e}"
     );
+    // What a staged package ships inside the stage itself would be lost
+    // with it: refused.
+    let first = DebBuilder::new("first", "1", "amd64").dir("./tmp/");
+    let later = DebBuilder::new("later", "1", "amd64")
+        .dir("./tmp/")
+        .dir("./tmp/stage/")
+        .file("./tmp/stage/hidden", "x");
+    let t = TempDir::new("unpack-staged-inside");
+    let e = unpack_staged(t.path(), &[first], &[later], |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("later:amd64 1: /tmp/stage: inside the directory the build unpacks into first"),
+        "{e}"
+    );
 }

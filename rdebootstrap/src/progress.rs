@@ -123,6 +123,15 @@ impl Progress for Terminal {
     }
 
     fn stage_start(&self, stage: Stage, items: usize) {
+        if stage == Stage::Configure {
+            // The essential set is configured while the rest is still
+            // unpacked: its scripts write to the terminal from now on.
+            if let Some((_, _, bar)) = self.stages.lock().expect("stages").get_mut(&Stage::Unpack) {
+                if let Some(bar) = bar.take() {
+                    bar.finish_and_clear();
+                }
+            }
+        }
         let bar = match &self.mode {
             // Scripts write to the terminal while configuring: a bar would
             // be drawn through their lines.

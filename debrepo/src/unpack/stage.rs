@@ -37,7 +37,8 @@ use crate::tree::Tree;
 impl Unpacker {
     /// Unpack what follows into `stage` (an existing, empty directory in
     /// the tree's file system), given the tree's directory links first,
-    /// until [`Unpacker::merge_stage`].
+    /// until [`Unpacker::merge_stage`]. On an error, the unpacker still
+    /// unpacks into the tree (the stage may hold some of the links).
     pub fn stage_into(&mut self, stage: &Path) -> Result<(), UnpackError> {
         let failed = |what: &'static str, path: &Path| {
             let path = format!("/{}", path.display());
@@ -52,6 +53,19 @@ impl Unpacker {
             root: stage.to_owned(),
             source,
         })?;
+        // The links' directories are found through /proc (a chroot may
+        // have none): without it, nothing is staged.
+        let root = self.tree.open_path(Path::new(""), true);
+        if root.map(|fd| self.tree.canonical(&fd, Path::new("/"))) != Ok(PathBuf::new()) {
+            return Err(UnpackError::Root {
+                root: stage.to_owned(),
+                source: io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "/proc cannot tell where the tree's links lead",
+                ),
+            });
+        }
+        self.seeded.clear();
         // The links that lead to a directory in the tree, parents first.
         let mut links: Vec<(PathBuf, PathBuf, PathBuf)> = Vec::new();
         for (canon, claim) in self.claims.lock().expect("claims").iter() {
@@ -81,6 +95,11 @@ impl Unpacker {
                 link().map_err(|e| failed("cannot link it in the stage", &canon)(e.into()))?;
             self.seeded.insert(canon, inode);
         }
+        self.stage_at = staged
+            .path()
+            .strip_prefix(self.tree.path())
+            .ok()
+            .map(Path::to_owned);
         self.base = Some(std::mem::replace(&mut self.tree, staged));
         Ok(())
     }
@@ -140,6 +159,13 @@ impl Unpacker {
             let st = rustix::fs::statat(&from, &name, AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|e| fs("cannot look it up in the stage", &path)(e.into()))?;
             let kind = FileType::from_raw_mode(st.st_mode);
+            if self.stage_at.as_deref() == Some(path.as_path()) {
+                // Merged, it would be lost with the stage.
+                return Err(UnpackError::InStage {
+                    package: self.owner_label(&path, true),
+                    path: format!("/{}", path.display()),
+                });
+            }
             if kind == FileType::Symlink && self.seeded.get(&path) == Some(&st.st_ino) {
                 continue;
             }
