@@ -451,16 +451,20 @@ pub fn unpack_staged<T: Send>(
     let mut unpacker = Unpacker::new(root, Ownership::for_this_process(), infos)?
         .with_filters(filters.clone())
         .with_direct_writes(true);
-    if !filters.is_empty() {
-        // Before any dpkg run in the tree.
+    // The filters for the dpkg runs that follow, with the database (over
+    // a package's file of the same name, as dpkg's own configuration).
+    let write_filters = || -> Result<(), BuildError> {
+        if filters.is_empty() {
+            return Ok(());
+        }
         let rel = Path::new(crate::pathfilter::CONFIG_PATH);
         crate::tree::Tree::open(root)
             .and_then(|t| t.write_file(rel, filters.dpkg_config().as_bytes(), 0o644))
             .map_err(|source| BuildError::PathFilters {
                 path: root.join(rel),
                 source,
-            })?;
-    }
+            })
+    };
     let slots: Vec<std::sync::Mutex<Option<DebReader<std::io::BufReader<std::fs::File>>>>> =
         readers
             .into_iter()
@@ -599,6 +603,7 @@ pub fn unpack_staged<T: Send>(
             staged = true;
             let so_far = unpacker.snapshot();
             let db = db_of(all, &so_far, &is_manual, |i| essential[i]);
+            write_filters()?;
             dpkgdb::write_unpacked(root, native, foreign, &db)?;
             let (result, unpacked) = std::thread::scope(|s| {
                 let run = s.spawn(|| early(all, &so_far));
@@ -624,6 +629,7 @@ pub fn unpack_staged<T: Send>(
     progress.stage_finish(Stage::Unpack, unpack_started.elapsed());
     let started = Instant::now();
     progress.stage_start(Stage::Database, controls.len());
+    write_filters()?;
     if staged {
         let earlier = db_of(&controls, &unpacked, &is_manual, |i| essential[i]);
         let added = db_of(&controls, &unpacked, &is_manual, |i| !essential[i]);

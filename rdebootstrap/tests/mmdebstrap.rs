@@ -907,6 +907,77 @@ fn locked_trixie(tag: &str) -> (testkit::TempDir, String) {
     (work, cache)
 }
 
+/// With the sandbox, the essential set is configured while the rest is
+/// unpacked into a stage in the tree's /tmp: the essential set's scripts
+/// see neither the rest's files nor the stage (the sandbox's own /tmp
+/// hides it), as under mmdebstrap, which installs the essential set
+/// before apt unpacks the rest; the rest's scripts see everything, and
+/// the finished tree has no stage.
+#[test]
+fn the_essential_sets_scripts_see_only_the_essential_set() {
+    if !enabled() {
+        return;
+    }
+    let (work, cache) = locked_trixie("e2e-staged");
+    let d = work.path();
+    let probe = "#!/bin/sh\nset -e\n{ ls -A /tmp; echo --; ls /usr/share/probe-rest 2>/dev/null || echo none; } >";
+    testkit::DebBuilder::new("probe-essential", "1", "all")
+        .field("Essential", "yes")
+        .field(
+            "Description",
+            "records what the essential set's scripts see",
+        )
+        .control_file("postinst", 0o755, format!("{probe} /probe-essential\n"))
+        .write_to(d, "probe-essential");
+    testkit::DebBuilder::new("probe-rest", "1", "all")
+        .field("Description", "records what the rest's scripts see")
+        .dir("./usr/")
+        .dir("./usr/share/")
+        .dir("./usr/share/probe-rest/")
+        .file("./usr/share/probe-rest/here", "x\n")
+        .control_file("postinst", 0o755, format!("{probe} /probe-rest\n"))
+        .write_to(d, "probe-rest");
+    rdeb(d, &["deb", "add", "probe-essential.deb"]);
+    rdeb(d, &["deb", "add", "probe-rest.deb"]);
+    rdeb(d, &["require", "probe-essential", "probe-rest"]);
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
+    let tree = d.join("tree");
+    let out = rdeb(
+        d,
+        &[
+            "build",
+            "-d",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            &cache,
+            "-p",
+            "tree",
+        ],
+    );
+    let read = |p: &str| std::fs::read_to_string(tree.join(p)).unwrap();
+    assert_eq!(
+        read("probe-essential"),
+        "--\nnone\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read("probe-rest"), "--\nhere\n");
+    assert_eq!(std::fs::read_dir(tree.join("tmp")).unwrap().count(), 0);
+    let status = read("var/lib/dpkg/status");
+    for p in ["probe-essential", "probe-rest"] {
+        assert!(
+            status.contains(&format!(
+                "Package: {p}\nEssential: yes\nStatus: install ok installed"
+            )) || status.contains(&format!("Package: {p}\nStatus: install ok installed")),
+            "{p}: {status}"
+        );
+    }
+}
+
 /// SIGKILL of rdebootstrap while the maintainer scripts run: every
 /// process of the sandbox ends, the target keeps its incomplete marker,
 /// and a second build into it is refused as an interrupted build.
