@@ -364,12 +364,12 @@ pub fn unpack(
     Ok(report)
 }
 
-/// What [`unpack_staged`] runs in the tree, on a thread of its own, while
+/// What [`unpack_staged`] runs in the tree, on the calling thread, while
 /// the packages after the essential set are unpacked beside it: given
 /// every package's control files and what is unpacked so far (the
-/// essential set, with its database). The build's runs the essential
-/// set's part of the configuration
-/// ([`crate::configure::Part::Essential`]).
+/// essential set, with its database; its newest time and recorded
+/// metadata, without the lists). The build's runs the essential set's
+/// part of the configuration ([`crate::configure::Part::Essential`]).
 pub type Early<'a, T> = dyn Fn(&[crate::deb::ControlFiles], &Unpacked) -> T + Sync + 'a;
 
 /// Where the staged packages are unpacked: in the tree's `/tmp`, on
@@ -443,9 +443,11 @@ pub fn unpack_staged<T: Send>(
         info.conffiles_in_place = essential[i];
     }
     // Two steps only with an essential set and something else.
-    let all_controls: Option<Vec<crate::deb::ControlFiles>> = early
-        .filter(|_| essential.iter().any(|&e| e) && !essential.iter().all(|&e| e))
-        .map(|_| readers.iter().map(|r| r.control().clone()).collect());
+    let two_steps =
+        early.is_some() && essential.iter().any(|&e| e) && !essential.iter().all(|&e| e);
+    // The control files, held from here on (the readers keep the data).
+    let controls: Vec<crate::deb::ControlFiles> =
+        readers.iter_mut().map(DebReader::take_control).collect();
     // The target is marked unfinished until the build ends (INCOMPLETE):
     // files go straight to their names.
     let mut unpacker = Unpacker::new(root, Ownership::for_this_process(), infos)?
@@ -470,9 +472,6 @@ pub fn unpack_staged<T: Send>(
             .into_iter()
             .map(|r| std::sync::Mutex::new(Some(r)))
             .collect();
-    let controls: Vec<std::sync::Mutex<Option<crate::deb::ControlFiles>>> = (0..debs.len())
-        .map(|_| std::sync::Mutex::new(None))
-        .collect();
     // One package's data member (decoded once: from the cache, or decoded
     // now and kept on the way) into the tree.
     let unpack_one = |unpacker: &Unpacker, i: usize| -> Result<(), BuildError> {
@@ -512,7 +511,6 @@ pub fn unpack_staged<T: Send>(
             // Not kept (a full disk): decoded again next time.
             let _ = w.commit(&sha);
         }
-        *controls[i].lock().expect("control") = Some(reader.into_control());
         progress.stage_item(
             Stage::Unpack,
             &format!("{} {} {}", p.name, p.version, p.arch),
@@ -521,26 +519,33 @@ pub fn unpack_staged<T: Send>(
         Ok(())
     };
     // Packages at once, on `jobs` workers, in archive order (largest
-    // first balanced no better: measured).
-    let unpack_all = |unpacker: &Unpacker, list: &[usize]| -> Result<(), BuildError> {
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|s| -> Result<(), BuildError> {
-            let workers: Vec<_> = (0..jobs.max(1).min(list.len().max(1)))
-                .map(|_| {
-                    s.spawn(|| -> Result<(), BuildError> {
-                        while let Some(&i) = list.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            unpack_one(unpacker, i)?;
-                        }
-                        Ok(())
+    // first balanced no better: measured), while `beside` runs on this
+    // thread. The workers are this thread's: each new thread takes a
+    // malloc arena, and those the previous workers left (with their
+    // decoders' memory) go to the next workers, not to `beside`.
+    let unpack_all_beside =
+        |unpacker: &Unpacker, list: &[usize], beside: &mut dyn FnMut()| -> Result<(), BuildError> {
+            let next = AtomicUsize::new(0);
+            std::thread::scope(|s| -> Result<(), BuildError> {
+                let workers: Vec<_> = (0..jobs.max(1).min(list.len().max(1)))
+                    .map(|_| {
+                        s.spawn(|| -> Result<(), BuildError> {
+                            while let Some(&i) = list.get(next.fetch_add(1, Ordering::Relaxed)) {
+                                unpack_one(unpacker, i)?;
+                            }
+                            Ok(())
+                        })
                     })
-                })
-                .collect();
-            for w in workers {
-                w.join().expect("unpack worker")?;
-            }
-            Ok(())
-        })
-    };
+                    .collect();
+                beside();
+                for w in workers {
+                    w.join().expect("unpack worker")?;
+                }
+                Ok(())
+            })
+        };
+    let unpack_all =
+        |unpacker: &Unpacker, list: &[usize]| unpack_all_beside(unpacker, list, &mut || {});
     // The package that ships the tree's top-level links (trixie's
     // base-files: `bin -> usr/bin`, ...) first and alone: the paths of
     // the others are resolved through them, so a package that ships
@@ -567,7 +572,7 @@ pub fn unpack_staged<T: Send>(
     }
     let mut early_result = None;
     let mut staged = false;
-    if let (Some(early), Some(all)) = (early, &all_controls) {
+    if let (Some(early), true) = (early, two_steps) {
         let (now, later): (Vec<usize>, Vec<usize>) = rest.iter().partition(|&&i| essential[i]);
         unpack_all(&unpacker, &now)?;
         // The stage's place: a real /tmp (the configuration refuses any
@@ -602,15 +607,21 @@ pub fn unpack_staged<T: Send>(
         if stage_ready {
             staged = true;
             let so_far = unpacker.snapshot();
-            let db = db_of(all, &so_far, &is_manual, |i| essential[i]);
+            let db = db_of(&controls, &so_far, &is_manual, |i| essential[i]);
             write_filters()?;
             dpkgdb::write_unpacked(root, native, foreign, &db)?;
-            let (result, unpacked) = std::thread::scope(|s| {
-                let run = s.spawn(|| early(all, &so_far));
-                let unpacked = unpack_all(&unpacker, &later);
-                (run.join().expect("early configuration"), unpacked)
+            drop(db);
+            // What `early` reads of it: the times and the recorded owners.
+            let so_far = Unpacked {
+                lists: Vec::new(),
+                md5sums: Vec::new(),
+                ..so_far
+            };
+            let mut result = None;
+            let unpacked = unpack_all_beside(&unpacker, &later, &mut || {
+                result = Some(early(&controls, &so_far));
             });
-            early_result = Some(result);
+            early_result = result;
             unpacked?;
             unpacker.merge_stage()?;
             remove_stage()?;
@@ -621,10 +632,6 @@ pub fn unpack_staged<T: Send>(
         unpack_all(&unpacker, &rest)?;
     }
     let unpacked = unpacker.finish();
-    let controls: Vec<crate::deb::ControlFiles> = controls
-        .into_iter()
-        .map(|c| c.into_inner().expect("control").expect("unpacked"))
-        .collect();
     // The database is a stage of its own: the unpack stage ends here.
     progress.stage_finish(Stage::Unpack, unpack_started.elapsed());
     let started = Instant::now();

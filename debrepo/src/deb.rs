@@ -312,6 +312,13 @@ impl<R: Read + Send> DebReader<R> {
         self.control
     }
 
+    /// Take the control files out, leaving the data member to stream
+    /// ([`DebReader::control`] is empty from then on).
+    pub fn take_control(&mut self) -> ControlFiles {
+        let empty = ControlFiles::new(self.control_member.clone(), Default::default());
+        std::mem::replace(&mut self.control, empty)
+    }
+
     /// Start streaming the data member. Call once.
     pub fn data(&mut self) -> Result<DataArchive<'_>, DebError> {
         let (name, stream) = self.data_stream()?;
