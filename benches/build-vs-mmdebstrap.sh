@@ -4,8 +4,8 @@
 # set: minbase, devbox (minbase + the developer set), server (minbase +
 # a script-heavy server set) and, when asked for, arm64 (trixie minbase for
 # arm64: maintainer scripts under qemu-user, for both tools). Prints each run's wall time and peak RSS,
-# then per set the medians and the ratios, the warm builds' unpack stage
-# against `cp -a` of the tree they made, a warm `update` of the set (its
+# then per set the medians and the ratios, the unpack stage of warm
+# unpack-only builds against `cp -a` of the tree they made, a warm `update` of the set (its
 # time and peak RSS), and one -d build's stage times.
 # Run as root.
 #
@@ -82,11 +82,14 @@ for set in $sets; do
         # inodes), and would bill one run for the removal before it.
         run "$set-cold" "$bin" build -q --arch "$arch" --cache-dir "$dir/cold$i" -p "$dir/c$i"
         run "$set-warm" "$bin" build --arch "$arch" --cache-dir "$work/cache" -p "$dir/w$i"
-        # The unpack stage of that build, against copying its tree.
+        # The unpacker alone (a full build configures the essential set
+        # beside the unpack, which shares the CPUs): the unpack stage of
+        # a warm unpack-only build, against copying the tree it made.
+        run "$set-unpackonly" "$bin" build --unpack-only --arch "$arch" --cache-dir "$work/cache" -p "$dir/u$i"
         grep -E '^ *unpack .* in ' "$work/err" | awk -v s="$set" '{ t = $NF;
             if (t ~ /ms$/) { sub(/ms$/, "", t); t /= 1000 } else sub(/s$/, "", t);
             print s "-unpack " t " 0" }' >> "$work/results"
-        run "$set-cpa" cp -a "$dir/w$i" "$dir/copy$i"
+        run "$set-cpa" cp -a "$dir/u$i" "$dir/copy$i"
         # shellcheck disable=SC2086
         IFS='|'; set -- $sources; unset IFS
         run "$set-mmdebstrap" mmdebstrap --variant=minbase --mode=root --architectures="$arch" \

@@ -274,6 +274,9 @@ pub struct UnpackReport {
     pub controls: Vec<crate::deb::ControlFiles>,
     /// Rootless: metadata the tree could not hold (see [`Unpacked`]).
     pub unpacked: Unpacked,
+    /// The unpack and the database, without the time spent waiting for
+    /// what ran beside them ([`unpack_staged`]).
+    pub took: std::time::Duration,
 }
 
 /// The marker file at the root of a tree whose build has not finished.
@@ -523,6 +526,9 @@ pub fn unpack_staged<T: Send>(
     // thread. The workers are this thread's: each new thread takes a
     // malloc arena, and those the previous workers left (with their
     // decoders' memory) go to the next workers, not to `beside`.
+    // When the last worker ended: the unpack's own time, without the
+    // wait for what ran beside it.
+    let workers_done = std::sync::Mutex::new(Instant::now());
     let unpack_all_beside =
         |unpacker: &Unpacker, list: &[usize], beside: &mut dyn FnMut()| -> Result<(), BuildError> {
             let next = AtomicUsize::new(0);
@@ -533,6 +539,7 @@ pub fn unpack_staged<T: Send>(
                             while let Some(&i) = list.get(next.fetch_add(1, Ordering::Relaxed)) {
                                 unpack_one(unpacker, i)?;
                             }
+                            *workers_done.lock().expect("time") = Instant::now();
                             Ok(())
                         })
                     })
@@ -572,6 +579,7 @@ pub fn unpack_staged<T: Send>(
     }
     let mut early_result = None;
     let mut staged = false;
+    let mut unpack_took = None;
     if let (Some(early), true) = (early, two_steps) {
         let (now, later): (Vec<usize>, Vec<usize>) = rest.iter().partition(|&&i| essential[i]);
         unpack_all(&unpacker, &now)?;
@@ -623,8 +631,12 @@ pub fn unpack_staged<T: Send>(
             });
             early_result = result;
             unpacked?;
+            let merging = Instant::now();
             unpacker.merge_stage()?;
             remove_stage()?;
+            // The configuration beside it is not the unpack's time.
+            let done = *workers_done.lock().expect("time");
+            unpack_took = Some(done.duration_since(unpack_started) + merging.elapsed());
         } else {
             unpack_all(&unpacker, &later)?;
         }
@@ -633,7 +645,8 @@ pub fn unpack_staged<T: Send>(
     }
     let unpacked = unpacker.finish();
     // The database is a stage of its own: the unpack stage ends here.
-    progress.stage_finish(Stage::Unpack, unpack_started.elapsed());
+    let unpack_took = unpack_took.unwrap_or_else(|| unpack_started.elapsed());
+    progress.stage_finish(Stage::Unpack, unpack_took);
     let started = Instant::now();
     progress.stage_start(Stage::Database, controls.len());
     write_filters()?;
@@ -651,6 +664,7 @@ pub fn unpack_staged<T: Send>(
             packages: debs.len(),
             controls,
             unpacked,
+            took: unpack_took + started.elapsed(),
         },
         early_result,
     ))

@@ -543,7 +543,6 @@ impl Prepared<'_> {
             .iter()
             .map(|r| requirement_name(r).to_owned())
             .collect();
-        let started = Instant::now();
         let log = || {
             if opts.show_script_output {
                 Output::Shown
@@ -621,7 +620,7 @@ impl Prepared<'_> {
             // The decoded data is bounded (it is made again when needed).
             let _ = cache.bound_decoded(crate::cache::DECODED_CAP);
         }
-        stages.push((Stage::Unpack, started.elapsed()));
+        stages.push((Stage::Unpack, report.took));
         let (epoch, mut options) = options_for(&report.unpacked);
         let users = options.users.clone();
         let mut chowns = Vec::new();
