@@ -440,14 +440,21 @@ pub fn unpack_staged<T: Send>(
     } else {
         vec![false; readers.len()]
     };
+    let one_arch_per_name = one_arch_per_name(&pkgs);
     drop(pkgs);
     for (i, info) in infos.iter_mut().enumerate() {
         // mmdebstrap extracts the essential set with its conffiles in place.
         info.conffiles_in_place = essential[i];
     }
-    // Two steps only with an essential set and something else.
-    let two_steps =
-        early.is_some() && essential.iter().any(|&e| e) && !essential.iter().all(|&e| e);
+    // Two steps only with an essential set and something else, and only
+    // when each name is one package: the essential set follows
+    // dependencies by name, and with `libc6:amd64` and `libc6:i386` it
+    // could take the foreign one and leave the native one staged, out of
+    // its scripts' reach.
+    let two_steps = early.is_some()
+        && one_arch_per_name
+        && essential.iter().any(|&e| e)
+        && !essential.iter().all(|&e| e);
     // The control files, held from here on (the readers keep the data).
     let controls: Vec<crate::deb::ControlFiles> =
         readers.iter_mut().map(DebReader::take_control).collect();
@@ -668,6 +675,12 @@ pub fn unpack_staged<T: Send>(
         },
         early_result,
     ))
+}
+
+/// True if no package name comes in more than one architecture.
+fn one_arch_per_name(pkgs: &[crate::packages::BinaryPackage<'_>]) -> bool {
+    let mut seen = HashSet::new();
+    pkgs.iter().all(|p| seen.insert(p.name))
 }
 
 /// A data member's stream that also feeds what it reads to a
@@ -908,6 +921,29 @@ mod tests {
     /// Packages shipping `/bin/...` before base-files in the lock (as in a
     /// suite half-way to merged /usr): base-files' `bin -> usr/bin` is
     /// laid first whatever the workers, so their files land in `/usr/bin`.
+    #[test]
+    fn a_name_in_two_architectures_is_found() {
+        let control = |name: &str, arch: &str| {
+            let text = format!("Package: {name}\nVersion: 1\nArchitecture: {arch}\n");
+            crate::deb::ControlFiles::new(
+                "control.tar".into(),
+                [("control".to_owned(), (0o644, text.into_bytes()))].into(),
+            )
+        };
+        let one = [control("libc6", "amd64"), control("bash", "amd64")];
+        let two = [
+            control("libc6", "amd64"),
+            control("libc6", "i386"),
+            control("bash", "amd64"),
+        ];
+        let pkgs = |c: &[crate::deb::ControlFiles]| -> bool {
+            let p: Vec<_> = c.iter().map(|c| c.package().unwrap()).collect();
+            one_arch_per_name(&p)
+        };
+        assert!(pkgs(&one));
+        assert!(!pkgs(&two));
+    }
+
     #[test]
     fn the_layout_package_is_unpacked_first() {
         let t = testkit::TempDir::new("layout-first");
