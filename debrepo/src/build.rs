@@ -380,6 +380,9 @@ pub type Early<'a, T> = dyn Fn(&[crate::deb::ControlFiles], &Unpacked) -> T + Sy
 /// cannot see it; in the tree's file system, so merging is renames.
 const STAGE: &str = "tmp/.rdebootstrap-stage";
 
+/// [`STAGE`]'s name in `/tmp`.
+const STAGE_NAME: &str = ".rdebootstrap-stage";
+
 /// [`unpack`], and with `early`, in two steps when the build has an
 /// essential set and other packages: the essential set is unpacked and
 /// its database written; then `early` runs while the other packages are
@@ -388,7 +391,7 @@ const STAGE: &str = "tmp/.rdebootstrap-stage";
 /// ([`dpkgdb::add_unpacked`]). `early`'s result comes back when it ran
 /// (`None`: one step, as [`unpack`]).
 #[allow(clippy::too_many_arguments)]
-pub fn unpack_staged<T: Send>(
+pub fn unpack_staged<T>(
     root: &Path,
     packages: &[LockedPackage],
     debs: &[PathBuf],
@@ -602,7 +605,7 @@ pub fn unpack_staged<T: Send>(
             && tree.open_path(Path::new("tmp"), true).is_ok_and(|tmp| {
                 rustix::fs::mkdirat(
                     &tmp,
-                    ".rdebootstrap-stage",
+                    STAGE_NAME,
                     rustix::fs::Mode::from_bits_truncate(0o700),
                 )
                 .is_ok()

@@ -597,51 +597,45 @@ fn a_staged_unpack_merges_into_the_tree_of_one_unpack() {
 
 #[test]
 fn a_staged_unpack_refuses_a_directory_where_the_tree_has_a_file() {
-    let first = DebBuilder::new("first", "1", "amd64")
-        .dir("./tmp/")
-        .dir("./opt/")
-        .file("./opt/thing", "a file");
-    // A script turns a path the rest ships a file at into a directory,
-    // and the other way round.
-    let later = DebBuilder::new("later", "1", "amd64")
-        .dir("./opt/")
-        .dir("./opt/thing/")
-        .file("./opt/thing/inside", "x");
-    let t = TempDir::new("unpack-staged-clash");
-    let e = unpack_staged(t.path(), &[first], &[later], |_| {})
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("later:amd64 1: /opt/thing: cannot put a directory where the tree has a file"),
-        "{e}"
-    );
-    let first = DebBuilder::new("first", "1", "amd64").dir("./tmp/");
-    let later = DebBuilder::new("later", "1", "amd64")
-        .dir("./srv/")
-        .file("./srv/data", "file");
-    let t = TempDir::new("unpack-staged-clash2");
-    let e = unpack_staged(t.path(), &[first], &[later], |root| {
-        std::fs::create_dir_all(root.join("srv/data")).unwrap();
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("later:amd64 1: /srv/data: cannot put a file where the tree has a directory"),
-        "{e}"
-    );
-    // What a staged package ships inside the stage itself would be lost
-    // with it: refused.
-    let first = DebBuilder::new("first", "1", "amd64").dir("./tmp/");
-    let later = DebBuilder::new("later", "1", "amd64")
-        .dir("./tmp/")
-        .dir("./tmp/stage/")
-        .file("./tmp/stage/hidden", "x");
-    let t = TempDir::new("unpack-staged-inside");
-    let e = unpack_staged(t.path(), &[first], &[later], |_| {})
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("later:amd64 1: /tmp/stage: inside the directory the build unpacks into first"),
-        "{e}"
-    );
+    let tmp = || DebBuilder::new("first", "1", "amd64").dir("./tmp/");
+    let later = || DebBuilder::new("later", "1", "amd64");
+    // (first, later, what a script does between, the error)
+    type Case = (DebBuilder, DebBuilder, fn(&Path), &'static str);
+    let cases: [Case; 3] = [
+        // The rest ships a directory where the tree has a file...
+        (
+            tmp().dir("./opt/").file("./opt/thing", "a file"),
+            later()
+                .dir("./opt/")
+                .dir("./opt/thing/")
+                .file("./opt/thing/inside", "x"),
+            |_| {},
+            "later:amd64 1: /opt/thing: cannot put a directory where the tree has a file",
+        ),
+        // ...or a file where a script made a directory.
+        (
+            tmp(),
+            later().dir("./srv/").file("./srv/data", "file"),
+            |root| std::fs::create_dir_all(root.join("srv/data")).unwrap(),
+            "later:amd64 1: /srv/data: cannot put a file where the tree has a directory",
+        ),
+        // What a staged package ships inside the stage itself would be
+        // lost with it.
+        (
+            tmp(),
+            later()
+                .dir("./tmp/")
+                .dir("./tmp/stage/")
+                .file("./tmp/stage/hidden", "x"),
+            |_| {},
+            "later:amd64 1: /tmp/stage: inside the directory the build unpacks into first",
+        ),
+    ];
+    for (first, later, between, expected) in cases {
+        let t = TempDir::new("unpack-staged-clash");
+        let e = unpack_staged(t.path(), &[first], &[later], between)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expected), "{e}");
+    }
 }
