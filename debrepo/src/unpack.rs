@@ -39,6 +39,11 @@
 //! the other (the replacing package wins, whichever came first) or both
 //! ship the same symlink. Paths are compared after resolution in the root,
 //! so `/bin/x` and `/usr/bin/x` of a merged-/usr tree are the same file.
+//! A new directory is made under a temporary name, given its owner, mode
+//! and time, then renamed in without replacing: another package's entries
+//! cannot go into it before its time is set, which would otherwise keep
+//! the shipped time or not depending on timing (the first package to make
+//! a shared directory decides its metadata, as in dpkg).
 //!
 //! Conffiles are written as `<path>.dpkg-new`, as dpkg stages them until
 //! `dpkg --configure` installs them.
@@ -378,7 +383,7 @@ impl Unpacker {
             let written = match meta.kind {
                 EntryKind::Directory => {
                     entry.finish().map_err(deb_err)?;
-                    self.directory(&parent, name, &meta, &canon, &package)?;
+                    self.directory(index, &parent, name, &meta, &canon, &package)?;
                     true
                 }
                 _ if !self.claim(index, &canon, &meta, &package, &shown)? => {
@@ -591,6 +596,7 @@ impl Unpacker {
     /// `bin -> usr/bin`) is kept as it is, as dpkg keeps it.
     fn directory(
         &self,
+        index: usize,
         parent: &OwnedFd,
         name: &std::ffi::OsStr,
         meta: &EntryMeta,
@@ -620,14 +626,53 @@ impl Unpacker {
             }
             Err(e) => return Err(fs("cannot look it up")(e.into())),
         }
-        match rustix::fs::mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
+        // Made under a temporary name with its metadata, then renamed in:
+        // another package's entries can only go into it once it has its
+        // final owner, mode and time, so a child made meanwhile cannot
+        // have its time overwritten (which would depend on timing).
+        let tmp = format!(".{}.{index}.rdebootstrap-tmp", name.to_string_lossy());
+        rustix::fs::mkdirat(parent, tmp.as_str(), Mode::from_bits_truncate(0o700))
+            .map_err(|e| fs("cannot create the directory")(e.into()))?;
+        let made = self
+            .apply_meta_at(parent, tmp.as_ref(), meta)
+            .and_then(|()| {
+                Ok(rustix::fs::renameat_with(
+                    parent,
+                    tmp.as_str(),
+                    parent,
+                    name,
+                    rustix::fs::RenameFlags::NOREPLACE,
+                )?)
+            });
+        match made {
             Ok(()) => {}
-            // Another package made it meanwhile: shared.
-            Err(e) if e == rustix::io::Errno::EXIST => return Ok(()),
-            Err(e) => return Err(fs("cannot create the directory")(e.into())),
+            // Another package made it meanwhile: shared, with its metadata.
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
+                let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::REMOVEDIR);
+                return Ok(());
+            }
+            // A file system without RENAME_NOREPLACE (NFS): made in place.
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+                let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::REMOVEDIR);
+                match rustix::fs::mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
+                    Ok(()) => self
+                        .apply_meta_at(parent, name, meta)
+                        .map_err(fs("cannot set its owner, mode or time"))?,
+                    Err(e) if e == rustix::io::Errno::EXIST => return Ok(()),
+                    Err(e) => return Err(fs("cannot create the directory")(e.into())),
+                }
+            }
+            Err(e) => {
+                let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::REMOVEDIR);
+                return Err(fs("cannot set its owner, mode or time")(e));
+            }
         }
-        self.set_meta_at(parent, name, meta, canon)
-            .map_err(fs("cannot set its owner, mode or time"))
+        if self.ownership == Ownership::Record {
+            let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| fs("cannot look it up")(e.into()))?;
+            self.record(meta, canon, st.st_ino);
+        }
+        Ok(())
     }
 
     /// Decide whether `index` may write `canon`; false means another
@@ -843,6 +888,22 @@ impl Unpacker {
         meta: &EntryMeta,
         canon: &Path,
     ) -> io::Result<()> {
+        self.apply_meta_at(parent, name, meta)?;
+        if self.ownership == Ownership::Record {
+            let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            self.record(meta, canon, st.st_ino);
+        }
+        Ok(())
+    }
+
+    /// Owner (as root), mode and time through the parent directory,
+    /// nothing recorded.
+    fn apply_meta_at(
+        &self,
+        parent: &OwnedFd,
+        name: &std::ffi::OsStr,
+        meta: &EntryMeta,
+    ) -> io::Result<()> {
         if self.ownership == Ownership::Apply {
             chown_at(parent, name, meta)?;
         }
@@ -852,12 +913,12 @@ impl Unpacker {
             Mode::from_bits_truncate(meta.mode & 0o7777),
             AtFlags::empty(),
         )?;
-        rustix::fs::utimensat(parent, name, &times(meta), AtFlags::SYMLINK_NOFOLLOW)?;
-        if self.ownership == Ownership::Record {
-            let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)?;
-            self.record(meta, canon, st.st_ino);
-        }
-        Ok(())
+        Ok(rustix::fs::utimensat(
+            parent,
+            name,
+            &times(meta),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)
     }
 
     /// Rootless: remember what could not be applied.

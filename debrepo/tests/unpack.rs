@@ -639,3 +639,44 @@ fn a_staged_unpack_refuses_a_directory_where_the_tree_has_a_file() {
         assert!(e.contains(expected), "{e}");
     }
 }
+
+/// A directory several packages make at once gets its time before any
+/// entry goes into it: every one that has entries has a time of the
+/// unpack, never the packages' own (which a child made between the
+/// directory and its time would leave, as it did in a build once).
+#[test]
+fn shared_directories_are_timed_before_their_entries_go_in() {
+    let shipped = 1_700_000_000;
+    let debs: Vec<DebBuilder> = (0..16)
+        .map(|i| {
+            let mut d = DebBuilder::new(&format!("p{i}"), "1", "amd64")
+                .dir("./usr/")
+                .dir("./usr/share/")
+                .dir("./usr/share/locale/");
+            for l in 0..40 {
+                d = d
+                    .dir(&format!("./usr/share/locale/l{l}/"))
+                    .dir(&format!("./usr/share/locale/l{l}/LC_MESSAGES/"))
+                    .file(
+                        &format!("./usr/share/locale/l{l}/LC_MESSAGES/p{i}.mo"),
+                        "mo",
+                    );
+            }
+            d
+        })
+        .collect();
+    for round in 0..4 {
+        let t = TempDir::new("unpack-dir-times");
+        unpack_with(t.path(), &debs, true, true).unwrap();
+        let locale = t.path().join("usr/share/locale");
+        for l in 0..40 {
+            for dir in [format!("l{l}"), format!("l{l}/LC_MESSAGES")] {
+                let mtime = std::fs::metadata(locale.join(&dir)).unwrap().mtime();
+                assert!(
+                    mtime > shipped,
+                    "round {round}: /usr/share/locale/{dir} has the shipped time {mtime}"
+                );
+            }
+        }
+    }
+}
