@@ -488,6 +488,7 @@ fn essential_conffiles_can_also_be_put_in_place() {
 /// scripts run), and merge it in.
 fn unpack_staged(
     root: &Path,
+    ownership: Ownership,
     first: &[DebBuilder],
     later: &[DebBuilder],
     between: impl FnOnce(&Path),
@@ -501,7 +502,7 @@ fn unpack_staged(
             PackageInfo::from_control(r.control()).unwrap()
         })
         .collect();
-    let mut u = Unpacker::new(root, Ownership::for_this_process(), infos)?.with_direct_writes(true);
+    let mut u = Unpacker::new(root, ownership, infos)?.with_direct_writes(true);
     let one = |u: &Unpacker, i: usize| -> Result<(), UnpackError> {
         let mut r = DebReader::new(std::io::Cursor::new(bytes[i].as_slice())).unwrap();
         let mut data = r.data().unwrap();
@@ -565,9 +566,15 @@ fn a_staged_unpack_merges_into_the_tree_of_one_unpack() {
     let first = [layout.clone(), ess.clone()];
     let later = [rest.clone(), other.clone()];
     let staged = TempDir::new("unpack-staged");
-    let out = unpack_staged(staged.path(), &first, &later, |root| {
-        std::fs::write(root.join("etc/made-by-a-script"), "made").unwrap();
-    })
+    let out = unpack_staged(
+        staged.path(),
+        Ownership::for_this_process(),
+        &first,
+        &later,
+        |root| {
+            std::fs::write(root.join("etc/made-by-a-script"), "made").unwrap();
+        },
+    )
     .unwrap();
     let once = TempDir::new("unpack-once");
     let all: Vec<DebBuilder> = first.iter().chain(&later).cloned().collect();
@@ -633,9 +640,15 @@ fn a_staged_unpack_refuses_a_directory_where_the_tree_has_a_file() {
     ];
     for (first, later, between, expected) in cases {
         let t = TempDir::new("unpack-staged-clash");
-        let e = unpack_staged(t.path(), &[first], &[later], between)
-            .unwrap_err()
-            .to_string();
+        let e = unpack_staged(
+            t.path(),
+            Ownership::for_this_process(),
+            &[first],
+            &[later],
+            between,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains(expected), "{e}");
     }
 }
@@ -679,4 +692,64 @@ fn shared_directories_are_timed_before_their_entries_go_in() {
             }
         }
     }
+}
+
+/// Rootless, a staged package's directory that the tree already has keeps
+/// the tree's owner, as in one unpack: the record made for the stage's
+/// copy is dropped, and the tar would not give the tree's directory the
+/// staged package's owner.
+#[test]
+fn a_staged_directory_merged_into_the_trees_keeps_the_trees_owner_when_recorded() {
+    let first = DebBuilder::new("first", "1", "amd64")
+        .dir("./tmp/")
+        .dir("./var/")
+        .dir("./var/shared/");
+    let later = DebBuilder::new("later", "1", "amd64")
+        .dir("./var/")
+        .dir("./var/shared/")
+        .owner(5, 5, "five", "five")
+        .file("./var/shared/file", "x")
+        .owner(7, 7, "seven", "seven")
+        .dir("./var/new/")
+        .owner(6, 6, "six", "six");
+    let owners = |u: &debrepo::unpack::Unpacked| -> Vec<(String, u64, u64)> {
+        u.recorded
+            .iter()
+            .map(|r| (r.path.display().to_string(), r.uid, r.gid))
+            .collect()
+    };
+    let t = TempDir::new("unpack-staged-owner");
+    let staged = unpack_staged(
+        t.path(),
+        Ownership::Record,
+        &[first.clone()],
+        &[later.clone()],
+        |_| {},
+    )
+    .unwrap();
+    let once = TempDir::new("unpack-once-owner");
+    let u = Unpacker::new(
+        once.path(),
+        Ownership::Record,
+        [&first, &later]
+            .iter()
+            .map(|d| {
+                let b = d.build();
+                let r = DebReader::new(std::io::Cursor::new(b)).unwrap();
+                PackageInfo::from_control(r.control()).unwrap()
+            })
+            .collect(),
+    )
+    .unwrap();
+    for (i, d) in [&first, &later].iter().enumerate() {
+        let mut r = DebReader::new(std::io::Cursor::new(d.build())).unwrap();
+        u.unpack(i, &mut r.data().unwrap()).unwrap();
+    }
+    let once = u.finish();
+    let expected = vec![
+        ("var/new".to_owned(), 6, 6),
+        ("var/shared/file".to_owned(), 7, 7),
+    ];
+    assert_eq!(owners(&once), expected);
+    assert_eq!(owners(&staged), expected);
 }

@@ -18,7 +18,8 @@
 //! The merge walks the stage. An entry the tree lacks is renamed in; a
 //! directory the tree has (or reaches through a link, as dpkg follows
 //! one) is merged into, keeping the tree's metadata, as the first package
-//! to make a shared directory decides it; any other entry replaces the
+//! to make a shared directory decides it (rootless, what was recorded for
+//! the staged copy is dropped); any other entry replaces the
 //! tree's (the claims gave it to the staged package, or a script made
 //! it, which dpkg would overwrite too). A directory where the tree has a
 //! file, or the reverse, is refused as the unpacker refuses it. The
@@ -183,8 +184,12 @@ impl Unpacker {
             match (kind == FileType::Directory, there) {
                 (_, None) => rustix::fs::renameat(&from, &name, &to, &name)
                     .map_err(|e| fs("cannot move it into the tree", &path)(e.into()))?,
-                (true, Some(FileType::Directory)) => self.merge_dir(staged, &path)?,
+                (true, Some(FileType::Directory)) => {
+                    self.forget_record(st.st_ino);
+                    self.merge_dir(staged, &path)?
+                }
                 (true, Some(FileType::Symlink)) if self.tree.open_path(&path, true).is_ok() => {
+                    self.forget_record(st.st_ino);
                     self.merge_dir(staged, &path)?
                 }
                 (true, Some(_)) => return Err(clash("directory", "file")),
@@ -196,6 +201,18 @@ impl Unpacker {
             }
         }
         Ok(())
+    }
+
+    /// Rootless: a staged directory merged into the tree's keeps the
+    /// tree's metadata, so what was recorded for it (by its inode, which
+    /// is the stage's) no longer applies.
+    fn forget_record(&self, inode: u64) {
+        if self.ownership == super::Ownership::Record {
+            self.recorded
+                .lock()
+                .expect("recorded")
+                .retain(|r| r.inode != inode);
+        }
     }
 
     /// The package that put `path` (resolved) in the stage, for an error:
