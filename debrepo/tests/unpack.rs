@@ -722,8 +722,8 @@ fn a_staged_directory_merged_into_the_trees_keeps_the_trees_owner_when_recorded(
     let staged = unpack_staged(
         t.path(),
         Ownership::Record,
-        &[first.clone()],
-        &[later.clone()],
+        std::slice::from_ref(&first),
+        std::slice::from_ref(&later),
         |_| {},
     )
     .unwrap();
