@@ -112,7 +112,7 @@ pub struct BuildOptions {
     /// for an output leaves them out: its bytes must be the same on every
     /// machine, and container runtimes give an image their own. A
     /// `resolv.conf` copied for `network` is then removed after the
-    /// scripts.
+    /// scripts, unless a package or a script put its own there meanwhile.
     pub host_files: bool,
 }
 
@@ -577,7 +577,10 @@ impl Prepared<'_> {
             let started = Instant::now();
             progress.stage_start(Stage::Configure, controls.len());
             let (_, options) = options_for(unpacked);
-            let copied_resolv_conf = options.network && resolv_conf_from_host(root)?;
+            let copied_resolv_conf = match options.network {
+                true => resolv_conf_from_host(root)?,
+                false => None,
+            };
             let chowns = crate::configure::configure_part(
                 root,
                 controls,
@@ -624,7 +627,7 @@ impl Prepared<'_> {
         let (epoch, mut options) = options_for(&report.unpacked);
         let users = options.users.clone();
         let mut chowns = Vec::new();
-        let mut copied_resolv_conf = false;
+        let mut copied_resolv_conf = None;
         let early_ran = early.is_some();
         let mut configure_started = None;
         if let Some(done) = early {
@@ -650,7 +653,7 @@ impl Prepared<'_> {
                     Instant::now()
                 }
             };
-            if options.network && !copied_resolv_conf {
+            if options.network && copied_resolv_conf.is_none() {
                 copied_resolv_conf = resolv_conf_from_host(root)?;
             }
             let part = if early_ran {
@@ -696,10 +699,15 @@ impl Prepared<'_> {
             crate::configure::remove_build_records(root)?;
         }
         let mut recorded = report.unpacked.recorded;
-        if copied_resolv_conf && !opts.host_files {
+        if let (Some(inode), false) = (copied_resolv_conf, opts.host_files) {
+            // Only the copy: a package unpacked beside the essential set's
+            // scripts, or a script, may have put its own there since.
             let rel = Path::new("etc/resolv.conf");
             crate::tree::Tree::open(root)
-                .and_then(|t| t.remove_file(rel))
+                .and_then(|t| match t.lstat(rel) {
+                    Ok(st) if st.st_ino == inode => t.remove_file(rel),
+                    _ => Ok(()),
+                })
                 .map_err(|source| BuildError::Target {
                     path: root.join(rel),
                     source,
@@ -851,23 +859,24 @@ impl Drop for TempCache {
     }
 }
 
-/// With the network, scripts resolve names with the host's
-/// `/etc/resolv.conf` when the tree has none.
-/// Copy the host's resolv.conf into a tree that has none; true if it did.
 /// What the essential set's configuration, run beside the unpack, leaves
 /// for the rest of the build.
 struct EarlyDone {
     /// When the configure stage started.
     started: Instant,
-    /// The host's resolv.conf was copied in (removed at the end).
-    copied_resolv_conf: bool,
+    /// The inode of the host's resolv.conf copied in (removed at the end
+    /// if it is still there).
+    copied_resolv_conf: Option<u64>,
     /// The scripts' changes of owner.
     chowns: Vec<crate::sandbox::Chown>,
     /// The paths whose owners were given before the scripts.
     given: Vec<String>,
 }
 
-fn resolv_conf_from_host(root: &Path) -> Result<bool, PipelineError> {
+/// With the network, scripts resolve names with the host's
+/// `/etc/resolv.conf` when the tree has none: copy it into the tree;
+/// the copy's inode if it did.
+fn resolv_conf_from_host(root: &Path) -> Result<Option<u64>, PipelineError> {
     let tree = crate::tree::Tree::open(root).map_err(|source| BuildError::Target {
         path: root.to_owned(),
         source,
@@ -875,13 +884,18 @@ fn resolv_conf_from_host(root: &Path) -> Result<bool, PipelineError> {
     let rel = Path::new("etc/resolv.conf");
     if tree.lstat(rel).is_err() {
         if let Ok(host) = std::fs::read("/etc/resolv.conf") {
-            tree.write_file(rel, &host, 0o644)
-                .map_err(|source| BuildError::Target {
-                    path: root.join(rel),
-                    source,
-                })?;
-            return Ok(true);
+            return tree
+                .write_file(rel, &host, 0o644)
+                .and_then(|()| tree.lstat(rel))
+                .map(|st| Some(st.st_ino))
+                .map_err(|source| {
+                    BuildError::Target {
+                        path: root.join(rel),
+                        source,
+                    }
+                    .into()
+                });
         }
     }
-    Ok(false)
+    Ok(None)
 }

@@ -912,7 +912,8 @@ fn locked_trixie(tag: &str) -> (testkit::TempDir, String) {
 /// see neither the rest's files nor the stage (the sandbox's own /tmp
 /// hides it), as under mmdebstrap, which installs the essential set
 /// before apt unpacks the rest; the rest's scripts see everything, and
-/// the finished tree has no stage.
+/// the finished tree has no stage. A staged package's resolv.conf is not
+/// taken for the host's copy that `--network` removes at the end.
 #[test]
 fn the_essential_sets_scripts_see_only_the_essential_set() {
     if !enabled() {
@@ -935,6 +936,8 @@ fn the_essential_sets_scripts_see_only_the_essential_set() {
         .dir("./usr/share/")
         .dir("./usr/share/probe-rest/")
         .file("./usr/share/probe-rest/here", "x\n")
+        .dir("./etc/")
+        .file("./etc/resolv.conf", "nameserver 192.0.2.53\n")
         .control_file("postinst", 0o755, format!("{probe} /probe-rest\n"))
         .write_to(d, "probe-rest");
     rdeb(d, &["deb", "add", "probe-essential.deb"]);
@@ -956,9 +959,17 @@ fn the_essential_sets_scripts_see_only_the_essential_set() {
             &cache,
             "-p",
             "tree",
+            // With the network, the host's resolv.conf is copied in for
+            // the essential set's scripts, before the rest's arrives; the
+            // package's own is what the tree keeps. (An output's tree:
+            // the host's files are not added at the end.)
+            "--network",
+            "-o",
+            "probe.tar",
         ],
     );
     let read = |p: &str| std::fs::read_to_string(tree.join(p)).unwrap();
+    assert_eq!(read("etc/resolv.conf"), "nameserver 192.0.2.53\n");
     assert_eq!(
         read("probe-essential"),
         "--\nnone\n",
