@@ -542,12 +542,19 @@ pub fn unpack_staged<T>(
     let unpack_all_beside =
         |unpacker: &Unpacker, list: &[usize], beside: &mut dyn FnMut()| -> Result<(), BuildError> {
             let next = AtomicUsize::new(0);
+            // After a failure, no worker starts another package.
+            let failed = std::sync::atomic::AtomicBool::new(false);
             std::thread::scope(|s| -> Result<(), BuildError> {
                 let workers: Vec<_> = (0..jobs.max(1).min(list.len().max(1)))
                     .map(|_| {
                         s.spawn(|| -> Result<(), BuildError> {
                             while let Some(&i) = list.get(next.fetch_add(1, Ordering::Relaxed)) {
-                                unpack_one(unpacker, i)?;
+                                if failed.load(Ordering::Relaxed) {
+                                    break;
+                                }
+                                unpack_one(unpacker, i).inspect_err(|_| {
+                                    failed.store(true, Ordering::Relaxed);
+                                })?;
                             }
                             *workers_done.lock().expect("time") = Instant::now();
                             Ok(())

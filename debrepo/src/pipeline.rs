@@ -570,6 +570,9 @@ impl Prepared<'_> {
         // The essential set is configured while the rest is unpacked
         // beside the tree, where the scripts cannot see it (the
         // executor's own /tmp hides the stage).
+        // Its error, when the unpack beside it fails too (whose error the
+        // build returns): reported as a warning, not lost.
+        let early_failed = std::sync::Mutex::new(None::<String>);
         let early = |controls: &[crate::deb::ControlFiles],
                      unpacked: &crate::unpack::Unpacked|
          -> Result<EarlyDone, PipelineError> {
@@ -589,7 +592,10 @@ impl Prepared<'_> {
                 &options,
                 log(),
                 progress,
-            )?;
+            )
+            .inspect_err(|e| {
+                *early_failed.lock().expect("early") = Some(error_chain(e));
+            })?;
             Ok(EarlyDone {
                 started,
                 copied_resolv_conf,
@@ -599,7 +605,7 @@ impl Prepared<'_> {
         };
         let early: Option<&crate::build::Early<'_, _>> =
             (!opts.unpack_only && executor.hides_tmp()).then_some(&early);
-        let (report, early) = crate::build::unpack_staged(
+        let staged = crate::build::unpack_staged(
             root,
             &self.spec.packages,
             &fetched.debs,
@@ -613,7 +619,18 @@ impl Prepared<'_> {
             fetched.cache.as_ref(),
             progress,
             early,
-        )?;
+        );
+        let (report, early) = match staged {
+            Ok(done) => done,
+            Err(e) => {
+                if let Some(also) = early_failed.lock().expect("early").take() {
+                    progress.warn(&format!(
+                        "the essential set's configuration, run beside the unpack, failed too: {also}"
+                    ));
+                }
+                return Err(e.into());
+            }
+        };
         let report: UnpackReport = report;
         let early = early.transpose()?;
         if let Some(dir) = &fetched.temporary {
@@ -857,6 +874,18 @@ impl Drop for TempCache {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// An error with its causes, one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
 }
 
 /// What the essential set's configuration, run beside the unpack, leaves

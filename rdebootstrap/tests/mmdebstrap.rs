@@ -989,6 +989,63 @@ fn the_essential_sets_scripts_see_only_the_essential_set() {
     }
 }
 
+/// When the unpack beside the essential set's configuration fails and so
+/// does the configuration, the build fails with the unpack's error and
+/// tells of the configuration's too.
+#[test]
+fn a_failed_unpack_and_failed_essential_scripts_are_both_reported() {
+    if !enabled() {
+        return;
+    }
+    let (work, cache) = locked_trixie("e2e-staged-fail");
+    let d = work.path();
+    testkit::DebBuilder::new("failing-essential", "1", "all")
+        .field("Essential", "yes")
+        .field("Description", "an essential package whose postinst fails")
+        .control_file(
+            "postinst",
+            0o755,
+            "#!/bin/sh\necho the-postinst-fails >&2\nexit 3\n",
+        )
+        .write_to(d, "failing-essential");
+    testkit::DebBuilder::new("broken-rest", "1", "all")
+        .field("Description", "a package whose data member is no xz")
+        .data_member("data.tar.xz", b"not xz at all".to_vec())
+        .write_to(d, "broken-rest");
+    rdeb(d, &["deb", "add", "failing-essential.deb"]);
+    rdeb(d, &["deb", "add", "broken-rest.deb"]);
+    rdeb(d, &["require", "failing-essential", "broken-rest"]);
+    rdeb(
+        d,
+        &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        .args([
+            "build",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            &cache,
+            "-p",
+            "tree",
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    let last = err.lines().rfind(|l| l.starts_with("error:"));
+    assert!(
+        last.is_some_and(|l| l.contains("broken-rest")),
+        "the unpack's error: {err}"
+    );
+    assert!(
+        err.contains("the essential set's configuration, run beside the unpack, failed too")
+            && err.contains("failing-essential"),
+        "{err}"
+    );
+}
+
 /// SIGKILL of rdebootstrap while the maintainer scripts run: every
 /// process of the sandbox ends, the target keeps its incomplete marker,
 /// and a second build into it is refused as an interrupted build.
