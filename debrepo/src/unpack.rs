@@ -201,6 +201,8 @@ pub enum UnpackError {
     },
     #[error("{package}: {path}: inside the directory the build unpacks into first (a staged build's), which no package may ship")]
     InStage { package: String, path: String },
+    #[error("{package}: {path}: a link made by a maintainer script leads it into the directory the build unpacks into first (a staged build's), where its files would be lost")]
+    LinkIntoStage { package: String, path: String },
     #[error("{package}: {path}: cannot put a {new} where the tree has a {existing}")]
     KindClash {
         package: String,

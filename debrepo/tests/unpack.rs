@@ -608,7 +608,7 @@ fn a_staged_unpack_refuses_a_directory_where_the_tree_has_a_file() {
     let later = || DebBuilder::new("later", "1", "amd64");
     // (first, later, what a script does between, the error)
     type Case = (DebBuilder, DebBuilder, fn(&Path), &'static str);
-    let cases: [Case; 3] = [
+    let cases: [Case; 4] = [
         // The rest ships a directory where the tree has a file...
         (
             tmp().dir("./opt/").file("./opt/thing", "a file"),
@@ -636,6 +636,17 @@ fn a_staged_unpack_refuses_a_directory_where_the_tree_has_a_file() {
                 .file("./tmp/stage/hidden", "x"),
             |_| {},
             "later:amd64 1: /tmp/stage: inside the directory the build unpacks into first",
+        ),
+        // A link a script made would lead the merge into the stage, and
+        // the file would be lost with it.
+        (
+            tmp().dir("./var/"),
+            later()
+                .dir("./var/")
+                .dir("./var/x/")
+                .file("./var/x/file", "x"),
+            |root| std::os::unix::fs::symlink("/tmp/stage", root.join("var/x")).unwrap(),
+            "later:amd64 1: /var/x: a link made by a maintainer script leads it into",
         ),
     ];
     for (first, later, between, expected) in cases {

@@ -22,8 +22,9 @@
 //! the staged copy is dropped); any other entry replaces the
 //! tree's (the claims gave it to the staged package, or a script made
 //! it, which dpkg would overwrite too). A directory where the tree has a
-//! file, or the reverse, is refused as the unpacker refuses it. The
-//! links the stage was given are left out.
+//! file, or the reverse, is refused as the unpacker refuses it, and so is
+//! a directory that a link a script made leads into the stage. The links
+//! the stage was given are left out.
 
 use std::io;
 use std::os::unix::ffi::OsStrExt as _;
@@ -142,6 +143,16 @@ impl Unpacker {
             .tree
             .open_path(rel, true)
             .map_err(|e| fs("cannot open its directory in the tree", rel)(e.into()))?;
+        // A link a script made (`/var/x -> /tmp`) could lead the merge
+        // into the stage, which is removed after it.
+        if let Some(stage) = &self.stage_at {
+            if self.tree.canonical(&to, rel).starts_with(stage) {
+                return Err(UnpackError::LinkIntoStage {
+                    package: self.owner_label(rel, true),
+                    path: format!("/{}", rel.display()),
+                });
+            }
+        }
         let mut names = Vec::new();
         for entry in rustix::fs::Dir::read_from(&from)
             .map_err(|e| fs("cannot read the stage's directory", rel)(e.into()))?
