@@ -580,27 +580,29 @@ impl Prepared<'_> {
             let started = Instant::now();
             progress.stage_start(Stage::Configure, controls.len());
             let (_, options) = options_for(unpacked);
-            let copied_resolv_conf = match options.network {
-                true => resolv_conf_from_host(root)?,
-                false => None,
+            let run = || -> Result<EarlyDone, PipelineError> {
+                let copied_resolv_conf = match options.network {
+                    true => resolv_conf_from_host(root)?,
+                    false => None,
+                };
+                let chowns = crate::configure::configure_part(
+                    root,
+                    controls,
+                    crate::configure::Part::Essential,
+                    executor,
+                    &options,
+                    log(),
+                    progress,
+                )?;
+                Ok(EarlyDone {
+                    started,
+                    copied_resolv_conf,
+                    chowns,
+                    given: options.owners.iter().map(|o| o.path.clone()).collect(),
+                })
             };
-            let chowns = crate::configure::configure_part(
-                root,
-                controls,
-                crate::configure::Part::Essential,
-                executor,
-                &options,
-                log(),
-                progress,
-            )
-            .inspect_err(|e| {
+            run().inspect_err(|e| {
                 *early_failed.lock().expect("early") = Some(error_chain(e));
-            })?;
-            Ok(EarlyDone {
-                started,
-                copied_resolv_conf,
-                chowns,
-                given: options.owners.into_iter().map(|o| o.path).collect(),
             })
         };
         let early: Option<&crate::build::Early<'_, _>> =
@@ -716,13 +718,13 @@ impl Prepared<'_> {
             crate::configure::remove_build_records(root)?;
         }
         let mut recorded = report.unpacked.recorded;
-        if let (Some(inode), false) = (copied_resolv_conf, opts.host_files) {
+        if let (Some(copy), false) = (copied_resolv_conf, opts.host_files) {
             // Only the copy: a package unpacked beside the essential set's
             // scripts, or a script, may have put its own there since.
             let rel = Path::new("etc/resolv.conf");
             crate::tree::Tree::open(root)
                 .and_then(|t| match t.lstat(rel) {
-                    Ok(st) if st.st_ino == inode => t.remove_file(rel),
+                    Ok(st) if CopiedFile::of(&st) == copy => t.remove_file(rel),
                     _ => Ok(()),
                 })
                 .map_err(|source| BuildError::Target {
@@ -893,19 +895,39 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 struct EarlyDone {
     /// When the configure stage started.
     started: Instant,
-    /// The inode of the host's resolv.conf copied in (removed at the end
-    /// if it is still there).
-    copied_resolv_conf: Option<u64>,
+    /// The host's resolv.conf copied in (removed at the end if it is
+    /// still there).
+    copied_resolv_conf: Option<CopiedFile>,
     /// The scripts' changes of owner.
     chowns: Vec<crate::sandbox::Chown>,
     /// The paths whose owners were given before the scripts.
     given: Vec<String>,
 }
 
+/// A file the build put in the tree, as it left it: the same inode with
+/// the same change time (a script that removed it and wrote its own may
+/// have been given the freed inode number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CopiedFile {
+    inode: u64,
+    changed: (i64, i64),
+}
+
+impl CopiedFile {
+    // The fields' types differ between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    fn of(st: &rustix::fs::Stat) -> Self {
+        CopiedFile {
+            inode: st.st_ino,
+            changed: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+        }
+    }
+}
+
 /// With the network, scripts resolve names with the host's
 /// `/etc/resolv.conf` when the tree has none: copy it into the tree;
-/// the copy's inode if it did.
-fn resolv_conf_from_host(root: &Path) -> Result<Option<u64>, PipelineError> {
+/// the copy if it did.
+fn resolv_conf_from_host(root: &Path) -> Result<Option<CopiedFile>, PipelineError> {
     let tree = crate::tree::Tree::open(root).map_err(|source| BuildError::Target {
         path: root.to_owned(),
         source,
@@ -916,7 +938,7 @@ fn resolv_conf_from_host(root: &Path) -> Result<Option<u64>, PipelineError> {
             return tree
                 .write_file(rel, &host, 0o644)
                 .and_then(|()| tree.lstat(rel))
-                .map(|st| Some(st.st_ino))
+                .map(|st| Some(CopiedFile::of(&st)))
                 .map_err(|source| {
                     BuildError::Target {
                         path: root.join(rel),

@@ -42,8 +42,11 @@
 //! A new directory is made under a temporary name, given its owner, mode
 //! and time, then renamed in without replacing: another package's entries
 //! cannot go into it before its time is set, which would otherwise keep
-//! the shipped time or not depending on timing (the first package to make
-//! a shared directory decides its metadata, as in dpkg).
+//! the shipped time or not depending on timing. The first package to make
+//! a shared directory decides its owner and mode, as the first installed
+//! does in dpkg; here the first is the first in time, so packages that
+//! ship one directory with different owners or modes would make the
+//! result depend on timing (none of the benchmark sets' do).
 //!
 //! Conffiles are written as `<path>.dpkg-new`, as dpkg stages them until
 //! `dpkg --configure` installs them.
@@ -633,41 +636,61 @@ impl Unpacker {
         // final owner, mode and time, so a child made meanwhile cannot
         // have its time overwritten (which would depend on timing).
         let tmp = format!(".{}.{index}.rdebootstrap-tmp", name.to_string_lossy());
-        rustix::fs::mkdirat(parent, tmp.as_str(), Mode::from_bits_truncate(0o700))
-            .map_err(|e| fs("cannot create the directory")(e.into()))?;
-        let made = self
-            .apply_meta_at(parent, tmp.as_ref(), meta)
-            .and_then(|()| {
-                Ok(rustix::fs::renameat_with(
+        let rmdir = |n: &str| {
+            let _ = rustix::fs::unlinkat(parent, n, AtFlags::REMOVEDIR);
+        };
+        // Where that cannot be, made in place (the old race, not worse).
+        let in_place = || -> Result<bool, UnpackError> {
+            match rustix::fs::mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
+                Ok(()) => match self.apply_meta_at(parent, name, meta) {
+                    Ok(()) => Ok(true),
+                    Err(e) => {
+                        let _ = rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR);
+                        Err(fs("cannot set its owner, mode or time")(e))
+                    }
+                },
+                Err(e) if e == rustix::io::Errno::EXIST => Ok(false),
+                Err(e) => Err(fs("cannot create the directory")(e.into())),
+            }
+        };
+        let made = match rustix::fs::mkdirat(parent, tmp.as_str(), Mode::from_bits_truncate(0o700))
+        {
+            Ok(()) => {
+                if let Err(e) = self.apply_meta_at(parent, tmp.as_ref(), meta) {
+                    rmdir(&tmp);
+                    return Err(fs("cannot set its owner, mode or time")(e));
+                }
+                match rustix::fs::renameat_with(
                     parent,
                     tmp.as_str(),
                     parent,
                     name,
                     rustix::fs::RenameFlags::NOREPLACE,
-                )?)
-            });
-        match made {
-            Ok(()) => {}
-            // Another package made it meanwhile: shared, with its metadata.
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
-                let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::REMOVEDIR);
-                return Ok(());
-            }
-            // A file system without RENAME_NOREPLACE (NFS): made in place.
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
-                let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::REMOVEDIR);
-                match rustix::fs::mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
-                    Ok(()) => self
-                        .apply_meta_at(parent, name, meta)
-                        .map_err(fs("cannot set its owner, mode or time"))?,
-                    Err(e) if e == rustix::io::Errno::EXIST => return Ok(()),
-                    Err(e) => return Err(fs("cannot create the directory")(e.into())),
+                ) {
+                    Ok(()) => true,
+                    // Another package made it meanwhile: shared, with its
+                    // metadata.
+                    Err(e) if e == rustix::io::Errno::EXIST => {
+                        rmdir(&tmp);
+                        false
+                    }
+                    // No RENAME_NOREPLACE here (NFS; a seccomp filter).
+                    Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+                        rmdir(&tmp);
+                        in_place()?
+                    }
+                    Err(e) => {
+                        rmdir(&tmp);
+                        return Err(fs("cannot move it into place")(e.into()));
+                    }
                 }
             }
-            Err(e) => {
-                let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::REMOVEDIR);
-                return Err(fs("cannot set its owner, mode or time")(e));
-            }
+            // A name too long for the temporary's suffix.
+            Err(e) if e == rustix::io::Errno::NAMETOOLONG => in_place()?,
+            Err(e) => return Err(fs("cannot create the directory")(e.into())),
+        };
+        if !made {
+            return Ok(());
         }
         if self.ownership == Ownership::Record {
             let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
@@ -972,7 +995,10 @@ impl Unpacker {
             })
             .collect();
         let md5sums = self.md5sums.lock().expect("md5sums").clone();
+        // The last record of a path: a package that replaced another's
+        // file wrote it after that package did.
         let mut recorded = self.recorded.lock().expect("recorded").clone();
+        recorded.reverse();
         recorded.sort_by(|a, b| a.path.cmp(&b.path));
         recorded.dedup_by(|a, b| a.path == b.path);
         Unpacked {

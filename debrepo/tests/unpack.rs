@@ -764,3 +764,57 @@ fn a_staged_directory_merged_into_the_trees_keeps_the_trees_owner_when_recorded(
     assert_eq!(owners(&once), expected);
     assert_eq!(owners(&staged), expected);
 }
+
+/// Rootless, the owner recorded for a file another package replaced is
+/// the replacing package's (the last written), as root would leave it.
+#[test]
+fn a_replaced_files_recorded_owner_is_the_replacing_packages() {
+    let old = DebBuilder::new("old", "1", "amd64")
+        .dir("./usr/")
+        .file("./usr/x", "old")
+        .owner(5, 5, "five", "five");
+    let new = DebBuilder::new("new", "1", "amd64")
+        .field("Replaces", "old")
+        .dir("./usr/")
+        .file("./usr/x", "new")
+        .owner(7, 7, "seven", "seven");
+    let t = TempDir::new("unpack-replaced-owner");
+    let debs = [old, new];
+    let infos = debs
+        .iter()
+        .map(|d| {
+            let r = DebReader::new(std::io::Cursor::new(d.build())).unwrap();
+            PackageInfo::from_control(r.control()).unwrap()
+        })
+        .collect();
+    let u = Unpacker::new(t.path(), Ownership::Record, infos).unwrap();
+    for (i, d) in debs.iter().enumerate() {
+        let mut r = DebReader::new(std::io::Cursor::new(d.build())).unwrap();
+        u.unpack(i, &mut r.data().unwrap()).unwrap();
+    }
+    let out = u.finish();
+    let x: Vec<(u64, u64)> = out
+        .recorded
+        .iter()
+        .filter(|r| r.path == Path::new("usr/x"))
+        .map(|r| (r.uid, r.gid))
+        .collect();
+    assert_eq!(x, [(7, 7)]);
+    assert_eq!(std::fs::read(t.path().join("usr/x")).unwrap(), b"new");
+}
+
+/// A directory whose name leaves no room for the temporary's suffix is
+/// made in place, as dpkg makes it.
+#[test]
+fn a_directory_with_a_name_of_250_bytes_is_made() {
+    let long = "d".repeat(250);
+    let deb = DebBuilder::new("long", "1", "amd64")
+        .dir("./srv/")
+        .dir(&format!("./srv/{long}/"))
+        .file(&format!("./srv/{long}/f"), "x");
+    let t = TempDir::new("unpack-long-dir");
+    unpack_with(t.path(), &[deb], false, true).unwrap();
+    let dir = t.path().join("srv").join(&long);
+    assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o7777, 0o755);
+    assert_eq!(std::fs::read_dir(t.path().join("srv")).unwrap().count(), 1);
+}
