@@ -29,6 +29,16 @@ fn unpack_with(
     parallel: bool,
     direct: bool,
 ) -> Result<debrepo::unpack::Unpacked, UnpackError> {
+    unpack_owned(root, debs, parallel, direct, Ownership::for_this_process())
+}
+
+fn unpack_owned(
+    root: &Path,
+    debs: &[DebBuilder],
+    parallel: bool,
+    direct: bool,
+    ownership: Ownership,
+) -> Result<debrepo::unpack::Unpacked, UnpackError> {
     let bytes: Vec<Vec<u8>> = debs.iter().map(DebBuilder::build).collect();
     let infos = bytes
         .iter()
@@ -37,7 +47,7 @@ fn unpack_with(
             PackageInfo::from_control(r.control()).unwrap()
         })
         .collect();
-    let u = Unpacker::new(root, Ownership::for_this_process(), infos)?.with_direct_writes(direct);
+    let u = Unpacker::new(root, ownership, infos)?.with_direct_writes(direct);
     let one = |i: usize| -> Result<(), UnpackError> {
         let mut r = DebReader::new(std::io::Cursor::new(bytes[i].as_slice())).unwrap();
         let mut data = r.data().unwrap();
@@ -739,24 +749,14 @@ fn a_staged_directory_merged_into_the_trees_keeps_the_trees_owner_when_recorded(
     )
     .unwrap();
     let once = TempDir::new("unpack-once-owner");
-    let u = Unpacker::new(
+    let once = unpack_owned(
         once.path(),
+        &[first, later],
+        false,
+        false,
         Ownership::Record,
-        [&first, &later]
-            .iter()
-            .map(|d| {
-                let b = d.build();
-                let r = DebReader::new(std::io::Cursor::new(b)).unwrap();
-                PackageInfo::from_control(r.control()).unwrap()
-            })
-            .collect(),
     )
     .unwrap();
-    for (i, d) in [&first, &later].iter().enumerate() {
-        let mut r = DebReader::new(std::io::Cursor::new(d.build())).unwrap();
-        u.unpack(i, &mut r.data().unwrap()).unwrap();
-    }
-    let once = u.finish();
     let expected = vec![
         ("var/new".to_owned(), 6, 6),
         ("var/shared/file".to_owned(), 7, 7),
@@ -779,20 +779,7 @@ fn a_replaced_files_recorded_owner_is_the_replacing_packages() {
         .file("./usr/x", "new")
         .owner(7, 7, "seven", "seven");
     let t = TempDir::new("unpack-replaced-owner");
-    let debs = [old, new];
-    let infos = debs
-        .iter()
-        .map(|d| {
-            let r = DebReader::new(std::io::Cursor::new(d.build())).unwrap();
-            PackageInfo::from_control(r.control()).unwrap()
-        })
-        .collect();
-    let u = Unpacker::new(t.path(), Ownership::Record, infos).unwrap();
-    for (i, d) in debs.iter().enumerate() {
-        let mut r = DebReader::new(std::io::Cursor::new(d.build())).unwrap();
-        u.unpack(i, &mut r.data().unwrap()).unwrap();
-    }
-    let out = u.finish();
+    let out = unpack_owned(t.path(), &[old, new], false, false, Ownership::Record).unwrap();
     let x: Vec<(u64, u64)> = out
         .recorded
         .iter()
