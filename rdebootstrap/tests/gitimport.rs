@@ -16,7 +16,7 @@ use testkit::archive::{Served, SuiteBuilder};
 use testkit::{DebBuilder, TempDir};
 
 fn run(dir: &Path, cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    Command::new(common::exe())
         .args(args)
         .args(["--arch", "amd64", "--cache-dir"])
         .arg(cache)
@@ -441,7 +441,7 @@ fn a_git_import_over_https_with_a_token() {
     );
 
     // Sample every process's argv while rdebootstrap and its gits run.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let mut child = Command::new(common::exe())
         .args(["import", &url, "--spec", "base", "--cache-dir"])
         .arg(&cache)
         .current_dir(&app)
@@ -501,7 +501,7 @@ fn a_git_import_over_https_with_a_token() {
     // Without the credential, the server refuses git, and the error says
     // what failed.
     std::fs::remove_file(app.join("auth.toml")).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let o = Command::new(common::exe())
         .args([
             "import",
             &url.replace("rev=v1", "ref=main"),
@@ -523,7 +523,7 @@ fn a_git_import_over_https_with_a_token() {
 /// Run rdebootstrap in `dir`, sampling every process's command line until
 /// it exits; fails if `secret` shows up on any of them.
 fn run_watched(dir: &Path, cache: &Path, ca: &Path, secret: &str, args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let child = Command::new(common::exe())
         .args(args)
         .args(["--arch", "amd64", "--cache-dir"])
         .arg(cache)

@@ -41,22 +41,24 @@ fn enabled(what: &str) -> bool {
         && testkit::require(works("umoci", "--version"), "umoci")
 }
 
-fn run(dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
+fn run(dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> std::process::Output {
+    let program = program.as_ref();
     let o = Command::new(program)
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
+        .unwrap_or_else(|e| panic!("{}: {e}", program.to_string_lossy()));
     assert!(
         o.status.success(),
-        "{program} {args:?}: {}",
+        "{} {args:?}: {}",
+        program.to_string_lossy(),
         String::from_utf8_lossy(&o.stderr)
     );
     o
 }
 
 fn rdeb(dir: &Path, args: &[&str]) -> std::process::Output {
-    run(dir, env!("CARGO_BIN_EXE_rdebootstrap"), args)
+    run(dir, common::exe(), args)
 }
 
 /// The specs: a minbase and two that add one package each to it.
@@ -514,7 +516,7 @@ fn layered_images_share_the_base_layer_and_unpack_to_the_tree() {
     // 5. Refused before anything is built: a tar output, and a spec with
     // two parents.
     let refused = |dir: &Path, args: &[&str], says: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        let o = Command::new(common::exe())
             .args(["build", "-q", "--arch", "amd64", "--cache-dir", &cache])
             .args(args)
             .current_dir(dir)

@@ -145,7 +145,7 @@ fn ours_arches(archives: &str, include: &[&str], foreign: &[&str]) -> BTreeSet<S
     )
     .unwrap();
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        Command::new(common::exe())
             .args(args)
             .current_dir(d)
             .output()
@@ -420,7 +420,7 @@ fn compare_trees_of(arch: &str, what: &str, m: &str, suites: &[&str], packages: 
         .as_secs();
     let epoch = (now - now % 86_400).to_string();
     let ours_started = std::time::Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let o = Command::new(common::exe())
         .args(["build", "-q", "--arch", arch, "--cache-dir", cache])
         .args(["-p", "ours"])
         .current_dir(d)
@@ -665,6 +665,7 @@ fn apt_and_dpkg_work_inside_a_built_tree() {
         .dir("./usr/share/local-demo/")
         .file("./usr/share/local-demo/README", "installed with dpkg -i\n")
         .write_to(&tree.join("root"), "local-demo");
+    // The separate helper program, which the workspace's test build makes.
     let helper =
         Path::new(env!("CARGO_BIN_EXE_rdebootstrap")).with_file_name(debrepo::sandbox::HELPER);
     let step = |label: &str, argv: &[&str]| debrepo::sandbox::Step {
@@ -737,12 +738,13 @@ fn rootless_builds_match_the_root_build() {
     let reference = testkit::tree_snapshot(&d.join("root"));
     let bin = d.join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let rdebootstrap = Path::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    let rdebootstrap = &common::exe();
     let programs = testkit::users::copy_programs(
         &bin,
         &[
             rdebootstrap,
-            &rdebootstrap.with_file_name(debrepo::sandbox::HELPER),
+            // The separate helper, from the workspace's test build.
+            &Path::new(env!("CARGO_BIN_EXE_rdebootstrap")).with_file_name(debrepo::sandbox::HELPER),
         ],
     );
     let range = |file: &str, name: &str| testkit::users::subordinate_start(file, name).unwrap();
@@ -1019,7 +1021,7 @@ fn a_failed_unpack_and_failed_essential_scripts_are_both_reported() {
         d,
         &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let o = Command::new(common::exe())
         .args([
             "build",
             "--arch",
@@ -1057,7 +1059,7 @@ fn a_killed_build_leaves_nothing_running_and_a_marked_tree() {
     let (work, cache) = locked_trixie("e2e-kill");
     let d = work.path();
     let tree = d.join("tree");
-    let mut build = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let mut build = Command::new(common::exe())
         .args([
             "build",
             "-q",
@@ -1107,7 +1109,7 @@ fn a_killed_build_leaves_nothing_running_and_a_marked_tree() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(tree.join(".rdebootstrap-incomplete").exists());
-    let again = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let again = Command::new(common::exe())
         .args(["build", "--arch", "amd64", "--cache-dir", &cache, "-p"])
         .arg(&tree)
         .current_dir(d)
@@ -1137,7 +1139,7 @@ fn build_works_inside_a_chroot() {
     init(&inside, &m, &["trixie"], &[]);
     rdeb(&inside, &["update", "-q", "--arch", "amd64", "--no-cache"]);
     // One executable: the sandbox helper runs from rdebootstrap itself.
-    let me = Path::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    let me = &common::exe();
     copy_with_libraries(&jail, me);
     let keyring = Path::new("/usr/share/keyrings/debian-archive-keyring.gpg");
     std::fs::create_dir_all(jail.join("usr/share/keyrings")).unwrap();
@@ -1193,7 +1195,7 @@ fn a_build_survives_its_executable_being_removed() {
     let (work, cache) = locked_trixie("e2e-removed");
     let d = work.path();
     let copy = d.join("rdebootstrap");
-    std::fs::copy(env!("CARGO_BIN_EXE_rdebootstrap"), &copy).unwrap();
+    std::fs::copy(common::exe(), &copy).unwrap();
     let build = Command::new(&copy)
         .args([
             "build",
@@ -1244,7 +1246,7 @@ fn artifacts_scripts_and_env_of_a_spec_chain() {
     let d = work.path();
     let manifest = d.join("Manifest.toml");
     let rdeb_out = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        Command::new(common::exe())
             .args(args)
             .args(["--arch", "amd64", "--cache-dir", &cache])
             .current_dir(d)
@@ -1460,7 +1462,7 @@ fn podman_executor_builds_the_sandboxs_tree() {
         &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
     );
     let build = |dir: &str, executor: &str, conf: Option<&Path>| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+        let mut c = Command::new(common::exe());
         c.args(["build", "--arch", "amd64", "--cache-dir", &cache, "-p", dir])
             .args(["--executor", executor])
             .current_dir(d);

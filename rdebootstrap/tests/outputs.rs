@@ -272,7 +272,7 @@ fn two_builds_give_one_tar_and_it_lists_as_mmdebstraps() {
         d,
         &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let o = Command::new(common::exe())
         .args(["build", "-q", "--arch", "amd64", "--cache-dir", &cache])
         .args(["-s", "broken", "-o", "broken.tar"])
         .current_dir(d)
@@ -407,12 +407,13 @@ fn rootless_builds_write_the_root_builds_tar() {
         .collect();
     let bin = d.join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let rdebootstrap = Path::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    let rdebootstrap = &common::exe();
     let programs = testkit::users::copy_programs(
         &bin,
         &[
             rdebootstrap,
-            &rdebootstrap.with_file_name(debrepo::sandbox::HELPER),
+            // The separate helper, from the workspace's test build.
+            &Path::new(env!("CARGO_BIN_EXE_rdebootstrap")).with_file_name(debrepo::sandbox::HELPER),
         ],
     );
     for user in [sub, solo] {
@@ -515,7 +516,7 @@ fn bad_outputs_are_refused_first() {
     let d = work.path();
     std::fs::create_dir(d.join("dir.tar")).unwrap();
     let fails = |args: &[&str], says: &str| {
-        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        let o = Command::new(common::exe())
             .arg("build")
             .args(args)
             .current_dir(d)
@@ -590,11 +591,11 @@ fn a_build_days_later_writes_the_same_bytes() {
     std::fs::write(&helper, FAKE_CLOCK_HELPER).unwrap();
     std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let later = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        let o = Command::new(common::exe())
             .args(args)
             .current_dir(d)
             .env("RDEBOOTSTRAP_SANDBOX_HELPER", &helper)
-            .env("REAL_HELPER", env!("CARGO_BIN_EXE_rdebootstrap"))
+            .env("REAL_HELPER", common::exe())
             .env("FAKETIME_LIB", lib)
             .env("FAKE_OFFSET", "+3d")
             .env_remove("SOURCE_DATE_EPOCH")

@@ -34,7 +34,7 @@ fn enabled(what: &str) -> bool {
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    Command::new(common::exe())
         .args(args)
         .current_dir(dir)
         .output()

@@ -83,7 +83,7 @@ fn an_amd64_and_arm64_image_is_one_reproducible_index() {
         assert!(d.join(format!("Manifest.{arch}.lock")).is_file());
     }
     // Several architectures make an image only.
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let o = Command::new(common::exe())
         .args(["build", "--arch", "amd64,arm64", "-p", "tree"])
         .current_dir(d)
         .output()

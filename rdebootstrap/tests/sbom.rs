@@ -299,7 +299,7 @@ fn bad_sbom_names_are_refused_first() {
     let d = work.path();
     std::fs::create_dir(d.join("dir.cdx.json")).unwrap();
     let fails = |args: &[&str], says: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+        let o = Command::new(common::exe())
             .args(["build", "-p", "tree"])
             .args(args)
             .current_dir(d)

@@ -32,7 +32,7 @@ fn ubuntu_mirror() -> Option<(String, &'static str)> {
 /// `rdebootstrap run -p TREE [--network] -- ARGS`, which must succeed; its
 /// standard output and error.
 fn in_tree(tree: &Path, network: bool, args: &[&str]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"));
+    let mut cmd = Command::new(common::exe());
     cmd.args(["run", "-p"]).arg(tree);
     if network {
         cmd.arg("--network");

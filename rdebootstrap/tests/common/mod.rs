@@ -5,8 +5,35 @@
 //! every helper.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// The rdebootstrap executable the end-to-end tests run:
+/// `RDEBOOTSTRAP_TEST_EXE` when set, else this test build's.
+///
+/// `.ci/run` points it at the release build that README's first command
+/// has just made from the same checkout: the tree builds on real data
+/// spend most of their time in our unpacking and index parsing, which
+/// run several times faster optimized, and CI compiles that build
+/// anyway. The hermetic tests keep the debug build (and its overflow
+/// checks).
+pub fn exe() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| match std::env::var_os("RDEBOOTSTRAP_TEST_EXE") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_absolute() && p.is_file(),
+                "RDEBOOTSTRAP_TEST_EXE={}: not an absolute path of an executable",
+                p.display()
+            );
+            eprintln!("the end-to-end tests run {}", p.display());
+            p
+        }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_rdebootstrap")),
+    })
+    .clone()
+}
 
 /// The Debian mirror: `DEBIAN_MIRROR`, else the host's APT sources.
 pub fn mirror() -> String {
@@ -58,7 +85,7 @@ pub fn works(program: &str, arg: &str) -> bool {
 /// Run rdebootstrap in `dir`; fails the test (with its stderr) unless it
 /// succeeds.
 pub fn rdeb(dir: &Path, args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_rdebootstrap"))
+    let o = Command::new(exe())
         .args(args)
         .current_dir(dir)
         .output()
