@@ -25,15 +25,14 @@
 # The devbox and server lists are ../shared/bench/packages-{devbox,server}.txt
 # (BENCH_LISTS=DIR elsewhere). Every tree is kept until the end (about
 # 15 GB for the three default sets and 3 runs; see the loop for why).
-# Needs: a release build of the workspace
-# (cargo build --release --workspace), mmdebstrap, GNU time (/usr/bin/time).
+# Needs: a release build (cargo build --release), mmdebstrap, GNU time (/usr/bin/time).
 set -eu
 url=$1; runs=${2:-3}; sets=${3:-minbase devbox server}
 here=$(cd "$(dirname "$0")/.." && pwd)
 lists=${BENCH_LISTS:-$here/../shared/bench}
 bin=$here/target/release/rdebootstrap
-[ -x "$bin" ] && [ -x "$here/target/release/rdebootstrap-sandbox-helper" ] || {
-    echo "build first: cargo build --release --workspace" >&2; exit 1; }
+# (the sandbox helper is built into rdebootstrap)
+[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
 # packages SET: the set's package names, one per line (none for minbase)

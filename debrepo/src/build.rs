@@ -348,6 +348,10 @@ pub struct Arches<'a> {
 /// What `filters` exclude is skipped as dpkg skips it, and when there are
 /// filters they are written to [`crate::pathfilter::CONFIG_PATH`] for the
 /// dpkg runs that follow in the tree.
+///
+/// `debs` are taken as [`download`] gives them: each proven against its
+/// package's SHA-256, so their data members' own checksums (xz's CRC-64)
+/// are not computed again ([`crate::compression::Checked::BySha256`]).
 #[allow(clippy::too_many_arguments)]
 pub fn unpack(
     root: &Path,
@@ -411,7 +415,8 @@ pub fn unpack_staged<T>(
     let mut readers = Vec::with_capacity(debs.len());
     let mut held = 0u64;
     for path in debs {
-        let r = DebReader::open(path)?;
+        // Proven by download() against the lock's SHA-256.
+        let r = DebReader::open(path)?.proven_by_sha256();
         let c = r.control();
         held += c
             .names()

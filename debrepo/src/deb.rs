@@ -54,7 +54,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::compression::Compression;
+use crate::compression::{Checked, Compression};
 
 mod ar;
 mod control;
@@ -208,6 +208,7 @@ pub struct DebReader<R: Read> {
     format: String,
     control_member: String,
     control: ControlFiles,
+    checked: Checked,
 }
 
 impl DebReader<io::BufReader<std::fs::File>> {
@@ -289,7 +290,16 @@ impl<R: Read + Send> DebReader<R> {
             format: version,
             control_member: name,
             control,
+            checked: Checked::No,
         })
+    }
+
+    /// The caller has proven the whole .deb against a SHA-256 (the lock's,
+    /// or a signed index's): the data member's own checksums are not
+    /// computed again ([`Checked::BySha256`]).
+    pub fn proven_by_sha256(mut self) -> Self {
+        self.checked = Checked::BySha256;
+        self
     }
 
     /// The format version from `debian-binary` (`2.0`).
@@ -331,7 +341,7 @@ impl<R: Read + Send> DebReader<R> {
         let compression = tar_compression(&name, "data.tar", DATA_COMPRESSIONS)
             .ok_or_else(|| DebError::UnknownCompression(name.clone()))?;
         let reader = compression
-            .decoder(&mut self.archive)
+            .decoder_checked(&mut self.archive, self.checked)
             .map_err(|source| DebError::Member {
                 member: name.clone(),
                 source,

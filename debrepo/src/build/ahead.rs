@@ -106,7 +106,8 @@ fn decode(cache: &Cache, deb: &Path, sha256: &Sha256) -> Option<()> {
     if cache.decoded_path(sha256).exists() {
         return Some(());
     }
-    let mut reader = DebReader::open(deb).ok()?;
+    // Handed over once its download matched the lock's SHA-256.
+    let mut reader = DebReader::open(deb).ok()?.proven_by_sha256();
     let (_, inner) = reader.data_stream().ok()?;
     let mut kept = cache.decoded_writer().ok()?;
     // The unpack's tee, read to the member's end (where the decoder checks
