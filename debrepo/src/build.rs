@@ -277,11 +277,6 @@ pub struct UnpackReport {
     /// The unpack and the database, without the time spent waiting for
     /// what ran beside them ([`unpack_staged`]).
     pub took: std::time::Duration,
-    /// Data members decoded now, kept uncompressed in the cache until
-    /// compressed into its decoded entries ([`crate::cache::Compressing`];
-    /// [`unpack`] has done it before it returns). Dropped, they are not
-    /// kept.
-    pub decoded_later: Vec<crate::cache::PendingDecoded>,
 }
 
 /// The marker file at the root of a tree whose build has not finished.
@@ -370,10 +365,9 @@ pub fn unpack(
     progress: &dyn Progress,
 ) -> Result<UnpackReport, BuildError> {
     let none: Option<&Early<'_, ()>> = None;
-    let (mut report, _) = unpack_staged(
+    let (report, _) = unpack_staged(
         root, packages, debs, manual, arches, filters, jobs, decoded, progress, none,
     )?;
-    crate::cache::Compressing::start(std::mem::take(&mut report.decoded_later), jobs).wait();
     Ok(report)
 }
 
@@ -496,7 +490,6 @@ pub fn unpack_staged<T>(
             .into_iter()
             .map(|r| std::sync::Mutex::new(Some(r)))
             .collect();
-    let pending = std::sync::Mutex::new(Vec::new());
     // One package's data member (decoded once: from the cache, or decoded
     // now and kept on the way) into the tree.
     let unpack_one = |unpacker: &Unpacker, i: usize| -> Result<(), BuildError> {
@@ -514,10 +507,8 @@ pub fn unpack_staged<T>(
             Some((cache, sha)) => cache.open_decoded(&sha).unwrap_or(None),
             None => None,
         };
-        // Kept uncompressed for now: compressed after the unpack
-        // ([`UnpackReport::decoded_later`]), when a core is free.
         let mut keep = match (key, &cached) {
-            (Some((cache, _)), None) => cache.decoded_spill().ok(),
+            (Some((cache, _)), None) => cache.decoded_writer().ok(),
             _ => None,
         };
         let (member, stream) = reader
@@ -536,9 +527,7 @@ pub fn unpack_staged<T>(
         drop(data);
         if let (Some(w), Some((_, sha))) = (keep, key) {
             // Not kept (a full disk): decoded again next time.
-            if let Ok(Some(p)) = w.defer(&sha) {
-                pending.lock().expect("pending").push(p);
-            }
+            let _ = w.commit(&sha);
         }
         progress.stage_item(
             Stage::Unpack,
@@ -698,7 +687,6 @@ pub fn unpack_staged<T>(
             controls,
             unpacked,
             took: unpack_took + started.elapsed(),
-            decoded_later: pending.into_inner().expect("pending"),
         },
         early_result,
     ))

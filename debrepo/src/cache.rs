@@ -36,7 +36,7 @@ use crate::hash::Sha256;
 
 pub mod decoded;
 
-pub use decoded::{Compressing, DecodedWriter, PendingDecoded};
+pub use decoded::DecodedWriter;
 
 const LAYOUT: &str = "v1";
 /// The size the decoded entries are brought down to after a build
@@ -219,9 +219,7 @@ impl Cache {
                 .map_or(0, |d| d.subsec_nanos())
         );
         let path = self.tmp_dir().join(name);
-        // Readable too: a decoded spill is read back to be compressed.
         let file = File::options()
-            .read(true)
             .write(true)
             .create_new(true)
             .open(&path)
@@ -236,7 +234,6 @@ impl Cache {
             file: Some(file),
             path,
             hasher: Hasher::new(),
-            hashing: true,
             len: 0,
         })
     }
@@ -472,8 +469,6 @@ pub struct CacheWriter {
     file: Option<File>,
     path: PathBuf,
     hasher: Hasher,
-    /// False for a scratch file nothing checks ([`decoded`]'s spills).
-    hashing: bool,
     len: u64,
 }
 
@@ -560,9 +555,7 @@ impl crate::transport::Sink for CacheWriter {
 impl Write for CacheWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.as_mut().expect("open").write(buf)?;
-        if self.hashing {
-            self.hasher.update(&buf[..n]);
-        }
+        self.hasher.update(&buf[..n]);
         self.len += n as u64;
         Ok(n)
     }

@@ -633,16 +633,14 @@ impl Prepared<'_> {
                 return Err(e.into());
             }
         };
-        let mut report: UnpackReport = report;
-        // What the unpack decoded is compressed into the cache beside the
-        // configuration, on one core (dpkg runs the scripts one after
-        // another), or on every core when nothing runs beside it.
-        let threads = if opts.unpack_only { opts.jobs } else { 1 };
-        let compressing =
-            crate::cache::Compressing::start(std::mem::take(&mut report.decoded_later), threads);
+        let report: UnpackReport = report;
         let early = early.transpose()?;
         if let Some(dir) = &fetched.temporary {
             dir.remove()?;
+        }
+        if let Some(cache) = &fetched.cache {
+            // The decoded data is bounded (it is made again when needed).
+            let _ = cache.bound_decoded(crate::cache::DECODED_CAP);
         }
         stages.push((Stage::Unpack, report.took));
         let (epoch, mut options) = options_for(&report.unpacked);
@@ -713,11 +711,6 @@ impl Prepared<'_> {
                 progress.stage_finish(Stage::Scripts, took);
                 stages.push((Stage::Scripts, took));
             }
-        }
-        compressing.wait();
-        if let Some(cache) = &fetched.cache {
-            // The decoded data is bounded (it is made again when needed).
-            let _ = cache.bound_decoded(crate::cache::DECODED_CAP);
         }
         let at = Instant::now();
         progress.stage_start(Stage::Finish, 0);

@@ -23,18 +23,10 @@
 //!   check and is made again.
 //! - Each use sets the entry's modification time, so that
 //!   [`Cache::gc`](super::Cache::gc) removes the least recently used first.
-//! - A cold build's unpack keeps each decoded member uncompressed at
-//!   first ([`Cache::decoded_spill`], a scratch file in the cache's
-//!   `tmp`), and compresses it into its entry afterwards
-//!   ([`Compressing`]), beside the configuration: while unpacking, every
-//!   core is decoding xz, and compressing was a seventh of that CPU; while
-//!   dpkg runs the scripts one after another, a core is mostly idle.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use sha2::{Digest as _, Sha256 as Hasher};
 
@@ -98,183 +90,47 @@ impl Cache {
 
     /// Start keeping a decoded data member.
     pub fn decoded_writer(&self) -> Result<DecodedWriter, CacheError> {
-        Ok(DecodedWriter {
-            sink: Some(Sink::Zstd(self.encoder()?)),
-        })
-    }
-
-    /// Start keeping a decoded data member uncompressed, to be compressed
-    /// into its entry later: [`DecodedWriter::defer`], then
-    /// [`Compressing`].
-    pub fn decoded_spill(&self) -> Result<DecodedWriter, CacheError> {
-        let mut part = self.writer()?;
-        part.hashing = false;
-        Ok(DecodedWriter {
-            sink: Some(Sink::Raw(io::BufWriter::with_capacity(SPILL_BUFFER, part))),
-        })
-    }
-
-    fn encoder(&self) -> Result<zstd::stream::write::Encoder<'static, CacheWriter>, CacheError> {
         let part = self.writer()?;
         let path = part.path.clone();
-        zstd::stream::write::Encoder::new(part, LEVEL).map_err(io_err("cannot write", &path))
+        let encoder = zstd::stream::write::Encoder::new(part, LEVEL)
+            .map_err(io_err("cannot write", &path))?;
+        Ok(DecodedWriter {
+            encoder: Some(encoder),
+        })
     }
-}
-
-/// The write buffer of a spill: the unpack feeds it the tar reader's
-/// small reads.
-const SPILL_BUFFER: usize = 1 << 20;
-
-enum Sink {
-    Zstd(zstd::stream::write::Encoder<'static, CacheWriter>),
-    Raw(io::BufWriter<CacheWriter>),
 }
 
 /// A decoded data member being kept. Writing never fails: a write error
 /// (a full disk) only means nothing is kept, and the build goes on.
-/// Dropped without [`DecodedWriter::commit`] or [`DecodedWriter::defer`],
-/// it leaves nothing behind.
+/// Dropped without [`DecodedWriter::commit`], it leaves nothing behind.
 pub struct DecodedWriter {
-    sink: Option<Sink>,
+    encoder: Option<zstd::stream::write::Encoder<'static, CacheWriter>>,
 }
 
 impl DecodedWriter {
     /// Add the next bytes of the decompressed member.
     pub fn feed(&mut self, data: &[u8]) {
-        let written = match &mut self.sink {
-            Some(Sink::Zstd(e)) => e.write_all(data),
-            Some(Sink::Raw(w)) => w.write_all(data),
-            None => return,
-        };
-        if written.is_err() {
-            self.sink = None;
+        if let Some(e) = &mut self.encoder {
+            if e.write_all(data).is_err() {
+                self.encoder = None;
+            }
         }
     }
 
     /// Keep what was fed as the decoded data member of the .deb with this
-    /// digest (a spill is compressed now); false when a write failed
-    /// earlier and nothing is kept.
-    pub fn commit(self, deb: &Sha256) -> Result<bool, CacheError> {
-        match self.defer(deb)? {
-            Some(pending) => pending.compress(),
-            None => Ok(true),
-        }
-    }
-
-    /// Like [`DecodedWriter::commit`], but a spill is handed back to be
-    /// compressed later; `None` when it is kept already, or nothing is.
-    pub fn defer(mut self, deb: &Sha256) -> Result<Option<PendingDecoded>, CacheError> {
-        match self.sink.take() {
-            None => Ok(None),
-            Some(Sink::Zstd(encoder)) => {
-                finish_entry(encoder, deb)?;
-                Ok(None)
-            }
-            Some(Sink::Raw(w)) => match w.into_inner() {
-                Ok(part) => Ok(Some(PendingDecoded { part, deb: *deb })),
-                // Not written out (a full disk): nothing is kept.
-                Err(_) => Ok(None),
-            },
-        }
-    }
-}
-
-/// The frame ends, its hash follows it, and the entry is moved into place.
-fn finish_entry(
-    encoder: zstd::stream::write::Encoder<'static, CacheWriter>,
-    deb: &Sha256,
-) -> Result<(), CacheError> {
-    let path = encoder.get_ref().path.clone();
-    let mut part = encoder.finish().map_err(io_err("cannot write", &path))?;
-    let trailer = part.digest();
-    part.write_all(trailer.as_bytes())
-        .map_err(io_err("cannot write", &path))?;
-    let dest = part.cache.decoded_path(deb);
-    part.persist(&dest)
-}
-
-/// A decoded data member kept uncompressed in the cache's `tmp` (locked,
-/// as every file being written there), waiting to be compressed into its
-/// entry; dropped, it is removed.
-pub struct PendingDecoded {
-    part: CacheWriter,
-    deb: Sha256,
-}
-
-impl std::fmt::Debug for PendingDecoded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingDecoded")
-            .field("deb", &self.deb)
-            .field("bytes", &self.part.len())
-            .finish()
-    }
-}
-
-impl PendingDecoded {
-    /// Compress it into the entry of its .deb; the spill is removed.
-    pub fn compress(mut self) -> Result<bool, CacheError> {
-        let path = self.part.path.clone();
-        let spill = self.part.file.as_mut().expect("open until dropped");
-        spill.rewind().map_err(io_err("cannot read", &path))?;
-        let mut encoder = self.part.cache.encoder()?;
-        io::copy(
-            &mut io::BufReader::with_capacity(SPILL_BUFFER, spill),
-            &mut encoder,
-        )
-        .map_err(io_err("cannot read", &path))?;
-        finish_entry(encoder, &self.deb)?;
+    /// digest; false when a write failed earlier and nothing is kept.
+    pub fn commit(mut self, deb: &Sha256) -> Result<bool, CacheError> {
+        let Some(encoder) = self.encoder.take() else {
+            return Ok(false);
+        };
+        let path = encoder.get_ref().path.clone();
+        let mut part = encoder.finish().map_err(io_err("cannot write", &path))?;
+        let trailer = part.digest();
+        part.write_all(trailer.as_bytes())
+            .map_err(io_err("cannot write", &path))?;
+        let dest = part.cache.decoded_path(deb);
+        part.persist(&dest)?;
         Ok(true)
-    }
-}
-
-/// Spills being compressed into their entries on threads of their own,
-/// while the build goes on. [`Compressing::wait`] waits for them;
-/// dropped, it compresses no more (the rest are removed) and waits for
-/// those begun.
-pub struct Compressing {
-    stop: Arc<AtomicBool>,
-    workers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Compressing {
-    /// Compress `pending` on `threads` threads (at least one, when there
-    /// is anything to compress).
-    pub fn start(pending: Vec<PendingDecoded>, threads: usize) -> Compressing {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = threads.max(1).min(pending.len());
-        let queue = Arc::new(Mutex::new(pending));
-        let workers = (0..threads)
-            .map(|_| {
-                let (queue, stop) = (queue.clone(), stop.clone());
-                std::thread::spawn(move || loop {
-                    let next = queue.lock().expect("queue").pop();
-                    match next {
-                        Some(p) if !stop.load(Ordering::Relaxed) => {
-                            // Not kept (a full disk): decoded again next time.
-                            let _ = p.compress();
-                        }
-                        _ => break,
-                    }
-                })
-            })
-            .collect();
-        Compressing { stop, workers }
-    }
-
-    /// Wait until every spill is compressed.
-    pub fn wait(mut self) {
-        for w in std::mem::take(&mut self.workers) {
-            let _ = w.join();
-        }
-    }
-}
-
-impl Drop for Compressing {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for w in std::mem::take(&mut self.workers) {
-            let _ = w.join();
-        }
     }
 }
 
@@ -356,59 +212,6 @@ mod tests {
             .next()
             .is_none());
         assert!(!path.exists());
-        let _ = std::fs::remove_dir_all(&root);
-    }
-
-    #[test]
-    fn spills_are_compressed_later_or_removed() {
-        let root = tmp("spill");
-        let c = Cache::open(&root).unwrap();
-        let tmp_files = || std::fs::read_dir(root.join("v1/tmp")).unwrap().count();
-        let data: Vec<u8> = (0..100_000u32)
-            .flat_map(|i| (i % 241).to_le_bytes())
-            .collect();
-        let spill = |deb: &Sha256| {
-            let mut w = c.decoded_spill().unwrap();
-            for chunk in data.chunks(777) {
-                w.feed(chunk);
-            }
-            w.defer(deb).unwrap().expect("a spill to compress")
-        };
-        let debs: Vec<Sha256> = (0..3u8).map(|i| crate::hash::sha256(&[i])).collect();
-        let pending: Vec<PendingDecoded> = debs.iter().map(spill).collect();
-        // Uncompressed in tmp until compressed; no entry yet.
-        assert_eq!(tmp_files(), 3);
-        assert_eq!(
-            std::fs::metadata(&pending[0].part.path).unwrap().len(),
-            data.len() as u64
-        );
-        assert!(read(&c, &debs[0]).is_none());
-        Compressing::start(pending, 2).wait();
-        for deb in &debs {
-            assert!(read(&c, deb).as_deref() == Some(&data[..]), "{deb}");
-            let len = std::fs::metadata(c.decoded_path(deb)).unwrap().len();
-            assert!(len < data.len() as u64 / 4, "{len}");
-        }
-        assert_eq!(tmp_files(), 0);
-        // commit() of a spill compresses it at once.
-        let other = crate::hash::sha256(b"other");
-        let mut w = c.decoded_spill().unwrap();
-        w.feed(&data);
-        assert!(w.commit(&other).unwrap());
-        assert!(read(&c, &other).as_deref() == Some(&data[..]));
-        // Dropped, pending spills and a stopped Compressing leave nothing.
-        let late = crate::hash::sha256(b"late");
-        drop(spill(&late));
-        let stopped = Compressing {
-            stop: Arc::new(AtomicBool::new(true)),
-            workers: Vec::new(),
-        };
-        drop(stopped);
-        let queue = vec![spill(&late), spill(&late)];
-        let c2 = Compressing::start(queue, 1);
-        c2.stop.store(true, Ordering::Relaxed);
-        drop(c2);
-        assert_eq!(tmp_files(), 0);
         let _ = std::fs::remove_dir_all(&root);
     }
 
