@@ -3,7 +3,7 @@
 # mmdebstrap, from one loopback mirror, RUNS runs each, for each package
 # set: minbase, devbox (minbase + the developer set), server (minbase +
 # a script-heavy server set) and, when asked for, arm64 (trixie minbase for
-# arm64: maintainer scripts under qemu-user, for both tools). Prints each run's wall time and peak RSS,
+# arm64: maintainer scripts under qemu-user, for both tools). Prints each run's wall time, peak RSS and CPU time,
 # then per set the medians and the ratios, the unpack stage of warm
 # unpack-only builds against `cp -a` of the tree they made, a warm `update` of the set (its
 # time and peak RSS), and one -d build's stage times.
@@ -42,17 +42,22 @@ packages() {
     grep -v '^#' "$lists/packages-$1.txt" | grep -v '^$'
 }
 
-# run NAME COMMAND...: one timed run, "NAME seconds kilobytes" to results
+# run NAME COMMAND...: one timed run, "NAME seconds kilobytes cpu-seconds"
+# to results (CPU: user + system, the command's and its waited-for
+# descendants': on a machine whose wall times move from run to run, the
+# steadier figure)
 run() {
     name=$1; shift
     # What the run before left to write back is not this run's cost.
     sync
-    /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
+    /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
         { cat "$work/err" >&2; exit 1; }
-    echo "$name $(cat "$work/time")" | tee -a "$work/results"
+    awk -v n="$name" '{ printf "%s %s %s %.2f\n", n, $1, $2, $3 + $4 }' "$work/time" |
+        tee -a "$work/results"
 }
 median() { grep "^$1 " "$work/results" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 maxrss() { grep "^$1 " "$work/results" | awk '{print $3}' | sort -n | tail -1; }
+cpu() { grep "^$1 " "$work/results" | awk '{print $4}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for set in $sets; do
     dir=$work/$set; mkdir -p "$dir"; cd "$dir"
@@ -105,9 +110,12 @@ for set in $sets; do
     u=$(median "$set-unpack"); cpa=$(median "$set-cpa"); up=$(median "$set-update")
     awk -v s="$set" -v c="$c" -v w="$w" -v m="$m" -v rc="$(maxrss "$set-cold")" \
         -v rw="$(maxrss "$set-warm")" -v rm="$(maxrss "$set-mmdebstrap")" -v u="$u" -v cpa="$cpa" \
-        -v up="$up" -v ru="$(maxrss "$set-update")" 'BEGIN {
+        -v up="$up" -v ru="$(maxrss "$set-update")" -v cc="$(cpu "$set-cold")" \
+        -v cw="$(cpu "$set-warm")" -v cm="$(cpu "$set-mmdebstrap")" 'BEGIN {
         printf "%-8s rdebootstrap cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx | peak RSS KB: cold %s warm %s mmdebstrap %s\n",
             s, c, w, m, m / w, m / c, rc, rw, rm
+        printf "%-8s CPU (user+sys) cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx\n",
+            s, cc, cw, cm, cm / cw, cm / cc
         printf "%-8s unpack (warm) %5.2fs | cp -a of the tree %5.2fs | %.2fx cp -a\n", s, u, cpa, u / cpa
         printf "%-8s update (warm) %5.2fs | peak RSS KB %s\n", s, up, ru }'
 done
