@@ -3,7 +3,7 @@
 # mmdebstrap, from one loopback mirror, RUNS runs each, for each package
 # set: minbase, devbox (minbase + the developer set), server (minbase +
 # a script-heavy server set) and, when asked for, arm64 (trixie minbase for
-# arm64: maintainer scripts under qemu-user, for both tools). Prints each run's wall time, peak RSS and CPU time,
+# arm64: maintainer scripts under qemu-user, for both tools). Prints each run's wall time, peak RSS and user CPU time,
 # then per set the medians and the ratios, the unpack stage of warm
 # unpack-only builds against `cp -a` of the tree they made, a warm `update` of the set (its
 # time and peak RSS), and one -d build's stage times.
@@ -42,17 +42,18 @@ packages() {
     grep -v '^#' "$lists/packages-$1.txt" | grep -v '^$'
 }
 
-# run NAME COMMAND...: one timed run, "NAME seconds kilobytes cpu-seconds"
-# to results (CPU: user + system, the command's and its waited-for
-# descendants': on a machine whose wall times move from run to run, the
-# steadier figure)
+# run NAME COMMAND...: one timed run, "NAME seconds kilobytes user-seconds"
+# to results (user CPU, the command's and its waited-for descendants':
+# where the host steals CPU, the same cold unpack-only build's system time
+# moved by up to 4x from run to run, its wall time by 40 %, its user time
+# by 5 %)
 run() {
     name=$1; shift
     # What the run before left to write back is not this run's cost.
     sync
-    /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
+    /usr/bin/time -f "%e %M %U" -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
         { cat "$work/err" >&2; exit 1; }
-    awk -v n="$name" '{ printf "%s %s %s %.2f\n", n, $1, $2, $3 + $4 }' "$work/time" |
+    awk -v n="$name" '{ print n, $1, $2, $3 }' "$work/time" |
         tee -a "$work/results"
 }
 median() { grep "^$1 " "$work/results" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -114,7 +115,7 @@ for set in $sets; do
         -v cw="$(cpu "$set-warm")" -v cm="$(cpu "$set-mmdebstrap")" 'BEGIN {
         printf "%-8s rdebootstrap cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx | peak RSS KB: cold %s warm %s mmdebstrap %s\n",
             s, c, w, m, m / w, m / c, rc, rw, rm
-        printf "%-8s CPU (user+sys) cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx\n",
+        printf "%-8s user CPU cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx\n",
             s, cc, cw, cm, cm / cw, cm / cc
         printf "%-8s unpack (warm) %5.2fs | cp -a of the tree %5.2fs | %.2fx cp -a\n", s, u, cpa, u / cpa
         printf "%-8s update (warm) %5.2fs | peak RSS KB %s\n", s, up, ru }'
