@@ -56,9 +56,10 @@ run() {
     awk -v n="$name" '{ print n, $1, $2, $3 }' "$work/time" |
         tee -a "$work/results"
 }
-median() { grep "^$1 " "$work/results" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# median NAME [FIELD]: the median of NAME's results (FIELD 2, the wall
+# time, unless given: 4 is the user CPU)
+median() { grep "^$1 " "$work/results" | awk -v f="${2:-2}" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 maxrss() { grep "^$1 " "$work/results" | awk '{print $3}' | sort -n | tail -1; }
-cpu() { grep "^$1 " "$work/results" | awk '{print $4}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for set in $sets; do
     dir=$work/$set; mkdir -p "$dir"; cd "$dir"
@@ -111,8 +112,8 @@ for set in $sets; do
     u=$(median "$set-unpack"); cpa=$(median "$set-cpa"); up=$(median "$set-update")
     awk -v s="$set" -v c="$c" -v w="$w" -v m="$m" -v rc="$(maxrss "$set-cold")" \
         -v rw="$(maxrss "$set-warm")" -v rm="$(maxrss "$set-mmdebstrap")" -v u="$u" -v cpa="$cpa" \
-        -v up="$up" -v ru="$(maxrss "$set-update")" -v cc="$(cpu "$set-cold")" \
-        -v cw="$(cpu "$set-warm")" -v cm="$(cpu "$set-mmdebstrap")" 'BEGIN {
+        -v up="$up" -v ru="$(maxrss "$set-update")" -v cc="$(median "$set-cold" 4)" \
+        -v cw="$(median "$set-warm" 4)" -v cm="$(median "$set-mmdebstrap" 4)" 'BEGIN {
         printf "%-8s rdebootstrap cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx | peak RSS KB: cold %s warm %s mmdebstrap %s\n",
             s, c, w, m, m / w, m / c, rc, rw, rm
         printf "%-8s user CPU cold %6.2fs warm %6.2fs | mmdebstrap %6.2fs | warm %.1fx cold %.1fx\n",

@@ -115,10 +115,9 @@ impl Compression {
 }
 
 /// Whether a compressed input's bytes were proven before it is decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checked {
     /// Not proven: every check the format carries is made.
-    #[default]
     No,
     /// The whole file matched a SHA-256 the lock or a signed index gives
     /// (a .deb the build fetched or found in the cache): xz's own CRC-64
