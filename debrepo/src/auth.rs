@@ -410,6 +410,7 @@ impl Vault {
         else {
             return Err(err(AuthErrorKind::VaultEnv));
         };
+        crate::transport::install_crypto_provider();
         let mut builder = reqwest::Client::builder();
         if let Ok(ca) = std::env::var("VAULT_CACERT") {
             let pem = std::fs::read(&ca).map_err(|e| err(AuthErrorKind::VaultCa(e)))?;

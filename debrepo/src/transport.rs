@@ -17,7 +17,9 @@
 //!   never handed on as the whole file. A body longer than its declared
 //!   length or the caller's size is an error naming both figures.
 //! - Proxies come from `http_proxy`/`https_proxy`/`no_proxy`; TLS is rustls
-//!   with the system's roots (`insecure` turns certificate checks off).
+//!   with the system's roots (`insecure` turns certificate checks off), on
+//!   rustls's ring provider, installed as the process's default provider
+//!   unless the embedding program installed one first (which is then used).
 
 use std::collections::HashMap;
 use std::io;
@@ -201,6 +203,18 @@ impl Sink for Vec<u8> {
     }
 }
 
+/// Make ring rustls's process-wide crypto provider, which reqwest's
+/// clients use, unless one is installed already. ring rather than
+/// aws-lc: its C and assembly build in a fraction of aws-lc's time, and
+/// the TLS here (reaching a mirror, whose files are proven by signatures
+/// and hashes anyway) needs nothing aws-lc adds.
+pub(crate) fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may have installed one meanwhile: either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// Fetches files; cheap to clone, share one per run.
 #[derive(Clone)]
 pub struct Transport {
@@ -219,6 +233,7 @@ pub struct Transport {
 impl Transport {
     /// A transport with these options and no progress reporting.
     pub fn new(opts: TransportOptions) -> Result<Transport, FetchError> {
+        install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(opts.connect_timeout)
             .tls_danger_accept_invalid_certs(opts.insecure)
