@@ -403,6 +403,8 @@ impl fmt::Debug for Vault {
 impl Vault {
     /// A client for `MOUNT/PATH`, configured from the environment
     /// (`VAULT_ADDR`, `VAULT_TOKEN`, `VAULT_CACERT`, `VAULT_SKIP_VERIFY`).
+    /// Installs rustls's ring provider as [`crate::transport::Transport::new`]
+    /// does.
     pub fn from_env(path: &str) -> Result<Vault, AuthError> {
         let origin = format!("vault:{path}");
         let err = |k| AuthError::new(&origin, None, None, k);

@@ -19,7 +19,8 @@
 //! - Proxies come from `http_proxy`/`https_proxy`/`no_proxy`; TLS is rustls
 //!   with the system's roots (`insecure` turns certificate checks off), on
 //!   rustls's ring provider, installed as the process's default provider
-//!   unless the embedding program installed one first (which is then used).
+//!   unless the embedding program installed one first (which is then used;
+//!   ring has no ECDSA P-521).
 
 use std::collections::HashMap;
 use std::io;
@@ -205,9 +206,10 @@ impl Sink for Vec<u8> {
 
 /// Make ring rustls's process-wide crypto provider, which reqwest's
 /// clients use, unless one is installed already. ring rather than
-/// aws-lc: its C and assembly build in a fraction of aws-lc's time, and
-/// the TLS here (reaching a mirror, whose files are proven by signatures
-/// and hashes anyway) needs nothing aws-lc adds.
+/// aws-lc: its C and assembly build in a fraction of aws-lc's time. What
+/// ring lacks: ECDSA P-521 (server certificate chains, client keys) and
+/// the post-quantum key exchange aws-lc offers first; an embedder that
+/// needs them installs aws-lc's provider before making a [`Transport`].
 pub(crate) fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Another thread may have installed one meanwhile: either is fine.
@@ -232,6 +234,10 @@ pub struct Transport {
 
 impl Transport {
     /// A transport with these options and no progress reporting.
+    ///
+    /// Installs rustls's ring provider as the process's default crypto
+    /// provider unless one is installed already (then that one is used):
+    /// a program that installs its own must do so before this.
     pub fn new(opts: TransportOptions) -> Result<Transport, FetchError> {
         install_crypto_provider();
         let client = reqwest::Client::builder()
