@@ -211,10 +211,9 @@ impl Sink for Vec<u8> {
 /// the post-quantum key exchange aws-lc offers first; an embedder that
 /// needs them installs aws-lc's provider before making a [`Transport`].
 pub(crate) fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may have installed one meanwhile: either is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
+    // Refused when one is installed (the embedder's, or another thread's
+    // ring): then that one is used.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Fetches files; cheap to clone, share one per run.
