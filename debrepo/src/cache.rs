@@ -24,6 +24,9 @@
 //!   either kind unused for a given time; [`Cache::clean`] empties the
 //!   cache. Reads set an entry's modification time, the time of its last
 //!   use.
+//! - `<root>/v1/parsed/` keeps the record tables of `Packages` indices
+//!   ([`parsed`]), so that an index is parsed once; [`Cache::gc`] removes
+//!   those whose index is gone.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -35,6 +38,7 @@ use sha2::{Digest as _, Sha256 as Hasher};
 use crate::hash::Sha256;
 
 pub mod decoded;
+pub mod parsed;
 
 pub use decoded::DecodedWriter;
 
@@ -383,10 +387,11 @@ fn entries(dir: &Path) -> Result<Vec<Entry>, CacheError> {
 }
 
 impl Cache {
-    /// Bring the cache down: remove the entries (.debs, indices, artifacts
-    /// and decoded data) unused for longer than `max_age`, then the
-    /// decoded entries whose .deb is gone, then the least recently used
-    /// decoded entries until those left take at most `max_decoded` bytes.
+    /// Bring the cache down: remove the entries (.debs, indices, artifacts,
+    /// decoded data and record tables) unused for longer than `max_age`,
+    /// then the decoded entries whose .deb is gone, then the least recently
+    /// used decoded entries until those left take at most `max_decoded`
+    /// bytes, then the record tables whose index is gone.
     /// Another process may be using an entry meanwhile: a .deb removed
     /// under a build is fetched again, a decoded entry is decoded again.
     pub fn gc(
@@ -404,6 +409,14 @@ impl Cache {
             }
         }
         self.gc_decoded(max_age, max_decoded, &mut report)?;
+        for e in entries(&self.root.join(LAYOUT).join(parsed::DIR))? {
+            if unused_for(&e, max_age) || parsed::is_orphan(self, &e.name) {
+                remove(&e, &mut report);
+            } else {
+                report.kept += 1;
+                report.kept_bytes += e.len;
+            }
+        }
         Ok(report)
     }
 
@@ -451,6 +464,7 @@ impl Cache {
         let mut dirs = vec![self.root.join(LAYOUT).join(decoded::DIR)];
         if !decoded_only {
             dirs.push(self.root.join(LAYOUT).join("sha256"));
+            dirs.push(self.root.join(LAYOUT).join(parsed::DIR));
         }
         for dir in dirs {
             for e in entries(&dir)? {

@@ -674,5 +674,9 @@ fn build<'a>(
     })
 }
 
+pub mod table;
+
+pub use table::RecordTable;
+
 #[cfg(test)]
 mod tests;

@@ -213,8 +213,9 @@ impl<'a> Universe<'a> {
         }
         let i = self.candidates.len();
         self.by_name.entry((p.name, slot)).or_default().push(i);
-        for prov in p.provides().iter() {
-            let list = self.providers.entry(prov.name).or_default();
+        // Names only: the versions are read when a solve asks.
+        for (prov, _) in p.relation_names(FieldKind::Provides) {
+            let list = self.providers.entry(prov).or_default();
             if list.last() != Some(&i) {
                 list.push(i);
             }

@@ -754,18 +754,27 @@ impl<'a> Candidates<'a> {
                         .location
                         .url(&s.location.packages_path(&idx.component, &idx.arch));
                     let priority = owner.archives[f.decl].priority;
-                    // Room for about as many records as the index holds
-                    // (trixie's average 830 bytes): no rehashing as it grows.
-                    universe.reserve(idx.data.len() / 640);
-                    // Records go into the universe as they are parsed: no
-                    // list of a whole index is held beside it.
-                    crate::packages::parse_index(&idx.data, |p| {
+                    // Room for as many records as the index holds (or
+                    // about as many: trixie's average 830 bytes), so
+                    // nothing is rehashed as it grows.
+                    let room = idx.table.as_ref().map_or(idx.data.len() / 640, |t| t.len());
+                    universe.reserve(room);
+                    let mut each = |p: BinaryPackage<'a>| {
                         if index == 0 {
                             primary.push(PrimaryPackage::from(&p));
                         }
                         universe.add_one(index, priority, p);
-                    })
-                    .map_err(|source| Error::Index { url, source })?;
+                    };
+                    match &idx.table {
+                        // Parsed before: the records from the table.
+                        Some(table) => table.records(&idx.data).for_each(each),
+                        // Records go into the universe as they are parsed:
+                        // no list of a whole index is held beside it.
+                        None => {
+                            crate::packages::parse_index(&idx.data, &mut each)
+                                .map_err(|source| Error::Index { url, source })?;
+                        }
+                    }
                 }
             }
         }

@@ -195,6 +195,29 @@ impl<'a> Version<'a> {
         self.text
     }
 
+    /// What the version is made of: its text, epoch and where its
+    /// upstream part is (for [`crate::packages::table`]).
+    pub(crate) fn raw_parts(&self) -> (&'a str, u32, u32, u32) {
+        (self.text, self.epoch, self.up_start, self.up_end)
+    }
+
+    /// The version [`Version::raw_parts`] described, or `None` when the
+    /// upstream part is not within the text.
+    pub(crate) fn from_raw_parts(
+        text: &'a str,
+        epoch: u32,
+        up_start: u32,
+        up_end: u32,
+    ) -> Option<Self> {
+        text.get(up_start as usize..up_end as usize)?;
+        Some(Version {
+            text,
+            epoch,
+            up_start,
+            up_end,
+        })
+    }
+
     /// An owned copy.
     pub fn to_owned(&self) -> VersionBuf {
         VersionBuf::from_version(self)

@@ -423,3 +423,47 @@ async fn refused_connections_are_retried_then_reported() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn index_records_are_parsed_once_and_kept() {
+    let Some(f) = fixture(suite()) else { return };
+    let req = f.request("trixie");
+    let parsed = |s: &FetchedSuite| -> Vec<String> {
+        let idx = &s.indices[0];
+        idx.table
+            .as_ref()
+            .expect("a record table")
+            .records(&idx.data)
+            .map(|p| format!("{} {} {}", p.name, p.version, p.depends()))
+            .collect()
+    };
+    // Cold: the table is made and kept beside the index.
+    let s = f.fetch(&req, &f.trust()).await.unwrap();
+    let sha = s.indices[0].sha256;
+    let expect = [
+        "hello 2.10-3 libc6 (>= 2.34)",
+        "libc6 2.41-12 ",
+        "tzdata 2025b-4 ",
+    ];
+    assert_eq!(parsed(&s), expect);
+    let path = f.cache().parsed_path(&sha);
+    let kept = std::fs::read(&path).unwrap();
+    // Warm: read back, the same records.
+    let s = f.fetch(&req, &f.trust()).await.unwrap();
+    assert!(s.indices[0].from_cache);
+    assert_eq!(parsed(&s), expect);
+    // Damaged, or intact but not a table of this index: made again.
+    let mut damaged = kept.clone();
+    damaged[60] ^= 1;
+    std::fs::write(&path, &damaged).unwrap();
+    assert_eq!(parsed(&f.fetch(&req, &f.trust()).await.unwrap()), expect);
+    assert_eq!(std::fs::read(&path).unwrap(), kept);
+    f.cache().keep_parsed(&sha, b"not a table").unwrap();
+    assert_eq!(parsed(&f.fetch(&req, &f.trust()).await.unwrap()), expect);
+    assert_eq!(std::fs::read(&path).unwrap(), kept);
+    // Without a cache there is nothing to keep it in: the index is parsed
+    // where it is used.
+    let t = Transport::new(TransportOptions::default()).unwrap();
+    let s = fetch_suite(&t, None, &req, &f.trust(), NOW).await.unwrap();
+    assert!(s.indices[0].table.is_none());
+}

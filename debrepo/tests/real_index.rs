@@ -236,3 +236,24 @@ fn split_text_verifies_with_gpgv() {
     std::fs::write(&data, bad).unwrap();
     assert!(!gpgv().status.success());
 }
+
+#[test]
+fn record_table_gives_the_parsed_records_and_reads_back() {
+    use debrepo::packages::RecordTable;
+    let text = index();
+    let parsed: Vec<_> = PackagesParser::new(&text)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let table = RecordTable::build(text.as_bytes()).unwrap().unwrap();
+    assert_eq!(table.len(), parsed.len());
+    let back = RecordTable::from_bytes(table.as_bytes().to_vec(), text.as_bytes()).unwrap();
+    let mut n = 0;
+    for (a, b) in back.records(text.as_bytes()).zip(&parsed) {
+        assert_eq!(&a, b);
+        // What the solver reads from the text kept, too.
+        assert_eq!(a.depends(), b.depends());
+        assert_eq!(a.provides(), b.provides());
+        n += 1;
+    }
+    assert_eq!(n, parsed.len());
+}

@@ -157,6 +157,7 @@ fn index(component: &str, arch: &str, data: &str) -> FetchedIndex {
         sha256: crate::hash::sha256(data.as_bytes()),
         data: data.as_bytes().to_vec(),
         from_cache: false,
+        table: None,
     }
 }
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use super::{check_date, check_valid_until, choose_index, ArchiveError, IndexFile, SuiteLocation};
 use crate::cache::{Cache, CacheError};
 use crate::hash::Sha256;
+use crate::packages::RecordTable;
 use crate::release::{clearsign, Release, ReleaseError};
 use crate::transport::{FetchError, Transport};
 use crate::verify::{Verified, Verifier, VerifyError};
@@ -104,6 +105,10 @@ pub struct FetchedIndex {
     pub data: Vec<u8>,
     /// Taken from the cache, not the network.
     pub from_cache: bool,
+    /// The index's records parsed once, when there is a cache to keep
+    /// them in (see [`crate::cache::parsed`]); `None` when the index is to
+    /// be parsed.
+    pub table: Option<RecordTable>,
 }
 
 impl std::fmt::Debug for FetchedIndex {
@@ -114,6 +119,7 @@ impl std::fmt::Debug for FetchedIndex {
             .field("sha256", &self.sha256)
             .field("bytes", &self.data.len())
             .field("from_cache", &self.from_cache)
+            .field("table", &self.table)
             .finish()
     }
 }
@@ -185,12 +191,14 @@ pub async fn fetch_suite(
                 transport
                     .progress()
                     .debug(&format!("{}: from the cache ({sha})", location.url(&base)));
+                let (data, table) = with_table(Some(cache), sha, data).await;
                 indices.push(FetchedIndex {
                     component: component.to_owned(),
                     arch: arch.to_owned(),
                     sha256: sha,
                     data,
                     from_cache: true,
+                    table,
                 });
                 continue;
             }
@@ -223,11 +231,13 @@ pub async fn fetch_suite(
         if let Some(cache) = cache {
             cache.insert(&data, &sha, Some(data.len() as u64))?;
         }
+        let (data, table) = with_table(cache, sha, data).await;
         indices.push(FetchedIndex {
             component: component.to_owned(),
             arch: arch.to_owned(),
             sha256: sha,
             data,
+            table,
             from_cache: false,
         });
     }
@@ -334,12 +344,14 @@ pub fn cached_suite(
         let Some(data) = cache.read(&sha, Some(size))? else {
             return Ok(None);
         };
+        let table = record_table(cache, &sha, &data);
         indices.push(FetchedIndex {
             component,
             arch,
             sha256: sha,
             data,
             from_cache: true,
+            table,
         });
     }
     Ok(Some(FetchedSuite {
@@ -350,6 +362,39 @@ pub fn cached_suite(
         raw,
         indices,
     }))
+}
+
+/// The record table of an index that has a cache: the one kept for it,
+/// else one made now and kept. `None` when the index does not parse (the
+/// universe's own parse then says why).
+fn record_table(cache: &Cache, sha: &Sha256, data: &[u8]) -> Option<RecordTable> {
+    if let Ok(Some(bytes)) = cache.read_parsed(sha) {
+        match RecordTable::from_bytes(bytes, data) {
+            Some(table) => return Some(table),
+            None => cache.discard_parsed(sha),
+        }
+    }
+    let table = RecordTable::build(data).ok()??;
+    // Not kept (a full disk): made again next time.
+    let _ = cache.keep_parsed(sha, table.as_bytes());
+    Some(table)
+}
+
+/// [`record_table`] off the runtime's threads.
+async fn with_table(
+    cache: Option<&Cache>,
+    sha: Sha256,
+    data: Vec<u8>,
+) -> (Vec<u8>, Option<RecordTable>) {
+    let Some(cache) = cache.cloned() else {
+        return (data, None);
+    };
+    tokio::task::spawn_blocking(move || {
+        let table = record_table(&cache, &sha, &data);
+        (data, table)
+    })
+    .await
+    .expect("record table task")
 }
 
 async fn fetch_release(
