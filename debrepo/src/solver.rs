@@ -91,14 +91,19 @@ impl std::hash::Hasher for NameHasher {
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<NameHasher>>;
 
+/// Candidates of one name: most names have one, kept without an
+/// allocation of its own (68,000 fewer in trixie's universe, made and
+/// freed on every update).
+type Ids = smallvec::SmallVec<[usize; 1]>;
+
 /// Everything the solver can choose from.
 pub struct Universe<'a> {
     /// The native architecture, then the foreign ones.
     arches: Vec<String>,
     candidates: Vec<Candidate<'a>>,
-    by_name: FastMap<(&'a str, Slot), Vec<usize>>,
+    by_name: FastMap<(&'a str, Slot), Ids>,
     /// Virtual name → candidates providing it.
-    providers: FastMap<&'a str, Vec<usize>>,
+    providers: FastMap<&'a str, Ids>,
     /// Names taken by local packages: archive packages of these names are
     /// not considered.
     local_names: std::collections::HashSet<&'a str>,

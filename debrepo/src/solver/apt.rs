@@ -292,7 +292,11 @@ impl<'u, 'a> Sim<'_, 'u, 'a> {
                 out.push(i);
             }
         }
-        let providers: &[usize] = self.u.providers.get(rel.name).map_or(&[], Vec::as_slice);
+        let providers: &[usize] = self
+            .u
+            .providers
+            .get(rel.name)
+            .map_or(&[], |ids| ids.as_slice());
         for &i in providers {
             let c = &self.u.candidates[i];
             if c.slot != 0 || c.package.name == rel.name {

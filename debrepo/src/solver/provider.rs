@@ -136,7 +136,7 @@ impl<'u, 'a> Provider<'u, 'a> {
         self.universe
             .by_name
             .get(&(name, slot))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], |ids| ids.as_slice())
     }
 
     /// `(provider name, slot)` of the candidates providing `virt` that
