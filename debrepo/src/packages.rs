@@ -321,8 +321,38 @@ pub fn parse_index<'a>(
     bytes: &'a [u8],
     each: impl FnMut(BinaryPackage<'a>),
 ) -> Result<(), PackagesError> {
+    parse_pieces(bytes, piece_count(bytes.len()), each)
+}
+
+/// How many pieces an index of `len` bytes is parsed in.
+fn piece_count(len: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    parse_pieces(bytes, cores.min(bytes.len() / PIECE_MIN).max(1), each)
+    cores.min(len / PIECE_MIN).max(1)
+}
+
+/// A parser of the `k`-th piece of `bytes` cut at `bounds`, its lines
+/// counted from the start of `bytes`.
+fn piece_parser<'a>(
+    bytes: &'a [u8],
+    bounds: &[usize],
+    k: usize,
+) -> Result<PackagesParser<'a>, PackagesError> {
+    let (start, end) = (bounds[k], bounds[k + 1]);
+    let text = std::str::from_utf8(&bytes[start..end]).map_err(|e| {
+        let (line, column) = deb822::position(bytes, start + e.valid_up_to());
+        let kind = deb822::ErrorKind::InvalidUtf8;
+        PackagesError {
+            line,
+            package: None,
+            kind: PackageErrorKind::Syntax(deb822::Error { line, column, kind }),
+        }
+    })?;
+    let lines_before = memchr::memchr_iter(b'\n', &bytes[..start]).count() as u32;
+    Ok(PackagesParser::over(Parser::after_lines(
+        text,
+        Comments::Forbidden,
+        lines_before,
+    )))
 }
 
 /// [`parse_index`] in at most `pieces` pieces.
@@ -331,25 +361,8 @@ fn parse_pieces<'a>(
     pieces: usize,
     mut each: impl FnMut(BinaryPackage<'a>),
 ) -> Result<(), PackagesError> {
-    let bounds = piece_bounds(bytes, pieces);
-    let piece = |k: usize| -> Result<PackagesParser<'a>, PackagesError> {
-        let (start, end) = (bounds[k], bounds[k + 1]);
-        let text = std::str::from_utf8(&bytes[start..end]).map_err(|e| {
-            let (line, column) = deb822::position(bytes, start + e.valid_up_to());
-            let kind = deb822::ErrorKind::InvalidUtf8;
-            PackagesError {
-                line,
-                package: None,
-                kind: PackageErrorKind::Syntax(deb822::Error { line, column, kind }),
-            }
-        })?;
-        let lines_before = memchr::memchr_iter(b'\n', &bytes[..start]).count() as u32;
-        Ok(PackagesParser::over(Parser::after_lines(
-            text,
-            Comments::Forbidden,
-            lines_before,
-        )))
-    };
+    let bounds = piece_bounds(bytes, pieces, true);
+    let piece = |k: usize| piece_parser(bytes, &bounds, k);
     std::thread::scope(|s| {
         let rest: Vec<_> = (1..bounds.len() - 1)
             .map(|k| s.spawn(move || piece(k)?.collect::<Result<Vec<_>, _>>()))
@@ -369,14 +382,15 @@ fn parse_pieces<'a>(
 
 /// Where to cut `bytes` into at most `pieces` pieces, each (but the last)
 /// ending right after an empty line: the offsets from 0 to the length.
-/// The first piece is the smaller by half: its records are handed over as
-/// it is parsed, and handing over costs about what parsing does.
-fn piece_bounds(bytes: &[u8], pieces: usize) -> Vec<usize> {
+/// With `small_first`, the first piece is the smaller by half (for
+/// [`parse_index`]: its records are handed over as it is parsed, and
+/// handing over costs about what parsing does); else they are even.
+fn piece_bounds(bytes: &[u8], pieces: usize, small_first: bool) -> Vec<usize> {
     let mut bounds = vec![0];
-    // In halves of a piece: the first piece 1, the others 2 each.
-    let halves = 2 * pieces - 1;
+    // In halves of a piece: the first piece 1 (or 2), the others 2 each.
+    let halves = 2 * pieces - usize::from(small_first);
     for k in 1..pieces {
-        let at = bytes.len() * (2 * k - 1) / halves;
+        let at = bytes.len() * (2 * k - usize::from(small_first)) / halves;
         let from = at.max(*bounds.last().unwrap_or(&0));
         match memchr::memmem::find(&bytes[from..], b"\n\n") {
             Some(i) if from + i + 2 < bytes.len() => bounds.push(from + i + 2),

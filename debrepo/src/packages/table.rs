@@ -22,7 +22,10 @@
 //! be UTF-8 as it is read, once. A format change raises
 //! [`FORMAT`].
 
-use super::{parse_index, BinaryPackage, MultiArch, PackagesError, Priority};
+use super::{
+    parse_index, piece_bounds, piece_count, piece_parser, BinaryPackage, MultiArch, PackagesError,
+    Priority,
+};
 use crate::version::Version;
 
 /// The magic a table starts with.
@@ -94,27 +97,58 @@ impl RecordTable {
     /// `None` for an index of 4 GiB or more, which spans cannot describe
     /// (it is parsed on every use instead).
     pub fn build(index: &[u8]) -> Result<Option<RecordTable>, PackagesError> {
-        let fits = u32::try_from(index.len()).is_ok();
-        let mut bytes = Vec::new();
-        let mut count = 0u64;
-        if fits {
-            // About one record per 830 bytes in Debian's indices.
-            bytes.reserve(HEADER + index.len() / 800 * ENTRY);
-            bytes.extend_from_slice(&[0u8; HEADER]);
+        Self::build_in(index, piece_count(index.len()))
+    }
+
+    /// [`RecordTable::build`] in at most `pieces` pieces.
+    fn build_in(index: &[u8], pieces: usize) -> Result<Option<RecordTable>, PackagesError> {
+        if u32::try_from(index.len()).is_err() {
+            return parse_index(index, drop).map(|()| None);
         }
-        let mut whole = true;
-        parse_index(index, |p| {
-            if fits && whole {
-                whole = encode(index, &p, &mut bytes);
+        // Each piece is parsed and encoded on its own thread: no list of
+        // records is held, only the entries.
+        let bounds = piece_bounds(index, pieces, false);
+        let encode_piece = |k: usize| -> Result<Option<(Vec<u8>, u64)>, PackagesError> {
+            let (start, end) = (bounds[k], bounds[k + 1]);
+            // About one record per 830 bytes in Debian's indices.
+            let mut out = Vec::with_capacity((end - start) / 800 * ENTRY);
+            let mut count = 0;
+            for p in piece_parser(index, &bounds, k)? {
+                // A field not within the index (none is, by the parser's
+                // making): no table rather than a wrong one.
+                if !encode(index, &p?, &mut out) {
+                    return Ok(None);
+                }
                 count += 1;
             }
-        })?;
-        // A field not within the index (none is, by the parser's making):
-        // no table rather than a wrong one.
-        if !fits || !whole {
-            return Ok(None);
+            Ok(Some((out, count)))
+        };
+        let pieces = std::thread::scope(|s| {
+            let rest: Vec<_> = (1..bounds.len() - 1)
+                .map(|k| s.spawn(move || encode_piece(k)))
+                .collect();
+            let first = encode_piece(0);
+            std::iter::once(first)
+                .chain(rest.into_iter().map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                }))
+                .collect::<Vec<_>>()
+        });
+        // The first error in input order.
+        let mut parts = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            parts.push(piece?);
         }
-        bytes[..HEADER].copy_from_slice(&header(index.len() as u64, count));
+        let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() else {
+            return Ok(None);
+        };
+        let count: u64 = parts.iter().map(|(_, n)| n).sum();
+        let mut bytes = Vec::with_capacity(HEADER + count as usize * ENTRY);
+        bytes.extend_from_slice(&header(index.len() as u64, count));
+        for (part, _) in parts {
+            bytes.extend_from_slice(&part);
+        }
         Ok(Some(RecordTable { bytes }))
     }
 
@@ -507,6 +541,31 @@ Priority: weird\nProtected: yes\nMulti-Arch: foreign\n\nPackage: c\nVersion: 0\n
         wrong[at..at + 4].copy_from_slice(&(len - 1).to_le_bytes());
         let wrong = RecordTable::from_bytes(wrong, idx.as_bytes()).unwrap();
         wrong.records(idx.as_bytes()).for_each(drop);
+    }
+
+    #[test]
+    fn pieces_make_one_table_and_the_first_error_is_reported() {
+        let mut idx = String::new();
+        for i in 0..40 {
+            idx.push_str(&format!(
+                "Package: p{i}\nVersion: {i}\nArchitecture: all\nDepends: p{}\n\n",
+                i + 1
+            ));
+        }
+        let parsed = super::super::parse_all(&idx).unwrap();
+        for pieces in [1, 2, 3, 7] {
+            let table = RecordTable::build_in(idx.as_bytes(), pieces)
+                .unwrap()
+                .unwrap();
+            assert_eq!(table.records(idx.as_bytes()).collect::<Vec<_>>(), parsed);
+        }
+        // Errors in the second and the last piece: the first, with its line
+        // in the whole index.
+        let bad = idx
+            .replace("Depends: p21\n", "Depends: (\n")
+            .replace("Depends: p40\n", "Depends: )\n");
+        let err = RecordTable::build_in(bad.as_bytes(), 3).unwrap_err();
+        assert_eq!(err.line, 20 * 5 + 4);
     }
 
     #[test]

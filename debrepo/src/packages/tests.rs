@@ -131,7 +131,7 @@ fn an_index_in_pieces_is_the_index_in_one() {
             assert_eq!(a.depends().to_string(), b.depends().to_string());
         }
     }
-    let bounds = piece_bounds(text.as_bytes(), 3);
+    let bounds = piece_bounds(text.as_bytes(), 3, true);
     assert_eq!(bounds.len(), 4, "{bounds:?}");
     assert!(bounds[1..3].iter().all(|&b| text[..b].ends_with("\n\n")));
 }
@@ -141,7 +141,7 @@ fn an_error_in_a_later_piece_has_its_line_in_the_whole_index() {
     let mut text = index_of(60);
     // In p50's stanza, in the last of three pieces.
     let at = text.find("\nVersion: 1.50\n").unwrap() + 1;
-    assert!(at > piece_bounds(text.as_bytes(), 3)[2]);
+    assert!(at > piece_bounds(text.as_bytes(), 3, true)[2]);
     let line = text[..at].matches('\n').count() as u32 + 1;
     text.insert_str(at, "no colon here\n");
     let whole = parse_all(&text).unwrap_err();
