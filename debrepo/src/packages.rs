@@ -123,6 +123,11 @@ impl<'a> BinaryPackage<'a> {
         relation::Names::new(text)
     }
 
+    /// True if every relationship field of both records reads the same.
+    pub(crate) fn same_relations(&self, other: &BinaryPackage<'_>) -> bool {
+        (0..REL_KINDS.len()).all(|i| self.rel_field(i) == other.rel_field(i))
+    }
+
     /// The raw value of `REL_KINDS[i]` (empty when absent).
     fn rel_field(&self, i: usize) -> &'a str {
         let (start, len) = self.rel_text[i];

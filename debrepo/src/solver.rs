@@ -64,7 +64,7 @@ pub struct Candidate<'a> {
 /// from verified indices, so resistance to chosen collisions is not needed,
 /// and SipHash was the largest cost of building a universe.
 #[derive(Default, Clone, Copy)]
-struct NameHasher(u64);
+pub(crate) struct NameHasher(u64);
 
 impl std::hash::Hasher for NameHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -89,7 +89,7 @@ impl std::hash::Hasher for NameHasher {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<NameHasher>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<NameHasher>>;
 
 /// Candidates of one name: most names have one, kept without an
 /// allocation of its own (68,000 fewer in trixie's universe, made and
@@ -110,7 +110,24 @@ pub struct Universe<'a> {
     /// apt's number of each candidate's name (see [`apt`]), made when
     /// first needed.
     apt_order: std::sync::OnceLock<Vec<u32>>,
+    /// How many candidates, from the first, came from indices that list
+    /// the names apt meets reading them (see [`Universe::index_listed`]);
+    /// `None` once one did not.
+    listed: Option<usize>,
+    /// apt's numbering of the names those indices list, when given
+    /// ([`Universe::set_listed_order`]).
+    listed_order: Option<FastMap<&'a str, u32>>,
+    /// Since the last [`Universe::mark`], a record was not added as a new
+    /// candidate and its names may not have been met (another
+    /// architecture, a local package's name, a copy whose relationships
+    /// differ).
+    skipped: bool,
 }
+
+/// Where the candidates stood before an index was added
+/// ([`Universe::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark(usize);
 
 impl<'a> Universe<'a> {
     /// An empty universe for the native architecture `arch`.
@@ -134,6 +151,9 @@ impl<'a> Universe<'a> {
             providers: FastMap::default(),
             local_names: Default::default(),
             apt_order: std::sync::OnceLock::new(),
+            listed: Some(0),
+            listed_order: None,
+            skipped: false,
         }
     }
 
@@ -194,9 +214,11 @@ impl<'a> Universe<'a> {
     pub fn add_one(&mut self, archive: usize, priority: i64, p: BinaryPackage<'a>) {
         self.apt_order.take();
         let Some(slot) = self.slot_of(p.architecture) else {
+            self.skipped = true;
             return;
         };
         if priority != i64::MAX && self.local_names.contains(p.name) {
+            self.skipped = true;
             return;
         }
         let same = self.by_name.get(&(p.name, slot)).and_then(|ids| {
@@ -206,6 +228,12 @@ impl<'a> Universe<'a> {
             })
         });
         if let Some(i) = same {
+            // A copy (a point release's version also in -updates, say)
+            // whose relationships read the same brings no name apt's
+            // numbering has not met at the copy already there.
+            if !self.candidates[i].package.same_relations(&p) {
+                self.skipped = true;
+            }
             if self.candidates[i].priority < priority {
                 self.candidates[i] = Candidate {
                     package: p,
@@ -231,6 +259,44 @@ impl<'a> Universe<'a> {
             priority,
             slot,
         });
+    }
+
+    /// Before the records of one index are added: see
+    /// [`Universe::index_listed`].
+    pub(crate) fn mark(&mut self) -> Mark {
+        self.skipped = false;
+        Mark(self.candidates.len())
+    }
+
+    /// After the records of one index were added (since `mark`): whether
+    /// the index lists the names apt meets reading them
+    /// ([`crate::packages::RecordTable::names`]). When every candidate
+    /// came from such indices, each record a new candidate (or a copy
+    /// whose relationships read the same), apt's numbering is the one
+    /// [`Universe::set_listed_order`] gives, made from the lists instead of
+    /// reading every relationship field again.
+    pub(crate) fn index_listed(&mut self, mark: Mark, listed: bool) {
+        self.listed = match self.listed {
+            Some(n) if n == mark.0 && listed && !self.skipped => Some(self.candidates.len()),
+            _ => None,
+        };
+    }
+
+    /// apt's numbering of the names listed by the indices added so far
+    /// (see [`Universe::index_listed`]), in their order:
+    /// [`apt::number_listed`] of their lists.
+    pub(crate) fn set_listed_order(&mut self, order: FastMap<&'a str, u32>) {
+        self.apt_order.take();
+        self.listed_order = Some(order);
+    }
+
+    /// [`Universe::set_listed_order`]'s numbering, when every candidate
+    /// came from the indices it was made from.
+    fn listed_order(&self) -> Option<&FastMap<&'a str, u32>> {
+        match self.listed {
+            Some(n) if n == self.candidates.len() => self.listed_order.as_ref(),
+            _ => None,
+        }
     }
 
     /// apt's numbering of the universe's names: the order in which apt

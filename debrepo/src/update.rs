@@ -740,44 +740,68 @@ impl<'a> Candidates<'a> {
         suites.push((manifest, fetched, false));
         local_sets.push((manifest, locals, false));
         let mut primary: Vec<PrimaryPackage<'a>> = Vec::new();
-        for (owner, list, is_imported) in suites {
-            for (k, f) in list.iter().enumerate() {
-                let index = origins.len();
-                origins.push(if is_imported {
-                    PackageOrigin::Imported(k)
-                } else {
-                    PackageOrigin::Archive(k)
-                });
-                let s = &f.fetched;
-                for idx in &s.indices {
-                    let url = s
-                        .location
-                        .url(&s.location.packages_path(&idx.component, &idx.arch));
-                    let priority = owner.archives[f.decl].priority;
-                    // Room for as many records as the index holds (or
-                    // about as many: trixie's average 830 bytes), so
-                    // nothing is rehashed as it grows.
-                    let room = idx.table.as_ref().map_or(idx.data.len() / 640, |t| t.len());
-                    universe.reserve(room);
-                    let mut each = |p: BinaryPackage<'a>| {
-                        if index == 0 {
-                            primary.push(PrimaryPackage::from(&p));
+        // apt's numbering of names, from the lists the record tables keep,
+        // made on another thread while the universe is built; used only if
+        // every candidate came from a listed index (see
+        // `Universe::index_listed`).
+        let listed: Option<Vec<Vec<&'a str>>> = suites
+            .iter()
+            .flat_map(|(_, list, _)| list.iter())
+            .flat_map(|f| &f.fetched.indices)
+            .map(|idx| idx.table.as_ref().and_then(|t| t.names(&idx.data)))
+            .collect();
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let numbering = listed.as_ref().map(|lists| {
+                scope.spawn(|| crate::solver::apt::number_listed(lists.iter().map(Vec::as_slice)))
+            });
+            for (owner, list, is_imported) in suites.iter().copied() {
+                for (k, f) in list.iter().enumerate() {
+                    let index = origins.len();
+                    origins.push(if is_imported {
+                        PackageOrigin::Imported(k)
+                    } else {
+                        PackageOrigin::Archive(k)
+                    });
+                    let s = &f.fetched;
+                    for idx in &s.indices {
+                        let url = s
+                            .location
+                            .url(&s.location.packages_path(&idx.component, &idx.arch));
+                        let priority = owner.archives[f.decl].priority;
+                        // Room for as many records as the index holds (or
+                        // about as many: trixie's average 830 bytes), so
+                        // nothing is rehashed as it grows.
+                        let room = idx.table.as_ref().map_or(idx.data.len() / 640, |t| t.len());
+                        universe.reserve(room);
+                        let mark = universe.mark();
+                        let mut each = |p: BinaryPackage<'a>| {
+                            if index == 0 {
+                                primary.push(PrimaryPackage::from(&p));
+                            }
+                            universe.add_one(index, priority, p);
+                        };
+                        match &idx.table {
+                            // Parsed before: the records from the table.
+                            Some(table) => table.records(&idx.data).for_each(each),
+                            // Records go into the universe as they are parsed:
+                            // no list of a whole index is held beside it.
+                            None => {
+                                crate::packages::parse_index(&idx.data, &mut each)
+                                    .map_err(|source| Error::Index { url, source })?;
+                            }
                         }
-                        universe.add_one(index, priority, p);
-                    };
-                    match &idx.table {
-                        // Parsed before: the records from the table.
-                        Some(table) => table.records(&idx.data).for_each(each),
-                        // Records go into the universe as they are parsed:
-                        // no list of a whole index is held beside it.
-                        None => {
-                            crate::packages::parse_index(&idx.data, &mut each)
-                                .map_err(|source| Error::Index { url, source })?;
-                        }
+                        universe.index_listed(mark, listed.is_some());
                     }
                 }
             }
-        }
+            if let Some(handle) = numbering {
+                let order = handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                universe.set_listed_order(order);
+            }
+            Ok(())
+        })?;
         for (owner, list, is_imported) in local_sets {
             for (k, l) in list.iter().enumerate() {
                 let index = origins.len();

@@ -11,10 +11,13 @@
 //! [`parse_index`] gives.
 //!
 //! Format, little-endian: a [`HEADER`]-byte header (a magic, the format
-//! number, the entry size, the index's length, the record count, and the
-//! version of this crate, so that a table is made again by a program whose
-//! parser may read records differently), then one [`ENTRY`]-byte entry per
-//! record, in the index's order. A field is a span of the index (start,
+//! number, the entry size, the index's length, the record count, the name
+//! count, and the version of this crate, so that a table is made again by
+//! a program whose parser may read records differently), then one
+//! [`ENTRY`]-byte entry per record, in the index's order, then the names
+//! apt meets reading the records, each once in order of first appearance
+//! (a span each: the universe numbers names from them, see
+//! `Universe::index_listed`). A field is a span of the index (start,
 //! length; the length `u32::MAX` when the field is absent). A table is
 //! checked against its index before use ([`RecordTable::from_bytes`]):
 //! every record within the index, every field within its record, every tag
@@ -26,14 +29,16 @@ use super::{
     parse_index, piece_bounds, piece_count, piece_parser, BinaryPackage, MultiArch, PackagesError,
     Priority,
 };
+use crate::solver::apt::record_names;
+use crate::solver::FastMap;
 use crate::version::Version;
 
 /// The magic a table starts with.
 const MAGIC: &[u8; 8] = b"RDBPKTAB";
 /// The format number; raised with any change of the layout.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// The header's size.
-pub const HEADER: usize = 48;
+pub const HEADER: usize = 56;
 /// One record's entry size.
 pub const ENTRY: usize = 240;
 /// The length of an absent field's span.
@@ -67,17 +72,26 @@ const F_SIZE: u16 = 1 << 8;
 const F_SHA256: u16 = 1 << 9;
 
 /// The header this build writes and accepts, but for the lengths.
-fn header(index_len: u64, count: u64) -> [u8; HEADER] {
+fn header(index_len: u64, count: u64, names: u64) -> [u8; HEADER] {
     let mut h = [0u8; HEADER];
     h[..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&FORMAT.to_le_bytes());
     h[12..16].copy_from_slice(&(ENTRY as u32).to_le_bytes());
     h[16..24].copy_from_slice(&index_len.to_le_bytes());
     h[24..32].copy_from_slice(&count.to_le_bytes());
+    h[32..40].copy_from_slice(&names.to_le_bytes());
     let version = env!("CARGO_PKG_VERSION").as_bytes();
-    let n = version.len().min(HEADER - 32);
-    h[32..32 + n].copy_from_slice(&version[..n]);
+    let n = version.len().min(HEADER - 40);
+    h[40..40 + n].copy_from_slice(&version[..n]);
     h
+}
+
+/// One piece's part of a table being made.
+struct Piece<'a> {
+    entries: Vec<u8>,
+    count: u64,
+    /// The names apt meets in the piece, each once, in order.
+    names: Vec<&'a str>,
 }
 
 /// The records of one index, parsed once (see the module).
@@ -108,20 +122,32 @@ impl RecordTable {
         // Each piece is parsed and encoded on its own thread: no list of
         // records is held, only the entries.
         let bounds = piece_bounds(index, pieces, false);
-        let encode_piece = |k: usize| -> Result<Option<(Vec<u8>, u64)>, PackagesError> {
+        let encode_piece = |k: usize| -> Result<Option<Piece<'_>>, PackagesError> {
             let (start, end) = (bounds[k], bounds[k + 1]);
             // About one record per 830 bytes in Debian's indices.
             let mut out = Vec::with_capacity((end - start) / 800 * ENTRY);
             let mut count = 0;
+            let mut seen: FastMap<&str, ()> = FastMap::default();
+            let mut names = Vec::new();
             for p in piece_parser(index, &bounds, k)? {
+                let p = p?;
                 // A field not within the index (none is, by the parser's
                 // making): no table rather than a wrong one.
-                if !encode(index, &p?, &mut out) {
+                if !encode(index, &p, &mut out) {
                     return Ok(None);
                 }
                 count += 1;
+                record_names(&p, |name| {
+                    if seen.insert(name, ()).is_none() {
+                        names.push(name);
+                    }
+                });
             }
-            Ok(Some((out, count)))
+            Ok(Some(Piece {
+                entries: out,
+                count,
+                names,
+            }))
         };
         let pieces = std::thread::scope(|s| {
             let rest: Vec<_> = (1..bounds.len() - 1)
@@ -143,11 +169,29 @@ impl RecordTable {
         let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() else {
             return Ok(None);
         };
-        let count: u64 = parts.iter().map(|(_, n)| n).sum();
-        let mut bytes = Vec::with_capacity(HEADER + count as usize * ENTRY);
-        bytes.extend_from_slice(&header(index.len() as u64, count));
-        for (part, _) in parts {
-            bytes.extend_from_slice(&part);
+        // The names of the whole index in order of first appearance: each
+        // piece's, less those an earlier piece met.
+        let mut seen: FastMap<&str, ()> = FastMap::default();
+        let mut names = Vec::new();
+        for part in &parts {
+            for &name in &part.names {
+                if seen.insert(name, ()).is_none() {
+                    let Some(span) = span_of(index, name) else {
+                        return Ok(None);
+                    };
+                    names.push(span);
+                }
+            }
+        }
+        let count: u64 = parts.iter().map(|p| p.count).sum();
+        let mut bytes = Vec::with_capacity(HEADER + count as usize * ENTRY + names.len() * 8);
+        bytes.extend_from_slice(&header(index.len() as u64, count, names.len() as u64));
+        for part in parts {
+            bytes.extend_from_slice(&part.entries);
+        }
+        for (start, len) in names {
+            bytes.extend_from_slice(&start.to_le_bytes());
+            bytes.extend_from_slice(&len.to_le_bytes());
         }
         Ok(Some(RecordTable { bytes }))
     }
@@ -157,19 +201,18 @@ impl RecordTable {
     /// and this crate's version, and every record it describes lies within
     /// `index`.
     pub fn from_bytes(bytes: Vec<u8>, index: &[u8]) -> Option<RecordTable> {
-        let count = bytes.get(24..32)?;
-        let count = u64::from_le_bytes(count.try_into().ok()?);
-        let expected = header(index.len() as u64, count);
-        let entries = bytes.len().checked_sub(HEADER)?;
-        if bytes[..HEADER] != expected || entries % ENTRY != 0 || (entries / ENTRY) as u64 != count
-        {
+        let count = u64::from_le_bytes(bytes.get(24..32)?.try_into().ok()?);
+        let names = u64::from_le_bytes(bytes.get(32..40)?.try_into().ok()?);
+        let expected = header(index.len() as u64, count, names);
+        let size = (count as u128) * ENTRY as u128 + (names as u128) * 8 + HEADER as u128;
+        if bytes.get(..HEADER)? != expected || bytes.len() as u128 != size {
             return None;
         }
         let table = RecordTable { bytes };
-        table
-            .entries()
-            .all(|e| fits(e, index.len()))
-            .then_some(table)
+        let names_fit = table
+            .name_spans()
+            .all(|(start, len)| len > 0 && start as u64 + len as u64 <= index.len() as u64);
+        (names_fit && table.entries().all(|e| fits(e, index.len()))).then_some(table)
     }
 
     /// The table as stored.
@@ -179,7 +222,35 @@ impl RecordTable {
 
     /// The number of records.
     pub fn len(&self) -> usize {
-        self.bytes.len().saturating_sub(HEADER) / ENTRY
+        self.bytes.get(24..32).map_or(0, |c| {
+            u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize
+        })
+    }
+
+    /// Where the names section starts.
+    fn names_start(&self) -> usize {
+        HEADER + self.len() * ENTRY
+    }
+
+    fn name_spans(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.bytes
+            .get(self.names_start()..)
+            .unwrap_or_default()
+            .chunks_exact(8)
+            .map(|c| (get_u32(c, 0), get_u32(c, 4)))
+    }
+
+    /// The names apt meets reading the index's records, each once, in
+    /// order of first appearance (see [`crate::solver::apt`]'s cache
+    /// order), borrowing from `index`; `None` if one is not UTF-8 (a table
+    /// written to, as for [`RecordTable::records`]).
+    pub fn names<'a>(&self, index: &'a [u8]) -> Option<Vec<&'a str>> {
+        self.name_spans()
+            .map(|(start, len)| {
+                let bytes = index.get(start as usize..start as usize + len as usize)?;
+                std::str::from_utf8(bytes).ok()
+            })
+            .collect()
     }
 
     /// True if the index holds no record.
@@ -189,7 +260,7 @@ impl RecordTable {
 
     fn entries(&self) -> std::slice::ChunksExact<'_, u8> {
         self.bytes
-            .get(HEADER..)
+            .get(HEADER..self.names_start())
             .unwrap_or_default()
             .chunks_exact(ENTRY)
     }
@@ -481,8 +552,14 @@ Priority: weird\nProtected: yes\nMulti-Arch: foreign\n\nPackage: c\nVersion: 0\n
         assert_eq!(table.len(), 3);
         let again: Vec<_> = table.records(idx.as_bytes()).collect();
         assert_eq!(again, parsed);
+        // The names apt meets, each once, in order.
+        assert_eq!(
+            table.names(idx.as_bytes()).unwrap(),
+            ["a", "b", "c", "d", "e"]
+        );
         // Read back from its bytes, it is the same.
         let back = RecordTable::from_bytes(table.as_bytes().to_vec(), idx.as_bytes()).unwrap();
+        assert_eq!(back.names(idx.as_bytes()), table.names(idx.as_bytes()));
         assert_eq!(back.records(idx.as_bytes()).collect::<Vec<_>>(), parsed);
         assert_eq!(again[0].depends().to_string(), "b (>= 1), c | d");
     }
@@ -504,6 +581,14 @@ Priority: weird\nProtected: yes\nMulti-Arch: foreign\n\nPackage: c\nVersion: 0\n
         // A span beyond the index.
         let mut wrong = bytes.clone();
         wrong[HEADER + O_NAME..HEADER + O_NAME + 4].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(RecordTable::from_bytes(wrong, idx.as_bytes()).is_none());
+        // A name beyond the index, or empty.
+        let names_at = HEADER + ENTRY;
+        let mut wrong = bytes.clone();
+        wrong[names_at..names_at + 4].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(RecordTable::from_bytes(wrong, idx.as_bytes()).is_none());
+        let mut wrong = bytes.clone();
+        wrong[names_at + 4..names_at + 8].copy_from_slice(&0u32.to_le_bytes());
         assert!(RecordTable::from_bytes(wrong, idx.as_bytes()).is_none());
         // An unknown priority tag.
         let mut wrong = bytes.clone();

@@ -65,7 +65,12 @@
 //! creates none). That number is the last tie-break between providers, so
 //! the same index gives the same choice, but an index reordered (or
 //! another archive read first) may change it. The universe's candidates,
-//! in the order they were added, stand for the indices.
+//! in the order they were added, stand for the indices. An index's record
+//! table lists those names once, in that order
+//! ([`crate::packages::RecordTable::names`]): when every candidate came
+//! from such an index, the numbering is made from the lists
+//! (the same numbers) instead of reading every
+//! relationship field of the universe again.
 //!
 //! # Not replayed
 //! apt's problem resolver (`pkgProblemResolver`), foreign architectures,
@@ -81,8 +86,31 @@ use crate::relation::{self, FieldKind, Relation};
 /// apt's package numbering for the universe: for each candidate, the
 /// number of its name.
 pub(super) fn cache_order(u: &Universe<'_>) -> Vec<u32> {
+    if let Some(ids) = u.listed_order() {
+        return u.candidates.iter().map(|c| ids[c.package.name]).collect();
+    }
     let ids = names_order(u);
     u.candidates.iter().map(|c| ids[c.package.name]).collect()
+}
+
+/// apt's numbering of names from the indices' lists of the names it meets
+/// in each ([`crate::packages::RecordTable::names`]), the indices in the
+/// order the universe adds them.
+pub(crate) fn number_listed<'a, 'l>(
+    lists: impl IntoIterator<Item = &'l [&'a str]>,
+) -> FastMap<&'a str, u32>
+where
+    'a: 'l,
+{
+    let mut ids: FastMap<&'a str, u32> = FastMap::default();
+    for list in lists {
+        ids.reserve(list.len());
+        for &name in list {
+            let n = ids.len() as u32;
+            ids.entry(name).or_insert(n);
+        }
+    }
+    ids
 }
 
 /// The numbers of the names of `u`'s candidates, in the order apt first
@@ -118,44 +146,44 @@ pub(super) fn names_order<'a>(u: &Universe<'a>) -> FastMap<&'a str, u32> {
 pub(super) fn first_seen<'a>(candidates: &[Candidate<'a>]) -> FastMap<&'a str, u32> {
     let mut ids: FastMap<&'a str, u32> = FastMap::default();
     ids.reserve(candidates.len() * 2);
-    let touch = |ids: &mut FastMap<&'a str, u32>, name: &'a str| {
-        let n = ids.len() as u32;
-        ids.entry(name).or_insert(n);
-    };
     for c in candidates {
-        let p = &c.package;
-        touch(&mut ids, p.name);
-        // Names only, read from the fields' text: no relation of the
-        // whole index is parsed for this.
-        let positive = |ids: &mut FastMap<&'a str, u32>, kind: FieldKind| {
-            for (name, qualifier) in p.relation_names(kind) {
-                if qualifier != Some("any") {
-                    let n = ids.len() as u32;
-                    ids.entry(name).or_insert(n);
-                }
-            }
-        };
-        let negative = |ids: &mut FastMap<&'a str, u32>, kind: FieldKind| {
-            for (name, _) in p.relation_names(kind) {
-                let n = ids.len() as u32;
-                ids.entry(name).or_insert(n);
-            }
-        };
-        positive(&mut ids, FieldKind::PreDepends);
-        positive(&mut ids, FieldKind::Depends);
-        negative(&mut ids, FieldKind::Conflicts);
-        negative(&mut ids, FieldKind::Breaks);
-        positive(&mut ids, FieldKind::Recommends);
-        positive(&mut ids, FieldKind::Suggests);
-        negative(&mut ids, FieldKind::Replaces);
-        positive(&mut ids, FieldKind::Enhances);
-        for (name, _) in p.relation_names(FieldKind::Provides) {
-            if name != p.name {
-                touch(&mut ids, name);
+        record_names(&c.package, |name| {
+            let n = ids.len() as u32;
+            ids.entry(name).or_insert(n);
+        });
+    }
+    ids
+}
+
+/// The names apt meets reading one record, in order (see "apt's cache
+/// order" above; a name may come more than once): its own, then those of
+/// its relationship fields, read from the fields' text (no relation is
+/// parsed for this).
+pub(crate) fn record_names<'a>(p: &BinaryPackage<'a>, mut meet: impl FnMut(&'a str)) {
+    meet(p.name);
+    let kinds = [
+        (FieldKind::PreDepends, true),
+        (FieldKind::Depends, true),
+        (FieldKind::Conflicts, false),
+        (FieldKind::Breaks, false),
+        (FieldKind::Recommends, true),
+        (FieldKind::Suggests, true),
+        (FieldKind::Replaces, false),
+        (FieldKind::Enhances, true),
+    ];
+    for (kind, positive) in kinds {
+        for (name, qualifier) in p.relation_names(kind) {
+            // `name:any` creates no package.
+            if !positive || qualifier != Some("any") {
+                meet(name);
             }
         }
     }
-    ids
+    for (name, _) in p.relation_names(FieldKind::Provides) {
+        if name != p.name {
+            meet(name);
+        }
+    }
 }
 
 /// apt's number for a `Priority` (lower is more important; none is 0).

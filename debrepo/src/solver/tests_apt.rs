@@ -197,3 +197,110 @@ fn the_numbering_in_two_halves_is_the_numbering_in_one() {
     assert!(one.len() > 10_000);
     assert_eq!(halves, one);
 }
+
+/// A universe of `indices` added as `Candidates` adds them: from record
+/// tables with their names (`tables`), or parsed.
+fn universe_of<'a>(
+    indices: &[(&'a str, i64)],
+    tables: &'a [crate::packages::RecordTable],
+) -> Universe<'a> {
+    let mut u = Universe::new("amd64");
+    let mut lists = Vec::new();
+    for (k, (text, priority)) in indices.iter().enumerate() {
+        let mark = u.mark();
+        match tables.get(k) {
+            Some(t) => {
+                for p in t.records(text.as_bytes()) {
+                    u.add_one(k, *priority, p);
+                }
+                lists.push(t.names(text.as_bytes()).unwrap());
+                u.index_listed(mark, true);
+            }
+            None => {
+                for p in parse_all(text).unwrap() {
+                    u.add_one(k, *priority, p);
+                }
+                u.index_listed(mark, false);
+            }
+        }
+    }
+    u.set_listed_order(apt::number_listed(lists.iter().map(Vec::as_slice)));
+    u
+}
+
+fn tables_of(indices: &[(&str, i64)]) -> Vec<crate::packages::RecordTable> {
+    indices
+        .iter()
+        .map(|(t, _)| {
+            crate::packages::RecordTable::build(t.as_bytes())
+                .unwrap()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn apt_numbering_from_the_tables_names_is_the_one_read_from_the_records() {
+    let a = [
+        stanza("a", "Depends: b:any, c\nConflicts: z\nProvides: v, a"),
+        stanza("b", "Pre-Depends: c\nRecommends: d | e\nEnhances: a"),
+    ]
+    .join("\n");
+    let b = [
+        stanza("e", "Depends: f\nBreaks: a\nReplaces: y"),
+        stanza("c", "Suggests: x\nProvides: v"),
+    ]
+    .join("\n");
+    let indices = [(a.as_str(), 500), (b.as_str(), 500)];
+    let tables = tables_of(&indices);
+    let from_tables = universe_of(&indices, &tables);
+    assert!(from_tables.listed_order().is_some());
+    let parsed = universe_of(&indices, &[]);
+    assert!(parsed.listed_order().is_none());
+    assert_eq!(from_tables.cache_order(), parsed.cache_order());
+    assert_eq!(apt::cache_order(&parsed), parsed.cache_order());
+    // A record not added as a new candidate (another architecture, or a
+    // copy of one already there whose relationships differ) leaves the
+    // names unused: apt's numbering counts candidates.
+    let other_arch = format!("{b}\nPackage: w\nVersion: 1\nArchitecture: arm64\nDepends: q\n");
+    let copy = format!("{}\n{b}", stanza("a", "Depends: q"));
+    for extra in [other_arch, copy] {
+        for priority in [500, 600] {
+            let indices = [(a.as_str(), 500), (extra.as_str(), priority)];
+            let tables = tables_of(&indices);
+            let u = universe_of(&indices, &tables);
+            assert!(u.listed_order().is_none());
+            assert_eq!(u.cache_order(), universe_of(&indices, &[]).cache_order());
+        }
+    }
+    // A copy that reads the same (a point release's version in -updates
+    // too), kept or replacing the first: the names serve.
+    let same = format!(
+        "{}\n{b}",
+        stanza("a", "Depends: b:any, c\nConflicts: z\nProvides: v, a")
+    );
+    for priority in [500, 600] {
+        let indices = [(a.as_str(), 500), (same.as_str(), priority)];
+        let tables = tables_of(&indices);
+        let u = universe_of(&indices, &tables);
+        assert!(u.listed_order().is_some());
+        assert_eq!(u.cache_order(), universe_of(&indices, &[]).cache_order());
+    }
+    // Candidates added after the indices (local packages): read again.
+    let local = stanza("l", "Depends: a");
+    let mut u = universe_of(&indices, &tables);
+    u.add_local(9, parse_all(&local).unwrap().remove(0));
+    assert!(u.listed_order().is_none());
+}
+
+#[test]
+fn apt_numbering_of_trixie_from_its_table() {
+    let text = String::from_utf8(testkit::trixie_packages()).unwrap();
+    let indices = [(text.as_str(), 500)];
+    let tables = tables_of(&indices);
+    let from_table = universe_of(&indices, &tables);
+    assert!(from_table.listed_order().is_some());
+    let parsed = universe_of(&indices, &[]);
+    assert!(from_table.cache_order().len() > 60_000);
+    assert_eq!(from_table.cache_order(), parsed.cache_order());
+}
