@@ -410,7 +410,7 @@ impl Cache {
         }
         self.gc_decoded(max_age, max_decoded, &mut report)?;
         for e in entries(&self.root.join(LAYOUT).join(parsed::DIR))? {
-            if unused_for(&e, max_age) || parsed::is_orphan(self, &e.name) {
+            if unused_for(&e, max_age) || self.is_orphan(&e.name) {
                 remove(&e, &mut report);
             } else {
                 report.kept += 1;
@@ -428,6 +428,22 @@ impl Cache {
         Ok(report)
     }
 
+    /// Where an entry derived from the entry with this digest lives in
+    /// `dir` (decoded data, record tables): named by that digest.
+    fn derived_path(&self, dir: &str, of: &Sha256) -> PathBuf {
+        let hex = of.to_string();
+        self.root.join(LAYOUT).join(dir).join(&hex[..2]).join(hex)
+    }
+
+    /// Whether a derived entry named `name` has lost the entry it was
+    /// derived from (or is not an entry at all).
+    fn is_orphan(&self, name: &str) -> bool {
+        match name.parse::<Sha256>() {
+            Ok(of) => !self.path(&of).exists(),
+            Err(_) => true,
+        }
+    }
+
     fn gc_decoded(
         &self,
         max_age: Option<std::time::Duration>,
@@ -436,7 +452,7 @@ impl Cache {
     ) -> Result<(), CacheError> {
         let mut decoded = Vec::new();
         for e in entries(&self.root.join(LAYOUT).join(decoded::DIR))? {
-            if unused_for(&e, max_age) || decoded::is_orphan(self, &e.name) {
+            if unused_for(&e, max_age) || self.is_orphan(&e.name) {
                 remove(&e, report);
             } else {
                 decoded.push(e);

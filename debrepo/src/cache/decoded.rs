@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest as _, Sha256 as Hasher};
 
-use super::{io_err, Cache, CacheError, CacheWriter, LAYOUT};
+use super::{io_err, Cache, CacheError, CacheWriter};
 use crate::hash::Sha256;
 
 /// The zstd level of entries: one of zstd's fast levels, as compressing
@@ -48,8 +48,7 @@ pub(super) const DIR: &str = "decoded";
 impl Cache {
     /// Where the decoded data member of the .deb with this digest lives.
     pub fn decoded_path(&self, deb: &Sha256) -> PathBuf {
-        let hex = deb.to_string();
-        self.root.join(LAYOUT).join(DIR).join(&hex[..2]).join(hex)
+        self.derived_path(DIR, deb)
     }
 
     /// The decoded data member of the .deb with this digest, checked
@@ -131,15 +130,6 @@ impl DecodedWriter {
         let dest = part.cache.decoded_path(deb);
         part.persist(&dest)?;
         Ok(true)
-    }
-}
-
-/// Whether the decoded entry named `name` has lost its .deb (or is not
-/// an entry at all).
-pub(super) fn is_orphan(cache: &Cache, name: &str) -> bool {
-    match name.parse::<Sha256>() {
-        Ok(deb) => !cache.path(&deb).exists(),
-        Err(_) => true,
     }
 }
 

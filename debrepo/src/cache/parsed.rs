@@ -23,7 +23,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use super::{io_err, Cache, CacheError, LAYOUT};
+use super::{io_err, Cache, CacheError};
 use crate::hash::Sha256;
 
 /// The trailer: the BLAKE3 hash of the table before it.
@@ -35,8 +35,7 @@ pub(super) const DIR: &str = "parsed";
 impl Cache {
     /// Where the record table of the index with this digest lives.
     pub fn parsed_path(&self, index: &Sha256) -> PathBuf {
-        let hex = index.to_string();
-        self.root.join(LAYOUT).join(DIR).join(&hex[..2]).join(hex)
+        self.derived_path(DIR, index)
     }
 
     /// The record table kept for the index with this digest, proven
@@ -77,15 +76,6 @@ impl Cache {
             .and_then(|()| part.write_all(blake3::hash(table).as_bytes()))
             .map_err(io_err("cannot write", &path))?;
         part.persist(&self.parsed_path(index))
-    }
-}
-
-/// Whether the parsed entry named `name` has lost its index (or is not an
-/// entry at all).
-pub(super) fn is_orphan(cache: &Cache, name: &str) -> bool {
-    match name.parse::<Sha256>() {
-        Ok(index) => !cache.path(&index).exists(),
-        Err(_) => true,
     }
 }
 

@@ -161,11 +161,8 @@ impl RecordTable {
                 }))
                 .collect::<Vec<_>>()
         });
-        // The first error in input order.
-        let mut parts = Vec::with_capacity(pieces.len());
-        for piece in pieces {
-            parts.push(piece?);
-        }
+        // The first error in input order; no table if a piece made none.
+        let parts: Vec<Option<Piece<'_>>> = pieces.into_iter().collect::<Result<_, _>>()?;
         let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() else {
             return Ok(None);
         };
