@@ -17,10 +17,14 @@
 #   e. runs lintian on the package inside the buildd tree and prints its tags
 #      (lintian's errors fail the run).
 #
-# usage: scripts/self-host.sh [--update]
+# usage: scripts/self-host.sh [--update] [--noopt]
 #   --update  lock a copy of debian-build.toml afresh first (when the mirror
 #             has moved past the committed lock); the repository's lock is
 #             left as it is, and the summary says whether it moved.
+#   --noopt   build the package with DEB_BUILD_OPTIONS=noopt (debian/rules:
+#             the release profile at opt-level 0): the same steps and
+#             checks in a fraction of the compile time (CI runs this; an
+#             optimized package build was its longest step).
 # As root. Work files go to $SELF_HOST_DIR (default target/self-host): the
 # trees, the vendored crates, the build and its cargo target directory (kept
 # between runs, so a second run recompiles only what changed), the packages.
@@ -31,9 +35,11 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 update=()
+noopt=
 for arg in "$@"; do
     case $arg in
         --update) update=(--update) ;;
+        --noopt) noopt=noopt ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "self-host.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
     esac
@@ -140,7 +146,7 @@ directory = "/vendor"
 EOF
 "$host_rdb" run -p "$buildd" --bind "$build:/build" --bind "$vendor:/vendor:ro" -- \
     env -C /build/src CARGO_HOME=/build/cargo-home CARGO_TARGET_DIR=/build/target \
-    dpkg-buildpackage -us -uc -b
+    DEB_BUILD_OPTIONS="$noopt" dpkg-buildpackage -us -uc -b
 out=$work/out
 rm -rf "$out"
 mkdir -p "$out"
@@ -226,7 +232,7 @@ summary+=("$(printf '%-58s %5ss' "total" $(($(date +%s) - started)))")
 
 echo
 echo "== summary"
-echo "package:   $deb ($(du -k "$deb" | cut -f1) KiB)"
+echo "package:   $deb ($(du -k "$deb" | cut -f1) KiB$([ -n "$noopt" ] && echo ", DEB_BUILD_OPTIONS=noopt"))"
 echo "in minbase: $inner_version; update locked $inner_packages packages (same lock as the host's)"
 echo "buildd lock: $([ "$lock_moved" = yes ] && echo "moved (--update; the committed one is stale)" || echo "the committed debian-build.$arch.lock")"
 errors=$(grep -c '^E: ' "$work/lintian.txt" || true)
