@@ -7,7 +7,7 @@
 //! (opt-in, RDEBOOTSTRAP_E2E, as root) a real trixie minbase imported that
 //! way and built into a working tree.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -22,9 +22,9 @@
 //! - Podman, where it can run a container (required under CI), runs
 //!   `curl --version` from the layered `curl` archive.
 
-mod common;
+use crate::common;
 
-use common::{test_mirror, works};
+use crate::common::{test_mirror, works};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

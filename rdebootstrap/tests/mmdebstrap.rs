@@ -10,13 +10,13 @@
 //! checkout) and served by testkit's HTTP server, so that both see the same
 //! bytes. Without the script they read the host's Debian mirror directly.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use common::{mirror, rdeb, test_mirror};
+use crate::common::{mirror, rdeb, test_mirror};
 use testkit::chroot::{copy_with_libraries, make_dev_nodes};
 
 fn enabled() -> bool {

@@ -25,9 +25,9 @@
 //!   build's, byte for byte (the entries are compared first, to name what
 //!   differs).
 
-mod common;
+use crate::common;
 
-use common::{rdeb, test_mirror};
+use crate::common::{rdeb, test_mirror};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;

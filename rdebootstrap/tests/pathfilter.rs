@@ -16,13 +16,13 @@
 //! - `apt-get install hello` in the tree (its sources staged with
 //!   `meta = ["apt-lists:stage"]`) filters hello's documentation too.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::test_mirror;
+use crate::common::test_mirror;
 use debrepo::pathfilter::{Preset, CONFIG_PATH};
 
 /// Opted in, with what the tests need: else skipped (a failure under CI

@@ -16,13 +16,13 @@
 //!   .deb cache, gives the same bytes, file for file (SBOMs too).
 //! - Without an OCI output, several architectures are refused.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{rdeb, test_mirror, works};
+use crate::common::{rdeb, test_mirror, works};
 
 fn enabled(what: &str) -> bool {
     common::e2e(what)

@@ -20,13 +20,13 @@
 //! Not gated: a name with another ending, or in no directory, is refused
 //! before the manifest is read.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use common::{rdeb, test_mirror};
+use crate::common::{rdeb, test_mirror};
 use serde_json::Value;
 
 /// Opted in, with what the tests need: else skipped (a failure under CI

@@ -8,9 +8,9 @@
 //! in captured output) and passes without building: no mirror host name is
 //! guessed.
 
-mod common;
+use crate::common;
 
-use common::{is_root, rdeb};
+use crate::common::{is_root, rdeb};
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Helpers shared by the end-to-end tests on real Debian data: where the
 //! archive is, whether the tests are opted in, running the binary.
 //!
-//! Each test file includes this with `mod common;`; not every file uses
+//! `tests/all.rs` declares it once for every test file; not every file uses
 //! every helper.
 #![allow(dead_code)]
 

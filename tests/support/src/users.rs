@@ -63,6 +63,11 @@ pub fn test_user(name: &str, subordinate: bool) -> Option<User> {
             return None;
         }
     }
+    // One useradd at a time in this process: the integration tests of a
+    // crate share one binary, and two tests may ask for the same user at
+    // once (useradd also fails while another holds /etc/passwd's lock).
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     if id("-u", name).is_none() {
         // useradd gives ranges only when the files exist (the passwd
         // package makes them; a trimmed system may lack them).
