@@ -51,18 +51,9 @@ mod why_real;
 /// Every `tests/*.rs` is a module here or a `[[test]]` of its own.
 #[test]
 fn every_test_file_is_built() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let here = include_str!("all.rs");
-    let manifest = include_str!("../Cargo.toml");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        if !name.ends_with(".rs") || name == "all.rs" {
-            continue;
-        }
-        assert!(
-            here.contains(&format!("#[path = \"{name}\"]"))
-                || manifest.contains(&format!("path = \"tests/{name}\"")),
-            "tests/{name} is not built: add it to tests/all.rs or as a [[test]] in Cargo.toml"
-        );
-    }
+    testkit::assert_every_test_file_is_built(
+        env!("CARGO_MANIFEST_DIR"),
+        include_str!("all.rs"),
+        include_str!("../Cargo.toml"),
+    );
 }

@@ -654,6 +654,27 @@ pub fn tree_snapshot(root: &Path) -> std::collections::BTreeMap<String, String> 
     out
 }
 
+/// Asserts that every `tests/*.rs` of the crate at `manifest_dir` is
+/// built: a `#[path = "NAME.rs"]` module of `tests/all.rs` (whose text is
+/// `all_rs`) or a `[[test]]` with `path = "tests/NAME.rs"` in its
+/// Cargo.toml (`cargo_toml`). The crates set `autotests = false`, so a new
+/// file in neither would never run.
+pub fn assert_every_test_file_is_built(manifest_dir: &str, all_rs: &str, cargo_toml: &str) {
+    let dir = Path::new(manifest_dir).join("tests");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !name.ends_with(".rs") || name == "all.rs" {
+            continue;
+        }
+        assert!(
+            all_rs.contains(&format!("#[path = \"{name}\"]"))
+                || cargo_toml.contains(&format!("path = \"tests/{name}\"")),
+            "{}/{name} is not built: add it to tests/all.rs or as a [[test]] in Cargo.toml",
+            dir.display()
+        );
+    }
+}
+
 /// Whether this run promises every prerequisite of the tests (root, the
 /// tools `.ci/run` installs, users): `CI` or `RDEBOOTSTRAP_E2E` set.
 pub fn must_run_all() -> bool {
