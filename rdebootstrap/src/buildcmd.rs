@@ -280,6 +280,9 @@ fn build_one(args: BuildArgs, global: &Global) -> Result<debrepo::pipeline::Buil
             opts.jobs = jobs;
         }
         opts.unpack_only = args.unpack_only;
+        // -q prints nothing but errors: the scripts' output is dropped,
+        // and a failing script's error still ends with its own.
+        opts.show_script_output = !global.quiet;
         opts.sandbox.network = args.network;
         // An output's bytes do not depend on the machine.
         opts.host_files = args.output.is_none();

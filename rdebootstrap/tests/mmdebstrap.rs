@@ -1048,6 +1048,76 @@ fn a_failed_unpack_and_failed_essential_scripts_are_both_reported() {
     );
 }
 
+/// `build -q` prints nothing but errors: dpkg's and the scripts' output
+/// (here a postinst writing to both of its streams) is dropped from a
+/// build that succeeds; when a script fails, the error still ends with
+/// what it wrote.
+#[test]
+fn a_quiet_build_prints_only_a_failing_scripts_error() {
+    if !enabled() {
+        return;
+    }
+    let (work, cache) = locked_trixie("e2e-quiet");
+    let d = work.path();
+    let deb = |name: &str, postinst: &str| {
+        testkit::DebBuilder::new(name, "1", "all")
+            .field("Description", "a package whose postinst talks")
+            .control_file("postinst", 0o755, postinst)
+            .write_to(d, name);
+        rdeb(d, &["deb", "add", &format!("{name}.deb")]);
+    };
+    deb(
+        "chatty",
+        "#!/bin/sh
+echo chatty-out
+echo chatty-err >&2
+",
+    );
+    deb(
+        "failing-chatty",
+        "#!/bin/sh
+echo failing-out
+echo failing-err >&2
+exit 4
+",
+    );
+    let build = |tree: &str| {
+        rdeb(
+            d,
+            &["update", "-q", "--arch", "amd64", "--cache-dir", &cache],
+        );
+        Command::new(common::exe())
+            .args(["build", "-q", "--arch", "amd64", "--cache-dir", &cache])
+            .args(["-p", tree])
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    rdeb(d, &["require", "chatty"]);
+    let o = build("quiet");
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    assert_eq!((out.as_ref(), err.as_ref()), ("", ""));
+    assert!(d.join("quiet/var/lib/dpkg/info/chatty.postinst").is_file());
+
+    rdeb(d, &["require", "failing-chatty"]);
+    let o = build("failing");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        err.starts_with("error:") && err.contains("failing-chatty") && err.contains("failing-err"),
+        "{err}"
+    );
+}
+
 /// SIGKILL of rdebootstrap while the maintainer scripts run: every
 /// process of the sandbox ends, the target keeps its incomplete marker,
 /// and a second build into it is refused as an interrupted build.
