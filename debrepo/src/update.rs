@@ -98,6 +98,13 @@ pub enum Error {
         #[source]
         source: VerifyError,
     },
+    /// The snapshot asked for ([`UpdateOptions::snapshot`]) is no id.
+    #[error("the snapshot to fetch")]
+    SnapshotId(#[source] crate::archive::SnapshotError),
+    /// A snapshot was asked for, but no archive has a `snapshots`
+    /// template to fetch it through: it would change nothing.
+    #[error("{manifest}: a snapshot was asked for, but no [[archive]] has a 'snapshots' template (a URL with {placeholder}) to fetch it through; add one, or fetch without a snapshot", placeholder = crate::archive::SNAPSHOT_PLACEHOLDER)]
+    NoSnapshotTemplate { manifest: String },
     #[error("{manifest}, archive at line {line}: snapshot")]
     Snapshot {
         manifest: String,
@@ -178,13 +185,12 @@ pub async fn fetch_archives(
 ) -> Result<Vec<FetchedArchive>, Error> {
     let mname = manifest.path.display().to_string();
     let snapshot = match &opts.snapshot {
-        Some(id) => Some(snapshot_id(id, opts.now).map_err(|source| Error::Snapshot {
-            manifest: mname.clone(),
-            line: 0,
-            source,
-        })?),
+        Some(id) => Some(snapshot_id(id, opts.now).map_err(Error::SnapshotId)?),
         None => None,
     };
+    if snapshot.is_some() && manifest.archives.iter().all(|d| d.snapshots.is_none()) {
+        return Err(Error::NoSnapshotTemplate { manifest: mname });
+    }
     // Every vendor archive's mirror is known before anything is fetched.
     for decl in &manifest.archives {
         if let (None, Some(v)) = (&decl.url, &decl.mirror) {

@@ -20,7 +20,7 @@ pub struct UpdateArgs {
     #[arg(long = "mirror", value_name = "VENDOR=URL")]
     mirrors: Vec<String>,
     /// Fetch through the archives' snapshot templates: YYYYMMDDTHHMMSSZ or today.
-    #[arg(long)]
+    #[arg(long, value_parser = snapshot_arg)]
     snapshot: Option<String>,
     /// Do not check signatures (not recommended).
     #[arg(long)]
@@ -308,11 +308,34 @@ fn refresh_locals(global: &Global) -> Result<()> {
     Ok(())
 }
 
+/// A snapshot id as `--snapshot` takes it: a bad one is a usage error.
+fn snapshot_arg(id: &str) -> std::result::Result<String, String> {
+    debrepo::archive::snapshot_id(id, 0)
+        .map(|_| id.to_owned())
+        .map_err(|e| e.to_string())
+}
+
 pub fn update(args: UpdateArgs, global: &Global) -> Result<()> {
     if args.locals {
         refresh_locals(global)?;
     }
     let manifest = load_with_imports(&global.manifest, global)?;
+    // With a snapshot, an archive without a template is fetched as it is
+    // now: said, not silently (none with one at all is an error).
+    if args.snapshot.is_some() && !global.quiet {
+        let some = manifest.archives.iter().any(|d| d.snapshots.is_some());
+        for decl in manifest
+            .archives
+            .iter()
+            .filter(|d| some && d.snapshots.is_none())
+        {
+            eprintln!(
+                "{}, archive at line {}: no 'snapshots' template: fetched as it is now, not at the snapshot",
+                manifest.path.display(),
+                decl.line
+            );
+        }
+    }
     let (transport, cache, mut opts) = setup(
         &manifest,
         global,

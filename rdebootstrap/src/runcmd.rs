@@ -20,8 +20,8 @@ pub struct RunArgs {
     /// read-only bind. DST is absolute inside the tree, reached without
     /// following symbolic links; a missing last component is made (an
     /// empty directory or file) and stays in the tree.
-    #[arg(long = "bind", value_name = "SRC:DST[:ro]")]
-    binds: Vec<String>,
+    #[arg(long = "bind", value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
+    binds: Vec<debrepo::configure::Bind>,
     /// The command and its arguments (a path inside the tree, or a name
     /// found on the sandbox's PATH), after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -43,11 +43,7 @@ pub fn run(args: RunArgs, _global: &Global) -> Result<ExitCode> {
     }
     let options = debrepo::configure::ConfigureOptions {
         network: args.network,
-        binds: args
-            .binds
-            .iter()
-            .map(|b| parse_bind(b))
-            .collect::<Result<_>>()?,
+        binds: args.binds,
         ..Default::default()
     };
     use std::os::fd::AsFd;
@@ -62,21 +58,29 @@ pub fn run(args: RunArgs, _global: &Global) -> Result<ExitCode> {
     Ok(ExitCode::from(status.clamp(0, 255) as u8))
 }
 
-/// `SRC:DST` or `SRC:DST:ro`.
-fn parse_bind(text: &str) -> Result<debrepo::configure::Bind> {
+/// `SRC:DST`, `SRC:DST:ro` or `SRC:DST:rw`, checked as the flag is read
+/// (a bad one is a usage error). A colon left in DST is refused: it is a
+/// mistyped mode (`:RO`) far more often than a path, and taken as a path
+/// it would bind writable what was meant read-only.
+fn parse_bind(text: &str) -> std::result::Result<debrepo::configure::Bind, String> {
     let (rest, read_only) = match text.strip_suffix(":ro") {
         Some(r) => (r, true),
         None => (text.strip_suffix(":rw").unwrap_or(text), false),
     };
     let Some((source, target)) = rest.split_once(':') else {
-        bail!("--bind {text}: give SRC:DST (or SRC:DST:ro)");
+        return Err("give SRC:DST (or SRC:DST:ro)".into());
     };
-    if source.is_empty() || !target.starts_with('/') {
-        bail!("--bind {text}: the source must be given and the target absolute inside the tree");
+    if let Some((_, mode)) = target.rsplit_once(':') {
+        return Err(format!(
+            "{mode:?} is no mode: give SRC:DST, SRC:DST:ro or SRC:DST:rw (DST cannot hold a ':')"
+        ));
     }
-    let source = std::path::absolute(source)?;
+    if source.is_empty() || !target.starts_with('/') {
+        return Err("the source must be given and the target absolute inside the tree".into());
+    }
+    let source = std::path::absolute(source).map_err(|e| format!("{source}: {e}"))?;
     if !source.exists() {
-        bail!("--bind {text}: {} does not exist", source.display());
+        return Err(format!("{} does not exist", source.display()));
     }
     Ok(debrepo::configure::Bind {
         source,

@@ -331,6 +331,33 @@ fn run_refuses_an_unfinished_tree_and_a_missing_command() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
 
+/// A `--bind` that is not SRC:DST[:ro|:rw] is a usage error before
+/// anything runs: a mistyped mode (`:RO`) is not taken as part of the
+/// target, which would bind writable what was meant read-only.
+#[test]
+fn a_bad_bind_is_a_usage_error() {
+    let work = TempDir::new("run-bad-bind");
+    let tree = work.path().join("tree");
+    shell_tree(&tree);
+    std::fs::create_dir(work.path().join("src")).unwrap();
+    for (bind, says) in [
+        ("src:/mnt/b:RO", "\"RO\" is no mode"),
+        ("src:/mnt/b:bogus", "\"bogus\" is no mode"),
+        ("src", "give SRC:DST"),
+        ("src:mnt", "absolute"),
+        ("missing:/mnt", "does not exist"),
+    ] {
+        let o = rdeb(
+            work.path(),
+            &["run", "-p", "tree", "--bind", bind, "--", "/bin/true"],
+        );
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bind}: {err}");
+        assert!(err.contains(bind) && err.contains(says), "{bind}: {err}");
+    }
+    assert!(!tree.join("mnt").exists());
+}
+
 #[test]
 fn run_binds_host_paths_into_the_tree() {
     if !sandbox_works() {

@@ -315,6 +315,33 @@ fn init_with_an_explicit_archive_then_update() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(run(d, &["require", "hello"]).status.success());
     let cache = d.join("cache");
+    // A snapshot that no archive has a template for is refused, not
+    // ignored; a bad snapshot id is a usage error.
+    for (id, code, says) in [
+        (
+            "20200101T000000Z",
+            1,
+            "a snapshot was asked for, but no [[archive]] has a 'snapshots' template",
+        ),
+        ("yesterday", 2, "invalid snapshot id \"yesterday\""),
+    ] {
+        let o = run(
+            d,
+            &[
+                "update",
+                "--arch",
+                "amd64",
+                "--cache-dir",
+                cache.to_str().unwrap(),
+                "--snapshot",
+                id,
+            ],
+        );
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(!d.join("Manifest.amd64.lock").exists());
+    }
     let o = run(
         d,
         &[
