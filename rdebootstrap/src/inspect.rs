@@ -41,9 +41,16 @@ pub enum Inspect {
     /// for each suite), and summarize it.
     Archive(ArchiveArgs),
     /// Compare two versions like `dpkg --compare-versions A OP B`: exit
-    /// status 0 if the relation holds, 1 if not. OP is lt, le, eq, ne, ge,
-    /// gt or << <= = >= >>.
-    Version { a: String, op: String, b: String },
+    /// status 0 if the relation holds, 1 if not, 2 for a bad version or
+    /// operator. OP is lt, le, eq, ne, ge, gt or << <= = >= >>.
+    Version {
+        #[arg(value_parser = version_arg)]
+        a: String,
+        #[arg(value_parser = ["lt", "le", "eq", "ne", "ge", "gt", "<<", "<=", "=", ">=", ">>"])]
+        op: String,
+        #[arg(value_parser = version_arg)]
+        b: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -313,6 +320,14 @@ fn archive(args: ArchiveArgs, global: &crate::Global) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A version `inspect version` compares: bad syntax is a usage error
+/// (exit status 2), as `dpkg --compare-versions` has it.
+fn version_arg(text: &str) -> std::result::Result<String, String> {
+    Version::parse_lax(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| format!("bad syntax: {e}"))
 }
 
 fn version(a: &str, op: &str, b: &str) -> Result<ExitCode> {

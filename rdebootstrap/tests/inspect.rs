@@ -96,10 +96,12 @@ fn inspect_version_exit_status_is_dpkgs() {
             .code(),
         Some(1)
     );
+    // A bad operator or version is dpkg's exit status 2, not a "no".
     let o = run(&["inspect", "version", "1", "~", "2"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("unknown operator"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'~'"), "{}", stderr(&o));
     let o = run(&["inspect", "version", "1.0-", "lt", "2"]);
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("revision number is empty"),
         "{}",
