@@ -192,6 +192,19 @@ fn init_and_editing_verbs() {
     // Edits keep comments.
     let with_comment = format!("# mine\n{m}");
     std::fs::write(d.join("Manifest.toml"), &with_comment).unwrap();
+    // An entry that names no package is refused, the file left as it was.
+    for verb in ["require", "forbid"] {
+        let o = run(d, &[verb, "vim", " "]);
+        assert!(
+            !o.status.success() && text(&o.stderr).contains("it names no package"),
+            "{verb}: {}",
+            text(&o.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(d.join("Manifest.toml")).unwrap(),
+        with_comment
+    );
     assert!(run(d, &["require", "vim", "git (>= 1:2.40)"])
         .status
         .success());

@@ -80,8 +80,14 @@ pub fn add_to_spec(
     items: &[String],
 ) -> Result<String, ManifestError> {
     for i in items {
-        crate::relation::parse(crate::relation::FieldKind::Depends, i)
+        let rels = crate::relation::parse(crate::relation::FieldKind::Depends, i)
             .map_err(|e| fail(path, format!("'{i}' is not a package requirement: {e}")))?;
+        if rels.groups().next().is_none() {
+            return Err(fail(
+                path,
+                format!("'{i}' is not a package requirement: it names no package"),
+            ));
+        }
     }
     let mut d = doc(text, path)?;
     let t = spec_table(&mut d, spec, true, path)?;

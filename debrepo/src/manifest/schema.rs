@@ -154,6 +154,36 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// `key`'s strings, each one or more package relations in the syntax
+    /// of `field` (as the solver reads them); an entry that names no
+    /// package, or that the solver could not read, is an error at its line.
+    fn requirements(
+        &self,
+        t: &dyn TableLike,
+        key: &str,
+        what: &str,
+        field: crate::relation::FieldKind,
+    ) -> Result<Vec<String>, ManifestError> {
+        let out = self.strings(t, key, what, false)?;
+        for v in t.get(key).and_then(Item::as_array).into_iter().flatten() {
+            let text = v.as_str().unwrap_or_default();
+            let problem = match crate::relation::parse(field, text) {
+                Ok(r) if r.groups().next().is_none() => Some("it names no package".to_owned()),
+                Ok(_) => None,
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(problem) = problem {
+                return Err(self.err(
+                    v.span(),
+                    format!("'{key}' in {what}: {text:?} is not a package requirement: {problem}"),
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
 pub(super) fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
     let cx = Ctx { text, path };
     let doc = toml_edit::Document::parse(text).map_err(|e| ManifestError {
@@ -581,8 +611,8 @@ fn spec(
     Ok(Spec {
         extends: cx.strings(t, "extends", what, true)?,
         foreign_architectures,
-        include: cx.strings(t, "include", what, false)?,
-        exclude: cx.strings(t, "exclude", what, false)?,
+        include: cx.requirements(t, "include", what, crate::relation::FieldKind::Depends)?,
+        exclude: cx.requirements(t, "exclude", what, crate::relation::FieldKind::Conflicts)?,
         variant,
         recommends: cx.boolean(t, "recommends", what)?,
         stage,

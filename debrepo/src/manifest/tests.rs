@@ -693,3 +693,20 @@ fn imports_are_refused_where_they_cannot_be_used() {
         "{e}"
     );
 }
+
+#[test]
+fn requirements_the_solver_cannot_read_are_errors_at_their_line() {
+    let e = err("[spec]\ninclude = [\"less\", \"less (>= \"]\n");
+    assert!(
+        e.starts_with("dir/Manifest.toml:2:20: 'include' in [spec]: \"less (>= \" is not a package requirement: "),
+        "{e}"
+    );
+    assert_eq!(
+        err("[spec.a]\nexclude = [\"\"]\n"),
+        "dir/Manifest.toml:2:12: 'exclude' in [spec.a]: \"\" is not a package requirement: it names no package"
+    );
+    // Alternatives, versions, qualifiers and several in one entry are
+    // what the solver reads.
+    parse("[spec]\ninclude = [\"a | b (>= 1)\", \"c:any, d\"]\nexclude = [\"e (<< 2)\"]\n")
+        .unwrap();
+}
