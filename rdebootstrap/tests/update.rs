@@ -328,6 +328,16 @@ fn init_with_an_explicit_archive_then_update() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(run(d, &["require", "hello"]).status.success());
     let cache = d.join("cache");
+    let update = |extra: &[&str]| {
+        let base = [
+            "update",
+            "--arch",
+            "amd64",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ];
+        run(d, &[&base[..], extra].concat())
+    };
     // A snapshot that no archive has a template for is refused, not
     // ignored; a bad snapshot id is a usage error.
     for (id, code, says) in [
@@ -338,33 +348,13 @@ fn init_with_an_explicit_archive_then_update() {
         ),
         ("yesterday", 2, "invalid snapshot id \"yesterday\""),
     ] {
-        let o = run(
-            d,
-            &[
-                "update",
-                "--arch",
-                "amd64",
-                "--cache-dir",
-                cache.to_str().unwrap(),
-                "--snapshot",
-                id,
-            ],
-        );
+        let o = update(&["--snapshot", id]);
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(code), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(!d.join("Manifest.amd64.lock").exists());
     }
-    let o = run(
-        d,
-        &[
-            "update",
-            "--arch",
-            "amd64",
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-    );
+    let o = update(&[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let o = run(d, &["list", "--arch", "amd64"]);
     assert_eq!(

@@ -79,13 +79,16 @@ pub fn add_to_spec(
     key: &str,
     items: &[String],
 ) -> Result<String, ManifestError> {
+    let field = if key == "exclude" {
+        crate::relation::FieldKind::Conflicts
+    } else {
+        crate::relation::FieldKind::Depends
+    };
     for i in items {
-        let rels = crate::relation::parse(crate::relation::FieldKind::Depends, i)
-            .map_err(|e| fail(path, format!("'{i}' is not a package requirement: {e}")))?;
-        if rels.groups().next().is_none() {
+        if let Some(problem) = super::schema::requirement_problem(field, i) {
             return Err(fail(
                 path,
-                format!("'{i}' is not a package requirement: it names no package"),
+                format!("'{i}' is not a package requirement: {problem}"),
             ));
         }
     }

@@ -152,9 +152,7 @@ impl Ctx<'_> {
             })
             .collect()
     }
-}
 
-impl Ctx<'_> {
     /// `key`'s strings, each one or more package relations in the syntax
     /// of `field` (as the solver reads them); an entry that names no
     /// package, or that the solver could not read, is an error at its line.
@@ -168,12 +166,7 @@ impl Ctx<'_> {
         let out = self.strings(t, key, what, false)?;
         for v in t.get(key).and_then(Item::as_array).into_iter().flatten() {
             let text = v.as_str().unwrap_or_default();
-            let problem = match crate::relation::parse(field, text) {
-                Ok(r) if r.groups().next().is_none() => Some("it names no package".to_owned()),
-                Ok(_) => None,
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(problem) = problem {
+            if let Some(problem) = requirement_problem(field, text) {
                 return Err(self.err(
                     v.span(),
                     format!("'{key}' in {what}: {text:?} is not a package requirement: {problem}"),
@@ -181,6 +174,18 @@ impl Ctx<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+/// What keeps `text` from being a spec's requirement in `field`'s syntax
+/// (`Depends` for `include`, `Conflicts` for `exclude`, as the solver
+/// reads them), if anything: the one rule for the manifest and its
+/// editing verbs.
+pub(super) fn requirement_problem(field: crate::relation::FieldKind, text: &str) -> Option<String> {
+    match crate::relation::parse(field, text) {
+        Ok(r) if r.groups().next().is_none() => Some("it names no package".to_owned()),
+        Ok(_) => None,
+        Err(e) => Some(e.to_string()),
     }
 }
 
