@@ -201,6 +201,14 @@ fn init_and_editing_verbs() {
             text(&o.stderr)
         );
     }
+    // forbid takes what 'exclude' reads (no alternatives), so the manifest
+    // stays readable.
+    let o = run(d, &["forbid", "a | b"]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("alternatives"),
+        "{}",
+        text(&o.stderr)
+    );
     assert_eq!(
         std::fs::read_to_string(d.join("Manifest.toml")).unwrap(),
         with_comment
